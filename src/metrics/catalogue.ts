@@ -1,0 +1,145 @@
+/**
+ * Every metric the exporter exposes: name, type, help and label names. This is the
+ * product's API (DESIGN.md, "Metric contract"); dashboards, alerts and the contract
+ * test read it from here.
+ */
+export type MetricType = 'gauge' | 'counter' | 'histogram';
+
+export interface MetricSpec {
+  readonly name: string;
+  readonly type: MetricType;
+  readonly help: string;
+  readonly labels: readonly string[];
+}
+
+const NS = 'appcluster';
+const COMPONENT = ['app_cluster', 'server', 'component'] as const;
+const SERVER = ['app_cluster', 'server'] as const;
+
+function spec(name: string, type: MetricType, help: string, labels: readonly string[] = []): MetricSpec {
+  return { name: `${NS}_${name}`, type, help, labels };
+}
+
+/** Metrics rendered from the cluster snapshot on every scrape. */
+export const clusterMetrics = {
+  componentUp: spec('component_up', 'gauge', '1 if the last probe of the component succeeded, 0 if it failed.', COMPONENT),
+  lastHeartbeat: spec(
+    'component_last_heartbeat_timestamp_seconds',
+    'gauge',
+    'Time of the last heartbeat: the one the component reports, else its last successful probe.',
+    COMPONENT,
+  ),
+  heartbeatAge: spec('component_heartbeat_age_seconds', 'gauge', 'Age of the last heartbeat at scrape time.', COMPONENT),
+  staleTimeout: spec(
+    'component_stale_timeout_seconds',
+    'gauge',
+    'Configured heartbeat age above which the component counts as stale.',
+    COMPONENT,
+  ),
+  versionInSync: spec(
+    'component_version_in_sync',
+    'gauge',
+    '1 if the component reports the cluster reference version for its component name, else 0; absent while no version is known.',
+    COMPONENT,
+  ),
+  keyInSync: spec(
+    'component_key_in_sync',
+    'gauge',
+    '1 if the component reports the cluster reference key fingerprint, else 0; absent while no key is known.',
+    COMPONENT,
+  ),
+  componentInfo: spec('component_info', 'gauge', 'Software version the component reports.', [...COMPONENT, 'version']),
+  probeDuration: spec('component_probe_duration_seconds', 'gauge', 'Duration of the last probe.', COMPONENT),
+  lastProbe: spec('component_last_probe_timestamp_seconds', 'gauge', 'When the last probe finished.', COMPONENT),
+  probeFailures: spec('component_probe_failures_total', 'counter', 'Failed probes by reason.', [...COMPONENT, 'reason']),
+  probeFailureReason: spec(
+    'component_probe_failure_reason',
+    'gauge',
+    'Present with value 1 while the last probe failed, labelled with its reason.',
+    [...COMPONENT, 'reason'],
+  ),
+  serverOnline: spec(
+    'server_online',
+    'gauge',
+    '1 if the server is online (reachable, every required component up and not stale), else 0.',
+    SERVER,
+  ),
+  serverInfo: spec('server_info', 'gauge', 'Configured and reported facts about a server.', [
+    ...SERVER,
+    'address',
+    'site',
+    'role',
+    'os',
+  ]),
+  clusterInfo: spec('cluster_info', 'gauge', 'Configured cluster settings.', [
+    'app_cluster',
+    'load_balancing',
+    'automatic_failover',
+  ]),
+  heartbeatInterval: spec('cluster_heartbeat_interval_seconds', 'gauge', 'Configured heartbeat (probe) interval.', [
+    'app_cluster',
+  ]),
+  keyFingerprints: spec('cluster_key_fingerprints', 'gauge', 'Distinct encryption key fingerprints seen in the cluster.', [
+    'app_cluster',
+  ]),
+} as const;
+
+/** The exporter's own metrics, kept in a long-lived registry. */
+export const exporterMetrics = {
+  buildInfo: spec('exporter_build_info', 'gauge', 'Exporter build facts.', ['version', 'node_version']),
+  reloadSuccessful: spec(
+    'exporter_config_last_reload_successful',
+    'gauge',
+    '1 if the last configuration reload succeeded, else 0.',
+  ),
+  reloadSuccessTimestamp: spec(
+    'exporter_config_last_reload_success_timestamp_seconds',
+    'gauge',
+    'Time of the last successful configuration reload.',
+  ),
+  probes: spec('exporter_probes_total', 'counter', 'Probes run, by result.', ['result']),
+  probeDuration: spec('exporter_probe_duration_seconds', 'histogram', 'Duration of probes.'),
+  scheduleLag: spec(
+    'exporter_probe_schedule_lag_seconds',
+    'histogram',
+    'How late probes start against their schedule.',
+  ),
+  probesInFlight: spec('exporter_probes_in_flight', 'gauge', 'Probes running now.'),
+  probesSkipped: spec(
+    'exporter_probes_skipped_total',
+    'counter',
+    'Probes not started because the previous probe of the same component was still running or queued.',
+  ),
+} as const;
+
+export const allMetricSpecs: readonly MetricSpec[] = [
+  ...Object.values(clusterMetrics),
+  ...Object.values(exporterMetrics),
+];
+
+/** Names of every series the exporter can expose, histogram and counter suffixes included. */
+export function exposedSeriesNames(): Set<string> {
+  const names = new Set<string>();
+  for (const m of allMetricSpecs) {
+    names.add(m.name);
+    if (m.type === 'histogram') {
+      for (const suffix of ['_bucket', '_sum', '_count']) names.add(m.name + suffix);
+    }
+  }
+  return names;
+}
+
+/** Reasons a probe can fail with: a closed set, so they are safe as label values. */
+export const probeReasons = [
+  'timeout',
+  'connection_refused',
+  'connection_reset',
+  'dns',
+  'tls',
+  'http_status',
+  'body_too_large',
+  'bad_body',
+  'status_not_ok',
+  'error',
+] as const;
+export type ProbeReason = (typeof probeReasons)[number];
