@@ -1,0 +1,216 @@
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { LineCounter, parseDocument } from 'yaml';
+import { probeKinds } from '../probes/registry.js';
+import type { PreparedProbe, ProbeContext } from '../probes/types.js';
+import { ConfigError } from './errors.js';
+import { MapReader } from './reader.js';
+import { readSecret } from './secrets.js';
+import type { ClusterConfig, ComponentConfig, Config, Role, ServerConfig } from './types.js';
+
+export const DEFAULTS = {
+  heartbeatIntervalMs: 15_000,
+  probeTimeoutMs: 5_000,
+  staleTimeoutMs: 60_000,
+} as const;
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+const ROLES: readonly Role[] = ['active', 'standby'];
+
+// Without a configured secret, key hashes only need to agree within this process.
+const processKeySecret = randomBytes(32);
+
+/** Reads and validates a configuration file. Throws ConfigError naming file, line and field. */
+export async function loadConfigFile(file: string): Promise<Config> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(file, 0, 0, '', `cannot read file: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  return parseConfig(text, file);
+}
+
+/** Validates configuration text. `file` is used in errors and to resolve relative paths. */
+export function parseConfig(text: string, file: string): Config {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const yamlError = doc.errors[0];
+  if (yamlError) {
+    const pos = lines.linePos(yamlError.pos[0]);
+    throw new ConfigError(file, pos.line, pos.col, '', `YAML: ${yamlError.message.split('\n')[0]}`);
+  }
+  const baseDir = dirname(resolve(file));
+  const probes: PreparedProbe[] = [];
+  try {
+    const root = MapReader.root({ file, lines, doc }, doc.contents);
+    const clusters = readRoot(root, baseDir, probes);
+    const hash = createHash('sha256').update(text).digest('hex');
+    return { file, hash, clusters, close: () => closeAll(probes) };
+  } catch (err) {
+    void closeAll(probes);
+    throw err;
+  }
+}
+
+async function closeAll(probes: readonly PreparedProbe[]): Promise<void> {
+  await Promise.all(probes.map((p) => p.close()));
+}
+
+interface Timing {
+  heartbeatIntervalMs: number;
+  probeTimeoutMs: number;
+  staleTimeoutMs: number;
+}
+
+function readTiming(r: MapReader, inherited: Timing): Timing {
+  return {
+    heartbeatIntervalMs: r.duration('heartbeat_interval') ?? inherited.heartbeatIntervalMs,
+    probeTimeoutMs: r.duration('probe_timeout') ?? inherited.probeTimeoutMs,
+    staleTimeoutMs: r.duration('stale_timeout') ?? inherited.staleTimeoutMs,
+  };
+}
+
+function readRoot(root: MapReader, baseDir: string, probes: PreparedProbe[]): ClusterConfig[] {
+  const global = root.map('global');
+  let timing: Timing = { ...DEFAULTS };
+  let secret: string | undefined;
+  if (global) {
+    timing = readTiming(global, timing);
+    secret = readSecret(global, 'key_hash_secret', baseDir);
+    global.finish();
+  }
+  const keySecret = secret ?? processKeySecret;
+  const ctx: ProbeContext = {
+    baseDir,
+    hashKey: (raw) => createHmac('sha256', keySecret).update(raw).digest('hex').slice(0, 12),
+  };
+  if (!root.has('clusters')) throw root.error(undefined, 'missing required field "clusters"');
+  const clusterReaders = root.list('clusters');
+  if (clusterReaders.length === 0) throw root.error('clusters', 'must list at least one cluster');
+  root.finish();
+  const seen = new Set<string>();
+  return clusterReaders.map((c) => {
+    const cluster = readCluster(c, timing, ctx, probes);
+    if (seen.has(cluster.name)) throw c.error('name', `duplicate cluster name "${cluster.name}"`);
+    seen.add(cluster.name);
+    return cluster;
+  });
+}
+
+interface ComponentTemplate {
+  readonly reader: MapReader;
+  readonly name: string;
+  readonly required: boolean;
+  readonly probeTimeoutMs: number;
+  readonly staleTimeoutMs: number;
+  readonly probeKind: string;
+  readonly probe: PreparedProbe;
+}
+
+function readName(r: MapReader): string {
+  const name = r.requiredString('name');
+  if (!NAME.test(name)) throw r.error('name', `"${name}" must start with a letter or digit and hold only letters, digits, _ . -`);
+  return name;
+}
+
+function readCluster(c: MapReader, inherited: Timing, ctx: ProbeContext, probes: PreparedProbe[]): ClusterConfig {
+  const name = readName(c);
+  const timing = readTiming(c, inherited);
+  checkTimeout(c, timing.probeTimeoutMs, timing.heartbeatIntervalMs, 'probe_timeout');
+  const components = new Map<string, ComponentTemplate>();
+  const componentReaders = c.list('components');
+  if (componentReaders.length === 0) throw c.error(undefined, 'missing required field "components" (at least one)');
+  for (const r of componentReaders) {
+    const component = readComponent(r, timing, ctx, probes);
+    if (components.has(component.name)) throw r.error('name', `duplicate component name "${component.name}"`);
+    components.set(component.name, component);
+  }
+  const serverReaders = c.list('servers');
+  if (serverReaders.length === 0) throw c.error(undefined, 'missing required field "servers" (at least one)');
+  const names = new Set<string>();
+  const servers = serverReaders.map((r) => {
+    const server = readServer(r, components, timing.heartbeatIntervalMs);
+    if (names.has(server.name)) throw r.error('name', `duplicate server name "${server.name}" in cluster "${name}"`);
+    names.add(server.name);
+    return server;
+  });
+  const cluster: ClusterConfig = {
+    name,
+    ...timing,
+    loadBalancing: c.boolean('load_balancing') ?? false,
+    automaticFailover: c.boolean('automatic_failover') ?? false,
+    expectedVersion: c.string('expected_version'),
+    servers,
+  };
+  c.finish();
+  return cluster;
+}
+
+function checkTimeout(r: MapReader, timeoutMs: number, intervalMs: number, field: string): void {
+  if (timeoutMs >= intervalMs) {
+    throw r.error(r.has(field) ? field : undefined, `probe_timeout (${timeoutMs}ms) must be below heartbeat_interval (${intervalMs}ms)`);
+  }
+}
+
+function readComponent(r: MapReader, timing: Timing, ctx: ProbeContext, probes: PreparedProbe[]): ComponentTemplate {
+  const name = readName(r);
+  const required = r.boolean('required') ?? true;
+  const probeTimeoutMs = r.duration('probe_timeout') ?? timing.probeTimeoutMs;
+  checkTimeout(r, probeTimeoutMs, timing.heartbeatIntervalMs, 'probe_timeout');
+  const staleTimeoutMs = r.duration('stale_timeout') ?? timing.staleTimeoutMs;
+  const probeReader = r.requiredMap('probe');
+  const kinds = probeReader.keys();
+  if (kinds.length !== 1) {
+    throw probeReader.error(undefined, `must hold exactly one probe kind (${Object.keys(probeKinds).join(', ')})`);
+  }
+  const probeKind = kinds[0]!;
+  const kind = probeKinds[probeKind];
+  if (!kind) throw probeReader.error(probeKind, `unknown probe kind "${probeKind}"; known: ${Object.keys(probeKinds).join(', ')}`);
+  const probe = kind(probeReader.requiredMap(probeKind), ctx);
+  probes.push(probe);
+  probeReader.finish();
+  r.finish();
+  return { reader: r, name, required, probeTimeoutMs, staleTimeoutMs, probeKind, probe };
+}
+
+function readServer(r: MapReader, components: Map<string, ComponentTemplate>, intervalMs: number): ServerConfig {
+  const name = readName(r);
+  const address = r.requiredString('address');
+  const site = r.string('site') ?? 'primary';
+  const role = r.oneOf('role', ROLES) ?? 'active';
+  const labels = r.stringMap('labels');
+  for (const key of Object.keys(labels)) {
+    if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(key)) throw r.error('labels', `label name "${key}" must match [a-zA-Z_][a-zA-Z0-9_]*`);
+  }
+  const overrides = r.map('components');
+  const own = new Map<string, ComponentConfig>();
+  for (const [cname, t] of components) {
+    own.set(cname, { name: cname, required: t.required, probeTimeoutMs: t.probeTimeoutMs, staleTimeoutMs: t.staleTimeoutMs, probeKind: t.probeKind, probe: t.probe });
+  }
+  if (overrides) {
+    for (const cname of overrides.keys()) {
+      const base = own.get(cname);
+      if (!base) throw overrides.error(cname, `no component "${cname}" in this cluster; known: ${[...components.keys()].join(', ')}`);
+      const o = overrides.map(cname);
+      if (!o) continue;
+      if (o.boolean('enabled') === false) {
+        own.delete(cname);
+      } else {
+        const probeTimeoutMs = o.duration('probe_timeout') ?? base.probeTimeoutMs;
+        checkTimeout(o, probeTimeoutMs, intervalMs, 'probe_timeout');
+        own.set(cname, {
+          ...base,
+          required: o.boolean('required') ?? base.required,
+          probeTimeoutMs,
+          staleTimeoutMs: o.duration('stale_timeout') ?? base.staleTimeoutMs,
+        });
+      }
+      o.finish();
+    }
+    overrides.finish();
+  }
+  r.finish();
+  return { name, address, site, role, labels, components: [...own.values()] };
+}

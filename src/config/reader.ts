@@ -1,0 +1,205 @@
+import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Node, type YAMLMap } from 'yaml';
+import { ConfigError } from './errors.js';
+import { parseDuration, parseSize } from './units.js';
+
+interface Source {
+  readonly file: string;
+  readonly lines: LineCounter;
+  /** Resolves aliases (`*name`) to the anchored node. */
+  readonly doc: Document;
+}
+
+/**
+ * A typed, strict view of one YAML mapping. Every accessor records the key it read, so
+ * `finish()` can reject keys nobody asked for; every error names file, line, column and
+ * the YAML path.
+ */
+export class MapReader {
+  private readonly used = new Set<string>();
+
+  constructor(
+    private readonly source: Source,
+    private readonly node: YAMLMap,
+    readonly path: string,
+  ) {}
+
+  static root(source: Source, node: Node | null | undefined, path = ''): MapReader {
+    if (!isMap(node)) throw errorAt(source, node ?? undefined, path || '(document)', 'must be a mapping');
+    return new MapReader(source, node, path);
+  }
+
+  isMapping(key: string): boolean {
+    return isMap(this.valueNode(key));
+  }
+
+  has(key: string): boolean {
+    return this.node.has(key);
+  }
+
+  /** Keys present in this mapping, in document order. */
+  keys(): string[] {
+    return this.node.items.map((pair) => String(isScalar(pair.key) ? pair.key.value : pair.key));
+  }
+
+  child(key: string): string {
+    return this.path ? `${this.path}.${key}` : key;
+  }
+
+  /** An error at `key` (or at this mapping), for the caller to throw. */
+  error(key: string | undefined, message: string): ConfigError {
+    const target = key === undefined ? this.node : (this.valueNode(key) ?? this.node);
+    return errorAt(this.source, target, key === undefined ? this.path : this.child(key), message);
+  }
+
+  string(key: string): string | undefined {
+    const v = this.scalar(key);
+    if (v === undefined) return undefined;
+    if (typeof v === 'number') return String(v);
+    if (typeof v !== 'string') throw this.error(key, `must be a string, got ${describe(v)}`);
+    return v;
+  }
+
+  requiredString(key: string): string {
+    const v = this.string(key);
+    if (v === undefined) throw this.error(undefined, `missing required field "${key}"`);
+    if (v === '') throw this.error(key, 'must not be empty');
+    return v;
+  }
+
+  oneOf<T extends string>(key: string, allowed: readonly T[]): T | undefined {
+    const v = this.string(key);
+    if (v === undefined) return undefined;
+    if (!(allowed as readonly string[]).includes(v)) {
+      throw this.error(key, `must be one of ${allowed.join(', ')}, got "${v}"`);
+    }
+    return v as T;
+  }
+
+  boolean(key: string): boolean | undefined {
+    const v = this.scalar(key);
+    if (v === undefined) return undefined;
+    if (typeof v !== 'boolean') throw this.error(key, `must be true or false, got ${describe(v)}`);
+    return v;
+  }
+
+  number(key: string): number | undefined {
+    const v = this.scalar(key);
+    if (v === undefined) return undefined;
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw this.error(key, `must be a number, got ${describe(v)}`);
+    return v;
+  }
+
+  /** A duration in milliseconds; must be positive. */
+  duration(key: string): number | undefined {
+    const v = this.scalar(key);
+    if (v === undefined) return undefined;
+    const ms = typeof v === 'string' ? parseDuration(v) : undefined;
+    if (ms === undefined) throw this.error(key, `must be a duration such as 500ms, 15s, 5m or 24h, got ${describe(v)}`);
+    if (ms <= 0) throw this.error(key, 'must be greater than zero');
+    return ms;
+  }
+
+  /** A byte size; must be positive. */
+  size(key: string): number | undefined {
+    const v = this.scalar(key);
+    if (v === undefined) return undefined;
+    const bytes = typeof v === 'number' ? v : typeof v === 'string' ? parseSize(v) : undefined;
+    if (bytes === undefined || !Number.isInteger(bytes)) {
+      throw this.error(key, `must be a size such as 1MiB, 512KiB or 1000, got ${describe(v)}`);
+    }
+    if (bytes <= 0) throw this.error(key, 'must be greater than zero');
+    return bytes;
+  }
+
+  map(key: string): MapReader | undefined {
+    const node = this.take(key);
+    if (node === undefined || isNullNode(node)) return undefined;
+    if (!isMap(node)) throw this.error(key, 'must be a mapping');
+    return new MapReader(this.source, node, this.child(key));
+  }
+
+  requiredMap(key: string): MapReader {
+    const m = this.map(key);
+    if (!m) throw this.error(undefined, `missing required field "${key}"`);
+    return m;
+  }
+
+  /** A list of mappings. */
+  list(key: string): MapReader[] {
+    const node = this.take(key);
+    if (node === undefined || isNullNode(node)) return [];
+    if (!isSeq(node)) throw this.error(key, 'must be a list');
+    return node.items.map((raw, i) => {
+      const item = this.resolve(raw as Node);
+      const path = `${this.child(key)}[${i}]`;
+      if (!isMap(item)) throw errorAt(this.source, item as Node, path, 'must be a mapping');
+      return new MapReader(this.source, item, path);
+    });
+  }
+
+  /** A list of scalars. */
+  scalarList(key: string): unknown[] | undefined {
+    const node = this.take(key);
+    if (node === undefined || isNullNode(node)) return undefined;
+    if (!isSeq(node)) throw this.error(key, 'must be a list');
+    return node.items.map((item, i) => {
+      if (!isScalar(item)) throw errorAt(this.source, item as Node, `${this.child(key)}[${i}]`, 'must be a scalar');
+      return item.value;
+    });
+  }
+
+  /** A mapping of string to string (labels, headers). */
+  stringMap(key: string): Record<string, string> {
+    const m = this.map(key);
+    const out: Record<string, string> = {};
+    if (!m) return out;
+    for (const k of m.keys()) out[k] = m.requiredString(k);
+    m.finish();
+    return out;
+  }
+
+  /** Rejects every key that no accessor read. */
+  finish(): void {
+    for (const pair of this.node.items) {
+      const key = String(isScalar(pair.key) ? pair.key.value : pair.key);
+      if (!this.used.has(key)) {
+        throw errorAt(this.source, pair.key as Node, this.child(key), `unknown field "${key}"`);
+      }
+    }
+  }
+
+  private valueNode(key: string): Node | undefined {
+    return this.resolve(this.node.get(key, true) as Node | undefined);
+  }
+
+  private resolve(node: Node | undefined): Node | undefined {
+    return isAlias(node) ? (node.resolve(this.source.doc) as Node | undefined) : node;
+  }
+
+  private take(key: string): Node | undefined {
+    this.used.add(key);
+    return this.valueNode(key);
+  }
+
+  private scalar(key: string): unknown {
+    const node = this.take(key);
+    if (node === undefined || isNullNode(node)) return undefined;
+    if (!isScalar(node)) throw this.error(key, 'must be a single value, not a list or mapping');
+    return node.value;
+  }
+}
+
+function isNullNode(node: Node): boolean {
+  return isScalar(node) && node.value === null;
+}
+
+function describe(v: unknown): string {
+  if (typeof v === 'string') return `"${v}"`;
+  return `${typeof v} ${JSON.stringify(v)}`;
+}
+
+export function errorAt(source: Source, node: Node | undefined, path: string, message: string): ConfigError {
+  const offset = node?.range?.[0] ?? 0;
+  const pos = source.lines.linePos(offset);
+  return new ConfigError(source.file, pos.line, pos.col, path, message);
+}

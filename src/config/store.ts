@@ -1,0 +1,63 @@
+import type { Logger } from '../log.js';
+import type { OwnMetrics } from '../metrics/own.js';
+import { ConfigError } from './errors.js';
+import { loadConfigFile } from './load.js';
+import type { Config } from './types.js';
+
+export type ReloadResult =
+  | { readonly ok: true; readonly changed: boolean }
+  | { readonly ok: false; readonly error: string };
+
+/**
+ * The running configuration and its reload: load, validate, then swap whole. A file that
+ * fails keeps the running configuration and sets the reload gauge to 0; an unchanged file
+ * is not applied again.
+ */
+export class ConfigStore {
+  private reloading: Promise<ReloadResult> | undefined;
+
+  constructor(
+    private current: Config,
+    private readonly apply: (config: Config) => void,
+    private readonly metrics: OwnMetrics,
+    private readonly logger: Logger,
+  ) {
+    metrics.reloaded(true);
+  }
+
+  get config(): Config {
+    return this.current;
+  }
+
+  /** Reloads from the running config's file; concurrent calls share one reload. */
+  reload(): Promise<ReloadResult> {
+    this.reloading ??= this.doReload().finally(() => {
+      this.reloading = undefined;
+    });
+    return this.reloading;
+  }
+
+  private async doReload(): Promise<ReloadResult> {
+    let next: Config;
+    try {
+      next = await loadConfigFile(this.current.file);
+    } catch (err) {
+      const error = err instanceof ConfigError ? err.message : 'unexpected error while loading the configuration';
+      this.metrics.reloaded(false);
+      this.logger.error({ err: error }, 'config reload failed; keeping the running configuration');
+      return { ok: false, error };
+    }
+    if (next.hash === this.current.hash) {
+      await next.close();
+      this.metrics.reloaded(true);
+      return { ok: true, changed: false };
+    }
+    const previous = this.current;
+    this.apply(next);
+    this.current = next;
+    await previous.close();
+    this.metrics.reloaded(true);
+    this.logger.info({ file: next.file, clusters: next.clusters.length }, 'config reloaded');
+    return { ok: true, changed: true };
+  }
+}

@@ -1,0 +1,43 @@
+import type { PreparedProbe } from '../probes/types.js';
+
+export type Role = 'active' | 'standby';
+
+/** One component as one server runs it, with cluster, component and server settings merged. */
+export interface ComponentConfig {
+  readonly name: string;
+  readonly required: boolean;
+  readonly probeTimeoutMs: number;
+  readonly staleTimeoutMs: number;
+  readonly probeKind: string;
+  readonly probe: PreparedProbe;
+}
+
+export interface ServerConfig {
+  readonly name: string;
+  readonly address: string;
+  readonly site: string;
+  readonly role: Role;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly components: readonly ComponentConfig[];
+}
+
+export interface ClusterConfig {
+  readonly name: string;
+  readonly heartbeatIntervalMs: number;
+  readonly probeTimeoutMs: number;
+  readonly staleTimeoutMs: number;
+  readonly loadBalancing: boolean;
+  readonly automaticFailover: boolean;
+  readonly expectedVersion?: string;
+  readonly servers: readonly ServerConfig[];
+}
+
+/** A loaded, validated configuration. Immutable; a reload swaps it whole. */
+export interface Config {
+  readonly file: string;
+  /** SHA-256 of the file's bytes, so an unchanged file is not reloaded. */
+  readonly hash: string;
+  readonly clusters: readonly ClusterConfig[];
+  /** Closes every probe's connection pools. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,139 @@
+import type { ClusterConfig, ComponentConfig, Config, ServerConfig } from '../config/types.js';
+import { recordKey, type ComponentRecord } from '../monitor/record.js';
+import type { ClusterStatus, ComponentStatus, ServerStatus, Snapshot } from './snapshot.js';
+
+export type Records = ReadonlyMap<string, ComponentRecord>;
+
+const versionOrder = new Intl.Collator('en', { numeric: true, sensitivity: 'base' });
+
+/**
+ * The most common value; ties go to the highest version (numeric-aware), so servers still
+ * on the older release are the ones reported out of sync.
+ */
+export function majority(values: readonly string[]): string | undefined {
+  const counts = new Map<string, number>();
+  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
+  let best: string | undefined;
+  let bestCount = 0;
+  for (const [v, n] of counts) {
+    if (n > bestCount || (n === bestCount && best !== undefined && versionOrder.compare(v, best) > 0)) {
+      best = v;
+      bestCount = n;
+    }
+  }
+  return best;
+}
+
+/** Pure judgement: configuration and observations at `nowMs` make a snapshot. */
+export function evaluate(config: Config, records: Records, nowMs: number): Snapshot {
+  return { generatedAt: nowMs / 1000, clusters: config.clusters.map((c) => evaluateCluster(c, records, nowMs)) };
+}
+
+function evaluateCluster(cluster: ClusterConfig, records: Records, nowMs: number): ClusterStatus {
+  const rec = (s: ServerConfig, c: ComponentConfig): ComponentRecord | undefined =>
+    records.get(recordKey(cluster.name, s.name, c.name));
+
+  const versions = new Map<string, string[]>();
+  const keys: string[] = [];
+  for (const s of cluster.servers) {
+    for (const c of s.components) {
+      const r = rec(s, c);
+      if (r?.version !== undefined) {
+        const list = versions.get(c.name);
+        if (list) list.push(r.version);
+        else versions.set(c.name, [r.version]);
+      }
+      if (r?.keyHash !== undefined) keys.push(r.keyHash);
+    }
+  }
+  const referenceVersions: Record<string, string> = {};
+  for (const [name, list] of versions) referenceVersions[name] = cluster.expectedVersion ?? majority(list)!;
+  const referenceKey = majority(keys);
+
+  const servers = cluster.servers.map((s) =>
+    evaluateServer(s, (c) => evaluateComponent(c, rec(s, c), nowMs, referenceVersions[c.name], referenceKey)),
+  );
+  return {
+    name: cluster.name,
+    heartbeatIntervalSeconds: cluster.heartbeatIntervalMs / 1000,
+    probeTimeoutSeconds: cluster.probeTimeoutMs / 1000,
+    staleTimeoutSeconds: cluster.staleTimeoutMs / 1000,
+    loadBalancing: cluster.loadBalancing,
+    automaticFailover: cluster.automaticFailover,
+    expectedVersion: cluster.expectedVersion ?? null,
+    referenceVersions,
+    keyFingerprints: new Set(keys).size,
+    serversTotal: servers.length,
+    serversOnline: servers.filter((s) => s.state === 'online').length,
+    servers,
+  };
+}
+
+/** Online: reachable (some component answered), and every required component up and not stale. */
+type Judged = ComponentStatus & { os?: string };
+
+function evaluateServer(s: ServerConfig, judge: (c: ComponentConfig) => Judged): ServerStatus {
+  const components = s.components.map(judge);
+  let state: ServerStatus['state'] = 'online';
+  let reason: string | null = null;
+  if (components.some((c) => c.state === 'pending')) {
+    state = 'pending';
+  } else if (!components.some((c) => c.up)) {
+    state = 'offline';
+    const first = components[0];
+    reason = first ? `unreachable (${first.name}: ${first.reason ?? 'down'})` : 'no components';
+  } else {
+    const failing = components.find((c) => c.required && c.state !== 'up');
+    if (failing) {
+      state = 'offline';
+      reason = `${failing.name}: ${failing.state === 'stale' ? 'stale' : (failing.reason ?? 'down')}`;
+    }
+  }
+  return {
+    name: s.name,
+    address: s.address,
+    site: s.site,
+    role: s.role,
+    labels: s.labels,
+    os: components.find((c) => c.os !== undefined)?.os ?? null,
+    state,
+    reason,
+    components: components.map(({ os: _os, ...rest }) => rest),
+  };
+}
+
+function evaluateComponent(
+  c: ComponentConfig,
+  r: ComponentRecord | undefined,
+  nowMs: number,
+  referenceVersion: string | undefined,
+  referenceKey: string | undefined,
+): Judged {
+  const last = r?.last;
+  const heartbeatMs = r?.heartbeatMs ?? r?.lastSuccessMs;
+  const ageSeconds = heartbeatMs === undefined ? null : Math.max(0, (nowMs - heartbeatMs) / 1000);
+  const stale = ageSeconds === null || ageSeconds * 1000 > c.staleTimeoutMs;
+  const up = last ? last.success : null;
+  const state = up === null ? 'pending' : !up ? 'down' : stale ? 'stale' : 'up';
+  return {
+    name: c.name,
+    required: c.required,
+    state,
+    up,
+    reason: last?.success === false ? (last.reason ?? 'error') : null,
+    detail: last?.success === false ? (last.detail ?? null) : null,
+    status: last?.status ?? null,
+    version: r?.version ?? null,
+    versionInSync: r?.version === undefined || referenceVersion === undefined ? null : r.version === referenceVersion,
+    keyInSync: r?.keyHash === undefined || referenceKey === undefined ? null : r.keyHash === referenceKey,
+    lastHeartbeat: heartbeatMs === undefined ? null : heartbeatMs / 1000,
+    heartbeatAgeSeconds: ageSeconds,
+    staleTimeoutSeconds: c.staleTimeoutMs / 1000,
+    stale: up !== null && stale,
+    lastProbe: last ? last.finishedMs / 1000 : null,
+    probeDurationSeconds: last ? last.durationMs / 1000 : null,
+    failures: { ...r?.failures },
+    values: { ...last?.values },
+    os: r?.os,
+  };
+}

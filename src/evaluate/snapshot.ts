@@ -1,0 +1,67 @@
+import type { Role } from '../config/types.js';
+import type { ProbeReason } from '../metrics/catalogue.js';
+
+/**
+ * The judged state of every configured cluster at one instant. Immutable and JSON-ready:
+ * `/api/v1/status` serves it as it is, so it holds no secret (keys appear only as a count
+ * of distinct fingerprints). Times are seconds since the epoch.
+ */
+export interface Snapshot {
+  readonly generatedAt: number;
+  readonly clusters: readonly ClusterStatus[];
+}
+
+export interface ClusterStatus {
+  readonly name: string;
+  readonly heartbeatIntervalSeconds: number;
+  readonly probeTimeoutSeconds: number;
+  readonly staleTimeoutSeconds: number;
+  readonly loadBalancing: boolean;
+  readonly automaticFailover: boolean;
+  readonly expectedVersion: string | null;
+  /** The version each component name is held to: expected_version, else the majority. */
+  readonly referenceVersions: Readonly<Record<string, string>>;
+  readonly keyFingerprints: number;
+  readonly serversTotal: number;
+  readonly serversOnline: number;
+  readonly servers: readonly ServerStatus[];
+}
+
+export type ServerState = 'online' | 'offline' | 'pending';
+
+export interface ServerStatus {
+  readonly name: string;
+  readonly address: string;
+  readonly site: string;
+  readonly role: Role;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly os: string | null;
+  /** `pending` until every component has been probed once. */
+  readonly state: ServerState;
+  /** Why the server is offline, e.g. `service: connection_refused` or `web: stale`. */
+  readonly reason: string | null;
+  readonly components: readonly ComponentStatus[];
+}
+
+export type ComponentState = 'up' | 'down' | 'stale' | 'pending';
+
+export interface ComponentStatus {
+  readonly name: string;
+  readonly required: boolean;
+  readonly state: ComponentState;
+  readonly up: boolean | null;
+  readonly reason: ProbeReason | null;
+  readonly detail: string | null;
+  readonly status: string | null;
+  readonly version: string | null;
+  readonly versionInSync: boolean | null;
+  readonly keyInSync: boolean | null;
+  readonly lastHeartbeat: number | null;
+  readonly heartbeatAgeSeconds: number | null;
+  readonly staleTimeoutSeconds: number;
+  readonly stale: boolean;
+  readonly lastProbe: number | null;
+  readonly probeDurationSeconds: number | null;
+  readonly failures: Readonly<Partial<Record<ProbeReason, number>>>;
+  readonly values: Readonly<Record<string, number>>;
+}

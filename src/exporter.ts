@@ -1,0 +1,78 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { loadConfigFile } from './config/load.js';
+import { ConfigStore } from './config/store.js';
+import type { Logger } from './log.js';
+import { OwnMetrics } from './metrics/own.js';
+import { Monitor } from './monitor/monitor.js';
+import { createApp } from './web/app.js';
+
+export interface ExporterOptions {
+  readonly configFile: string;
+  /** `host:port`, `:port` (every interface) or `[::1]:port`. */
+  readonly listenAddress: string;
+  readonly telemetryPath?: string;
+  readonly grafanaUrl?: string;
+  readonly concurrency?: number;
+  readonly logger: Logger;
+}
+
+export interface RunningExporter {
+  readonly url: string;
+  readonly monitor: Monitor;
+  readonly store: ConfigStore;
+  readonly metrics: OwnMetrics;
+  close(): Promise<void>;
+}
+
+export function parseListenAddress(address: string): { host?: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(address);
+  if (!m) throw new Error(`invalid listen address "${address}"; expected host:port, :port or [v6]:port`);
+  const port = Number(m[3]);
+  if (port > 65535) throw new Error(`invalid port in listen address "${address}"`);
+  const host = m[1] ?? m[2];
+  return host ? { host, port } : { port };
+}
+
+/** Loads the configuration, starts probing and serves HTTP. Throws ConfigError on a bad file. */
+export async function startExporter(opts: ExporterOptions): Promise<RunningExporter> {
+  const { host, port } = parseListenAddress(opts.listenAddress);
+  const config = await loadConfigFile(opts.configFile);
+  const metrics = new OwnMetrics();
+  const monitor = new Monitor(config, { concurrency: opts.concurrency ?? 256, logger: opts.logger, metrics });
+  const store = new ConfigStore(config, (next) => monitor.apply(next), metrics, opts.logger);
+  const app = createApp({
+    snapshot: () => monitor.snapshot(),
+    ready: () => monitor.ready(),
+    reload: () => store.reload(),
+    ownRegistry: metrics.registry,
+    logger: opts.logger,
+    telemetryPath: opts.telemetryPath,
+    grafanaUrl: opts.grafanaUrl,
+  });
+  const server: Server = createServer(app);
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  monitor.start();
+  const addr = server.address() as AddressInfo;
+  const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  const url = `http://${shownHost === '[::]' || shownHost === '0.0.0.0' ? 'localhost' : shownHost}:${addr.port}`;
+  opts.logger.info({ address: `${shownHost}:${addr.port}`, clusters: config.clusters.length }, 'listening');
+  return {
+    url,
+    monitor,
+    store,
+    metrics,
+    close: async () => {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await monitor.stop();
+      await store.config.close();
+    },
+  };
+}

@@ -1,0 +1,110 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { ConfigError } from './config/errors.js';
+import { loadConfigFile } from './config/load.js';
+import { startExporter } from './exporter.js';
+import { createLogger, LOG_FORMATS, LOG_LEVELS } from './log.js';
+import { VERSION } from './version.js';
+
+const USAGE = `usage: appcluster-exporter [flags]
+
+  --config.file=FILE           configuration file (default: appcluster.yml)
+  --config.check               validate the configuration and exit 0 (valid) or 1
+  --web.listen-address=ADDR    address to listen on (default: :10471)
+  --web.telemetry-path=PATH    path of the metrics (default: /metrics)
+  --web.grafana-url=URL        Grafana base URL for links from the status page
+  --probe.concurrency=N        most probes running at once (default: 256)
+  --log.level=LEVEL            debug, info, warn or error (default: info)
+  --log.format=FORMAT          logfmt or json (default: logfmt)
+  --version                    print the version and exit
+`;
+
+function fail(message: string): never {
+  process.stderr.write(`appcluster-exporter: ${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(value)) fail(`--${flag} must be one of ${allowed.join(', ')}`);
+  return value as T;
+}
+
+async function main(): Promise<void> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        'config.file': { type: 'string', default: 'appcluster.yml' },
+        'config.check': { type: 'boolean', default: false },
+        'web.listen-address': { type: 'string', default: ':10471' },
+        'web.telemetry-path': { type: 'string', default: '/metrics' },
+        'web.grafana-url': { type: 'string' },
+        'probe.concurrency': { type: 'string', default: '256' },
+        'log.level': { type: 'string', default: 'info' },
+        'log.format': { type: 'string', default: 'logfmt' },
+        version: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (values.version) {
+    process.stdout.write(`appcluster-exporter ${VERSION} (node ${process.version})\n`);
+    return;
+  }
+  const configFile = values['config.file'];
+  if (values['config.check']) {
+    try {
+      const config = await loadConfigFile(configFile);
+      const components = config.clusters.reduce((n, c) => n + c.servers.reduce((m, s) => m + s.components.length, 0), 0);
+      process.stdout.write(`${configFile}: valid (${config.clusters.length} clusters, ${components} components)\n`);
+      await config.close();
+      process.exit(0);
+    } catch (err) {
+      process.stderr.write(`${err instanceof ConfigError ? err.message : String(err)}\n`);
+      process.exit(1);
+    }
+  }
+  const concurrency = Number(values['probe.concurrency']);
+  if (!Number.isInteger(concurrency) || concurrency < 1) fail('--probe.concurrency must be a positive integer');
+  const telemetryPath = values['web.telemetry-path'];
+  if (!telemetryPath.startsWith('/') || telemetryPath === '/') fail('--web.telemetry-path must start with / and not be /');
+  const logger = createLogger(oneOf('log.level', values['log.level'], LOG_LEVELS), oneOf('log.format', values['log.format'], LOG_FORMATS));
+
+  let exporter;
+  try {
+    exporter = await startExporter({
+      configFile,
+      listenAddress: values['web.listen-address'],
+      telemetryPath,
+      grafanaUrl: values['web.grafana-url'],
+      concurrency,
+      logger,
+    });
+  } catch (err) {
+    logger.fatal({ err: err instanceof Error ? err.message : String(err) }, 'cannot start');
+    process.exit(1);
+  }
+  process.on('SIGHUP', () => {
+    void exporter.store.reload();
+  });
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping');
+    void exporter.close().then(() => process.exit(0));
+    setTimeout(() => process.exit(0), 10_000).unref();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+await main();

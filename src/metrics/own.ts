@@ -1,0 +1,34 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { exporterMetrics as m, type MetricSpec } from './catalogue.js';
+import { VERSION } from '../version.js';
+
+const opts = (s: MetricSpec, registry: Registry) => ({ name: s.name, help: s.help, labelNames: [...s.labels], registers: [registry] });
+
+/** The exporter's own metrics: one long-lived registry, merged into every scrape. */
+export class OwnMetrics {
+  readonly registry = new Registry();
+  readonly reloadSuccessful = new Gauge(opts(m.reloadSuccessful, this.registry));
+  readonly reloadSuccessTimestamp = new Gauge(opts(m.reloadSuccessTimestamp, this.registry));
+  readonly probes = new Counter(opts(m.probes, this.registry));
+  readonly probeDuration = new Histogram({
+    ...opts(m.probeDuration, this.registry),
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  });
+  readonly scheduleLag = new Histogram({
+    ...opts(m.scheduleLag, this.registry),
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 15],
+  });
+  readonly probesInFlight = new Gauge(opts(m.probesInFlight, this.registry));
+  readonly probesSkipped = new Counter(opts(m.probesSkipped, this.registry));
+
+  constructor(withProcessMetrics = true) {
+    new Gauge(opts(m.buildInfo, this.registry)).set({ version: VERSION, node_version: process.version }, 1);
+    for (const result of ['success', 'failure']) this.probes.inc({ result }, 0);
+    if (withProcessMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+
+  reloaded(ok: boolean, nowMs = Date.now()): void {
+    this.reloadSuccessful.set(ok ? 1 : 0);
+    if (ok) this.reloadSuccessTimestamp.set(nowMs / 1000);
+  }
+}

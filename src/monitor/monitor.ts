@@ -1,0 +1,209 @@
+import type { Config } from '../config/types.js';
+import { evaluate } from '../evaluate/evaluate.js';
+import type { ServerState, Snapshot } from '../evaluate/snapshot.js';
+import type { Logger } from '../log.js';
+import type { OwnMetrics } from '../metrics/own.js';
+import type { Probe, ProbeResult } from '../probes/types.js';
+import { observe, recordKey, type ComponentRecord } from './record.js';
+
+export interface MonitorOptions {
+  /** Most probes running at once, across all clusters. */
+  readonly concurrency: number;
+  readonly logger: Logger;
+  readonly metrics: OwnMetrics;
+  /** How often server states are re-judged for the transition log. */
+  readonly transitionCheckMs?: number;
+  readonly random?: () => number;
+}
+
+interface Target {
+  readonly key: string;
+  probe: Probe;
+  intervalMs: number;
+  timeoutMs: number;
+  dueMs: number;
+  timer?: NodeJS.Timeout;
+  /** Queued or running: a component is never probed twice at once. */
+  busy: boolean;
+}
+
+/**
+ * Probes every configured component in the background on its cluster's heartbeat
+ * interval, with a random first offset so probes spread over the interval, under one
+ * bound on concurrent probes. Keeps the last observation of each component.
+ */
+export class Monitor {
+  private config: Config;
+  private readonly targets = new Map<string, Target>();
+  private readonly records = new Map<string, ComponentRecord>();
+  private readonly queue: Target[] = [];
+  private running = 0;
+  private stopped = false;
+  private readonly inFlight = new Set<Promise<void>>();
+  private transitionTimer?: NodeJS.Timeout;
+  private readonly serverStates = new Map<string, ServerState>();
+
+  constructor(
+    config: Config,
+    private readonly opts: MonitorOptions,
+  ) {
+    this.config = config;
+  }
+
+  get currentConfig(): Config {
+    return this.config;
+  }
+
+  start(): void {
+    this.apply(this.config);
+    this.transitionTimer = setInterval(() => this.logTransitions(), this.opts.transitionCheckMs ?? 1000);
+    this.transitionTimer.unref();
+  }
+
+  /** Swaps in a new configuration. Components still configured keep their records and phase. */
+  apply(config: Config): void {
+    const wanted = new Map<string, { probe: Probe; intervalMs: number; timeoutMs: number }>();
+    for (const cluster of config.clusters) {
+      for (const server of cluster.servers) {
+        for (const c of server.components) {
+          wanted.set(recordKey(cluster.name, server.name, c.name), {
+            probe: c.probe.bind(server),
+            intervalMs: cluster.heartbeatIntervalMs,
+            timeoutMs: c.probeTimeoutMs,
+          });
+        }
+      }
+    }
+    for (const [key, t] of this.targets) {
+      if (!wanted.has(key)) {
+        clearTimeout(t.timer);
+        this.targets.delete(key);
+        this.records.delete(key);
+      }
+    }
+    const now = Date.now();
+    const random = this.opts.random ?? Math.random;
+    for (const [key, w] of wanted) {
+      const existing = this.targets.get(key);
+      if (existing) {
+        const reschedule = existing.intervalMs !== w.intervalMs;
+        Object.assign(existing, w);
+        if (reschedule) this.schedule(existing, now + random() * w.intervalMs);
+        continue;
+      }
+      const target: Target = { key, ...w, dueMs: 0, busy: false };
+      this.targets.set(key, target);
+      this.records.set(key, { failures: {} });
+      this.schedule(target, now + random() * w.intervalMs);
+    }
+    for (const key of this.serverStates.keys()) {
+      if (!config.clusters.some((c) => c.servers.some((s) => serverKey(c.name, s.name) === key))) this.serverStates.delete(key);
+    }
+    this.config = config;
+  }
+
+  /** Judges the current state; cheap enough to run on every scrape. */
+  snapshot(nowMs = Date.now()): Snapshot {
+    return evaluate(this.config, this.records, nowMs);
+  }
+
+  /** True once every configured component has been probed at least once. */
+  ready(): boolean {
+    for (const r of this.records.values()) if (!r.last) return false;
+    return true;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.transitionTimer);
+    for (const t of this.targets.values()) clearTimeout(t.timer);
+    this.queue.length = 0;
+    await Promise.all(this.inFlight);
+  }
+
+  private schedule(t: Target, dueMs: number): void {
+    clearTimeout(t.timer);
+    t.dueMs = dueMs;
+    t.timer = setTimeout(() => this.due(t), Math.max(0, dueMs - Date.now()));
+  }
+
+  private due(t: Target): void {
+    if (this.stopped || this.targets.get(t.key) !== t) return;
+    if (t.busy) {
+      this.opts.metrics.probesSkipped.inc();
+    } else {
+      t.busy = true;
+      this.queue.push(t);
+      this.drain();
+    }
+    // Fixed rate against the schedule, not against when the probe finished.
+    let next = t.dueMs + t.intervalMs;
+    const now = Date.now();
+    while (next <= now) next += t.intervalMs;
+    this.schedule(t, next);
+  }
+
+  private drain(): void {
+    while (this.running < this.opts.concurrency && this.queue.length > 0) {
+      const t = this.queue.shift()!;
+      this.running++;
+      this.opts.metrics.probesInFlight.set(this.running);
+      const p = this.run(t).finally(() => {
+        this.running--;
+        this.opts.metrics.probesInFlight.set(this.running);
+        t.busy = false;
+        this.inFlight.delete(p);
+        this.drain();
+      });
+      this.inFlight.add(p);
+    }
+  }
+
+  private async run(t: Target): Promise<void> {
+    const started = performance.now();
+    const startedMs = Date.now();
+    this.opts.metrics.scheduleLag.observe(Math.max(0, startedMs - t.dueMs) / 1000);
+    const signal = AbortSignal.timeout(t.timeoutMs);
+    const result = await runGuarded(t.probe, signal);
+    const durationMs = performance.now() - started;
+    const record = this.records.get(t.key);
+    // A reload may have removed the component while it was being probed.
+    if (!record || this.targets.get(t.key) !== t) return;
+    observe(record, { ...result, finishedMs: Date.now(), durationMs });
+    this.opts.metrics.probes.inc({ result: result.success ? 'success' : 'failure' });
+    this.opts.metrics.probeDuration.observe(durationMs / 1000);
+  }
+
+  /** Logs a server-log entry when a server goes offline or comes back online. */
+  logTransitions(nowMs = Date.now()): void {
+    for (const cluster of this.snapshot(nowMs).clusters) {
+      for (const s of cluster.servers) {
+        const key = serverKey(cluster.name, s.name);
+        const before = this.serverStates.get(key) ?? 'pending';
+        if (s.state === before || s.state === 'pending') continue;
+        this.serverStates.set(key, s.state);
+        const fields = { app_cluster: cluster.name, server: s.name, site: s.site, role: s.role };
+        if (s.state === 'offline') this.opts.logger.warn({ ...fields, reason: s.reason }, 'server offline');
+        else if (before === 'offline') this.opts.logger.info(fields, 'server back online');
+      }
+    }
+  }
+}
+
+function serverKey(cluster: string, server: string): string {
+  return `${cluster}\u0000${server}`;
+}
+
+/** A probe never throws past here, and never outlives its deadline even if it ignores the signal. */
+async function runGuarded(probe: Probe, signal: AbortSignal): Promise<ProbeResult> {
+  const deadline = new Promise<ProbeResult>((resolve) => {
+    signal.addEventListener('abort', () => resolve({ success: false, reason: 'timeout', detail: 'deadline exceeded' }), {
+      once: true,
+    });
+  });
+  try {
+    return await Promise.race([probe(signal), deadline]);
+  } catch {
+    return { success: false, reason: 'error', detail: 'probe failed' };
+  }
+}

@@ -1,0 +1,124 @@
+import { Agent, request } from 'undici';
+import type { IncomingHttpHeaders } from 'undici/types/header.js';
+import type { MapReader } from '../config/reader.js';
+import { readSecret } from '../config/secrets.js';
+import { extract, needsJson, parseExtraction, type Extraction } from './extract.js';
+import { failure } from './reasons.js';
+import { checkTemplate, expand } from './template.js';
+import { parseTls } from './tls.js';
+import type { ProbeKind, ProbeResult } from './types.js';
+
+const DEFAULT_BODY_LIMIT = 1024 * 1024;
+const METHODS = ['GET', 'HEAD', 'POST'] as const;
+
+interface HttpSettings {
+  readonly method: (typeof METHODS)[number];
+  readonly headers: Record<string, string>;
+  readonly validStatus: (status: number) => boolean;
+  readonly bodyLimit: number;
+  readonly extraction: Extraction;
+}
+
+/**
+ * `http`: requests a URL built from the server's fields and judges the answer. The
+ * caller's deadline covers the whole exchange, body included; the body is read up to a
+ * limit and never further.
+ */
+export const httpProbe: ProbeKind = (r, ctx) => {
+  const url = r.requiredString('url');
+  const problem = checkTemplate(url);
+  if (problem) throw r.error('url', problem);
+  const sample = expand(url, { name: 'n', address: '127.0.0.1', site: 's', role: 'active', labels: {} });
+  try {
+    const parsed = new URL(sample);
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw r.error('url', 'must be an http:// or https:// URL');
+  } catch {
+    throw r.error('url', `is not a URL: "${url}"`);
+  }
+  const headers = r.stringMap('headers');
+  const basic = r.map('basic_auth');
+  if (basic) {
+    const username = basic.requiredString('username');
+    const password = readSecret(basic, 'password', ctx.baseDir) ?? '';
+    basic.finish();
+    headers['authorization'] = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+  }
+  const token = readSecret(r, 'bearer_token', ctx.baseDir);
+  if (token !== undefined) {
+    if (basic) throw r.error('bearer_token_file', 'set basic_auth or a bearer token, not both');
+    headers['authorization'] = `Bearer ${token}`;
+  }
+  const codes = r.scalarList('valid_status_codes');
+  if (codes?.some((c) => typeof c !== 'number' || !Number.isInteger(c) || c < 100 || c > 599)) {
+    throw r.error('valid_status_codes', 'must be a list of HTTP status codes (100-599)');
+  }
+  const tls = parseTls(r.map('tls'), ctx.baseDir);
+  const settings: HttpSettings = {
+    method: r.oneOf('method', METHODS) ?? 'GET',
+    headers,
+    validStatus: codes ? (s) => codes.includes(s) : (s) => s >= 200 && s < 300,
+    bodyLimit: r.size('body_size_limit') ?? DEFAULT_BODY_LIMIT,
+    extraction: parseExtraction(r.map('extract')),
+  };
+  r.finish();
+  // One pool per component probe: keep-alive across heartbeats, per-origin connections.
+  const agent = new Agent({ connect: { ...tls }, keepAliveMaxTimeout: 60_000, maxResponseSize: settings.bodyLimit });
+  return {
+    bind: (server) => {
+      const target = expand(url, server);
+      return (signal) => runHttp(agent, target, settings, ctx.hashKey, signal);
+    },
+    close: () => agent.close(),
+  };
+};
+
+async function runHttp(
+  agent: Agent,
+  url: string,
+  s: HttpSettings,
+  hashKey: (raw: string) => string,
+  signal: AbortSignal,
+): Promise<ProbeResult> {
+  try {
+    const res = await request(url, { method: s.method, headers: s.headers, dispatcher: agent, signal });
+    if (!s.validStatus(res.statusCode)) {
+      res.body.destroy();
+      return { success: false, reason: 'http_status', detail: `HTTP ${res.statusCode}` };
+    }
+    if (!needsJson(s.extraction)) {
+      res.body.destroy();
+      return extract(s.extraction, undefined, res.headers, hashKey);
+    }
+    const declared = Number(res.headers['content-length']);
+    if (declared > s.bodyLimit) {
+      res.body.destroy();
+      return { success: false, reason: 'body_too_large', detail: `content-length ${declared}` };
+    }
+    const body = await readLimited(res.body, s.bodyLimit);
+    if (body === undefined) return { success: false, reason: 'body_too_large', detail: `over ${s.bodyLimit} bytes` };
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      return { success: false, reason: 'bad_body', detail: 'not JSON' };
+    }
+    return extract(s.extraction, parsed, res.headers as IncomingHttpHeaders, hashKey);
+  } catch (err) {
+    return failure(err, signal);
+  }
+}
+
+/** Reads a body as text, or returns undefined (and stops reading) once it passes `limit` bytes. */
+async function readLimited(body: AsyncIterable<Buffer> & { destroy(): void }, limit: number): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > limit) {
+      body.destroy();
+      return undefined;
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size).toString('utf8');
+}

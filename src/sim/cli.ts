@@ -1,0 +1,105 @@
+#!/usr/bin/env node
+import { writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { FAULTS, SimCluster, type SimComponentSpec } from './cluster.js';
+import { startControl } from './control.js';
+import { simExporterConfig } from './exporter-config.js';
+
+const USAGE = `usage: appcluster-sim COMMAND [flags]
+
+  serve   run a simulated cluster
+          --servers=N (3)  --components=web:8080,service:8081  --base-address=127.0.10.1
+          --control=127.0.0.1:10472  --version=8.6.2  --write-config=FILE (an exporter config for it)
+  list    show servers, components and their faults
+  fault   SERVER FAULT [--component=NAME] [--value=V]   switch a fault on
+  clear   [SERVER] [--component=NAME] [--fault=FAULT]    clear faults (all servers without SERVER)
+
+  --control-url=URL   control API of a running simulator (default http://127.0.0.1:10472)
+
+faults: ${FAULTS.join(', ')}
+`;
+
+function die(message: string): never {
+  process.stderr.write(`appcluster-sim: ${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+export function parseComponents(text: string): SimComponentSpec[] {
+  return text.split(',').map((part) => {
+    const [name, port] = part.split(':');
+    if (!name || !port || !/^\d+$/.test(port)) die(`bad component "${part}"; expected name:port`);
+    return { name, port: Number(port) };
+  });
+}
+
+async function call(base: string, method: string, path: string, body?: unknown): Promise<unknown> {
+  const res = await fetch(new URL(path, base), {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  }).catch(() => die(`cannot reach the simulator at ${base}; is "appcluster-sim serve" (or npm start) running?`));
+  const answer = (await res.json()) as { error?: string };
+  if (!res.ok) die(answer.error ?? `HTTP ${res.status}`);
+  return answer;
+}
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      servers: { type: 'string', default: '3' },
+      components: { type: 'string', default: 'web:8080,service:8081' },
+      'base-address': { type: 'string', default: '127.0.10.1' },
+      control: { type: 'string', default: '127.0.0.1:10472' },
+      'control-url': { type: 'string', default: 'http://127.0.0.1:10472' },
+      version: { type: 'string', default: '8.6.2' },
+      'write-config': { type: 'string' },
+      component: { type: 'string' },
+      value: { type: 'string' },
+      fault: { type: 'string' },
+    },
+  });
+  const [command, ...args] = positionals;
+  const base = values['control-url'];
+  switch (command) {
+    case 'serve': {
+      const servers = Number(values.servers);
+      if (!Number.isInteger(servers) || servers < 1) die('--servers must be a positive integer');
+      const sim = new SimCluster({
+        servers,
+        components: parseComponents(values.components),
+        baseAddress: values['base-address'],
+        version: values.version,
+      });
+      await sim.start();
+      const [host, port] = values.control.split(':');
+      const control = await startControl(sim, host, Number(port));
+      if (values['write-config']) await writeFile(values['write-config'], simExporterConfig(sim));
+      process.stdout.write(`simulated cluster: ${servers} servers from ${values['base-address']}; control API ${control.url}\n`);
+      const stop = (): void => void sim.stop().then(() => process.exit(0));
+      process.on('SIGTERM', stop);
+      process.on('SIGINT', stop);
+      return;
+    }
+    case 'list':
+      process.stdout.write(`${JSON.stringify(await call(base, 'GET', '/servers'), null, 2)}\n`);
+      return;
+    case 'fault': {
+      const [server, fault] = args;
+      if (!server || !fault) die('fault needs SERVER and FAULT');
+      await call(base, 'POST', '/faults', { server, fault, component: values.component, value: values.value });
+      process.stdout.write(`${server}${values.component ? `/${values.component}` : ''}: ${fault} on\n`);
+      return;
+    }
+    case 'clear': {
+      const [server] = args;
+      await call(base, 'DELETE', '/faults', { server, component: values.component, fault: values.fault });
+      process.stdout.write(`${server ?? 'all servers'}: faults cleared\n`);
+      return;
+    }
+    default:
+      die(command ? `unknown command "${command}"` : 'missing command');
+  }
+}
+
+await main();

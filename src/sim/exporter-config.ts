@@ -1,0 +1,39 @@
+import { stringify } from 'yaml';
+import type { SimCluster } from './cluster.js';
+
+export interface SimExporterConfigOptions {
+  readonly cluster?: string;
+  readonly heartbeatInterval?: string;
+  readonly probeTimeout?: string;
+  readonly staleTimeout?: string;
+  readonly expectedVersion?: string;
+  /** Read the raw key (hashed by the exporter) instead of the fingerprint. */
+  readonly rawKey?: boolean;
+}
+
+/** An exporter configuration that probes every server and component of a simulated cluster. */
+export function simExporterConfig(sim: SimCluster, o: SimExporterConfigOptions = {}): string {
+  const extract = {
+    status: 'status',
+    version: 'version',
+    [o.rawKey ? 'key' : 'key_fingerprint']: o.rawKey ? 'encryption_key' : 'key_fingerprint',
+    heartbeat: 'heartbeat',
+    os: 'os',
+    values: { sessions: 'sessions' },
+  };
+  const cluster = {
+    name: o.cluster ?? 'sim',
+    heartbeat_interval: o.heartbeatInterval ?? '15s',
+    probe_timeout: o.probeTimeout ?? '5s',
+    stale_timeout: o.staleTimeout ?? '1m',
+    load_balancing: true,
+    automatic_failover: true,
+    ...(o.expectedVersion ? { expected_version: o.expectedVersion } : {}),
+    components: sim.options.components.map((c) => ({
+      name: c.name,
+      probe: { http: { url: `http://{address}:${c.port}/health`, extract } },
+    })),
+    servers: sim.servers.map((s) => ({ name: s.name, address: s.address, site: 'primary', role: 'active' })),
+  };
+  return stringify({ clusters: [cluster] });
+}
