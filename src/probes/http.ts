@@ -82,16 +82,16 @@ async function runHttp(
   try {
     const res = await request(url, { method: s.method, headers: s.headers, dispatcher: agent, signal });
     if (!s.validStatus(res.statusCode)) {
-      res.body.destroy();
+      discard(res.body);
       return { success: false, reason: 'http_status', detail: `HTTP ${res.statusCode}` };
     }
     if (!needsJson(s.extraction)) {
-      res.body.destroy();
+      discard(res.body);
       return extract(s.extraction, undefined, res.headers, hashKey);
     }
     const declared = Number(res.headers['content-length']);
     if (declared > s.bodyLimit) {
-      res.body.destroy();
+      discard(res.body);
       return { success: false, reason: 'body_too_large', detail: `content-length ${declared}` };
     }
     const body = await readLimited(res.body, s.bodyLimit);
@@ -109,16 +109,27 @@ async function runHttp(
 }
 
 /** Reads a body as text, or returns undefined (and stops reading) once it passes `limit` bytes. */
-async function readLimited(body: AsyncIterable<Buffer> & { destroy(): void }, limit: number): Promise<string | undefined> {
+async function readLimited(body: AsyncIterable<Buffer> & Discardable, limit: number): Promise<string | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
     size += chunk.length;
     if (size > limit) {
-      body.destroy();
+      discard(body);
       return undefined;
     }
     chunks.push(chunk);
   }
   return Buffer.concat(chunks, size).toString('utf8');
+}
+
+interface Discardable {
+  on(event: 'error', listener: () => void): unknown;
+  destroy(): void;
+}
+
+/** Drops a body we will not read; a late abort of the request must not surface as an unhandled error. */
+function discard(body: Discardable): void {
+  body.on('error', () => {});
+  body.destroy();
 }

@@ -1,0 +1,337 @@
+/**
+ * The alerting bundle in alerts/ checked with the tools that load it: promtool (rule syntax
+ * and the unit tests in alerts/tests/) and amtool (Alertmanager config, routing and the
+ * e-mail templates), plus the mixin conventions and the metric catalogue.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { exposedSeriesNames } from '../../src/metrics/catalogue.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const alertsDir = join(root, 'alerts');
+const testsDir = join(alertsDir, 'tests');
+const amConfig = join(alertsDir, 'alertmanager.yml');
+const emailTemplate = join(alertsDir, 'templates', 'email.tmpl');
+const runbook = join(alertsDir, 'runbook.md');
+
+const RUNBOOK_BASE = 'https://github.com/appcluster-exporter/appcluster-exporter/blob/main/alerts/runbook.md';
+const TOOL_PACKAGES: Record<string, string> = {
+  promtool: 'prometheus',
+  amtool: 'prometheus-alertmanager',
+};
+
+interface ToolResult {
+  readonly status: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs promtool or amtool; a missing binary fails the test with the package to install. */
+function tool(name: 'promtool' | 'amtool', args: readonly string[]): ToolResult {
+  const r = spawnSync(name, args, { cwd: root, encoding: 'utf8', timeout: 30_000 });
+  if (r.error) {
+    const code = (r.error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      throw new Error(`${name} is not installed or not on PATH: install the Debian package "${TOOL_PACKAGES[name]}"`);
+    }
+    throw r.error;
+  }
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+function output(r: ToolResult): string {
+  return `${r.stdout}\n${r.stderr}`;
+}
+
+function readYaml(path: string): any {
+  return parse(readFileSync(path, 'utf8'));
+}
+
+interface Rule {
+  readonly alert?: string;
+  readonly record?: string;
+  readonly expr: string;
+  readonly for?: string;
+  readonly labels?: Record<string, string>;
+  readonly annotations?: Record<string, string>;
+}
+
+const ruleFiles = readdirSync(alertsDir)
+  .filter((f) => /rules\.ya?ml$/.test(f))
+  .sort()
+  .map((f) => join(alertsDir, f));
+const testFiles = readdirSync(testsDir)
+  .filter((f) => /_test\.ya?ml$/.test(f))
+  .sort()
+  .map((f) => join(testsDir, f));
+
+function rulesOf(path: string): Rule[] {
+  return (readYaml(path).groups as { rules: Rule[] }[]).flatMap((g) => g.rules);
+}
+const allRules = ruleFiles.flatMap(rulesOf);
+const alerts = allRules.filter((r): r is Rule & { alert: string } => typeof r.alert === 'string');
+const records = new Set(allRules.flatMap((r) => (r.record ? [r.record] : [])));
+
+/** Prometheus duration ("1m30s", "15m", "2h") in seconds. */
+function seconds(duration: string): number {
+  const units: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400, w: 604800, y: 31536000 };
+  let total = 0;
+  const consumed = duration.replace(/(\d+)(ms|s|m|h|d|w|y)/g, (_, n: string, u: string) => {
+    total += Number(n) * (units[u] ?? NaN);
+    return '';
+  });
+  if (consumed !== '' || !Number.isFinite(total)) throw new Error(`bad duration ${duration}`);
+  return total;
+}
+
+/** GitHub's anchor for a markdown heading. */
+function anchor(heading: string): string {
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+    .replace(/\s/g, '-');
+}
+
+describe('alert bundle layout', () => {
+  it('has rules files and one promtool test file per rules file', () => {
+    expect(ruleFiles.map((f) => basename(f))).toEqual(['alert-rules.yml', 'recording-rules.yml']);
+    for (const file of ruleFiles) {
+      const testFile = join(testsDir, basename(file).replace(/\.ya?ml$/, '_test.yml'));
+      expect(existsSync(testFile), `${testFile} missing`).toBe(true);
+      const loaded: string[] = readYaml(testFile).rule_files;
+      expect(loaded.map((f) => resolve(testsDir, f))).toContain(file);
+    }
+    expect(testFiles).toHaveLength(ruleFiles.length);
+  });
+});
+
+describe('promtool', () => {
+  it.each(ruleFiles.map((f) => [basename(f), f]))('check rules %s', (_name, file) => {
+    const r = tool('promtool', ['check', 'rules', file]);
+    expect(r.status, output(r)).toBe(0);
+    expect(r.stdout).toMatch(/SUCCESS: \d+ rules found/);
+  });
+
+  it.each(testFiles.map((f) => [basename(f), f]))('test rules %s', (_name, file) => {
+    const r = tool('promtool', ['test', 'rules', file]);
+    expect(r.status, output(r)).toBe(0);
+    expect(r.stdout).toContain('SUCCESS');
+    expect(output(r)).not.toContain('FAILED');
+  });
+
+  it('unit tests check every alert before it fires, firing, and resolved', () => {
+    const tests = testFiles.flatMap((f) => readYaml(f).tests as { alert_rule_test?: any[] }[]);
+    const cases = tests.flatMap((t) => t.alert_rule_test ?? []);
+    for (const { alert } of alerts) {
+      const mine = cases.filter((c) => c.alertname === alert);
+      const firing = mine.filter((c) => (c.exp_alerts ?? []).length > 0);
+      expect(firing.length, `${alert}: no firing case`).toBeGreaterThan(0);
+      for (const c of firing) {
+        for (const a of c.exp_alerts) {
+          expect(Object.keys(a.exp_annotations ?? {}).sort(), `${alert}: annotations not pinned`).toEqual(
+            Object.keys(alerts.find((r) => r.alert === alert)?.annotations ?? {}).sort(),
+          );
+        }
+      }
+      if (alert === 'AppClusterWatchdog') continue; // always fires: no "not yet", no "resolved"
+      const quiet = mine.filter((c) => (c.exp_alerts ?? []).length === 0).map((c) => seconds(String(c.eval_time)));
+      const firstFiring = Math.min(...firing.map((c) => seconds(String(c.eval_time))));
+      const lastFiring = Math.max(...firing.map((c) => seconds(String(c.eval_time))));
+      expect(quiet.some((t) => t < firstFiring), `${alert}: no "not yet firing" case`).toBe(true);
+      expect(quiet.some((t) => t > lastFiring), `${alert}: no "resolved" case`).toBe(true);
+    }
+  });
+});
+
+describe('alert rules follow the mixin conventions', () => {
+  const headings = new Set(
+    readFileSync(runbook, 'utf8')
+      .split('\n')
+      .flatMap((line) => {
+        const m = /^#{1,6}\s+(.+)$/.exec(line);
+        return m?.[1] ? [anchor(m[1])] : [];
+      }),
+  );
+
+  it('defines the expected alerts', () => {
+    expect(alerts.map((a) => a.alert).sort()).toEqual(
+      [
+        'AppClusterClusterDegraded',
+        'AppClusterClusterDown',
+        'AppClusterComponentDown',
+        'AppClusterExporterAbsent',
+        'AppClusterExporterConfigReloadFailed',
+        'AppClusterExporterDown',
+        'AppClusterExporterReplicaDown',
+        'AppClusterHeartbeatStale',
+        'AppClusterKeyOutOfSync',
+        'AppClusterServerOffline',
+        'AppClusterVersionOutOfSync',
+        'AppClusterWatchdog',
+      ].sort(),
+    );
+  });
+
+  it.each(alerts.map((a) => [a.alert, a]))('%s: name, severity, annotations, runbook', (name, rule) => {
+    expect(name).toMatch(/^AppCluster[A-Z][A-Za-z]+$/);
+    const severity = rule.labels?.severity;
+    if (name === 'AppClusterWatchdog') expect(severity).toBe('none');
+    else expect(['critical', 'warning', 'info']).toContain(severity);
+
+    const { summary, description, runbook_url: url } = rule.annotations ?? {};
+    expect(summary, 'summary').toMatch(/^[A-Z][^.{}]*\.$/); // one static sentence
+    expect(description, 'description').toBeTruthy();
+    if (name !== 'AppClusterWatchdog') expect(description, 'templated description').toMatch(/\{\{.*\$labels\./s);
+    expect(url).toBe(`${RUNBOOK_BASE}#${name.toLowerCase()}`);
+    expect(headings.has(url!.split('#')[1]!), `runbook.md has no heading for #${url!.split('#')[1]}`).toBe(true);
+  });
+
+  it.each(alerts.filter((a) => a.alert !== 'AppClusterWatchdog').map((a) => [a.alert, a]))(
+    '%s waits at least two default heartbeat intervals',
+    (_name, rule) => {
+      const readsInterval = /appcluster(_|:)cluster_heartbeat_interval_seconds/.test(rule.expr);
+      if (!readsInterval) expect(seconds(rule.for ?? '0s')).toBeGreaterThanOrEqual(2 * 15);
+    },
+  );
+
+  it('uses only metrics the exporter exposes and series the recording rules define', () => {
+    const exposed = exposedSeriesNames();
+    const texts = allRules.flatMap((r) => [r.expr, ...Object.values(r.annotations ?? {})]);
+    const used = new Set(texts.flatMap((t) => t.match(/\bappcluster[_:][a-zA-Z0-9_:]+/g) ?? []));
+    expect(used.size).toBeGreaterThan(10);
+    for (const name of used) {
+      if (name.includes(':')) expect(records, `${name} is not recorded`).toContain(name);
+      else expect(exposed, `${name} is not in src/metrics/catalogue.ts`).toContain(name);
+    }
+  });
+
+  it('keys exporter health on job="appcluster"', () => {
+    const exprs = alerts.map((a) => a.expr).join('\n');
+    expect(exprs).toContain('absent(up{job="appcluster"})');
+    expect(exprs).not.toMatch(/up\{(?![^}]*job="appcluster")/);
+  });
+});
+
+describe('alertmanager.yml', () => {
+  const config = readYaml(amConfig);
+  const alertNames = new Set(alerts.map((a) => a.alert));
+
+  it('passes amtool check-config (templates included)', () => {
+    const r = tool('amtool', ['check-config', amConfig]);
+    expect(r.status, output(r)).toBe(0);
+    expect(r.stdout).toContain('SUCCESS');
+    expect(r.stdout).toMatch(/1 templates/);
+  });
+
+  // Every alert with its own labels, plus label sets an alert could carry.
+  const cases: [string, string[], string][] = [
+    ...alerts.map((a): [string, string[], string] => [
+      a.alert,
+      [`alertname=${a.alert}`, `severity=${a.labels?.severity}`, 'app_cluster=mft-prod', 'server=node-2'],
+      a.alert === 'AppClusterWatchdog' ? 'watchdog' : 'email',
+    ]),
+    ['exporter alert without app_cluster', ['alertname=AppClusterExporterDown', 'severity=critical', 'job=appcluster'], 'email'],
+    ['unknown info alert', ['alertname=Other', 'severity=info', 'app_cluster=x'], 'email'],
+  ];
+  it.each(cases)('routes %s to %s', (_name, labels, receiver) => {
+    const r = tool('amtool', ['config', 'routes', 'test', `--config.file=${amConfig}`, ...labels]);
+    expect(r.status, output(r)).toBe(0);
+    expect(r.stdout.trim()).toBe(receiver);
+  });
+
+  it('groups by cluster and alert name and e-mails resolved alerts', () => {
+    expect(config.route.group_by).toEqual(['app_cluster', 'alertname']);
+    const email = config.receivers.find((r: any) => r.name === 'email');
+    const [mail] = email.email_configs;
+    expect(mail.send_resolved).toBe(true);
+    expect(mail.smarthost).toBe('localhost:25');
+    expect(mail.auth_password_file).toBeTruthy();
+    expect(mail.auth_password).toBeUndefined();
+    expect(config.receivers.find((r: any) => r.name === 'watchdog')).toBeDefined();
+  });
+
+  it('uses matchers, never the deprecated match, and names only existing alerts', () => {
+    const raw = readFileSync(amConfig, 'utf8');
+    expect(raw).not.toMatch(/^\s*(match|match_re|source_match|source_match_re|target_match|target_match_re):/m);
+    const matchers: string[] = [
+      ...(config.route.routes ?? []).flatMap((r: any) => r.matchers ?? []),
+      ...config.inhibit_rules.flatMap((r: any) => [...r.source_matchers, ...r.target_matchers]),
+    ];
+    const named = matchers.flatMap((m) => {
+      const mt = /^alertname\s*(=~|=)\s*"(.*)"$/.exec(m);
+      return mt?.[2] ? mt[2].split('|') : [];
+    });
+    expect(named.length).toBeGreaterThan(0);
+    for (const n of named) expect(alertNames, `${n} is not an alert`).toContain(n);
+  });
+
+  it('inhibits server alerts under cluster down and component alerts under server offline', () => {
+    const rules: { source_matchers: string[]; target_matchers: string[]; equal: string[] }[] = config.inhibit_rules;
+    const find = (source: string, target: string) =>
+      rules.find(
+        (r) =>
+          r.source_matchers.some((m) => m.includes(`"${source}"`)) &&
+          r.target_matchers.some((m) => new RegExp(`"(.*\\|)?${target}(\\|.*)?"`).test(m)),
+      );
+    expect(find('AppClusterClusterDown', 'AppClusterServerOffline')?.equal).toEqual(['app_cluster']);
+    expect(find('AppClusterServerOffline', 'AppClusterComponentDown')?.equal).toEqual(['app_cluster', 'server']);
+    expect(find('AppClusterServerOffline', 'AppClusterHeartbeatStale')?.equal).toEqual(['app_cluster', 'server']);
+  });
+});
+
+describe('e-mail template', () => {
+  const [mail] = readYaml(amConfig).receivers.find((r: any) => r.name === 'email').email_configs;
+  const fixture = (name: string) => join(testsDir, 'email', `${name}.json`);
+
+  function render(text: string, data: string, type: 'text' | 'html' = 'text'): string {
+    const r = tool('amtool', [
+      'template',
+      'render',
+      `--template.glob=${emailTemplate}`,
+      `--template.text=${text}`,
+      `--template.type=${type}`,
+      `--template.data=${data}`,
+    ]);
+    expect(r.status, output(r)).toBe(0);
+    return r.stdout;
+  }
+
+  it.each([
+    ['server-offline-firing', '[FIRING] AppCluster mft-prod: server node-2 Offline'],
+    ['server-offline-resolved', '[RESOLVED] AppCluster mft-prod: server node-2 Online'],
+    ['component-down-mixed', '[FIRING:2] AppCluster ci-prod: A component of an active server is down: ci-1/web, ci-2/admin'],
+    ['exporter-down-firing', '[FIRING] AppCluster exporter: No appcluster exporter replica can be scraped'],
+  ])('subject for %s', (name, subject) => {
+    expect(render(mail.headers.Subject, fixture(name)).trim()).toBe(subject);
+  });
+
+  it('plain-text body says which cluster and server, Offline since when, why, and links', () => {
+    const text = render(mail.text, fixture('server-offline-firing'));
+    expect(text).toContain('Cluster:    mft-prod');
+    expect(text).toContain('Server:     node-2');
+    expect(text).toContain('Status:     Offline since 2025-03-01 10:15:00 UTC');
+    expect(text).toContain('Why:        Server node-2 of cluster mft-prod is Offline; failing probes: web (timeout)');
+    expect(text).toContain(`Runbook:    ${RUNBOOK_BASE}#appclusterserveroffline`);
+    expect(text).toMatch(/Dashboard:  http:\/\/\S+\/d\/appcluster-overview\/\S*\?var-app_cluster=mft-prod&var-server=node-2/);
+    expect(text).toContain('Exporter status page: http://');
+  });
+
+  it('plain-text body of a resolved alert says Online since the end', () => {
+    const text = render(mail.text, fixture('server-offline-resolved'));
+    expect(text).toContain('Status:     Online since 2025-03-01 10:42:30 UTC (alert started 2025-03-01 10:15:00 UTC)');
+  });
+
+  it('HTML body carries the same facts, escaped', () => {
+    const html = render(mail.html, fixture('server-offline-firing'), 'html');
+    expect(html).toContain('<td>Server</td><td>node-2</td>');
+    expect(html).toMatch(/<b[^>]*>Offline<\/b> since 2025-03-01 10:15:00 UTC/);
+    expect(html).toContain('failing probes: web (timeout) &lt;script&gt;');
+    expect(html).not.toContain('<script>');
+    expect(html).toContain(`href="${RUNBOOK_BASE}#appclusterserveroffline"`);
+  });
+});

@@ -1,0 +1,105 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/config/errors.js';
+import { loadConfigFile, parseConfig } from '../../src/config/load.js';
+import { tempDir } from '../helpers/stack.js';
+
+const invalidDir = join(import.meta.dirname, '../fixtures/config/invalid');
+const examplesDir = join(import.meta.dirname, '../../examples');
+
+describe('invalid configurations', () => {
+  const files = readdirSync(invalidDir).filter((f) => f.endsWith('.yml'));
+  it('has fixtures', () => {
+    expect(files.length).toBeGreaterThan(15);
+  });
+  it.each(files)('%s names file, line, column, path and reason', async (name) => {
+    const file = join(invalidDir, name);
+    const expected = /^# error: (.*)$/m.exec(readFileSync(file, 'utf8'))?.[1];
+    expect(expected, 'fixture needs a "# error:" first line').toBeDefined();
+    const err = await loadConfigFile(file).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ConfigError);
+    const message = (err as ConfigError).message;
+    const want = expected!.trimEnd();
+    expect(message.slice(0, file.length + 1)).toBe(`${file}:`);
+    expect(message.slice(file.length + 1, file.length + 1 + want.length)).toBe(want);
+  });
+});
+
+describe('example configurations', () => {
+  const files = readdirSync(examplesDir).filter((f) => f.endsWith('.yml') && !f.startsWith('sim-'));
+  it.each(files)('%s loads', async (name) => {
+    process.env['MFT_MONITOR_TOKEN'] ??= 'example-token';
+    const config = await loadConfigFile(join(examplesDir, name));
+    expect(config.clusters.length).toBeGreaterThan(0);
+    for (const c of config.clusters) expect(c.servers.every((s) => s.components.length > 0)).toBe(true);
+    await config.close();
+  });
+});
+
+describe('defaults and overrides', () => {
+  const text = `
+global: { heartbeat_interval: 20s, stale_timeout: 2m }
+clusters:
+  - name: mft
+    probe_timeout: 4s
+    expected_version: "8.6.2"
+    components:
+      - { name: web, stale_timeout: 24h, probe: { tcp: { port: 443 } } }
+      - { name: service, probe: { http: { url: "http://{address}:9000/{labels.path}", extract: { status: status } } } }
+    servers:
+      - { name: a, address: 10.1.1.1 }
+      - name: dr-1
+        address: 10.2.1.1
+        site: dr
+        role: standby
+        labels: { rack: r7 }
+        components:
+          service: { required: false, stale_timeout: 5m }
+          web: { enabled: false }
+`;
+  it('inherits global, cluster and component settings and applies server overrides', async () => {
+    const config = parseConfig(text, '/etc/appcluster/config.yml');
+    const [cluster] = config.clusters;
+    expect(cluster).toMatchObject({ heartbeatIntervalMs: 20_000, probeTimeoutMs: 4000, staleTimeoutMs: 120_000, expectedVersion: '8.6.2' });
+    const [a, dr] = cluster!.servers;
+    expect(a).toMatchObject({ site: 'primary', role: 'active' });
+    expect(a!.components.map((c) => [c.name, c.required, c.staleTimeoutMs])).toEqual([
+      ['web', true, 86_400_000],
+      ['service', true, 120_000],
+    ]);
+    expect(dr).toMatchObject({ site: 'dr', role: 'standby', labels: { rack: 'r7' } });
+    expect(dr!.components.map((c) => [c.name, c.required, c.staleTimeoutMs])).toEqual([['service', false, 300_000]]);
+    await config.close();
+  });
+
+  it('reads secrets from files relative to the config file', async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, 'password'), 's3cret-from-file\n');
+    const config = parseConfig(
+      `clusters:
+  - name: c
+    components: [{ name: web, probe: { http: { url: "http://{address}/", basic_auth: { username: u, password_file: password } } } }]
+    servers: [{ name: a, address: 127.0.0.1 }]`,
+      join(dir, 'config.yml'),
+    );
+    expect(JSON.stringify(config)).not.toContain('s3cret-from-file');
+    await config.close();
+  });
+
+  it('names a missing secret file', () => {
+    expect(() =>
+      parseConfig(
+        `clusters:
+  - name: c
+    components: [{ name: web, probe: { http: { url: "http://{address}/", bearer_token_file: /nonexistent/token } } }]
+    servers: [{ name: a, address: 127.0.0.1 }]`,
+        'x.yml',
+      ),
+    ).toThrow(/x\.yml:3:\d+: clusters\[0\]\.components\[0\]\.probe\.http\.bearer_token_file: cannot read secret file: ENOENT/);
+  });
+});

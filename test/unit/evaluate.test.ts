@@ -1,0 +1,160 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load.js';
+import { evaluate, majority } from '../../src/evaluate/evaluate.js';
+import { recordsFor } from '../helpers/records.js';
+
+const NOW = 2_000_000;
+const config = parseConfig(
+  `clusters:
+  - name: mft
+    stale_timeout: 60s
+    components:
+      - { name: web, stale_timeout: 24h, probe: { tcp: { port: 80 } } }
+      - { name: service, probe: { tcp: { port: 81 } } }
+    servers:
+      - { name: a, address: 127.0.0.1 }
+      - { name: b, address: 127.0.0.2 }
+      - { name: c, address: 127.0.0.3 }
+      - name: dr
+        address: 127.0.0.4
+        role: standby
+        components: { service: { required: false } }
+`,
+  'eval.yml',
+);
+afterAll(() => config.close());
+
+function healthy(set: ReturnType<typeof recordsFor>['set'], server: string, extra: Record<string, unknown> = {}) {
+  for (const component of ['web', 'service']) {
+    set('mft', server, component, { success: true, finishedMs: NOW - 1000, version: '8.6.2', keyHash: 'k1', heartbeatMs: NOW - 2000, ...extra });
+  }
+}
+
+function server(snapshot: ReturnType<typeof evaluate>, name: string) {
+  return snapshot.clusters[0]!.servers.find((s) => s.name === name)!;
+}
+
+describe('majority', () => {
+  it('takes the most common value', () => {
+    expect(majority(['1.0', '2.0', '1.0'])).toBe('1.0');
+  });
+  it('breaks ties towards the highest version, numerically, whatever the order', () => {
+    expect(majority(['8.10.0', '8.9.0'])).toBe('8.10.0');
+    expect(majority(['8.9.0', '8.10.0'])).toBe('8.10.0');
+  });
+  it('is undefined for nothing', () => {
+    expect(majority([])).toBeUndefined();
+  });
+});
+
+describe('evaluate', () => {
+  it('is pending until every component has been probed', () => {
+    const { records, set } = recordsFor(config);
+    set('mft', 'a', 'web', { success: true });
+    const s = evaluate(config, records, NOW);
+    expect(server(s, 'a').state).toBe('pending');
+    expect(s.clusters[0]!.serversOnline).toBe(0);
+  });
+
+  it('judges every server online when all report in sync', () => {
+    const { records, set } = recordsFor(config);
+    for (const s of ['a', 'b', 'c', 'dr']) healthy(set, s);
+    const snap = evaluate(config, records, NOW);
+    const cluster = snap.clusters[0]!;
+    expect(cluster.serversOnline).toBe(4);
+    expect(cluster.keyFingerprints).toBe(1);
+    expect(cluster.referenceVersions).toEqual({ web: '8.6.2', service: '8.6.2' });
+    const web = server(snap, 'a').components[0]!;
+    expect(web).toMatchObject({ state: 'up', up: true, versionInSync: true, keyInSync: true, heartbeatAgeSeconds: 2, stale: false });
+    expect(web.lastHeartbeat).toBe((NOW - 2000) / 1000);
+  });
+
+  it('takes a server offline when a required component is down, with the reason', () => {
+    const { records, set } = recordsFor(config);
+    for (const s of ['a', 'b', 'c', 'dr']) healthy(set, s);
+    set('mft', 'b', 'service', { success: false, reason: 'connection_refused' });
+    const snap = evaluate(config, records, NOW);
+    expect(server(snap, 'b')).toMatchObject({ state: 'offline', reason: 'service: connection_refused' });
+    expect(server(snap, 'b').components[1]).toMatchObject({ state: 'down', up: false, reason: 'connection_refused' });
+    expect(snap.clusters[0]!.serversOnline).toBe(3);
+  });
+
+  it('keeps a standby online when only its optional component is down', () => {
+    const { records, set } = recordsFor(config);
+    for (const s of ['a', 'b', 'c', 'dr']) healthy(set, s);
+    set('mft', 'dr', 'service', { success: false, reason: 'connection_refused' });
+    expect(server(evaluate(config, records, NOW), 'dr').state).toBe('online');
+  });
+
+  it('calls a server unreachable when no component answers, even with none required', () => {
+    const { records, set } = recordsFor(config);
+    set('mft', 'dr', 'web', { success: false, reason: 'timeout' });
+    set('mft', 'dr', 'service', { success: false, reason: 'timeout' });
+    expect(server(evaluate(config, records, NOW), 'dr')).toMatchObject({ state: 'offline', reason: 'unreachable (web: timeout)' });
+  });
+
+  it('marks a heartbeat older than its stale timeout stale, per component timeout', () => {
+    const { records, set } = recordsFor(config);
+    for (const s of ['a', 'b', 'c', 'dr']) healthy(set, s);
+    set('mft', 'c', 'service', { success: true, heartbeatMs: NOW - 61_000 });
+    set('mft', 'c', 'web', { success: true, heartbeatMs: NOW - 3_600_000 });
+    const c = server(evaluate(config, records, NOW), 'c');
+    expect(c.components.map((x) => [x.name, x.state])).toEqual([
+      ['web', 'up'],
+      ['service', 'stale'],
+    ]);
+    expect(c).toMatchObject({ state: 'offline', reason: 'service: stale' });
+  });
+
+  it('uses the last successful probe as heartbeat when none is reported', () => {
+    const { records, set } = recordsFor(config);
+    set('mft', 'a', 'service', { success: true, finishedMs: NOW - 5000 });
+    set('mft', 'a', 'service', { success: false, reason: 'timeout', finishedMs: NOW - 1000 });
+    const service = server(evaluate(config, records, NOW), 'a').components[1]!;
+    expect(service).toMatchObject({ lastHeartbeat: (NOW - 5000) / 1000, heartbeatAgeSeconds: 5, failures: { timeout: 1 } });
+  });
+
+  it('holds versions to the majority and flags the drifted one', () => {
+    const { records, set } = recordsFor(config);
+    for (const s of ['a', 'b', 'dr']) healthy(set, s);
+    healthy(set, 'c', { version: '8.5.0' });
+    const snap = evaluate(config, records, NOW);
+    expect(server(snap, 'c').components.map((x) => x.versionInSync)).toEqual([false, false]);
+    expect(server(snap, 'a').components.map((x) => x.versionInSync)).toEqual([true, true]);
+    expect(server(snap, 'c').state).toBe('online');
+  });
+
+  it('holds versions to expected_version when set, even against the majority', async () => {
+    const pinned = parseConfig(
+      `clusters:
+  - name: mft
+    expected_version: "9.0.0"
+    components: [{ name: web, probe: { tcp: { port: 80 } } }]
+    servers: [{ name: a, address: 127.0.0.1 }, { name: b, address: 127.0.0.2 }]`,
+      'p.yml',
+    );
+    const { records, set } = recordsFor(pinned);
+    set('mft', 'a', 'web', { success: true, version: '8.6.2' });
+    set('mft', 'b', 'web', { success: true, version: '9.0.0' });
+    const snap = evaluate(pinned, records, NOW);
+    expect(snap.clusters[0]!.servers.map((s) => s.components[0]!.versionInSync)).toEqual([false, true]);
+    await pinned.close();
+  });
+
+  it('flags the key that differs and counts distinct keys', () => {
+    const { records, set } = recordsFor(config);
+    for (const s of ['a', 'b', 'c']) healthy(set, s);
+    healthy(set, 'dr', { keyHash: 'k2' });
+    const snap = evaluate(config, records, NOW);
+    expect(snap.clusters[0]!.keyFingerprints).toBe(2);
+    expect(server(snap, 'dr').components.map((x) => x.keyInSync)).toEqual([false, false]);
+    expect(server(snap, 'a').components.map((x) => x.keyInSync)).toEqual([true, true]);
+  });
+
+  it('leaves sync unknown while nothing is reported', () => {
+    const { records, set } = recordsFor(config);
+    set('mft', 'a', 'web', { success: true });
+    const web = server(evaluate(config, records, NOW), 'a').components[0]!;
+    expect([web.versionInSync, web.keyInSync]).toEqual([null, null]);
+  });
+});
