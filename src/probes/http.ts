@@ -1,6 +1,5 @@
 import { Agent, request } from 'undici';
 import type { IncomingHttpHeaders } from 'undici/types/header.js';
-import type { MapReader } from '../config/reader.js';
 import { readSecret } from '../config/secrets.js';
 import { extract, needsJson, parseExtraction, type Extraction } from './extract.js';
 import { failure } from './reasons.js';

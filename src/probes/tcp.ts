@@ -31,14 +31,13 @@ function connectOnce(
   signal: AbortSignal,
 ): Promise<ProbeResult> {
   return new Promise((resolve) => {
-    let socket: Socket;
     const done = (result: ProbeResult): void => {
       signal.removeEventListener('abort', onAbort);
       socket.destroy();
       resolve(result);
     };
     const onAbort = (): void => done(failure(undefined, signal));
-    socket = tls
+    const socket: Socket = tls
       ? tlsConnect({ host, port, servername: isIP(host) ? undefined : host, ...tls }, () => done({ success: true }))
       : netConnect({ host, port }, () => done({ success: true }));
     socket.once('error', (err) => done(failure(err, signal)));

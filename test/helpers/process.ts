@@ -1,0 +1,41 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+
+export const MAIN = join(import.meta.dirname, '../../dist/src/main.js');
+
+export interface ExporterProcess {
+  readonly child: ChildProcess;
+  readonly url: string;
+  readonly output: () => string;
+  stop(): Promise<number | null>;
+}
+
+/** Runs the built exporter as users do and waits for its "listening" line. */
+export async function spawnExporter(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<ExporterProcess> {
+  const child = spawn(process.execPath, [MAIN, '--web.listen-address=127.0.0.1:0', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`exporter did not start:\n${out}`)), 15_000);
+    const check = (): void => {
+      const m = /msg=listening address=([\d.]+:\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(`http://${m[1]}`);
+      }
+    };
+    child.stdout!.on('data', check);
+    void exited.then(() => reject(new Error(`exporter exited:\n${out}`)));
+  });
+  return {
+    child,
+    url,
+    output: () => out,
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
