@@ -257,7 +257,7 @@ describe('alertmanager.yml', () => {
 
   it('uses matchers, never the deprecated match, and names only existing alerts', () => {
     const raw = readFileSync(amConfig, 'utf8');
-    expect(raw).not.toMatch(/^\s*(match|match_re|source_match|source_match_re|target_match|target_match_re):/m);
+    expect(raw).not.toMatch(/^\s*(-\s+)?(match|match_re|source_match|source_match_re|target_match|target_match_re):/m);
     const matchers: string[] = [
       ...(config.route.routes ?? []).flatMap((r: any) => r.matchers ?? []),
       ...config.inhibit_rules.flatMap((r: any) => [...r.source_matchers, ...r.target_matchers]),
@@ -317,8 +317,24 @@ describe('e-mail template', () => {
     expect(text).toContain('Status:     Offline since 2025-03-01 10:15:00 UTC');
     expect(text).toContain('Why:        Server node-2 of cluster mft-prod is Offline; failing probes: web (timeout)');
     expect(text).toContain(`Runbook:    ${RUNBOOK_BASE}#appclusterserveroffline`);
-    expect(text).toMatch(/Dashboard:  http:\/\/\S+\/d\/appcluster-overview\/\S*\?var-app_cluster=mft-prod&var-server=node-2/);
+    expect(text).toMatch(/Dashboard:  http:\/\/\S+\/d\/appcluster-server\?var-app_cluster=mft-prod&var-server=node-2\n/);
     expect(text).toContain('Exporter status page: http://');
+  });
+
+  it('links only to dashboards and variables that dashboards/ defines', () => {
+    const dashboards = new Map<string, Set<string>>();
+    for (const f of readdirSync(join(root, 'dashboards')).filter((n) => n.endsWith('.json'))) {
+      const d = JSON.parse(readFileSync(join(root, 'dashboards', f), 'utf8'));
+      dashboards.set(d.uid, new Set((d.templating?.list ?? []).map((v: { name: string }) => v.name)));
+    }
+    const links = [...readFileSync(emailTemplate, 'utf8').matchAll(/\/d\/([\w-]+)([^\s{]*(?:\{\{[^}]*\}\}[^\s{]*)*)/g)];
+    expect(links.length).toBeGreaterThanOrEqual(3);
+    for (const [, uid, rest] of links) {
+      expect(dashboards.has(uid!), `dashboards/ has no dashboard with uid ${uid}`).toBe(true);
+      for (const [, variable] of (rest ?? '').matchAll(/var-([\w]+)=/g)) {
+        expect(dashboards.get(uid!), `dashboard ${uid} has no variable ${variable}`).toContain(variable);
+      }
+    }
   });
 
   it('plain-text body of a resolved alert says Online since the end', () => {
