@@ -317,7 +317,7 @@ describe('e-mail template', () => {
     expect(text).toContain('Status:     Offline since 2025-03-01 10:15:00 UTC');
     expect(text).toContain('Why:        Server node-2 of cluster mft-prod is Offline; failing probes: web (timeout)');
     expect(text).toContain(`Runbook:    ${RUNBOOK_BASE}#appclusterserveroffline`);
-    expect(text).toMatch(/Dashboard:  http:\/\/\S+\/d\/appcluster-server\?var-app_cluster=mft-prod&var-server=node-2\n/);
+    expect(text).toMatch(/Dashboard: {2}http:\/\/\S+\/d\/appcluster-server\?var-app_cluster=mft-prod&var-server=node-2\n/);
     expect(text).toContain('Exporter status page: http://');
   });
 

@@ -5,7 +5,6 @@
  * No Grafana runs here; the end-to-end test runs every panel query against Prometheus.
  */
 import { describe, it, expect } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -21,6 +20,7 @@ import {
   type DashboardPanel,
   type VariableValue,
 } from '../helpers/promql-names.js';
+import { run } from '../helpers/tools.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const dashboardsDir = join(root, 'dashboards');
@@ -177,9 +177,6 @@ describe('dashboards', () => {
       });
 
       it('uses $__rate_interval for every range', () => {
-        for (const q of panelQueries(d, {})) {
-          void q;
-        }
         for (const p of panels) {
           for (const t of p.targets ?? []) {
             for (const m of (t.expr ?? '').matchAll(/\[([^\]]*)\]/g)) {
@@ -204,11 +201,8 @@ describe('dashboards', () => {
         try {
           const file = join(dir, 'rules.yml');
           writeFileSync(file, stringify(rules));
-          const r = spawnSync('promtool', ['check', 'rules', file], { encoding: 'utf8' });
-          if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
-            throw new Error('promtool is not installed; install it with: apt-get install -y prometheus');
-          }
-          expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
+          const r = run('promtool', ['check', 'rules', file]);
+          expect(r.status, r.out).toBe(0);
         } finally {
           rmSync(dir, { recursive: true, force: true });
         }
