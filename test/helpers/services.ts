@@ -108,7 +108,10 @@ export async function startAlertmanager(o: AlertmanagerOptions): Promise<Service
   const port = await freePort();
   const config = parse(await readFile(join(ALERTS, 'alertmanager.yml'), 'utf8'));
   config.templates = [join(ALERTS, 'templates', '*.tmpl')];
-  Object.assign(config.route, { group_wait: '1s', group_interval: '2s', repeat_interval: '1h' });
+  // A clustered instance waits peer_timeout x its position before it sends; a group_interval
+  // shorter than that lets two instances flush the same change apart and both send it.
+  const groupInterval = o.clusterPort === undefined ? '2s' : '10s';
+  Object.assign(config.route, { group_wait: '1s', group_interval: groupInterval, repeat_interval: '1h' });
   for (const r of config.receivers) {
     for (const e of r.email_configs ?? []) {
       e.smarthost = `127.0.0.1:${o.smtpPort}`;
