@@ -77,7 +77,7 @@ describe('substituteVariables', () => {
       app_cluster: ['a.b', 'c'],
       server: 'one',
     });
-    expect(out).toBe('a{c=~"(a\\.b|c)", s="one", x="one"}[1m] "$1"');
+    expect(out).toBe('a{c=~"(a\\\\.b|c)", s="one", x="one"}[1m] "$1"');
   });
   it('formats a single-value selection without a group', () => {
     expect(substituteVariables('$v', { v: ['x'] })).toBe('x');

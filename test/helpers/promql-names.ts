@@ -294,8 +294,9 @@ export const defaultBuiltins: Readonly<Record<string, string>> = {
   __range_ms: '300000',
 };
 
+/** As Grafana does for Prometheus: a regex escape, itself escaped for a double-quoted PromQL string. */
 function regexEscape(value: string): string {
-  return value.replace(/[\\^$*+?.()|[\]{}]/g, '\\$&');
+  return value.replace(/[\\^$*+?.()|[\]{}]/g, '\\\\$&');
 }
 
 function formatValue(value: VariableValue, format: string | undefined): string {
