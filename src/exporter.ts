@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { loadConfigFile } from './config/load.js';
 import { ConfigStore } from './config/store.js';
@@ -6,6 +7,7 @@ import type { Logger } from './log.js';
 import { OwnMetrics } from './metrics/own.js';
 import { Monitor } from './monitor/monitor.js';
 import { createApp } from './web/app.js';
+import { loadWebConfig, type WebConfig } from './web/web-config.js';
 
 export interface ExporterOptions {
   readonly configFile: string;
@@ -13,6 +15,8 @@ export interface ExporterOptions {
   readonly listenAddress: string;
   readonly telemetryPath?: string;
   readonly grafanaUrl?: string;
+  /** TLS and basic auth, in the exporter-toolkit web-config.yml format. */
+  readonly webConfigFile?: string;
   readonly concurrency?: number;
   readonly logger: Logger;
 }
@@ -37,6 +41,7 @@ export function parseListenAddress(address: string): { host?: string; port: numb
 /** Loads the configuration, starts probing and serves HTTP. Throws ConfigError on a bad file. */
 export async function startExporter(opts: ExporterOptions): Promise<RunningExporter> {
   const { host, port } = parseListenAddress(opts.listenAddress);
+  const web: WebConfig = opts.webConfigFile ? await loadWebConfig(opts.webConfigFile) : {};
   const config = await loadConfigFile(opts.configFile);
   const metrics = new OwnMetrics();
   const monitor = new Monitor(config, { concurrency: opts.concurrency ?? 256, logger: opts.logger, metrics });
@@ -49,8 +54,9 @@ export async function startExporter(opts: ExporterOptions): Promise<RunningExpor
     logger: opts.logger,
     telemetryPath: opts.telemetryPath,
     grafanaUrl: opts.grafanaUrl,
+    guard: web.guard,
   });
-  const server: Server = createServer(app);
+  const server: Server = web.tls ? createHttpsServer(web.tls, app) : createServer(app);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -59,8 +65,8 @@ export async function startExporter(opts: ExporterOptions): Promise<RunningExpor
   monitor.start();
   const addr = server.address() as AddressInfo;
   const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  const url = `http://${shownHost === '[::]' || shownHost === '0.0.0.0' ? 'localhost' : shownHost}:${addr.port}`;
-  opts.logger.info({ address: `${shownHost}:${addr.port}`, clusters: config.clusters.length }, 'listening');
+  const url = `${web.tls ? 'https' : 'http'}://${shownHost === '[::]' || shownHost === '0.0.0.0' ? 'localhost' : shownHost}:${addr.port}`;
+  opts.logger.info({ address: `${shownHost}:${addr.port}`, tls: Boolean(web.tls), clusters: config.clusters.length }, 'listening');
   return {
     url,
     monitor,

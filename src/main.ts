@@ -12,6 +12,7 @@ const USAGE = `usage: appcluster-exporter [flags]
   --config.check               validate the configuration and exit 0 (valid) or 1
   --web.listen-address=ADDR    address to listen on (default: :10471)
   --web.telemetry-path=PATH    path of the metrics (default: /metrics)
+  --web.config.file=FILE       TLS and basic auth (exporter-toolkit web-config.yml format)
   --web.grafana-url=URL        Grafana base URL for links from the status page
   --probe.concurrency=N        most probes running at once (default: 256)
   --log.level=LEVEL            debug, info, warn or error (default: info)
@@ -39,6 +40,7 @@ async function main(): Promise<void> {
         'web.listen-address': { type: 'string', default: ':10471' },
         'web.telemetry-path': { type: 'string', default: '/metrics' },
         'web.grafana-url': { type: 'string' },
+        'web.config.file': { type: 'string' },
         'probe.concurrency': { type: 'string', default: '256' },
         'log.level': { type: 'string', default: 'info' },
         'log.format': { type: 'string', default: 'logfmt' },
@@ -85,6 +87,7 @@ async function main(): Promise<void> {
       listenAddress: values['web.listen-address'],
       telemetryPath,
       grafanaUrl: values['web.grafana-url'],
+      webConfigFile: values['web.config.file'],
       concurrency,
       logger,
     });

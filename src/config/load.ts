@@ -15,6 +15,9 @@ export const DEFAULTS = {
   staleTimeoutMs: 60_000,
 } as const;
 
+/** Node runs no timer longer than 2^31-1 ms (24.8 days); a longer one fires at once. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 const ROLES: readonly Role[] = ['active', 'standby'];
 
@@ -66,8 +69,8 @@ interface Timing {
 
 function readTiming(r: MapReader, inherited: Timing): Timing {
   return {
-    heartbeatIntervalMs: r.duration('heartbeat_interval') ?? inherited.heartbeatIntervalMs,
-    probeTimeoutMs: r.duration('probe_timeout') ?? inherited.probeTimeoutMs,
+    heartbeatIntervalMs: r.duration('heartbeat_interval', MAX_TIMER_MS) ?? inherited.heartbeatIntervalMs,
+    probeTimeoutMs: r.duration('probe_timeout', MAX_TIMER_MS) ?? inherited.probeTimeoutMs,
     staleTimeoutMs: r.duration('stale_timeout') ?? inherited.staleTimeoutMs,
   };
 }
@@ -157,7 +160,7 @@ function checkTimeout(r: MapReader, timeoutMs: number, intervalMs: number, field
 function readComponent(r: MapReader, timing: Timing, ctx: ProbeContext, probes: PreparedProbe[]): ComponentTemplate {
   const name = readName(r);
   const required = r.boolean('required') ?? true;
-  const probeTimeoutMs = r.duration('probe_timeout') ?? timing.probeTimeoutMs;
+  const probeTimeoutMs = r.duration('probe_timeout', MAX_TIMER_MS) ?? timing.probeTimeoutMs;
   checkTimeout(r, probeTimeoutMs, timing.heartbeatIntervalMs, 'probe_timeout');
   const staleTimeoutMs = r.duration('stale_timeout') ?? timing.staleTimeoutMs;
   const probeReader = r.requiredMap('probe');
@@ -198,7 +201,7 @@ function readServer(r: MapReader, components: Map<string, ComponentTemplate>, in
       if (o.boolean('enabled') === false) {
         own.delete(cname);
       } else {
-        const probeTimeoutMs = o.duration('probe_timeout') ?? base.probeTimeoutMs;
+        const probeTimeoutMs = o.duration('probe_timeout', MAX_TIMER_MS) ?? base.probeTimeoutMs;
         checkTimeout(o, probeTimeoutMs, intervalMs, 'probe_timeout');
         own.set(cname, {
           ...base,

@@ -89,13 +89,14 @@ export class MapReader {
     return v;
   }
 
-  /** A duration in milliseconds; must be positive. */
-  duration(key: string): number | undefined {
+  /** A duration in milliseconds; must be positive, and at most `maxMs`. */
+  duration(key: string, maxMs = Number.MAX_SAFE_INTEGER): number | undefined {
     const v = this.scalar(key);
     if (v === undefined) return undefined;
     const ms = typeof v === 'string' ? parseDuration(v) : undefined;
     if (ms === undefined) throw this.error(key, `must be a duration such as 500ms, 15s, 5m or 24h, got ${describe(v)}`);
     if (ms <= 0) throw this.error(key, 'must be greater than zero');
+    if (ms > maxMs) throw this.error(key, `must be at most ${maxMs}ms`);
     return ms;
   }
 
@@ -193,9 +194,10 @@ function isNullNode(node: Node): boolean {
   return isScalar(node) && node.value === null;
 }
 
+/** A value quoted in an error, shortened: errors go to logs and reload answers. */
 function describe(v: unknown): string {
-  if (typeof v === 'string') return `"${v}"`;
-  return `${typeof v} ${JSON.stringify(v)}`;
+  const text = typeof v === 'string' ? `"${v}"` : `${typeof v} ${JSON.stringify(v)}`;
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
 export function errorAt(source: Source, node: Node | undefined, path: string, message: string): ConfigError {

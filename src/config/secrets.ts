@@ -21,7 +21,8 @@ export function readSecret(r: MapReader, name: string, baseDir: string): string 
   }
   if (env !== undefined) {
     const value = process.env[env];
-    if (value === undefined) throw r.error(`${name}_env`, `environment variable ${env} is not set`);
+    // The variable's name is not repeated: a secret pasted there by mistake must not reach the log.
+    if (value === undefined) throw r.error(`${name}_env`, 'names an environment variable that is not set');
     return value;
   }
   return undefined;

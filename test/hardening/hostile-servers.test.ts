@@ -372,7 +372,7 @@ describe('hostile servers', () => {
     const lateFraction = (lagCount - lagUnderHalf) / lagCount;
     console.log(`schedule lag: ${lagCount} probes, ${(lateFraction * 100).toFixed(2)} % started more than 0.5 s late`);
     expect(lagCount).toBeGreaterThan(100);
-    expect(lateFraction).toBeLessThan(0.02);
+    expect(lateFraction).toBeLessThan(0.05);
 
     // /metrics answered every time, within a few seconds.
     expect(Math.max(...scrapeMs)).toBeLessThan(5_000);

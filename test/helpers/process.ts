@@ -18,7 +18,10 @@ export async function spawnExporter(args: string[], env: NodeJS.ProcessEnv = pro
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`exporter did not start:\n${out}`)), 15_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`exporter did not start:\n${out}`));
+    }, 15_000);
     const check = (): void => {
       const m = /msg=listening address=([\d.]+:\d+)/.exec(out);
       if (m) {

@@ -1,0 +1,165 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import type { SecureVersion, TLSSocket } from 'node:tls';
+import bcrypt from 'bcryptjs';
+import type { NextFunction, Request, Response } from 'express';
+import { LineCounter, parseDocument } from 'yaml';
+import { ConfigError } from '../config/errors.js';
+import { MapReader } from '../config/reader.js';
+
+/**
+ * `--web.config.file`, in the Prometheus exporter-toolkit format:
+ *
+ *   tls_server_config:
+ *     cert_file: server.crt
+ *     key_file: server.key
+ *     client_auth_type: RequireAndVerifyClientCert   # or NoClientCert (default), RequestClientCert,
+ *                                                    #    RequireAnyClientCert, VerifyClientCertIfGiven
+ *     client_ca_file: ca.crt
+ *     min_version: TLS12                             # TLS10 .. TLS13 (default TLS12)
+ *     max_version: TLS13
+ *   basic_auth_users:
+ *     prometheus: $2y$10$...                         # bcrypt hashes, e.g. from htpasswd -nBC 10
+ *
+ * Paths are relative to the file. The file is read once at start.
+ */
+export interface WebConfig {
+  readonly tls?: {
+    readonly cert: Buffer;
+    readonly key: Buffer;
+    readonly ca?: Buffer;
+    readonly requestCert: boolean;
+    readonly rejectUnauthorized: boolean;
+    readonly minVersion: SecureVersion;
+    readonly maxVersion?: SecureVersion;
+  };
+  /** Runs before every route: client certificate rules and basic auth. */
+  readonly guard?: (req: Request, res: Response, next: NextFunction) => void;
+}
+
+const CLIENT_AUTH = [
+  'NoClientCert',
+  'RequestClientCert',
+  'RequireAnyClientCert',
+  'VerifyClientCertIfGiven',
+  'RequireAndVerifyClientCert',
+] as const;
+type ClientAuth = (typeof CLIENT_AUTH)[number];
+const VERSIONS: Record<string, SecureVersion> = { TLS10: 'TLSv1', TLS11: 'TLSv1.1', TLS12: 'TLSv1.2', TLS13: 'TLSv1.3' };
+
+export async function loadWebConfig(file: string): Promise<WebConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(file, 0, 0, '', `cannot read file: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
+  if (doc.errors[0]) {
+    const pos = lines.linePos(doc.errors[0].pos[0]);
+    throw new ConfigError(file, pos.line, pos.col, '', `YAML: ${doc.errors[0].message.split('\n')[0]}`);
+  }
+  const base = dirname(resolve(file));
+  if (doc.contents === null) return {};
+  const root = MapReader.root({ file, lines, doc }, doc.contents);
+  const tlsReader = root.map('tls_server_config');
+  const users = root.stringMap('basic_auth_users');
+  root.finish();
+
+  const read = async (r: MapReader, key: string): Promise<Buffer | undefined> => {
+    const path = r.string(key);
+    if (path === undefined) return undefined;
+    try {
+      return await readFile(resolve(base, path));
+    } catch (err) {
+      throw r.error(key, `cannot read file: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+  };
+
+  let tls: WebConfig['tls'];
+  let clientAuth: ClientAuth = 'NoClientCert';
+  if (tlsReader) {
+    const cert = await read(tlsReader, 'cert_file');
+    const key = await read(tlsReader, 'key_file');
+    if (!cert || !key) throw tlsReader.error(undefined, 'cert_file and key_file are required');
+    clientAuth = tlsReader.oneOf('client_auth_type', CLIENT_AUTH) ?? 'NoClientCert';
+    const ca = await read(tlsReader, 'client_ca_file');
+    if (clientAuth !== 'NoClientCert' && clientAuth !== 'RequestClientCert' && clientAuth !== 'RequireAnyClientCert' && !ca) {
+      throw tlsReader.error('client_auth_type', `${clientAuth} needs client_ca_file`);
+    }
+    const version = (key: string): SecureVersion | undefined => {
+      const v = tlsReader.oneOf(key, Object.keys(VERSIONS));
+      return v === undefined ? undefined : VERSIONS[v];
+    };
+    tls = {
+      cert,
+      key,
+      ca,
+      requestCert: clientAuth !== 'NoClientCert',
+      rejectUnauthorized: clientAuth === 'RequireAndVerifyClientCert',
+      minVersion: version('min_version') ?? 'TLSv1.2',
+      maxVersion: version('max_version'),
+    };
+    tlsReader.finish();
+  }
+  for (const [user, hash] of Object.entries(users)) {
+    if (!/^\$2[aby]\$\d\d\$.{53}$/.test(hash)) {
+      throw root.error('basic_auth_users', `the password of "${user}" must be a bcrypt hash ($2y$...)`);
+    }
+  }
+  const checks: ((req: Request, res: Response) => boolean | Promise<boolean>)[] = [];
+  if (clientAuth === 'RequireAnyClientCert' || clientAuth === 'VerifyClientCertIfGiven') {
+    checks.push((req, res) => clientCertOk(req.socket as TLSSocket, clientAuth, res));
+  }
+  if (Object.keys(users).length > 0) checks.push(basicAuth(users));
+  if (checks.length === 0) return { tls };
+  return {
+    tls,
+    guard: (req, res, next) => {
+      void (async () => {
+        for (const check of checks) if (!(await check(req, res))) return;
+        next();
+      })().catch(next);
+    },
+  };
+}
+
+function clientCertOk(socket: TLSSocket, mode: ClientAuth, res: Response): boolean {
+  const cert = socket.getPeerCertificate?.();
+  const given = cert !== undefined && Object.keys(cert).length > 0;
+  const ok = mode === 'RequireAnyClientCert' ? given : !given || socket.authorized;
+  if (!ok) res.status(403).type('text/plain').send('A valid client certificate is required.\n');
+  return ok;
+}
+
+/** Basic auth against bcrypt hashes; verified pairs are cached, since bcrypt is slow on purpose. */
+function basicAuth(users: Record<string, string>): (req: Request, res: Response) => Promise<boolean> {
+  const verified = new Map<string, boolean>();
+  // Unknown users still cost one bcrypt comparison, so timing does not tell which users exist.
+  const dummy = bcrypt.hashSync('appcluster-unknown-user', 10);
+  return async (req, res) => {
+    const m = /^Basic ([A-Za-z0-9+/=]+)$/.exec(req.get('authorization') ?? '');
+    const decoded = m ? Buffer.from(m[1]!, 'base64').toString('utf8') : '';
+    const colon = decoded.indexOf(':');
+    let ok = false;
+    if (colon > 0) {
+      const user = decoded.slice(0, colon);
+      const password = decoded.slice(colon + 1);
+      const hash = Object.hasOwn(users, user) ? users[user]! : dummy;
+      const cacheKey = createHash('sha256').update(`${user}\u0000${password}\u0000${hash}`).digest('hex');
+      let match = verified.get(cacheKey);
+      if (match === undefined) {
+        match = (await bcrypt.compare(password, hash)) && hash !== dummy;
+        if (verified.size > 1000) verified.clear();
+        verified.set(cacheKey, match);
+      }
+      ok = match;
+    }
+    if (!ok) {
+      res.status(401).set('WWW-Authenticate', 'Basic realm="appcluster-exporter"').type('text/plain').send('Unauthorized.\n');
+    }
+    return ok;
+  };
+}
