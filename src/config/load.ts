@@ -1,11 +1,9 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
 import { probeKinds } from '../probes/registry.js';
 import type { PreparedProbe, ProbeContext } from '../probes/types.js';
 import { ConfigError } from './errors.js';
-import { MapReader } from './reader.js';
+import { parseYaml, readConfigText, type MapReader } from './reader.js';
 import { readSecret } from './secrets.js';
 import type { ClusterConfig, ComponentConfig, Config, Role, ServerConfig } from './types.js';
 
@@ -26,28 +24,16 @@ const processKeySecret = randomBytes(32);
 
 /** Reads and validates a configuration file. Throws ConfigError naming file, line and field. */
 export async function loadConfigFile(file: string): Promise<Config> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError(file, 0, 0, '', `cannot read file: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
-  }
-  return parseConfig(text, file);
+  return parseConfig(await readConfigText(file), file);
 }
 
 /** Validates configuration text. `file` is used in errors and to resolve relative paths. */
 export function parseConfig(text: string, file: string): Config {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  const yamlError = doc.errors[0];
-  if (yamlError) {
-    const pos = lines.linePos(yamlError.pos[0]);
-    throw new ConfigError(file, pos.line, pos.col, '', `YAML: ${yamlError.message.split('\n')[0]}`);
-  }
+  const root = parseYaml(text, file);
+  if (!root) throw new ConfigError(file, 1, 1, '', 'the file is empty; it needs "clusters"');
   const baseDir = dirname(resolve(file));
   const probes: PreparedProbe[] = [];
   try {
-    const root = MapReader.root({ file, lines, doc }, doc.contents);
     const clusters = readRoot(root, baseDir, probes);
     const hash = createHash('sha256').update(text).digest('hex');
     return { file, hash, clusters, close: () => closeAll(probes) };
@@ -102,15 +88,6 @@ function readRoot(root: MapReader, baseDir: string, probes: PreparedProbe[]): Cl
   });
 }
 
-interface ComponentTemplate {
-  readonly reader: MapReader;
-  readonly name: string;
-  readonly required: boolean;
-  readonly probeTimeoutMs: number;
-  readonly staleTimeoutMs: number;
-  readonly probeKind: string;
-  readonly probe: PreparedProbe;
-}
 
 function readName(r: MapReader): string {
   const name = r.requiredString('name');
@@ -122,7 +99,7 @@ function readCluster(c: MapReader, inherited: Timing, ctx: ProbeContext, probes:
   const name = readName(c);
   const timing = readTiming(c, inherited);
   checkTimeout(c, timing.probeTimeoutMs, timing.heartbeatIntervalMs, 'probe_timeout');
-  const components = new Map<string, ComponentTemplate>();
+  const components = new Map<string, ComponentConfig>();
   const componentReaders = c.list('components');
   if (componentReaders.length === 0) throw c.error(undefined, 'missing required field "components" (at least one)');
   for (const r of componentReaders) {
@@ -157,7 +134,7 @@ function checkTimeout(r: MapReader, timeoutMs: number, intervalMs: number, field
   }
 }
 
-function readComponent(r: MapReader, timing: Timing, ctx: ProbeContext, probes: PreparedProbe[]): ComponentTemplate {
+function readComponent(r: MapReader, timing: Timing, ctx: ProbeContext, probes: PreparedProbe[]): ComponentConfig {
   const name = readName(r);
   const required = r.boolean('required') ?? true;
   const probeTimeoutMs = r.duration('probe_timeout', MAX_TIMER_MS) ?? timing.probeTimeoutMs;
@@ -175,10 +152,10 @@ function readComponent(r: MapReader, timing: Timing, ctx: ProbeContext, probes: 
   probes.push(probe);
   probeReader.finish();
   r.finish();
-  return { reader: r, name, required, probeTimeoutMs, staleTimeoutMs, probeKind, probe };
+  return { name, required, probeTimeoutMs, staleTimeoutMs, probeKind, probe };
 }
 
-function readServer(r: MapReader, components: Map<string, ComponentTemplate>, intervalMs: number): ServerConfig {
+function readServer(r: MapReader, components: Map<string, ComponentConfig>, intervalMs: number): ServerConfig {
   const name = readName(r);
   const address = r.requiredString('address');
   const site = r.string('site') ?? 'primary';
@@ -189,9 +166,7 @@ function readServer(r: MapReader, components: Map<string, ComponentTemplate>, in
   }
   const overrides = r.map('components');
   const own = new Map<string, ComponentConfig>();
-  for (const [cname, t] of components) {
-    own.set(cname, { name: cname, required: t.required, probeTimeoutMs: t.probeTimeoutMs, staleTimeoutMs: t.staleTimeoutMs, probeKind: t.probeKind, probe: t.probe });
-  }
+  for (const [cname, t] of components) own.set(cname, t);
   if (overrides) {
     for (const cname of overrides.keys()) {
       const base = own.get(cname);

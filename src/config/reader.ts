@@ -1,4 +1,5 @@
-import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Node, type YAMLMap } from 'yaml';
+import { readFile } from 'node:fs/promises';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type YAMLMap } from 'yaml';
 import { ConfigError } from './errors.js';
 import { parseDuration, parseSize } from './units.js';
 
@@ -204,4 +205,29 @@ export function errorAt(source: Source, node: Node | undefined, path: string, me
   const offset = node?.range?.[0] ?? 0;
   const pos = source.lines.linePos(offset);
   return new ConfigError(source.file, pos.line, pos.col, path, message);
+}
+
+/** Reads a configuration file's text; a missing or unreadable file is a ConfigError. */
+export async function readConfigText(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(file, 0, 0, '', `cannot read file: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+}
+
+/**
+ * Parses YAML text into a strict reader of its top-level mapping, or undefined for an
+ * empty document. Syntax errors and duplicate keys are ConfigErrors with line and column.
+ */
+export function parseYaml(text: string, file: string): MapReader | undefined {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const yamlError = doc.errors[0];
+  if (yamlError) {
+    const pos = lines.linePos(yamlError.pos[0]);
+    throw new ConfigError(file, pos.line, pos.col, '', `YAML: ${yamlError.message.split('\n')[0]}`);
+  }
+  if (doc.contents === null) return undefined;
+  return MapReader.root({ file, lines, doc }, doc.contents);
 }

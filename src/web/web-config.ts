@@ -4,9 +4,7 @@ import { dirname, resolve } from 'node:path';
 import type { SecureVersion, TLSSocket } from 'node:tls';
 import bcrypt from 'bcryptjs';
 import type { NextFunction, Request, Response } from 'express';
-import { LineCounter, parseDocument } from 'yaml';
-import { ConfigError } from '../config/errors.js';
-import { MapReader } from '../config/reader.js';
+import { parseYaml, readConfigText, type MapReader } from '../config/reader.js';
 
 /**
  * `--web.config.file`, in the Prometheus exporter-toolkit format:
@@ -49,21 +47,9 @@ type ClientAuth = (typeof CLIENT_AUTH)[number];
 const VERSIONS: Record<string, SecureVersion> = { TLS10: 'TLSv1', TLS11: 'TLSv1.1', TLS12: 'TLSv1.2', TLS13: 'TLSv1.3' };
 
 export async function loadWebConfig(file: string): Promise<WebConfig> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError(file, 0, 0, '', `cannot read file: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
-  }
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
-  if (doc.errors[0]) {
-    const pos = lines.linePos(doc.errors[0].pos[0]);
-    throw new ConfigError(file, pos.line, pos.col, '', `YAML: ${doc.errors[0].message.split('\n')[0]}`);
-  }
+  const root = parseYaml(await readConfigText(file), file);
+  if (!root) return {};
   const base = dirname(resolve(file));
-  if (doc.contents === null) return {};
-  const root = MapReader.root({ file, lines, doc }, doc.contents);
   const tlsReader = root.map('tls_server_config');
   const users = root.stringMap('basic_auth_users');
   root.finish();

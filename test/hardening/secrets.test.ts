@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nthAddress, SimCluster } from '../../src/sim/cluster.js';
 import { randomBase, tempDir, waitFor } from '../helpers/stack.js';
-import { ensureBuilt, fetchStatus, sample, spawnAnyFormat } from './util.js';
+import { spawnExporter } from '../helpers/process.js';
+import { ensureBuilt, fetchStatus, sample } from './util.js';
 
 const hex = (n: number): string => randomBytes(n).toString('hex');
 const PASSWORD = `pw-${hex(12)}`;
@@ -114,7 +115,7 @@ describe.each(['logfmt', 'json'] as const)('secrets with --log.level=debug --log
     const configFile = join(dir, `config-${format}.yml`);
     await writeFile(configFile, configText());
     const before = { ...seen };
-    const exporter = await spawnAnyFormat([`--config.file=${configFile}`, '--log.level=debug', `--log.format=${format}`], {
+    const exporter = await spawnExporter([`--config.file=${configFile}`, '--log.level=debug', `--log.format=${format}`], {
       ...process.env,
       [TOKEN_ENV]: TOKEN,
     });

@@ -1,9 +1,9 @@
 /** Small helpers shared by the hardening tests. */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Snapshot } from '../../src/evaluate/snapshot.js';
-import { MAIN, type ExporterProcess } from '../helpers/process.js';
+import { MAIN } from '../helpers/process.js';
 
 export const ROOT = join(import.meta.dirname, '../..');
 
@@ -53,39 +53,4 @@ export function prng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-}
-
-/**
- * Like test/helpers/process.ts spawnExporter, but also understands `--log.format=json`
- * and kills the child if it does not start.
- */
-export async function spawnAnyFormat(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<ExporterProcess> {
-  const child = spawn(process.execPath, [MAIN, '--web.listen-address=127.0.0.1:0', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const stop = async (): Promise<number | null> => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    return exited;
-  };
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      void stop();
-      reject(new Error(`exporter did not start:\n${out}`));
-    }, 15_000);
-    const check = (): void => {
-      const m = /msg=listening address=([\d.]+:\d+)/.exec(out) ?? /"address":"([\d.]+:\d+)"[^\n]*"msg":"listening"/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(`http://${m[1]}`);
-      }
-    };
-    child.stdout!.on('data', check);
-    void exited.then(() => {
-      clearTimeout(timer);
-      reject(new Error(`exporter exited:\n${out}`));
-    });
-  });
-  return { child, url, output: () => out, stop };
 }

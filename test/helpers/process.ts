@@ -10,35 +10,34 @@ export interface ExporterProcess {
   stop(): Promise<number | null>;
 }
 
-/** Runs the built exporter as users do and waits for its "listening" line. */
+/** Runs the built exporter as users do and waits for its "listening" line (logfmt or JSON). */
 export async function spawnExporter(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<ExporterProcess> {
   const child = spawn(process.execPath, [MAIN, '--web.listen-address=127.0.0.1:0', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const stop = async (): Promise<number | null> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    return exited;
+  };
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
+      void stop();
       reject(new Error(`exporter did not start:\n${out}`));
     }, 15_000);
     const check = (): void => {
-      const m = /msg=listening address=([\d.]+:\d+)/.exec(out);
+      const m = /msg=listening address=([\d.]+:\d+)/.exec(out) ?? /"address":"([\d.]+:\d+)"[^\n]*"msg":"listening"/.exec(out);
       if (m) {
         clearTimeout(timer);
         resolve(`http://${m[1]}`);
       }
     };
     child.stdout!.on('data', check);
-    void exited.then(() => reject(new Error(`exporter exited:\n${out}`)));
+    void exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`exporter exited:\n${out}`));
+    });
   });
-  return {
-    child,
-    url,
-    output: () => out,
-    stop: async () => {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      return exited;
-    },
-  };
+  return { child, url, output: () => out, stop };
 }
