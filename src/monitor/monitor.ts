@@ -96,9 +96,8 @@ export class Monitor {
       this.records.set(key, { failures: {} });
       this.schedule(target, now + random() * w.intervalMs);
     }
-    for (const key of this.serverStates.keys()) {
-      if (!config.clusters.some((c) => c.servers.some((s) => serverKey(c.name, s.name) === key))) this.serverStates.delete(key);
-    }
+    const servers = new Set(config.clusters.flatMap((c) => c.servers.map((s) => serverKey(c.name, s.name))));
+    for (const key of this.serverStates.keys()) if (!servers.has(key)) this.serverStates.delete(key);
     this.config = config;
   }
 
