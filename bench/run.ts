@@ -1,0 +1,869 @@
+#!/usr/bin/env node
+// Benchmark: the exporter against blackbox_exporter on the same simulated targets, in one run.
+//
+//   npm run bench                                   # 300, 3,000 and 30,000 components
+//   npm run bench -- --sizes=300,3000 --window=20   # a quick run
+//   npm run bench -- --sizes=30000 --profile=cpu    # also write a CPU profile of the exporter
+//
+// Per size: a simulated cluster (bench/sim-server.ts, its own process, every server on its own
+// loopback address, every component its own listener), then the exporter (its own process)
+// probing every component on a 15 s interval, then blackbox_exporter (its own process) sent
+// the /probe requests Prometheus would send for the same targets at the same rate. CPU
+// (utime+stime) and peak RSS (VmHWM) are read from /proc for each program's own PID.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { availableParallelism, release, tmpdir, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Agent, request } from 'undici';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { nthAddress } from '../src/sim/cluster.js';
+import {
+  bucketDelta,
+  buckets,
+  cpuSeconds,
+  fmtBytes,
+  freePort,
+  histogramQuantile,
+  HARD_NOFILE,
+  killAllChildren,
+  median,
+  memory,
+  openFileLimit,
+  openFiles,
+  parseSamples,
+  sleep,
+  startChild,
+  sumOf,
+  table,
+  waitForLine,
+  type Child,
+} from './lib.js';
+import { ProbeLoad, type LoadCounters } from './loadgen.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const EXPORTER = join(ROOT, 'dist/src/main.js');
+const SIM = join(ROOT, 'dist/bench/sim-server.js');
+const BLACKBOX = 'prometheus-blackbox-exporter';
+const COMPONENTS = [
+  { name: 'web', port: 18080 },
+  { name: 'service', port: 18081 },
+];
+const BASE_ADDRESS = '127.60.0.1';
+const PROBE_TIMEOUT_S = 5;
+/** Components per simulator process: a listener and an inbound connection each must fit its fd limit. */
+const MAX_COMPONENTS_PER_SIM = 8000;
+const NOTES_MARKER = '<!-- notes: everything below this line is kept when the benchmark rewrites this file -->';
+
+const USAGE = `usage: npm run bench -- [flags]
+
+  --sizes=300,3000,30000   component counts (2 components per simulated server)
+  --window=SECONDS         measurement window per size and program (default 45)
+  --interval=SECONDS       heartbeat / probe interval (default 15)
+  --skip-blackbox          measure the exporter only
+  --profile=cpu|heap       run the exporter with --cpu-prof / --heap-prof (files in --profile-dir)
+  --profile-dir=DIR        default: $TMPDIR/appcluster-bench-profiles
+  --results=FILE           Markdown results file (default bench/RESULTS.md; "" to skip)
+  --concurrency=N          most /probe requests in flight to blackbox_exporter (default 256)
+  --exporter-node-flags=F  extra node flags for the exporter, space-separated (e.g. "--max-old-space-size=256")
+`;
+
+const { values: flags } = parseArgs({
+  options: {
+    sizes: { type: 'string', default: '300,3000,30000' },
+    window: { type: 'string', default: '45' },
+    interval: { type: 'string', default: '15' },
+    'skip-blackbox': { type: 'boolean', default: false },
+    profile: { type: 'string', default: '' },
+    'profile-dir': { type: 'string', default: join(tmpdir(), 'appcluster-bench-profiles') },
+    results: { type: 'string', default: join(ROOT, 'bench/RESULTS.md') },
+    concurrency: { type: 'string', default: '256' },
+    'exporter-node-flags': { type: 'string', default: '' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+  strict: true,
+});
+if (flags.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+const SIZES = flags.sizes.split(',').map((s) => Number(s.replace(/_/g, '')));
+const WINDOW_S = Number(flags.window);
+const INTERVAL_S = Number(flags.interval);
+const CONCURRENCY = Number(flags.concurrency);
+if (SIZES.some((n) => !Number.isInteger(n) || n < 2) || !(WINDOW_S >= 5) || !(INTERVAL_S > PROBE_TIMEOUT_S) || !(CONCURRENCY >= 1)) {
+  process.stderr.write(`bad flags\n\n${USAGE}`);
+  process.exit(2);
+}
+if (flags.profile && !['cpu', 'heap'].includes(flags.profile)) {
+  process.stderr.write(`--profile must be cpu or heap\n\n${USAGE}`);
+  process.exit(2);
+}
+
+// ---------------------------------------------------------------------------------------
+// Cleanup: children die with us, and the whole run has a hard deadline.
+
+let cleaningUp = false;
+process.on('exit', () => killAllChildren());
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    if (cleaningUp) return;
+    cleaningUp = true;
+    log(`${sig}: stopping children`);
+    killAllChildren();
+    process.exit(130);
+  });
+}
+const HARD_DEADLINE_S = 60 * 30;
+setTimeout(() => {
+  log(`hard deadline of ${HARD_DEADLINE_S} s reached; stopping`);
+  killAllChildren();
+  process.exit(1);
+}, HARD_DEADLINE_S * 1000).unref();
+
+const t0 = performance.now();
+function log(msg: string): void {
+  process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${msg}\n`);
+}
+
+// ---------------------------------------------------------------------------------------
+// HTTP
+
+const http = new Agent({ connections: 8, keepAliveTimeout: 10_000, headersTimeout: 120_000, bodyTimeout: 120_000 });
+
+interface Fetched {
+  readonly status: number;
+  readonly text: string;
+  readonly bytes: number;
+  readonly ms: number;
+  readonly at: number;
+}
+
+async function get(url: string, timeoutMs = 60_000): Promise<Fetched> {
+  const start = performance.now();
+  const res = await request(url, { dispatcher: http, signal: AbortSignal.timeout(timeoutMs) });
+  const buf = Buffer.from(await res.body.arrayBuffer());
+  const at = performance.now();
+  return { status: res.statusCode, text: buf.toString('utf8'), bytes: buf.length, ms: at - start, at };
+}
+
+async function send(method: 'POST' | 'DELETE', url: string, body: unknown): Promise<void> {
+  const res = await request(url, {
+    method,
+    dispatcher: http,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(30_000),
+  });
+  const text = await res.body.text();
+  if (res.statusCode !== 200) throw new Error(`${method} ${url}: HTTP ${res.statusCode} ${text}`);
+}
+
+async function waitHttp(url: string, ok: (status: number) => boolean, ms: number, child: Child): Promise<number> {
+  const start = performance.now();
+  while (performance.now() - start < ms) {
+    if (child.exited) throw new Error(`${child.name} exited\n${child.tail.join('\n')}`);
+    try {
+      const r = await get(url, 5000);
+      if (ok(r.status)) return (performance.now() - start) / 1000;
+    } catch {
+      // not listening yet
+    }
+    await sleep(250);
+  }
+  throw new Error(`${url} not ready within ${ms / 1000} s\n${child.tail.join('\n')}`);
+}
+
+// ---------------------------------------------------------------------------------------
+// The simulated cluster, in one or more processes (shards)
+
+interface Shard {
+  readonly child: Child;
+  readonly control: string;
+  readonly prefix: string;
+  readonly offset: number;
+  readonly servers: number;
+}
+
+class Sim {
+  constructor(readonly shards: readonly Shard[]) {}
+
+  cpuSeconds(): number {
+    this.check();
+    return this.shards.reduce((sum, s) => sum + cpuSeconds(s.child.pid), 0);
+  }
+
+  /** Throws, with its last output, if a simulator process has died. */
+  check(): void {
+    for (const s of this.shards) {
+      if (s.child.exited) throw new Error(`simulator ${s.child.name} exited:\n${s.child.tail.join('\n')}`);
+    }
+  }
+
+  /** The server at global index `i`: its name (as configured in the exporter) and its shard. */
+  server(i: number): { name: string; shard: Shard } {
+    const shard = this.shards.find((s) => i >= s.offset && i < s.offset + s.servers)!;
+    return { name: `${shard.prefix}${i - shard.offset + 1}`, shard };
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.shards.map((s) => s.child.stop()));
+  }
+}
+
+async function startSim(servers: number, dir: string): Promise<{ sim: Sim; configFile: string; startSeconds: number }> {
+  const count = Math.ceil((servers * COMPONENTS.length) / MAX_COMPONENTS_PER_SIM);
+  const per = Math.ceil(servers / count);
+  const shards: Shard[] = [];
+  const configs: string[] = [];
+  let startSeconds = 0;
+  try {
+    await Promise.all(
+      Array.from({ length: count }, async (_, k) => {
+        const offset = k * per;
+        const n = Math.min(per, servers - offset);
+        const prefix = count === 1 ? 'node-' : `s${k + 1}-node-`;
+        const configFile = join(dir, `sim-${k + 1}.yml`);
+        const child = await startChild(
+          `sim-${k + 1}`,
+          process.execPath,
+          [
+            SIM,
+            `--servers=${n}`,
+            `--components=${COMPONENTS.map((c) => `${c.name}:${c.port}`).join(',')}`,
+            `--base=${nthAddress(BASE_ADDRESS, offset)}`,
+            `--name-prefix=${prefix}`,
+            `--exporter-config=${configFile}`,
+            `--heartbeat=${INTERVAL_S}s`,
+            `--timeout=${PROBE_TIMEOUT_S}s`,
+            '--stale=1m',
+          ],
+          { stdin: 'pipe' },
+        );
+        shards[k] = { child, control: '', prefix, offset, servers: n };
+        const ready = await waitForLine(child, /^ready (.*)$/, 180_000);
+        const info = JSON.parse(ready[1]!) as { control: string; startSeconds: number };
+        shards[k] = { child, control: info.control, prefix, offset, servers: n };
+        configs[k] = configFile;
+        startSeconds = Math.max(startSeconds, info.startSeconds);
+      }),
+    );
+  } catch (err) {
+    await Promise.all(shards.filter(Boolean).map((s) => s.child.stop()));
+    throw err;
+  }
+  // One exporter configuration: the first shard's cluster with every shard's servers.
+  type Doc = { clusters: { servers: unknown[] }[] };
+  const docs = configs.map((f) => parseYaml(readFileSync(f, 'utf8')) as Doc);
+  const merged = docs[0]!;
+  for (const d of docs.slice(1)) merged.clusters[0]!.servers.push(...d.clusters[0]!.servers);
+  const configFile = join(dir, 'exporter.yml');
+  writeFileSync(configFile, stringifyYaml(merged));
+  return { sim: new Sim(shards), configFile, startSeconds };
+}
+
+// ---------------------------------------------------------------------------------------
+// Measurements
+
+interface ExporterResult {
+  startSeconds: number;
+  readySeconds: number;
+  windowSeconds: number;
+  cpuSeconds: number;
+  probes: number;
+  expectedProbes: number;
+  failedProbes: number;
+  skipped: number;
+  peakRss: number;
+  metricsMs: number[];
+  metricsBytes: number;
+  metricsLines: number;
+  lagP50: number;
+  lagP99: number;
+  lagOver: boolean;
+  detectionMetrics: number[];
+  detectionLog: number[];
+  detectionServers: string[];
+  simCpuSeconds: number;
+  openFiles: number;
+  openFileLimit: number;
+  /** V8 heap used / total and external memory at the end of the window (the exporter's own metrics). */
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+}
+
+interface BlackboxResult {
+  windowSeconds: number;
+  cpuSeconds: number;
+  probes: number;
+  succeeded: number;
+  errors: number;
+  dropped: number;
+  peakRss: number;
+  simCpuSeconds: number;
+  benchCpuSeconds: number;
+}
+
+interface SizeResult {
+  readonly components: number;
+  readonly servers: number;
+  simStartSeconds: number;
+  simProcesses: number;
+  exporter?: ExporterResult;
+  blackbox?: BlackboxResult;
+  error?: string;
+}
+
+const OWN_PREFIXES = ['appcluster_exporter_probes', 'appcluster_exporter_probe_schedule_lag_seconds_bucket', 'nodejs_heap_size', 'nodejs_external_memory_bytes'];
+
+function ownCounters(text: string): {
+  probes: number;
+  failures: number;
+  skipped: number;
+  lag: Map<number, number>;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+} {
+  const s = parseSamples(text, OWN_PREFIXES);
+  return {
+    heapUsed: sumOf(s, 'nodejs_heap_size_used_bytes'),
+    heapTotal: sumOf(s, 'nodejs_heap_size_total_bytes'),
+    external: sumOf(s, 'nodejs_external_memory_bytes'),
+    probes: sumOf(s, 'appcluster_exporter_probes_total'),
+    failures: sumOf(s, 'appcluster_exporter_probes_total', { result: 'failure' }),
+    skipped: sumOf(s, 'appcluster_exporter_probes_skipped_total'),
+    lag: buckets(s, 'appcluster_exporter_probe_schedule_lag_seconds'),
+  };
+}
+
+/** `appcluster_server_online` by server name (only `servers` when given). */
+function serverOnline(text: string, servers?: readonly string[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const s of parseSamples(text, ['appcluster_server_online{'])) {
+    const name = s.labels['server'];
+    if (name !== undefined && (!servers || servers.includes(name))) out.set(name, s.value);
+  }
+  return out;
+}
+
+async function measureExporter(size: SizeResult, sim: Sim, configFile: string): Promise<ExporterResult> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const nodeFlags: string[] = flags['exporter-node-flags'].split(' ').filter(Boolean);
+  if (flags.profile) {
+    mkdirSync(flags['profile-dir'], { recursive: true });
+    nodeFlags.push(`--${flags.profile}-prof`, `--${flags.profile}-prof-dir=${flags['profile-dir']}`);
+  }
+  const started = performance.now();
+  const exporter = await startChild('exporter', process.execPath, [
+    ...nodeFlags,
+    EXPORTER,
+    `--config.file=${configFile}`,
+    `--web.listen-address=127.0.0.1:${port}`,
+    '--log.level=warn',
+  ]);
+  const offlineLogAt = new Map<string, number>();
+  exporter.onLine((line) => {
+    const m = /msg="server offline".* server=(\S+)/.exec(line);
+    if (m && !offlineLogAt.has(m[1]!)) offlineLogAt.set(m[1]!, performance.now());
+  });
+  try {
+    await waitHttp(`${url}/-/healthy`, (s) => s === 200, 120_000, exporter);
+    const startSeconds = (performance.now() - started) / 1000;
+    log(`  exporter pid ${exporter.pid} listening after ${startSeconds.toFixed(1)} s; waiting for every component to be probed once`);
+    await waitHttp(`${url}/-/ready`, (s) => s === 200, (INTERVAL_S * 3 + 60) * 1000, exporter);
+    const readySeconds = (performance.now() - started) / 1000;
+    log(`  exporter ready after ${readySeconds.toFixed(1)} s; measuring for ${WINDOW_S} s (a scrape every ${INTERVAL_S} s, as Prometheus would)`);
+
+    // Window: from just after the first scrape to just after the last; scrapes every interval.
+    const scrapes: Fetched[] = [];
+    const first = await get(`${url}/metrics`);
+    scrapes.push(first);
+    const cpu0 = cpuSeconds(exporter.pid);
+    const simCpu0 = sim.cpuSeconds();
+    const w0 = performance.now();
+    const windowFrom = (w0 - started) / 1000;
+    const c0 = ownCounters(first.text);
+    let last = first;
+    for (let k = 1; ; k++) {
+      const target = w0 + Math.min(k * INTERVAL_S, WINDOW_S) * 1000;
+      await sleep(target - performance.now());
+      last = await get(`${url}/metrics`);
+      scrapes.push(last);
+      if (target >= w0 + WINDOW_S * 1000) break;
+    }
+    const cpu1 = cpuSeconds(exporter.pid);
+    const simCpu1 = sim.cpuSeconds();
+    const windowSeconds = (performance.now() - w0) / 1000;
+    const c1 = ownCounters(last.text);
+    const fds = openFiles(exporter.pid);
+    if (flags.profile) {
+      log(`  profile: the window is ${windowFrom.toFixed(1)} s .. ${((performance.now() - started) / 1000).toFixed(1)} s after the exporter started (profile-summary --from/--to)`);
+    }
+    // A few more scrapes, for the response time only.
+    for (let i = 0; i < 3; i++) {
+      await sleep(1000);
+      scrapes.push(await get(`${url}/metrics`));
+    }
+    const lag = bucketDelta(c0.lag, c1.lag);
+    const p50 = histogramQuantile(0.5, lag);
+    const p99 = histogramQuantile(0.99, lag);
+
+    // Detection: switch servers down, poll /metrics until their server_online reads 0.
+    const n = size.servers;
+    // Three servers near the quartiles that are online now (the next online one from each).
+    const online = serverOnline(last.text);
+    const picked: { name: string; shard: Shard }[] = [];
+    for (const q of [0.25, 0.5, 0.75]) {
+      for (let i = Math.floor(n * q), tries = 0; tries < n; i = (i + 1) % n, tries++) {
+        const candidate = sim.server(i);
+        if (online.get(candidate.name) === 1 && !picked.some((p) => p.name === candidate.name)) {
+          picked.push(candidate);
+          break;
+        }
+      }
+    }
+    if (picked.length === 0) throw new Error('no server is online: cannot measure detection');
+    const picks = picked.map((p) => p.name);
+    log(`  detection: switching ${picks.join(', ')} down`);
+    const faultAt = new Map<string, number>();
+    for (const p of picked) {
+      await send('POST', `${p.shard.control}/faults`, { server: p.name, fault: 'down' });
+      faultAt.set(p.name, performance.now());
+    }
+    const detectedAt = new Map<string, number>();
+    const detectDeadline = performance.now() + (INTERVAL_S + PROBE_TIMEOUT_S + 30) * 1000;
+    // Poll with pauses of at least 3x the last response time (and 250 ms), so that the polling
+    // itself adds at most a quarter to the exporter's load: back-to-back renders of a large
+    // /metrics would delay the very probes whose result is awaited.
+    while (detectedAt.size < picks.length && performance.now() < detectDeadline) {
+      const r = await get(`${url}/metrics`);
+      for (const [s, v] of serverOnline(r.text, picks)) if (v === 0 && !detectedAt.has(s)) detectedAt.set(s, r.at);
+      if (detectedAt.size < picks.length) await sleep(Math.max(250, 3 * r.ms));
+    }
+    const detectionMetrics = picks.map((s) => (detectedAt.has(s) ? (detectedAt.get(s)! - faultAt.get(s)!) / 1000 : NaN));
+    await sleep(1500); // the transition log runs every second
+    const detectionLog = picks.map((s) => (offlineLogAt.has(s) ? (offlineLogAt.get(s)! - faultAt.get(s)!) / 1000 : NaN));
+    for (const p of picked) await send('DELETE', `${p.shard.control}/faults`, { server: p.name });
+
+    const peakRss = memory(exporter.pid).hwm;
+    return {
+      startSeconds,
+      readySeconds,
+      windowSeconds,
+      cpuSeconds: cpu1 - cpu0,
+      probes: c1.probes - c0.probes,
+      expectedProbes: (size.components * windowSeconds) / INTERVAL_S,
+      failedProbes: c1.failures - c0.failures,
+      skipped: c1.skipped - c0.skipped,
+      peakRss,
+      metricsMs: scrapes.map((s) => s.ms),
+      metricsBytes: last.bytes,
+      metricsLines: last.text.split('\n').filter((l) => l && !l.startsWith('#')).length,
+      lagP50: p50.value,
+      lagP99: p99.value,
+      lagOver: p99.over,
+      detectionMetrics,
+      detectionLog,
+      detectionServers: picks,
+      simCpuSeconds: simCpu1 - simCpu0,
+      openFiles: fds,
+      openFileLimit: openFileLimit(exporter.pid),
+      heapUsed: c1.heapUsed,
+      heapTotal: c1.heapTotal,
+      external: c1.external,
+    };
+  } finally {
+    await exporter.stop();
+  }
+}
+
+function blackboxConfig(): string {
+  // The same check as the exporter's: HTTP GET, any 2xx, and the body reports status "ok".
+  return [
+    'modules:',
+    '  http_health:',
+    '    prober: http',
+    `    timeout: ${PROBE_TIMEOUT_S}s`,
+    '    http:',
+    '      method: GET',
+    '      valid_status_codes: []  # any 2xx',
+    '      preferred_ip_protocol: ip4',
+    '      ip_protocol_fallback: false',
+    '      fail_if_body_not_matches_regexp:',
+    `        - '"status":"ok"'`,
+    '',
+  ].join('\n');
+}
+
+async function measureBlackbox(size: SizeResult, sim: Sim, dir: string): Promise<BlackboxResult> {
+  const configFile = join(dir, 'blackbox.yml');
+  writeFileSync(configFile, blackboxConfig());
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const bb = await startChild('blackbox_exporter', BLACKBOX, [
+    `--config.file=${configFile}`,
+    `--web.listen-address=127.0.0.1:${port}`,
+    '--log.level=warn',
+  ]);
+  let load: ProbeLoad | undefined;
+  try {
+    await waitHttp(`${url}/-/healthy`, (s) => s === 200, 30_000, bb);
+    const targets: string[] = [];
+    for (let i = 0; i < size.servers; i++) {
+      const address = nthAddress(BASE_ADDRESS, i);
+      for (const c of COMPONENTS) {
+        const target = `http://${address}:${c.port}/health`;
+        targets.push(`${url}/probe?module=http_health&target=${encodeURIComponent(target)}`);
+      }
+    }
+    load = new ProbeLoad(targets.slice(0, size.components), INTERVAL_S * 1000, CONCURRENCY, PROBE_TIMEOUT_S);
+    load.start();
+    const warmup = Math.min(10, INTERVAL_S);
+    log(`  blackbox_exporter pid ${bb.pid}: sending ${(size.components / INTERVAL_S).toFixed(0)} probes/s; warm-up ${warmup} s, then ${WINDOW_S} s`);
+    await sleep(warmup * 1000);
+    const c0: LoadCounters = load.snapshot();
+    const cpu0 = cpuSeconds(bb.pid);
+    const simCpu0 = sim.cpuSeconds();
+    const bench0 = process.cpuUsage();
+    const w0 = performance.now();
+    await sleep(WINDOW_S * 1000);
+    const c1: LoadCounters = load.snapshot();
+    const cpu1 = cpuSeconds(bb.pid);
+    const simCpu1 = sim.cpuSeconds();
+    const bench1 = process.cpuUsage(bench0);
+    const windowSeconds = (performance.now() - w0) / 1000;
+    await load.stop();
+    load = undefined;
+    return {
+      windowSeconds,
+      cpuSeconds: cpu1 - cpu0,
+      probes: c1.completed - c0.completed,
+      succeeded: c1.succeeded - c0.succeeded,
+      errors: c1.errors - c0.errors,
+      dropped: c1.dropped - c0.dropped,
+      peakRss: memory(bb.pid).hwm,
+      simCpuSeconds: simCpu1 - simCpu0,
+      benchCpuSeconds: (bench1.user + bench1.system) / 1e6,
+    };
+  } finally {
+    await load?.stop(2000);
+    await bb.stop();
+  }
+}
+
+async function measureSize(components: number): Promise<SizeResult> {
+  const servers = Math.ceil(components / COMPONENTS.length);
+  const size: SizeResult = { components: servers * COMPONENTS.length, servers, simStartSeconds: NaN, simProcesses: 0 };
+  const dir = mkdtempSync(join(tmpdir(), 'appcluster-bench-'));
+  log(`== ${size.components} components (${servers} servers x ${COMPONENTS.length}) ==`);
+  let sim: Sim | undefined;
+  try {
+    const started = await startSim(servers, dir);
+    sim = started.sim;
+    size.simStartSeconds = started.startSeconds;
+    size.simProcesses = sim.shards.length;
+    log(
+      `  simulator: ${size.components} listeners on ${BASE_ADDRESS}..${nthAddress(BASE_ADDRESS, servers - 1)} in ` +
+        `${sim.shards.length} process(es) (pids ${sim.shards.map((s) => s.child.pid).join(', ')}), ${started.startSeconds.toFixed(1)} s`,
+    );
+    size.exporter = await measureExporter(size, sim, started.configFile);
+    report(size, 'exporter');
+    if (!flags['skip-blackbox']) {
+      size.blackbox = await measureBlackbox(size, sim, dir);
+      report(size, 'blackbox');
+    }
+  } catch (err) {
+    size.error = err instanceof Error ? err.message : String(err);
+    log(`  FAILED: ${size.error}`);
+    await sleep(500);
+    for (const s of sim?.shards ?? []) {
+      if (s.child.exited) log(`  ${s.child.name} (pid ${s.child.pid}) exited; its last output:\n${s.child.tail.join('\n')}`);
+    }
+  } finally {
+    await sim?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return size;
+}
+
+// ---------------------------------------------------------------------------------------
+// Reporting
+
+const f = (n: number, digits = 3): string => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
+const pct = (cpu: number, window: number): string => `${f((100 * cpu) / window, 1)}%`;
+const mb = (n: number): string => (Number.isFinite(n) ? `${(n / 1e6).toFixed(1)} MB` : 'n/a');
+const perK = (cpu: number, probes: number): number => (probes > 0 ? (1000 * cpu) / probes : NaN);
+const ms = (n: number): string => (Number.isFinite(n) ? `${n.toFixed(n < 10 ? 1 : 0)} ms` : 'n/a');
+const secs = (list: readonly number[]): string => list.map((s) => (Number.isFinite(s) ? s.toFixed(1) : 'none')).join(' / ');
+
+function report(size: SizeResult, which: 'exporter' | 'blackbox'): void {
+  if (which === 'exporter' && size.exporter) {
+    const e = size.exporter;
+    log(
+      `  exporter: ${e.probes} probes (${f(e.expectedProbes, 0)} expected) in ${f(e.windowSeconds, 1)} s, CPU ${f(e.cpuSeconds, 2)} s ` +
+        `(${pct(e.cpuSeconds, e.windowSeconds)}) = ${f(perK(e.cpuSeconds, e.probes))} s/1k probes, peak RSS ${mb(e.peakRss)}, ` +
+        `/metrics ${ms(median(e.metricsMs))} ${fmtBytes(e.metricsBytes)}, lag p50 ${f(e.lagP50)} s p99 ${f(e.lagP99)} s, ` +
+        `detection ${secs(e.detectionMetrics)} s (log ${secs(e.detectionLog)} s), ${e.skipped} skipped, ` +
+        `heap ${mb(e.heapUsed)} used / ${mb(e.heapTotal)}, ${e.openFiles} fds`,
+    );
+  }
+  if (which === 'blackbox' && size.blackbox) {
+    const b = size.blackbox;
+    log(
+      `  blackbox: ${b.probes} probes (${b.succeeded} succeeded, ${b.errors} errors, ${b.dropped} dropped) in ${f(b.windowSeconds, 1)} s, ` +
+        `CPU ${f(b.cpuSeconds, 2)} s (${pct(b.cpuSeconds, b.windowSeconds)}) = ${f(perK(b.cpuSeconds, b.probes))} s/1k probes, peak RSS ${mb(b.peakRss)}`,
+    );
+  }
+}
+
+function comparisonTable(results: readonly SizeResult[]): string {
+  const rows = results.map((r) => {
+    const e = r.exporter;
+    const b = r.blackbox;
+    const ek = e ? perK(e.cpuSeconds, e.probes) : NaN;
+    const bk = b ? perK(b.cpuSeconds, b.probes) : NaN;
+    return [
+      r.components.toLocaleString('en-US'),
+      e ? `${e.probes} / ${f(e.windowSeconds, 0)} s` : 'n/a',
+      f(ek),
+      e ? pct(e.cpuSeconds, e.windowSeconds) : 'n/a',
+      e ? mb(e.peakRss) : 'n/a',
+      b ? `${b.probes} / ${f(b.windowSeconds, 0)} s` : 'n/a',
+      f(bk),
+      b ? pct(b.cpuSeconds, b.windowSeconds) : 'n/a',
+      b ? mb(b.peakRss) : 'n/a',
+      Number.isFinite(ek / bk) ? `${f(ek / bk, 2)}x` : 'n/a',
+      e && b ? `${f(e.peakRss / b.peakRss, 2)}x` : 'n/a',
+    ];
+  });
+  return table(
+    [
+      'components',
+      'exporter probes',
+      'exporter CPU s/1k probes',
+      'exporter CPU',
+      'exporter peak RSS',
+      'blackbox probes',
+      'blackbox CPU s/1k probes',
+      'blackbox CPU',
+      'blackbox peak RSS',
+      'CPU/probe ratio',
+      'RSS ratio',
+    ],
+    rows,
+  );
+}
+
+function exporterTable(results: readonly SizeResult[]): string {
+  const rows = results.map((r) => {
+    const e = r.exporter;
+    if (!e) return [r.components.toLocaleString('en-US'), r.error ? `failed: ${r.error.split('\n')[0]}` : 'n/a', '', '', '', '', '', '', '', ''];
+    return [
+      r.components.toLocaleString('en-US'),
+      `${ms(median(e.metricsMs))} (${e.metricsMs.length} scrapes, max ${ms(Math.max(...e.metricsMs))})`,
+      `${fmtBytes(e.metricsBytes)} / ${e.metricsLines.toLocaleString('en-US')} series`,
+      `${f(e.lagP50)} s / ${e.lagOver ? '>' : ''}${f(e.lagP99)} s`,
+      `${e.skipped} / ${e.failedProbes}`,
+      `${secs(e.detectionMetrics)} s`,
+      `${secs(e.detectionLog)} s`,
+      `${f(e.startSeconds, 1)} s / ${f(e.readySeconds, 1)} s`,
+      `${e.openFiles} / ${e.openFileLimit}`,
+      e.heapTotal > 0 ? `${mb(e.heapUsed)} / ${mb(e.heapTotal)} / ${mb(e.external)}` : 'not in scrape',
+    ];
+  });
+  return table(
+    [
+      'components',
+      '/metrics median',
+      '/metrics size',
+      'schedule lag p50 / p99',
+      'skipped / failed probes',
+      'detection (/metrics)',
+      'detection (log)',
+      'listening / ready',
+      'open fds / limit',
+      'V8 heap used / total / external',
+    ],
+    rows,
+  );
+}
+
+function contextTable(results: readonly SizeResult[]): string {
+  return table(
+    ['components', 'sim processes / start', 'sim CPU (exporter phase)', 'sim CPU (blackbox phase)', 'load generator CPU', 'blackbox probe_success'],
+    results.map((r) => [
+      r.components.toLocaleString('en-US'),
+      `${r.simProcesses} / ${f(r.simStartSeconds, 1)} s`,
+      r.exporter ? pct(r.exporter.simCpuSeconds, r.exporter.windowSeconds) : 'n/a',
+      r.blackbox ? pct(r.blackbox.simCpuSeconds, r.blackbox.windowSeconds) : 'n/a',
+      r.blackbox ? pct(r.blackbox.benchCpuSeconds, r.blackbox.windowSeconds) : 'n/a',
+      r.blackbox ? `${r.blackbox.succeeded} / ${r.blackbox.probes} (errors ${r.blackbox.errors}, dropped ${r.blackbox.dropped})` : 'n/a',
+    ]),
+  );
+}
+
+type Verdict = 'met' | 'MISSED' | 'not measured';
+
+function targets(results: readonly SizeResult[]): { target: string; verdict: Verdict; measured: string }[] {
+  const out: { target: string; verdict: Verdict; measured: string }[] = [];
+  const both = results.filter((r) => r.exporter && r.blackbox);
+  const ratios = both.map((r) => ({
+    n: r.components,
+    ratio: perK(r.exporter!.cpuSeconds, r.exporter!.probes) / perK(r.blackbox!.cpuSeconds, r.blackbox!.probes),
+  }));
+  out.push({
+    target: 'CPU per probe at most half of blackbox_exporter (every size)',
+    verdict: ratios.length === 0 ? 'not measured' : ratios.every((x) => x.ratio <= 0.5) ? 'met' : 'MISSED',
+    measured: ratios.map((x) => `${x.n.toLocaleString('en-US')}: ${f(x.ratio, 2)}x`).join(', '),
+  });
+  const big = results.find((r) => r.components >= 30_000 && r.exporter);
+  if (!big?.exporter) {
+    out.push({ target: '30,000 components at 15 s on one core, RSS under 300 MB', verdict: 'not measured', measured: '' });
+    out.push({ target: '/metrics for 30,000 components under 500 ms', verdict: 'not measured', measured: '' });
+  } else {
+    const e = big.exporter;
+    const core = e.cpuSeconds / e.windowSeconds;
+    const keptUp = e.probes >= 0.95 * e.expectedProbes && e.skipped === 0 && e.lagP99 <= 1 && !e.lagOver;
+    out.push({
+      target: '30,000 components at 15 s on one core (CPU <= 100% of a core, >= 95% of scheduled probes run, none skipped, lag p99 <= 1 s), RSS under 300 MB',
+      verdict: core <= 1 && keptUp && e.peakRss < 300e6 && INTERVAL_S === 15 ? 'met' : 'MISSED',
+      measured: `CPU ${pct(e.cpuSeconds, e.windowSeconds)} of a core, ${e.probes}/${f(e.expectedProbes, 0)} probes, ${e.skipped} skipped, lag p99 ${e.lagOver ? '>' : ''}${f(e.lagP99)} s, peak RSS ${mb(e.peakRss)}`,
+    });
+    const m = median(e.metricsMs);
+    out.push({
+      target: '/metrics for 30,000 components under 500 ms (median)',
+      verdict: m < 500 ? 'met' : 'MISSED',
+      measured: `${ms(m)} (max ${ms(Math.max(...e.metricsMs))}), ${fmtBytes(e.metricsBytes)}`,
+    });
+  }
+  const det = results.filter((r) => r.exporter).map((r) => ({ n: r.components, worst: Math.max(...r.exporter!.detectionMetrics.map((x) => (Number.isFinite(x) ? x : Infinity))) }));
+  const bound = INTERVAL_S + PROBE_TIMEOUT_S;
+  out.push({
+    target: `detection within one interval plus the probe timeout (${bound} s), every size`,
+    verdict: det.length === 0 ? 'not measured' : det.every((d) => d.worst <= bound) ? 'met' : 'MISSED',
+    measured: det.map((d) => `${d.n.toLocaleString('en-US')}: worst ${Number.isFinite(d.worst) ? `${f(d.worst, 1)} s` : 'not detected'}`).join(', '),
+  });
+  return out;
+}
+
+function machine(): Record<string, string> {
+  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+  const bb = spawnSync(BLACKBOX, ['--version'], { encoding: 'utf8' });
+  return {
+    cpus: `${availableParallelism()} (nproc)`,
+    'cpu model': /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1]?.trim() ?? 'unknown',
+    memory: `${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
+    kernel: release(),
+    node: process.version,
+    blackbox_exporter: `${(bb.stdout || bb.stderr || 'not found').split('\n')[0]}`.trim(),
+  };
+}
+
+function writeResults(file: string, results: readonly SizeResult[], text: { comparison: string; exporter: string; context: string; verdicts: string }): void {
+  let notes = '';
+  if (existsSync(file)) {
+    const old = readFileSync(file, 'utf8');
+    const at = old.indexOf(NOTES_MARKER);
+    if (at >= 0) notes = old.slice(at + NOTES_MARKER.length).replace(/^\n+/, '');
+  }
+  const m = machine();
+  const cmd =
+    `npm run bench -- --sizes=${SIZES.join(',')} --window=${WINDOW_S}${INTERVAL_S !== 15 ? ` --interval=${INTERVAL_S}` : ''}` +
+    `${flags['skip-blackbox'] ? ' --skip-blackbox' : ''}${flags['exporter-node-flags'] ? ` --exporter-node-flags="${flags['exporter-node-flags']}"` : ''}`;
+  const md = `# Benchmark results
+
+Latest run: ${new Date().toISOString()}, ${results.map((r) => r.components.toLocaleString('en-US')).join(', ')} components,
+${WINDOW_S} s window per size and program, ${INTERVAL_S} s probe interval, ${PROBE_TIMEOUT_S} s probe timeout.
+
+Reproduce (about 8 minutes for the three default sizes; needs \`prometheus-blackbox-exporter\`,
+installed by \`node scripts/ensure-deps.mjs --bench\`). Children run under \`ulimit -n\` raised to
+200,000 or, without CAP_SYS_RESOURCE, to the hard limit (${HARD_NOFILE} on this machine); the
+simulator is split into processes of at most ${MAX_COMPONENTS_PER_SIM.toLocaleString('en-US')} components to fit it:
+
+\`\`\`sh
+${cmd}
+\`\`\`
+
+## Machine
+
+${Object.entries(m).map(([k, v]) => `- ${k}: ${v}`).join('\n')}
+
+## Exporter against blackbox_exporter, same targets, same rate, same run
+
+CPU is utime+stime of each program's own process over the window (from \`/proc/PID/stat\`);
+probes are the exporter's \`appcluster_exporter_probes_total\` delta and, for
+blackbox_exporter, the \`/probe\` requests it answered in the window. Peak RSS is \`VmHWM\`.
+The exporter's CPU includes a \`/metrics\` scrape every ${INTERVAL_S} s, as Prometheus would send.
+
+${text.comparison}
+
+## Exporter details
+
+${text.exporter}
+
+/metrics median over the scrapes in the window plus 3 more; schedule lag from the
+\`appcluster_exporter_probe_schedule_lag_seconds\` bucket delta over the window (interpolated
+as \`histogram_quantile\` does). Detection: the servers listed were switched \`down\` through
+the simulator's control API, and \`/metrics\` was polled until their \`appcluster_server_online\`
+read 0 (the "log" column is when the exporter's "server offline" log line arrived).
+
+## Context
+
+${text.context}
+
+## Targets
+
+${text.verdicts}
+
+${NOTES_MARKER}
+
+${notes}`;
+  writeFileSync(file, md.replace(/\n+$/, '\n'));
+}
+
+// ---------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  for (const file of [EXPORTER, SIM]) {
+    if (!existsSync(file)) throw new Error(`${file} is missing; run npm run build`);
+  }
+  if (!flags['skip-blackbox'] && spawnSync('sh', ['-c', `command -v ${BLACKBOX}`]).status !== 0) {
+    throw new Error(`${BLACKBOX} not found; install it with: node scripts/ensure-deps.mjs --bench`);
+  }
+  log(`sizes ${SIZES.join(', ')}; window ${WINDOW_S} s; interval ${INTERVAL_S} s`);
+  const results: SizeResult[] = [];
+  for (const n of SIZES) results.push(await measureSize(n));
+
+  const text = {
+    comparison: comparisonTable(results),
+    exporter: exporterTable(results),
+    context: contextTable(results),
+    verdicts: table(
+      ['target', 'verdict', 'measured'],
+      targets(results).map((t) => [t.target, t.verdict, t.measured]),
+    ),
+  };
+  process.stdout.write(
+    `\nExporter against blackbox_exporter (same targets, same rate, same run)\n\n${text.comparison}\n\n` +
+      `Exporter details\n\n${text.exporter}\n\nContext\n\n${text.context}\n\nTargets\n\n${text.verdicts}\n`,
+  );
+  if (flags.profile) process.stdout.write(`\nProfiles written to ${flags['profile-dir']}\n`);
+  if (flags.results) {
+    writeResults(flags.results, results, text);
+    process.stdout.write(`\nWrote ${flags.results}\n`);
+  }
+  await http.close();
+  if (results.some((r) => r.error)) process.exitCode = 1;
+}
+
+try {
+  await main();
+} catch (err) {
+  log(err instanceof Error ? (err.stack ?? err.message) : String(err));
+  killAllChildren();
+  process.exit(1);
+}
