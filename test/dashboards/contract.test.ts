@@ -352,10 +352,9 @@ describe('alert and recording rules', () => {
         .filter((f) => Array.isArray(f.doc?.groups))
     : [];
 
-  if (ruleFiles.length === 0) {
-    it.skip('alerts/*.yml: no rule files yet', () => {});
-    return;
-  }
+  it('finds the rule files in alerts/', () => {
+    expect(ruleFiles.length).toBeGreaterThan(0);
+  });
 
   const rules = ruleFiles.flatMap((f) => (f.doc.groups ?? []).flatMap((g) => g.rules.map((r) => ({ ...r, file: f.file }))));
   const recorded = new Set(rules.flatMap((r) => (r.record ? [r.record] : [])));
