@@ -114,6 +114,9 @@ describe('each simulated fault gives the expected up, reason and online state', 
   });
 
   it('logs one line when a server goes offline and one when it is back', async () => {
+    // Let the transition log (judged once a second) catch up with the tests before this one.
+    await waitFor('node-2 online', async () => ((await node2()).state === 'online' ? true : undefined));
+    await new Promise((r) => setTimeout(r, 2500));
     const before = stack.logLines.length;
     await withFault('down', {}, async () => {
       await waitFor('offline', async () => ((await node2()).state === 'offline' ? true : undefined));
