@@ -67,6 +67,7 @@ async function main(): Promise<void> {
       const config = await loadConfigFile(configFile);
       const components = config.clusters.reduce((n, c) => n + c.servers.reduce((m, s) => m + s.components.length, 0), 0);
       process.stdout.write(`${configFile}: valid (${config.clusters.length} clusters, ${components} components)\n`);
+      for (const warning of config.warnings) process.stderr.write(`${configFile}: warning: ${warning}\n`);
       await config.close();
       process.exit(0);
     } catch (err) {

@@ -1,5 +1,6 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
+import { KeepAliveBudget } from '../probes/fd-budget.js';
 import { probeKinds } from '../probes/registry.js';
 import type { PreparedProbe, ProbeContext } from '../probes/types.js';
 import { ConfigError } from './errors.js';
@@ -33,10 +34,12 @@ export function parseConfig(text: string, file: string): Config {
   if (!root) throw new ConfigError(file, 1, 1, '', 'the file is empty; it needs "clusters"');
   const baseDir = dirname(resolve(file));
   const probes: PreparedProbe[] = [];
+  const keepAlive = new KeepAliveBudget();
   try {
-    const clusters = readRoot(root, baseDir, probes);
+    const clusters = readRoot(root, baseDir, probes, keepAlive);
     const hash = createHash('sha256').update(text).digest('hex');
-    return { file, hash, clusters, close: () => closeAll(probes) };
+    const shortfall = keepAlive.shortfall();
+    return { file, hash, clusters, warnings: shortfall ? [shortfall] : [], close: () => closeAll(probes) };
   } catch (err) {
     void closeAll(probes);
     throw err;
@@ -61,7 +64,7 @@ function readTiming(r: MapReader, inherited: Timing): Timing {
   };
 }
 
-function readRoot(root: MapReader, baseDir: string, probes: PreparedProbe[]): ClusterConfig[] {
+function readRoot(root: MapReader, baseDir: string, probes: PreparedProbe[], keepAlive: KeepAliveBudget): ClusterConfig[] {
   const global = root.map('global');
   let timing: Timing = { ...DEFAULTS };
   let secret: string | undefined;
@@ -74,6 +77,7 @@ function readRoot(root: MapReader, baseDir: string, probes: PreparedProbe[]): Cl
   const ctx: ProbeContext = {
     baseDir,
     hashKey: (raw) => createHmac('sha256', keySecret).update(raw).digest('hex').slice(0, 12),
+    claimKeepAlive: () => keepAlive.claim(),
   };
   if (!root.has('clusters')) throw root.error(undefined, 'missing required field "clusters"');
   const clusterReaders = root.list('clusters');
@@ -99,7 +103,7 @@ function readCluster(c: MapReader, inherited: Timing, ctx: ProbeContext, probes:
   const name = readName(c);
   const timing = readTiming(c, inherited);
   checkTimeout(c, timing.probeTimeoutMs, timing.heartbeatIntervalMs, 'probe_timeout');
-  const components = new Map<string, ComponentConfig>();
+  const components = new Map<string, ComponentTemplate>();
   const componentReaders = c.list('components');
   if (componentReaders.length === 0) throw c.error(undefined, 'missing required field "components" (at least one)');
   for (const r of componentReaders) {
@@ -134,7 +138,12 @@ function checkTimeout(r: MapReader, timeoutMs: number, intervalMs: number, field
   }
 }
 
-function readComponent(r: MapReader, timing: Timing, ctx: ProbeContext, probes: PreparedProbe[]): ComponentConfig {
+/** A component as the cluster declares it: the template each server's copy is made from. */
+interface ComponentTemplate extends Omit<ComponentConfig, 'probe'> {
+  readonly prepared: PreparedProbe;
+}
+
+function readComponent(r: MapReader, timing: Timing, ctx: ProbeContext, probes: PreparedProbe[]): ComponentTemplate {
   const name = readName(r);
   const required = r.boolean('required') ?? true;
   const probeTimeoutMs = r.duration('probe_timeout', MAX_TIMER_MS) ?? timing.probeTimeoutMs;
@@ -148,14 +157,14 @@ function readComponent(r: MapReader, timing: Timing, ctx: ProbeContext, probes: 
   const probeKind = kinds[0]!;
   const kind = probeKinds[probeKind];
   if (!kind) throw probeReader.error(probeKind, `unknown probe kind "${probeKind}"; known: ${Object.keys(probeKinds).join(', ')}`);
-  const probe = kind(probeReader.requiredMap(probeKind), ctx);
-  probes.push(probe);
+  const prepared = kind(probeReader.requiredMap(probeKind), ctx);
+  probes.push(prepared);
   probeReader.finish();
   r.finish();
-  return { name, required, probeTimeoutMs, staleTimeoutMs, probeKind, probe };
+  return { name, required, probeTimeoutMs, staleTimeoutMs, probeKind, prepared };
 }
 
-function readServer(r: MapReader, components: Map<string, ComponentConfig>, intervalMs: number): ServerConfig {
+function readServer(r: MapReader, components: Map<string, ComponentTemplate>, intervalMs: number): ServerConfig {
   const name = readName(r);
   const address = r.requiredString('address');
   const site = r.string('site') ?? 'primary';
@@ -165,7 +174,7 @@ function readServer(r: MapReader, components: Map<string, ComponentConfig>, inte
     if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(key)) throw r.error('labels', `label name "${key}" must match [a-zA-Z_][a-zA-Z0-9_]*`);
   }
   const overrides = r.map('components');
-  const own = new Map<string, ComponentConfig>();
+  const own = new Map<string, ComponentTemplate>();
   for (const [cname, t] of components) own.set(cname, t);
   if (overrides) {
     for (const cname of overrides.keys()) {
@@ -190,5 +199,7 @@ function readServer(r: MapReader, components: Map<string, ComponentConfig>, inte
     overrides.finish();
   }
   r.finish();
-  return { name, address, site, role, labels, components: [...own.values()] };
+  const fields = { name, address, site, role, labels };
+  const bound = [...own.values()].map(({ prepared, ...c }): ComponentConfig => ({ ...c, probe: prepared.bind(fields) }));
+  return { ...fields, components: bound };
 }

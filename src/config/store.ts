@@ -23,6 +23,7 @@ export class ConfigStore {
     private readonly logger: Logger,
   ) {
     metrics.reloaded(true);
+    this.warn(current);
   }
 
   get config(): Config {
@@ -35,6 +36,10 @@ export class ConfigStore {
       this.reloading = undefined;
     });
     return this.reloading;
+  }
+
+  private warn(config: Config): void {
+    for (const warning of config.warnings) this.logger.warn({ file: config.file }, warning);
   }
 
   private async doReload(): Promise<ReloadResult> {
@@ -58,6 +63,7 @@ export class ConfigStore {
     await previous.close();
     this.metrics.reloaded(true);
     this.logger.info({ file: next.file, clusters: next.clusters.length }, 'config reloaded');
+    this.warn(next);
     return { ok: true, changed: true };
   }
 }

@@ -1,4 +1,4 @@
-import type { PreparedProbe } from '../probes/types.js';
+import type { Probe } from '../probes/types.js';
 
 export type Role = 'active' | 'standby';
 
@@ -9,7 +9,8 @@ export interface ComponentConfig {
   readonly probeTimeoutMs: number;
   readonly staleTimeoutMs: number;
   readonly probeKind: string;
-  readonly probe: PreparedProbe;
+  /** The probe, bound to this server. */
+  readonly probe: Probe;
 }
 
 export interface ServerConfig {
@@ -38,6 +39,8 @@ export interface Config {
   /** SHA-256 of the file's bytes, so an unchanged file is not reloaded. */
   readonly hash: string;
   readonly clusters: readonly ClusterConfig[];
+  /** Things the operator should fix that do not stop the configuration from loading. */
+  readonly warnings: readonly string[];
   /** Closes every probe's connection pools. */
   close(): Promise<void>;
 }

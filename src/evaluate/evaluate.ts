@@ -137,3 +137,38 @@ function evaluateComponent(
     os: r?.os,
   };
 }
+
+/**
+ * Only the online state of one server and its reason: what the transition log needs, with
+ * the same rules as evaluateServer and evaluateComponent but no allocation per component
+ * (the log runs every second over every server).
+ */
+export function judgeServer(
+  s: ServerConfig,
+  /** The records of `s.components`, in the same order. */
+  recs: readonly (ComponentRecord | undefined)[],
+  nowMs: number,
+): { state: ServerStatus['state']; reason: string | null } {
+  let anyUp = false;
+  let failing: string | null = null;
+  let first: string | null = null;
+  for (let i = 0; i < s.components.length; i++) {
+    const c = s.components[i]!;
+    const r = recs[i];
+    const last = r?.last;
+    if (!last) return { state: 'pending', reason: null };
+    const reason = last.success ? null : (last.reason ?? 'error');
+    if (first === null) first = `${c.name}: ${reason ?? 'down'}`;
+    if (last.success) anyUp = true;
+    if (!c.required || failing !== null) continue;
+    if (!last.success) {
+      failing = `${c.name}: ${reason}`;
+      continue;
+    }
+    const heartbeatMs = r.heartbeatMs ?? r.lastSuccessMs;
+    if (heartbeatMs === undefined || Math.max(0, nowMs - heartbeatMs) > c.staleTimeoutMs) failing = `${c.name}: stale`;
+  }
+  if (s.components.length === 0) return { state: 'offline', reason: 'no components' };
+  if (!anyUp) return { state: 'offline', reason: `unreachable (${first})` };
+  return failing === null ? { state: 'online', reason: null } : { state: 'offline', reason: failing };
+}

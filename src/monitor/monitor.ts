@@ -1,5 +1,5 @@
-import type { Config } from '../config/types.js';
-import { evaluate } from '../evaluate/evaluate.js';
+import type { ClusterConfig, Config, ServerConfig } from '../config/types.js';
+import { evaluate, judgeServer } from '../evaluate/evaluate.js';
 import type { ServerState, Snapshot } from '../evaluate/snapshot.js';
 import type { Logger } from '../log.js';
 import type { OwnMetrics } from '../metrics/own.js';
@@ -42,6 +42,8 @@ export class Monitor {
   private readonly inFlight = new Set<Promise<void>>();
   private transitionTimer?: NodeJS.Timeout;
   private readonly serverStates = new Map<string, ServerState>();
+  /** Per server, resolved once per configuration: what the transition log judges every second. */
+  private checks: { cluster: ClusterConfig; server: ServerConfig; key: string; recs: (ComponentRecord | undefined)[] }[] = [];
 
   constructor(
     config: Config,
@@ -67,7 +69,7 @@ export class Monitor {
       for (const server of cluster.servers) {
         for (const c of server.components) {
           wanted.set(recordKey(cluster.name, server.name, c.name), {
-            probe: c.probe.bind(server),
+            probe: c.probe,
             intervalMs: cluster.heartbeatIntervalMs,
             timeoutMs: c.probeTimeoutMs,
           });
@@ -99,6 +101,15 @@ export class Monitor {
     const servers = new Set(config.clusters.flatMap((c) => c.servers.map((s) => serverKey(c.name, s.name))));
     for (const key of this.serverStates.keys()) if (!servers.has(key)) this.serverStates.delete(key);
     this.config = config;
+    // What the transition log judges every second, resolved once per configuration.
+    this.checks = config.clusters.flatMap((cluster) =>
+      cluster.servers.map((server) => ({
+        cluster,
+        server,
+        key: serverKey(cluster.name, server.name),
+        recs: server.components.map((c) => this.records.get(recordKey(cluster.name, server.name, c.name))),
+      })),
+    );
   }
 
   /** Judges the current state; cheap enough to run on every scrape. */
@@ -162,8 +173,12 @@ export class Monitor {
     const started = performance.now();
     const startedMs = Date.now();
     this.opts.metrics.scheduleLag.observe(Math.max(0, startedMs - t.dueMs) / 1000);
-    const signal = AbortSignal.timeout(t.timeoutMs);
-    const result = await runGuarded(t.probe, signal);
+    // A deadline that is cleared when the probe settles: AbortSignal.timeout() would stay
+    // armed for the whole timeout and build a DOMException (with a stack) for every probe.
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), t.timeoutMs);
+    const result = await runGuarded(t.probe, controller.signal);
+    clearTimeout(timer);
     const durationMs = performance.now() - started;
     const record = this.records.get(t.key);
     // A reload may have removed the component while it was being probed.
@@ -175,16 +190,15 @@ export class Monitor {
 
   /** Logs a server-log entry when a server goes offline or comes back online. */
   logTransitions(nowMs = Date.now()): void {
-    for (const cluster of this.snapshot(nowMs).clusters) {
-      for (const s of cluster.servers) {
-        const key = serverKey(cluster.name, s.name);
-        const before = this.serverStates.get(key) ?? 'pending';
-        if (s.state === before || s.state === 'pending') continue;
-        this.serverStates.set(key, s.state);
-        const fields = { app_cluster: cluster.name, server: s.name, site: s.site, role: s.role };
-        if (s.state === 'offline') this.opts.logger.warn({ ...fields, reason: s.reason }, 'server offline');
-        else if (before === 'offline') this.opts.logger.info(fields, 'server back online');
-      }
+    for (const check of this.checks) {
+      const { cluster, server: s, key } = check;
+      const before = this.serverStates.get(key) ?? 'pending';
+      const judged = judgeServer(s, check.recs, nowMs);
+      if (judged.state === before || judged.state === 'pending') continue;
+      this.serverStates.set(key, judged.state);
+      const fields = { app_cluster: cluster.name, server: s.name, site: s.site, role: s.role };
+      if (judged.state === 'offline') this.opts.logger.warn({ ...fields, reason: judged.reason }, 'server offline');
+      else if (before === 'offline') this.opts.logger.info(fields, 'server back online');
     }
   }
 }

@@ -1,4 +1,4 @@
-import { Agent, request } from 'undici';
+import { Agent, Client, request } from 'undici';
 import type { IncomingHttpHeaders } from 'undici/types/header.js';
 import { readSecret } from '../config/secrets.js';
 import { extract, needsJson, parseExtraction, type Extraction } from './extract.js';
@@ -8,6 +8,7 @@ import { parseTls } from './tls.js';
 import type { ProbeKind, ProbeResult } from './types.js';
 
 const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
 const METHODS = ['GET', 'HEAD', 'POST'] as const;
 
 interface HttpSettings {
@@ -61,11 +62,21 @@ export const httpProbe: ProbeKind = (r, ctx) => {
   };
   r.finish();
   // One pool per component probe: keep-alive across heartbeats, per-origin connections.
-  const agent = new Agent({ connect: { ...tls }, keepAliveMaxTimeout: 60_000, maxResponseSize: settings.bodyLimit });
+  // One Client per origin, not undici's default Pool: a probe never runs twice at once on
+  // one origin, and each Pool carries a 2048-slot request queue (16 KB) of its own.
+  const agent = new Agent({
+    factory: (origin, opts) => new Client(origin, opts),
+    connect: { ...tls },
+    keepAliveMaxTimeout: 60_000,
+    maxResponseSize: settings.bodyLimit,
+  });
   return {
     bind: (server) => {
       const target = expand(url, server);
-      return (signal) => runHttp(agent, target, settings, ctx.hashKey, signal);
+      // An idle keep-alive connection per component costs one file descriptor: reuse
+      // connections for as many components as the open-file limit allows, no more.
+      const reuse = ctx.claimKeepAlive();
+      return (signal) => runHttp(agent, target, settings, ctx.hashKey, signal, reuse);
     },
     close: () => agent.close(),
   };
@@ -77,9 +88,10 @@ async function runHttp(
   s: HttpSettings,
   hashKey: (raw: string) => string,
   signal: AbortSignal,
+  reuse: boolean,
 ): Promise<ProbeResult> {
   try {
-    const res = await request(url, { method: s.method, headers: s.headers, dispatcher: agent, signal });
+    const res = await request(url, { method: s.method, headers: s.headers, dispatcher: agent, signal, reset: !reuse });
     if (!s.validStatus(res.statusCode)) {
       discard(res.body);
       return { success: false, reason: 'http_status', detail: `HTTP ${res.statusCode}` };

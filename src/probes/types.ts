@@ -34,6 +34,11 @@ export interface ProbeContext {
   readonly baseDir: string;
   /** Replaces a key or fingerprint by a short keyed hash. */
   readonly hashKey: (raw: string) => string;
+  /**
+   * Claims one of the configuration's keep-alive slots: true when this probe may keep an
+   * idle connection (one file descriptor) open between probes.
+   */
+  readonly claimKeepAlive: () => boolean;
 }
 
 /** A component's probe, validated and ready to bind to each server that runs the component. */

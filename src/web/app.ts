@@ -3,7 +3,7 @@ import { Registry } from 'prom-client';
 import type { ReloadResult } from '../config/store.js';
 import type { Snapshot } from '../evaluate/snapshot.js';
 import type { Logger } from '../log.js';
-import { renderSnapshot } from '../metrics/render.js';
+import { exposition } from '../metrics/render.js';
 import { assets } from './assets.js';
 import { renderClusters, renderPage } from './page.js';
 
@@ -43,8 +43,7 @@ export function createApp(deps: AppDeps): Express {
   if (deps.guard) app.use(deps.guard);
 
   app.get(deps.telemetryPath ?? '/metrics', async (_req, res) => {
-    const registry = Registry.merge([renderSnapshot(deps.snapshot()), deps.ownRegistry]);
-    res.type(registry.contentType).send(await registry.metrics());
+    res.type(deps.ownRegistry.contentType).send(await exposition(deps.snapshot(), deps.ownRegistry));
   });
 
   app.get('/-/healthy', (_req, res) => {

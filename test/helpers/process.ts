@@ -10,9 +10,14 @@ export interface ExporterProcess {
   stop(): Promise<number | null>;
 }
 
-/** Runs the built exporter as users do and waits for its "listening" line (logfmt or JSON). */
-export async function spawnExporter(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<ExporterProcess> {
-  const child = spawn(process.execPath, [MAIN, '--web.listen-address=127.0.0.1:0', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Runs the built exporter as users do and waits for its "listening" line (logfmt or JSON).
+ * `wrapper` is a command that execs the rest, such as `prlimit --nofile=600 --`.
+ */
+export async function spawnExporter(args: string[], env: NodeJS.ProcessEnv = process.env, wrapper: string[] = []): Promise<ExporterProcess> {
+  const argv = [process.execPath, MAIN, '--web.listen-address=127.0.0.1:0', ...args];
+  const [command, ...rest] = [...wrapper, ...argv];
+  const child = spawn(command!, rest, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));

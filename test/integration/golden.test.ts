@@ -1,11 +1,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { evaluate } from '../../src/evaluate/evaluate.js';
 import { OwnMetrics } from '../../src/metrics/own.js';
-import { renderSnapshot } from '../../src/metrics/render.js';
+import { exposition } from '../../src/metrics/render.js';
 import { recordsFor } from '../helpers/records.js';
 import { run } from '../helpers/tools.js';
 
@@ -46,9 +45,8 @@ async function page(): Promise<string> {
   set('mft-prod', 'mft-dr', 'service', { success: false, reason: 'connection_refused', finishedMs: NOW - 1000, durationMs: 1 });
   const own = new OwnMetrics(false);
   own.reloaded(true, NOW);
-  const registry = Registry.merge([renderSnapshot(evaluate(config, records, NOW)), own.registry]);
   // Build facts differ between machines; everything else is fixed by the scenario.
-  return (await registry.metrics()).replace(
+  return (await exposition(evaluate(config, records, NOW), own.registry)).replace(
     /appcluster_exporter_build_info\{version="[^"]*",node_version="[^"]*"\}/,
     'appcluster_exporter_build_info{version="VERSION",node_version="NODE"}',
   );
