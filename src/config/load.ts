@@ -1,5 +1,6 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
+import { recordKey } from '../monitor/record.js';
 import { KeepAliveBudget } from '../probes/fd-budget.js';
 import { probeKinds } from '../probes/registry.js';
 import type { PreparedProbe, ProbeContext } from '../probes/types.js';
@@ -115,7 +116,7 @@ function readCluster(c: MapReader, inherited: Timing, ctx: ProbeContext, probes:
   if (serverReaders.length === 0) throw c.error(undefined, 'missing required field "servers" (at least one)');
   const names = new Set<string>();
   const servers = serverReaders.map((r) => {
-    const server = readServer(r, components, timing.heartbeatIntervalMs);
+    const server = readServer(r, name, components, timing.heartbeatIntervalMs);
     if (names.has(server.name)) throw r.error('name', `duplicate server name "${server.name}" in cluster "${name}"`);
     names.add(server.name);
     return server;
@@ -139,7 +140,7 @@ function checkTimeout(r: MapReader, timeoutMs: number, intervalMs: number, field
 }
 
 /** A component as the cluster declares it: the template each server's copy is made from. */
-interface ComponentTemplate extends Omit<ComponentConfig, 'probe'> {
+interface ComponentTemplate extends Omit<ComponentConfig, 'probe' | 'key'> {
   readonly prepared: PreparedProbe;
 }
 
@@ -164,7 +165,7 @@ function readComponent(r: MapReader, timing: Timing, ctx: ProbeContext, probes: 
   return { name, required, probeTimeoutMs, staleTimeoutMs, probeKind, prepared };
 }
 
-function readServer(r: MapReader, components: Map<string, ComponentTemplate>, intervalMs: number): ServerConfig {
+function readServer(r: MapReader, cluster: string, components: Map<string, ComponentTemplate>, intervalMs: number): ServerConfig {
   const name = readName(r);
   const address = r.requiredString('address');
   const site = r.string('site') ?? 'primary';
@@ -200,6 +201,8 @@ function readServer(r: MapReader, components: Map<string, ComponentTemplate>, in
   }
   r.finish();
   const fields = { name, address, site, role, labels };
-  const bound = [...own.values()].map(({ prepared, ...c }): ComponentConfig => ({ ...c, probe: prepared.bind(fields) }));
+  const bound = [...own.values()].map(
+    ({ prepared, ...c }): ComponentConfig => ({ ...c, key: recordKey(cluster, name, c.name), probe: prepared.bind(fields) }),
+  );
   return { ...fields, components: bound };
 }

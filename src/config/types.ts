@@ -5,6 +5,8 @@ export type Role = 'active' | 'standby';
 /** One component as one server runs it, with cluster, component and server settings merged. */
 export interface ComponentConfig {
   readonly name: string;
+  /** Identifies the component's record across reloads: cluster, server and component name. */
+  readonly key: string;
   readonly required: boolean;
   readonly probeTimeoutMs: number;
   readonly staleTimeoutMs: number;

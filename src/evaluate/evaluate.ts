@@ -1,5 +1,5 @@
 import type { ClusterConfig, ComponentConfig, Config, ServerConfig } from '../config/types.js';
-import { recordKey, type ComponentRecord } from '../monitor/record.js';
+import type { ComponentRecord } from '../monitor/record.js';
 import type { ClusterStatus, ComponentStatus, ServerStatus, Snapshot } from './snapshot.js';
 
 export type Records = ReadonlyMap<string, ComponentRecord>;
@@ -30,29 +30,26 @@ export function evaluate(config: Config, records: Records, nowMs: number): Snaps
 }
 
 function evaluateCluster(cluster: ClusterConfig, records: Records, nowMs: number): ClusterStatus {
-  const rec = (s: ServerConfig, c: ComponentConfig): ComponentRecord | undefined =>
-    records.get(recordKey(cluster.name, s.name, c.name));
-
+  // Each component's record, looked up once: by server, in the order of its components.
+  const recs = cluster.servers.map((s) => s.components.map((c) => records.get(c.key)));
   const versions = new Map<string, string[]>();
   const keys: string[] = [];
-  for (const s of cluster.servers) {
-    for (const c of s.components) {
-      const r = rec(s, c);
+  cluster.servers.forEach((s, i) => {
+    s.components.forEach((c, j) => {
+      const r = recs[i]![j];
       if (r?.version !== undefined) {
         const list = versions.get(c.name);
         if (list) list.push(r.version);
         else versions.set(c.name, [r.version]);
       }
       if (r?.keyHash !== undefined) keys.push(r.keyHash);
-    }
-  }
+    });
+  });
   const referenceVersions: Record<string, string> = {};
   for (const [name, list] of versions) referenceVersions[name] = cluster.expectedVersion ?? majority(list)!;
   const referenceKey = majority(keys);
 
-  const servers = cluster.servers.map((s) =>
-    evaluateServer(s, (c) => evaluateComponent(c, rec(s, c), nowMs, referenceVersions[c.name], referenceKey)),
-  );
+  const servers = cluster.servers.map((s, i) => evaluateServer(s, recs[i]!, nowMs, referenceVersions, referenceKey));
   return {
     name: cluster.name,
     heartbeatIntervalSeconds: cluster.heartbeatIntervalMs / 1000,
@@ -69,36 +66,24 @@ function evaluateCluster(cluster: ClusterConfig, records: Records, nowMs: number
   };
 }
 
-/** Online: reachable (some component answered), and every required component up and not stale. */
-type Judged = ComponentStatus & { os?: string };
-
-function evaluateServer(s: ServerConfig, judge: (c: ComponentConfig) => Judged): ServerStatus {
-  const components = s.components.map(judge);
-  let state: ServerStatus['state'] = 'online';
-  let reason: string | null = null;
-  if (components.some((c) => c.state === 'pending')) {
-    state = 'pending';
-  } else if (!components.some((c) => c.up)) {
-    state = 'offline';
-    const first = components[0];
-    reason = first ? `unreachable (${first.name}: ${first.reason ?? 'down'})` : 'no components';
-  } else {
-    const failing = components.find((c) => c.required && c.state !== 'up');
-    if (failing) {
-      state = 'offline';
-      reason = `${failing.name}: ${failing.state === 'stale' ? 'stale' : (failing.reason ?? 'down')}`;
-    }
-  }
+function evaluateServer(
+  s: ServerConfig,
+  recs: readonly (ComponentRecord | undefined)[],
+  nowMs: number,
+  referenceVersions: Readonly<Record<string, string>>,
+  referenceKey: string | undefined,
+): ServerStatus {
+  const { state, reason } = judgeServer(s, recs, nowMs);
   return {
     name: s.name,
     address: s.address,
     site: s.site,
     role: s.role,
     labels: s.labels,
-    os: components.find((c) => c.os !== undefined)?.os ?? null,
+    os: recs.find((r) => r?.os !== undefined)?.os ?? null,
     state,
     reason,
-    components: components.map(({ os: _os, ...rest }) => rest),
+    components: s.components.map((c, i) => evaluateComponent(c, recs[i], nowMs, referenceVersions[c.name], referenceKey)),
   };
 }
 
@@ -108,11 +93,12 @@ function evaluateComponent(
   nowMs: number,
   referenceVersion: string | undefined,
   referenceKey: string | undefined,
-): Judged {
+): ComponentStatus {
   const last = r?.last;
   const heartbeatMs = r?.heartbeatMs ?? r?.lastSuccessMs;
-  const ageSeconds = heartbeatMs === undefined ? null : Math.max(0, (nowMs - heartbeatMs) / 1000);
-  const stale = ageSeconds === null || ageSeconds * 1000 > c.staleTimeoutMs;
+  const ageMs = heartbeatMs === undefined ? null : Math.max(0, nowMs - heartbeatMs);
+  const ageSeconds = ageMs === null ? null : ageMs / 1000;
+  const stale = ageMs === null || ageMs > c.staleTimeoutMs;
   const up = last ? last.success : null;
   const state = up === null ? 'pending' : !up ? 'down' : stale ? 'stale' : 'up';
   return {
@@ -134,14 +120,14 @@ function evaluateComponent(
     probeDurationSeconds: last ? last.durationMs / 1000 : null,
     failures: { ...r?.failures },
     values: { ...last?.values },
-    os: r?.os,
   };
 }
 
 /**
- * Only the online state of one server and its reason: what the transition log needs, with
- * the same rules as evaluateServer and evaluateComponent but no allocation per component
- * (the log runs every second over every server).
+ * A server's online state and its reason. Online: every component probed at least once,
+ * some component answered, and every required component up with a fresh heartbeat. Used
+ * by evaluate() and, every second over every server, by the transition log: it allocates
+ * nothing per component.
  */
 export function judgeServer(
   s: ServerConfig,

@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client';
-import type { Snapshot } from '../evaluate/snapshot.js';
+import type { ServerStatus, Snapshot } from '../evaluate/snapshot.js';
 import { clusterMetrics as m, type MetricSpec } from './catalogue.js';
 
 const NEEDS_ESCAPE = /[\\\n"]/;
@@ -14,67 +14,139 @@ function num(v: number): string {
   return `${v}`;
 }
 
+const CHUNK = 256 * 1024;
+
+/**
+ * Collects text as bytes in fixed-size buffers: small pieces are joined into one string of
+ * up to 16 K characters (cheap rope concatenation in V8), which is then encoded in one call.
+ */
+class ByteSink {
+  private readonly chunks: Buffer[] = [];
+  private buf = Buffer.allocUnsafe(CHUNK);
+  private pos = 0;
+  private pending = '';
+
+  write(s: string): void {
+    this.pending += s;
+    if (this.pending.length > 16 * 1024) this.flush();
+  }
+
+  bytes(): Buffer {
+    this.flush();
+    this.chunks.push(this.buf.subarray(0, this.pos));
+    return this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+  }
+
+  private flush(): void {
+    const s = this.pending;
+    this.pending = '';
+    // A UTF-16 code unit takes at most 3 bytes in UTF-8.
+    if (this.pos + s.length * 3 > this.buf.length) {
+      this.chunks.push(this.buf.subarray(0, this.pos));
+      this.buf = Buffer.allocUnsafe(Math.max(CHUNK, s.length * 3));
+      this.pos = 0;
+    }
+    this.pos += this.buf.write(s, this.pos);
+  }
+}
+
+type ComponentSeries = ServerStatus['components'][number];
+/** One series per component (or none), as `[extra labels, value]`; `null` for no series. */
+type ComponentValue = (c: ComponentSeries) => readonly [string, number] | number | null;
+const bool = (v: boolean | null): number | null => (v === null ? null : v ? 1 : 0);
+
+/** The per-component families, in the order the metrics are written. */
+const COMPONENT_FAMILIES: readonly (readonly [MetricSpec, ComponentValue])[] = [
+  [m.componentUp, (c) => bool(c.up)],
+  [m.lastHeartbeat, (c) => (c.up === null ? null : c.lastHeartbeat)],
+  [m.heartbeatAge, (c) => (c.up === null ? null : c.heartbeatAgeSeconds)],
+  [m.staleTimeout, (c) => c.staleTimeoutSeconds],
+  [m.versionInSync, (c) => (c.up === null ? null : bool(c.versionInSync))],
+  [m.keyInSync, (c) => (c.up === null ? null : bool(c.keyInSync))],
+  [m.componentInfo, (c) => (c.up === null || c.version === null ? null : [`,version="${esc(c.version)}"`, 1])],
+  [m.probeDuration, (c) => (c.up === null ? null : c.probeDurationSeconds)],
+  [m.lastProbe, (c) => (c.up === null ? null : c.lastProbe)],
+  [m.probeFailureReason, (c) => (c.up === null || !c.reason ? null : [`,reason="${esc(c.reason)}"`, 1])],
+];
+
 /**
  * The cluster metrics of a snapshot in the text exposition format, written straight from
  * the snapshot on every scrape, so a server removed from the configuration is gone from
  * the next scrape. The text is the one prom-client would write for the same series (metric,
  * series and label order, escaping, number format; a test holds the two equal), without a
- * Registry's per-series label objects and hashes: each component's label string is built
- * once and shared by all its series.
+ * Registry's per-series label objects and hashes, and written as bytes: each component's
+ * label string is built once per scrape and shared by all its series.
  */
-export function renderSnapshotText(snapshot: Snapshot): string {
-  const order: MetricSpec[] = [
-    m.componentUp,
-    m.lastHeartbeat,
-    m.heartbeatAge,
-    m.staleTimeout,
-    m.versionInSync,
-    m.keyInSync,
-    m.componentInfo,
-    m.probeDuration,
-    m.lastProbe,
-    m.probeFailureReason,
-    m.serverOnline,
-    m.serverInfo,
-    m.clusterInfo,
-    m.heartbeatInterval,
-    m.keyFingerprints,
-    m.probeFailures,
-  ];
-  const lines = new Map<MetricSpec, string[]>(order.map((s) => [s, [`# HELP ${s.name} ${s.help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}`, `# TYPE ${s.name} ${s.type}`]]));
-  const out = (s: MetricSpec, labels: string, value: number): void => {
-    lines.get(s)!.push(`${s.name}{${labels}} ${num(value)}`);
-  };
-  for (const c of snapshot.clusters) {
+function writeSnapshot(snapshot: Snapshot, out: ByteSink): void {
+  const clusters = snapshot.clusters.map((c) => {
     const cl = `app_cluster="${esc(c.name)}"`;
-    out(m.clusterInfo, `${cl},load_balancing="${c.loadBalancing}",automatic_failover="${c.automaticFailover}"`, 1);
-    out(m.heartbeatInterval, cl, c.heartbeatIntervalSeconds);
-    out(m.keyFingerprints, cl, c.keyFingerprints);
-    for (const s of c.servers) {
-      const sl = `${cl},server="${esc(s.name)}"`;
-      out(m.serverInfo, `${sl},address="${esc(s.address)}",site="${esc(s.site)}",role="${esc(s.role)}",os="${esc(s.os ?? '')}"`, 1);
-      if (s.state !== 'pending') out(m.serverOnline, sl, s.state === 'online' ? 1 : 0);
-      for (const comp of s.components) {
-        const l = `${sl},component="${esc(comp.name)}"`;
-        out(m.staleTimeout, l, comp.staleTimeoutSeconds);
-        for (const [reason, n] of Object.entries(comp.failures)) out(m.probeFailures, `${l},reason="${esc(reason)}"`, n);
-        if (comp.up === null) continue;
-        out(m.componentUp, l, comp.up ? 1 : 0);
-        if (comp.reason) out(m.probeFailureReason, `${l},reason="${esc(comp.reason)}"`, 1);
-        if (comp.lastProbe !== null) out(m.lastProbe, l, comp.lastProbe);
-        if (comp.probeDurationSeconds !== null) out(m.probeDuration, l, comp.probeDurationSeconds);
-        if (comp.lastHeartbeat !== null) out(m.lastHeartbeat, l, comp.lastHeartbeat);
-        if (comp.heartbeatAgeSeconds !== null) out(m.heartbeatAge, l, comp.heartbeatAgeSeconds);
-        if (comp.versionInSync !== null) out(m.versionInSync, l, comp.versionInSync ? 1 : 0);
-        if (comp.keyInSync !== null) out(m.keyInSync, l, comp.keyInSync ? 1 : 0);
-        if (comp.version !== null) out(m.componentInfo, `${l},version="${esc(comp.version)}"`, 1);
+    return {
+      c,
+      cl,
+      servers: c.servers.map((s) => {
+        const sl = `${cl},server="${esc(s.name)}"`;
+        return { s, sl, components: s.components.map((comp) => ({ comp, l: `${sl},component="${esc(comp.name)}"` })) };
+      }),
+    };
+  });
+  let first = true;
+  const family = (spec: MetricSpec, body: (series: (labels: string, value: number) => void) => void): void => {
+    out.write(`${first ? '' : '\n\n'}# HELP ${spec.name} ${spec.help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}\n# TYPE ${spec.name} ${spec.type}`);
+    first = false;
+    const prefix = `\n${spec.name}{`;
+    body((labels, value) => out.write(`${prefix}${labels}} ${num(value)}`));
+  };
+  for (const [spec, value] of COMPONENT_FAMILIES) {
+    family(spec, (series) => {
+      for (const { servers } of clusters) {
+        for (const { components } of servers) {
+          for (const { comp, l } of components) {
+            const v = value(comp);
+            if (v === null) continue;
+            if (typeof v === 'number') series(l, v);
+            else series(l + v[0], v[1]);
+          }
+        }
+      }
+    });
+  }
+  family(m.serverOnline, (series) => {
+    for (const { servers } of clusters) {
+      for (const { s, sl } of servers) if (s.state !== 'pending') series(sl, s.state === 'online' ? 1 : 0);
+    }
+  });
+  family(m.serverInfo, (series) => {
+    for (const { servers } of clusters) {
+      for (const { s, sl } of servers) {
+        series(`${sl},address="${esc(s.address)}",site="${esc(s.site)}",role="${esc(s.role)}",os="${esc(s.os ?? '')}"`, 1);
       }
     }
-  }
-  return order.map((s) => lines.get(s)!.join('\n')).join('\n\n');
+  });
+  family(m.clusterInfo, (series) => {
+    for (const { c, cl } of clusters) series(`${cl},load_balancing="${c.loadBalancing}",automatic_failover="${c.automaticFailover}"`, 1);
+  });
+  family(m.heartbeatInterval, (series) => {
+    for (const { c, cl } of clusters) series(cl, c.heartbeatIntervalSeconds);
+  });
+  family(m.keyFingerprints, (series) => {
+    for (const { c, cl } of clusters) series(cl, c.keyFingerprints);
+  });
+  family(m.probeFailures, (series) => {
+    for (const { servers } of clusters) {
+      for (const { components } of servers) {
+        for (const { comp, l } of components) {
+          for (const [reason, n] of Object.entries(comp.failures)) series(`${l},reason="${esc(reason)}"`, n);
+        }
+      }
+    }
+  });
 }
 
 /** A whole scrape: the snapshot's cluster metrics, then the exporter's own registry. */
-export async function exposition(snapshot: Snapshot, own: Registry): Promise<string> {
-  return `${renderSnapshotText(snapshot)}\n\n${await own.metrics()}`;
+export async function exposition(snapshot: Snapshot, own: Registry): Promise<Buffer> {
+  const out = new ByteSink();
+  writeSnapshot(snapshot, out);
+  out.write('\n\n');
+  out.write(await own.metrics());
+  return out.bytes();
 }

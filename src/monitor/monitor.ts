@@ -4,7 +4,7 @@ import type { ServerState, Snapshot } from '../evaluate/snapshot.js';
 import type { Logger } from '../log.js';
 import type { OwnMetrics } from '../metrics/own.js';
 import type { Probe, ProbeResult } from '../probes/types.js';
-import { observe, recordKey, type ComponentRecord } from './record.js';
+import { observe, type ComponentRecord } from './record.js';
 
 export interface MonitorOptions {
   /** Most probes running at once, across all clusters. */
@@ -68,7 +68,7 @@ export class Monitor {
     for (const cluster of config.clusters) {
       for (const server of cluster.servers) {
         for (const c of server.components) {
-          wanted.set(recordKey(cluster.name, server.name, c.name), {
+          wanted.set(c.key, {
             probe: c.probe,
             intervalMs: cluster.heartbeatIntervalMs,
             timeoutMs: c.probeTimeoutMs,
@@ -107,7 +107,7 @@ export class Monitor {
         cluster,
         server,
         key: serverKey(cluster.name, server.name),
-        recs: server.components.map((c) => this.records.get(recordKey(cluster.name, server.name, c.name))),
+        recs: server.components.map((c) => this.records.get(c.key)),
       })),
     );
   }

@@ -43,7 +43,9 @@ export function createApp(deps: AppDeps): Express {
   if (deps.guard) app.use(deps.guard);
 
   app.get(deps.telemetryPath ?? '/metrics', async (_req, res) => {
-    res.type(deps.ownRegistry.contentType).send(await exposition(deps.snapshot(), deps.ownRegistry));
+    // Sent as it is: res.send() would also hash tens of megabytes for an ETag nobody uses.
+    const body = await exposition(deps.snapshot(), deps.ownRegistry);
+    res.set({ 'Content-Type': deps.ownRegistry.contentType, 'Content-Length': String(body.length) }).end(body);
   });
 
   app.get('/-/healthy', (_req, res) => {

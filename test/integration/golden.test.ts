@@ -46,7 +46,7 @@ async function page(): Promise<string> {
   const own = new OwnMetrics(false);
   own.reloaded(true, NOW);
   // Build facts differ between machines; everything else is fixed by the scenario.
-  return (await exposition(evaluate(config, records, NOW), own.registry)).replace(
+  return (await exposition(evaluate(config, records, NOW), own.registry)).toString().replace(
     /appcluster_exporter_build_info\{version="[^"]*",node_version="[^"]*"\}/,
     'appcluster_exporter_build_info{version="VERSION",node_version="NODE"}',
   );

@@ -41,7 +41,7 @@ describe('the exposition text writer', () => {
     for (const now of [NOW, NOW + 90_000, NOW + 1e9]) {
       const snap = evaluate(config, records, now);
       const a = await Registry.merge([renderSnapshotWithPromClient(snap), own.registry]).metrics();
-      const b = await exposition(snap, own.registry);
+      const b = (await exposition(snap, own.registry)).toString();
       expect(b).toBe(a);
     }
   });

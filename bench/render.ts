@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+// Micro-benchmark of a /metrics scrape without the network: evaluate() plus the text writer
+// on a cluster of N components (2 per server) whose every component has a full record.
+//
+//   npm run build && node dist/bench/render.js [--components=30000] [--runs=7]
+import { parseArgs } from 'node:util';
+import { parseConfig } from '../src/config/load.js';
+import { evaluate } from '../src/evaluate/evaluate.js';
+import { OwnMetrics } from '../src/metrics/own.js';
+import { exposition } from '../src/metrics/render.js';
+import { observe, recordKey, type ComponentRecord } from '../src/monitor/record.js';
+import { median } from './lib.js';
+
+const { values } = parseArgs({ options: { components: { type: 'string', default: '30000' }, runs: { type: 'string', default: '7' } } });
+const servers = Math.ceil(Number(values.components) / 2);
+const lines = ['clusters:', '  - name: bench', '    components:'];
+for (const [name, port] of [['web', 80], ['service', 81]] as const) lines.push(`      - { name: ${name}, probe: { tcp: { port: ${port} } } }`);
+lines.push('    servers:');
+for (let i = 1; i <= servers; i++) lines.push(`      - { name: node-${i}, address: 10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255} }`);
+const config = parseConfig(lines.join('\n'), 'bench.yml');
+const records = new Map<string, ComponentRecord>();
+const now = Date.now();
+for (const c of config.clusters) {
+  for (const s of c.servers) {
+    for (const comp of s.components) {
+      const r: ComponentRecord = { failures: {} };
+      observe(r, { success: true, finishedMs: now - 3000, durationMs: 2.5, version: '8.6.2', keyHash: 'a1b2c3d4e5f6', heartbeatMs: now - 4000, os: 'Linux 6.1', values: { sessions: 4 } });
+      if (s.name.endsWith('7')) observe(r, { success: false, reason: 'timeout', finishedMs: now - 1000, durationMs: 5000 });
+      records.set(recordKey(c.name, s.name, comp.name), r);
+    }
+  }
+}
+const own = new OwnMetrics(true);
+const times: { evaluate: number; text: number; bytes: number }[] = [];
+for (let i = 0; i < Number(values.runs); i++) {
+  const a = performance.now();
+  const snap = evaluate(config, records, Date.now());
+  const b = performance.now();
+  const text = await exposition(snap, own.registry);
+  const c = performance.now();
+  times.push({ evaluate: b - a, text: c - b, bytes: text.length });
+}
+const mem = process.memoryUsage();
+process.stdout.write(
+  `${servers * 2} components: evaluate ${median(times.map((t) => t.evaluate)).toFixed(0)} ms, text ${median(times.map((t) => t.text)).toFixed(0)} ms (median of ${times.length}), ` +
+    `${(times[0]!.bytes / 1e6).toFixed(1)} MB; heap used ${(mem.heapUsed / 1e6).toFixed(0)} MB, rss ${(mem.rss / 1e6).toFixed(0)} MB\n`,
+);
+await config.close();
