@@ -48,6 +48,7 @@ export async function startExporter(opts: ExporterOptions): Promise<RunningExpor
   const store = new ConfigStore(config, (next) => monitor.apply(next), metrics, opts.logger);
   const app = createApp({
     snapshot: () => monitor.snapshot(),
+    configVersion: () => store.generation,
     ready: () => monitor.ready(),
     reload: () => store.reload(),
     ownRegistry: metrics.registry,

@@ -15,6 +15,7 @@ export type ReloadResult =
  */
 export class ConfigStore {
   private reloading: Promise<ReloadResult> | undefined;
+  private attempts = 0;
 
   constructor(
     private current: Config,
@@ -30,10 +31,16 @@ export class ConfigStore {
     return this.current;
   }
 
+  /** Counts finished reloads, failed ones too: what is reported changes with each. */
+  get generation(): number {
+    return this.attempts;
+  }
+
   /** Reloads from the running config's file; concurrent calls share one reload. */
   reload(): Promise<ReloadResult> {
     this.reloading ??= this.doReload().finally(() => {
       this.reloading = undefined;
+      this.attempts++;
     });
     return this.reloading;
   }

@@ -6,9 +6,14 @@ import type { Logger } from '../log.js';
 import { exposition } from '../metrics/render.js';
 import { assets } from './assets.js';
 import { renderClusters, renderPage } from './page.js';
+import { SnapshotCache } from './snapshot-cache.js';
 
 export interface AppDeps {
   readonly snapshot: () => Snapshot;
+  /** Changes with every reload, failed ones too: a cached snapshot is not reused across it. */
+  readonly configVersion: () => unknown;
+  /** How long requests share one snapshot and its renderings (default 1 s; 0: never). */
+  readonly snapshotMaxAgeMs?: number;
   readonly ready: () => boolean;
   readonly reload: () => Promise<ReloadResult>;
   /** The exporter's own, long-lived metrics. */
@@ -41,11 +46,13 @@ export function createApp(deps: AppDeps): Express {
     next();
   });
   if (deps.guard) app.use(deps.guard);
+  const cache = new SnapshotCache(deps.snapshot, deps.configVersion, deps.snapshotMaxAgeMs ?? 1000);
+  const sendBytes = (res: Response, type: string, body: Buffer): void => {
+    res.set({ 'Content-Type': type, 'Content-Length': String(body.length) }).end(body);
+  };
 
   app.get(deps.telemetryPath ?? '/metrics', async (_req, res) => {
-    // Sent as it is: res.send() would also hash tens of megabytes for an ETag nobody uses.
-    const body = await exposition(deps.snapshot(), deps.ownRegistry);
-    res.set({ 'Content-Type': deps.ownRegistry.contentType, 'Content-Length': String(body.length) }).end(body);
+    sendBytes(res, deps.ownRegistry.contentType, await cache.rendering('metrics', (s) => exposition(s, deps.ownRegistry)));
   });
 
   app.get('/-/healthy', (_req, res) => {
@@ -63,13 +70,15 @@ export function createApp(deps: AppDeps): Express {
     else res.status(500).type('text/plain').send(`Reload failed; the running configuration is kept.\n${result.error}\n`);
   });
 
-  app.get('/api/v1/status', (_req, res) => {
-    res.json({ status: 'success', data: deps.snapshot() });
+  app.get('/api/v1/status', async (_req, res) => {
+    const body = await cache.rendering('status', (data) => Buffer.from(JSON.stringify({ status: 'success', data })));
+    sendBytes(res, 'application/json; charset=utf-8', body);
   });
 
   app.get('/', (req, res) => {
     const opts = { grafanaUrl: deps.grafanaUrl };
-    const body = req.query['fragment'] === 'clusters' ? renderClusters(deps.snapshot(), opts) : renderPage(deps.snapshot(), opts);
+    const snapshot = cache.snapshot();
+    const body = req.query['fragment'] === 'clusters' ? renderClusters(snapshot, opts) : renderPage(snapshot, opts);
     res.set('Content-Security-Policy', CSP).set('Cache-Control', 'no-store').type('html').send(body.value);
   });
 

@@ -1,0 +1,52 @@
+import type { Snapshot } from '../evaluate/snapshot.js';
+
+interface Entry {
+  readonly at: number;
+  readonly version: unknown;
+  readonly snapshot: Snapshot;
+  readonly renderings: Map<string, Promise<Buffer>>;
+}
+
+/**
+ * One judgement of the cluster shared by every request for up to `maxAgeMs`, and one
+ * rendering of it per format however many clients ask: a hundred clients scraping
+ * `/metrics` and `/api/v1/status` back to back cost what one client does, so they cannot
+ * starve the probes of CPU. A change of `version()` (a reload) starts afresh at once, and
+ * all formats are rendered from the same snapshot, so they agree with each other.
+ */
+export class SnapshotCache {
+  private entry?: Entry;
+
+  constructor(
+    private readonly take: () => Snapshot,
+    private readonly version: () => unknown,
+    private readonly maxAgeMs: number,
+    private readonly clock: () => number = () => performance.now(),
+  ) {}
+
+  snapshot(): Snapshot {
+    return this.fresh().snapshot;
+  }
+
+  /** `render` of the current snapshot, made once per snapshot and format. */
+  rendering(format: string, render: (snapshot: Snapshot) => Promise<Buffer> | Buffer): Promise<Buffer> {
+    const entry = this.fresh();
+    let body = entry.renderings.get(format);
+    if (!body) {
+      body = Promise.resolve(entry.snapshot).then(render);
+      entry.renderings.set(format, body);
+      // A failed rendering is not kept: the next request tries again.
+      body.catch(() => entry.renderings.delete(format));
+    }
+    return body;
+  }
+
+  private fresh(): Entry {
+    const now = this.clock();
+    const version = this.version();
+    const e = this.entry;
+    if (e && e.version === version && now - e.at < this.maxAgeMs) return e;
+    this.entry = { at: now, version, snapshot: this.take(), renderings: new Map() };
+    return this.entry;
+  }
+}
