@@ -105,8 +105,8 @@ async function runHttp(
       discard(res.body);
       return { success: false, reason: 'body_too_large', detail: `content-length ${declared}` };
     }
-    const body = await readLimited(res.body, s.bodyLimit);
-    if (body === undefined) return { success: false, reason: 'body_too_large', detail: `over ${s.bodyLimit} bytes` };
+    // The agent's maxResponseSize stops the body at the limit (UND_ERR_RES_EXCEEDED_MAX_SIZE).
+    const body = await res.body.text();
     let parsed: unknown;
     try {
       parsed = JSON.parse(body);
@@ -117,21 +117,6 @@ async function runHttp(
   } catch (err) {
     return failure(err, signal);
   }
-}
-
-/** Reads a body as text, or returns undefined (and stops reading) once it passes `limit` bytes. */
-async function readLimited(body: AsyncIterable<Buffer> & Discardable, limit: number): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > limit) {
-      discard(body);
-      return undefined;
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, size).toString('utf8');
 }
 
 interface Discardable {
