@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 /**
  * How many probes may keep an idle connection open between probes. Each costs one file
  * descriptor for as long as the exporter runs, so keep-alive is limited to what the
- * open-file limit allows after a quarter of it (at least 256) is kept back for the
- * exporter's own listeners, scrapes and probes that connect afresh.
+ * open-file limit allows after a quarter of it (at least 256, at most 4,096) is kept back
+ * for the exporter's own listeners, scrapes and probes that connect afresh.
  */
 export class KeepAliveBudget {
   private wanted = 0;
@@ -21,7 +21,7 @@ export class KeepAliveBudget {
   shortfall(): string | undefined {
     if (this.wanted <= this.slots) return undefined;
     const limit = openFileLimit();
-    const needed = this.wanted + Math.max(256, Math.ceil(this.wanted / 3));
+    const needed = limitFor(this.wanted);
     return (
       `${this.wanted - this.slots} of ${this.wanted} probes open a new connection every time: the open-file limit ` +
       `(ulimit -n, now ${limit}) leaves keep-alive for ${this.slots}; raise it to at least ${needed} to keep them all`
@@ -29,8 +29,18 @@ export class KeepAliveBudget {
   }
 }
 
+const reserve = (limit: number): number => Math.min(4096, Math.max(256, Math.floor(limit / 4)));
+
 export function keepAliveSlots(limit: number): number {
-  return Math.max(0, limit - Math.max(256, Math.floor(limit / 4)));
+  return Math.max(0, limit - reserve(limit));
+}
+
+/** The smallest open-file limit that leaves `slots` keep-alive slots. */
+export function limitFor(slots: number): number {
+  // At most 4,096 steps: the reserve lies between 256 and 4,096.
+  let limit = slots + 256;
+  while (keepAliveSlots(limit) < slots) limit++;
+  return limit;
 }
 
 /** RLIMIT_NOFILE as this process sees it (Node raises the soft limit to the hard one). */

@@ -1,12 +1,22 @@
 import { describe, expect, it } from 'vitest';
-import { KeepAliveBudget, keepAliveSlots } from '../../src/probes/fd-budget.js';
+import { KeepAliveBudget, keepAliveSlots, limitFor } from '../../src/probes/fd-budget.js';
 
 describe('keep-alive budget', () => {
-  it('keeps a quarter of the open-file limit back, and at least 256', () => {
-    expect(keepAliveSlots(1_048_576)).toBe(786_432);
-    expect(keepAliveSlots(20_000)).toBe(15_000);
+  it('keeps a quarter of the open-file limit back, at least 256 and at most 4,096', () => {
+    expect(keepAliveSlots(1_048_576)).toBe(1_044_480);
+    expect(keepAliveSlots(20_000)).toBe(15_904);
+    expect(keepAliveSlots(4_000)).toBe(3_000);
     expect(keepAliveSlots(600)).toBe(344);
     expect(keepAliveSlots(200)).toBe(0);
+  });
+
+  it('names the smallest limit that would keep every probe alive', () => {
+    for (const slots of [1, 500, 744, 745, 3_000, 12_287, 12_288, 12_289, 30_000]) {
+      const limit = limitFor(slots);
+      expect(keepAliveSlots(limit)).toBeGreaterThanOrEqual(slots);
+      expect(keepAliveSlots(limit - 1)).toBeLessThan(slots);
+    }
+    expect(limitFor(30_000)).toBe(34_096);
   });
 
   it('grants slots until they run out and reports the shortfall', () => {
