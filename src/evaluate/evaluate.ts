@@ -134,15 +134,17 @@ export function judgeServer(
   /** The records of `s.components`, in the same order. */
   recs: readonly (ComponentRecord | undefined)[],
   nowMs: number,
-): { state: ServerStatus['state']; reason: string | null } {
+): { state: ServerStatus['state']; reason: string | null; changesAt: number } {
   let anyUp = false;
+  // Without new probes the judgement holds until a required heartbeat goes stale.
+  let changesAt = Infinity;
   let failing: string | null = null;
   let first: string | null = null;
   for (let i = 0; i < s.components.length; i++) {
     const c = s.components[i]!;
     const r = recs[i];
     const last = r?.last;
-    if (!last) return { state: 'pending', reason: null };
+    if (!last) return { state: 'pending', reason: null, changesAt };
     const reason = last.success ? null : (last.reason ?? 'error');
     if (first === null) first = `${c.name}: ${reason ?? 'down'}`;
     if (last.success) anyUp = true;
@@ -153,8 +155,9 @@ export function judgeServer(
     }
     const heartbeatMs = r.heartbeatMs ?? r.lastSuccessMs;
     if (heartbeatMs === undefined || Math.max(0, nowMs - heartbeatMs) > c.staleTimeoutMs) failing = `${c.name}: stale`;
+    else changesAt = Math.min(changesAt, heartbeatMs + c.staleTimeoutMs + 1);
   }
-  if (s.components.length === 0) return { state: 'offline', reason: 'no components' };
-  if (!anyUp) return { state: 'offline', reason: `unreachable (${first})` };
-  return failing === null ? { state: 'online', reason: null } : { state: 'offline', reason: failing };
+  if (s.components.length === 0) return { state: 'offline', reason: 'no components', changesAt };
+  if (!anyUp) return { state: 'offline', reason: `unreachable (${first})`, changesAt };
+  return failing === null ? { state: 'online', reason: null, changesAt } : { state: 'offline', reason: failing, changesAt };
 }

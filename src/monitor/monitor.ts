@@ -16,8 +16,23 @@ export interface MonitorOptions {
   readonly random?: () => number;
 }
 
+/** One server as the transition log sees it. */
+interface ServerCheck {
+  readonly cluster: ClusterConfig;
+  readonly server: ServerConfig;
+  readonly key: string;
+  /** The records of `server.components`, in the same order. */
+  readonly recs: readonly (ComponentRecord | undefined)[];
+  /** A probe of the server finished since it was last judged. */
+  dirty: boolean;
+  /** Without new probes, the judgement can change no earlier than this (a heartbeat going stale). */
+  recheckAt: number;
+}
+
 interface Target {
   readonly key: string;
+  /** The transition check of the target's server, told when a probe finishes. */
+  check?: ServerCheck;
   probe: Probe;
   intervalMs: number;
   timeoutMs: number;
@@ -43,7 +58,7 @@ export class Monitor {
   private transitionTimer?: NodeJS.Timeout;
   private readonly serverStates = new Map<string, ServerState>();
   /** Per server, resolved once per configuration: what the transition log judges every second. */
-  private checks: { cluster: ClusterConfig; server: ServerConfig; key: string; recs: (ComponentRecord | undefined)[] }[] = [];
+  private checks: ServerCheck[] = [];
 
   constructor(
     config: Config,
@@ -108,8 +123,11 @@ export class Monitor {
         server,
         key: serverKey(cluster.name, server.name),
         recs: server.components.map((c) => this.records.get(c.key)),
+        dirty: true,
+        recheckAt: 0,
       })),
     );
+    for (const check of this.checks) for (const c of check.server.components) this.targets.get(c.key)!.check = check;
   }
 
   /** Judges the current state; cheap enough to run on every scrape. */
@@ -184,16 +202,23 @@ export class Monitor {
     // A reload may have removed the component while it was being probed.
     if (!record || this.targets.get(t.key) !== t) return;
     observe(record, { ...result, finishedMs: Date.now(), durationMs });
+    if (t.check) t.check.dirty = true;
     this.opts.metrics.probes.inc({ result: result.success ? 'success' : 'failure' });
     this.opts.metrics.probeDuration.observe(durationMs / 1000);
   }
 
-  /** Logs a server-log entry when a server goes offline or comes back online. */
+  /**
+   * Logs a server-log entry when a server goes offline or comes back online. Judges only
+   * servers with a new probe result or a heartbeat that may have gone stale since.
+   */
   logTransitions(nowMs = Date.now()): void {
     for (const check of this.checks) {
+      if (!check.dirty && nowMs < check.recheckAt) continue;
       const { cluster, server: s, key } = check;
       const before = this.serverStates.get(key) ?? 'pending';
       const judged = judgeServer(s, check.recs, nowMs);
+      check.dirty = false;
+      check.recheckAt = judged.changesAt;
       if (judged.state === before || judged.state === 'pending') continue;
       this.serverStates.set(key, judged.state);
       const fields = { app_cluster: cluster.name, server: s.name, site: s.site, role: s.role };

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
-import { evaluate, majority } from '../../src/evaluate/evaluate.js';
+import { evaluate, judgeServer, majority } from '../../src/evaluate/evaluate.js';
 import { recordsFor } from '../helpers/records.js';
 
 const NOW = 2_000_000;
@@ -156,5 +156,20 @@ describe('evaluate', () => {
     set('mft', 'a', 'web', { success: true });
     const web = server(evaluate(config, records, NOW), 'a').components[0]!;
     expect([web.versionInSync, web.keyInSync]).toEqual([null, null]);
+  });
+});
+
+describe('judgeServer', () => {
+  it('says when its judgement can next change without new probes: the first required heartbeat to go stale', () => {
+    const { records, set } = recordsFor(config);
+    set('mft', 'a', 'web', { success: true, heartbeatMs: NOW - 2000 });
+    set('mft', 'a', 'service', { success: true, heartbeatMs: NOW - 5000 });
+    const a = config.clusters[0]!.servers[0]!;
+    const recs = a.components.map((c) => records.get(c.key));
+    // service goes stale 60 s after its heartbeat; web's 24 h come later.
+    const judged = judgeServer(a, recs, NOW);
+    expect(judged).toEqual({ state: 'online', reason: null, changesAt: NOW - 5000 + 60_000 + 1 });
+    expect(judgeServer(a, recs, judged.changesAt - 1).state).toBe('online');
+    expect(judgeServer(a, recs, judged.changesAt)).toMatchObject({ state: 'offline', reason: 'service: stale' });
   });
 });

@@ -1,0 +1,54 @@
+import { createServer, type Server } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load.js';
+import type { Config } from '../../src/config/types.js';
+import { createLogger } from '../../src/log.js';
+import { OwnMetrics } from '../../src/metrics/own.js';
+import { Monitor } from '../../src/monitor/monitor.js';
+import { waitFor } from '../helpers/stack.js';
+
+// One component probed once (the next probe is an hour away): after that first result no
+// probe finishes, so only its heartbeat going stale can change the server's state.
+describe('the transition log', () => {
+  let listener: Server;
+  let config: Config;
+  beforeAll(async () => {
+    listener = createServer((s) => s.destroy());
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+    const port = (listener.address() as { port: number }).port;
+    config = parseConfig(
+      `clusters:
+  - name: c
+    heartbeat_interval: 1h
+    stale_timeout: 10s
+    components: [{ name: web, probe: { tcp: { port: ${port} } } }]
+    servers: [{ name: s1, address: 127.0.0.1 }]
+`,
+      't.yml',
+    );
+  });
+  afterAll(async () => {
+    await config.close();
+    listener.close();
+  });
+
+  it('notices a heartbeat going stale with no new probe result, not a millisecond early', async () => {
+    const lines: string[] = [];
+    const logger = createLogger('info', 'logfmt', { write: (l: string) => lines.push(l) });
+    const monitor = new Monitor(config, { concurrency: 1, logger, metrics: new OwnMetrics(false), random: () => 0 });
+    monitor.start();
+    try {
+      await waitFor('the first probe', () => (monitor.ready() ? true : undefined));
+      const heartbeatMs = monitor.snapshot().clusters[0]!.servers[0]!.components[0]!.lastHeartbeat! * 1000;
+      const offline = () => lines.filter((l) => l.includes('server offline'));
+      monitor.logTransitions(heartbeatMs + 1000);
+      monitor.logTransitions(heartbeatMs + 10_000);
+      expect(offline()).toHaveLength(0);
+      monitor.logTransitions(heartbeatMs + 10_001);
+      expect(offline()).toHaveLength(1);
+      expect(offline()[0]).toMatch(/reason="web: stale"/);
+    } finally {
+      await monitor.stop();
+    }
+  });
+});
