@@ -149,7 +149,7 @@ describe('e-mail notification of cluster status, end to end', () => {
     await settle();
     const after = smtp.mails.slice(before);
     // The cluster-level alert's resolved e-mail may still arrive now, at its group_interval.
-    const firing = after.filter((m) => /Offline/.test(m.subject) && !m.subject.startsWith('[RESOLVED]'));
-    expect(firing.map((m) => m.subject)).toEqual([]);
+    const offlineMails = after.filter((m) => /Offline/.test(m.subject) && !m.subject.startsWith('[RESOLVED]'));
+    expect(offlineMails.map((m) => m.subject)).toEqual([]);
   });
 });
