@@ -1,5 +1,7 @@
 import type { Snapshot } from '../evaluate/snapshot.js';
 
+export type Render = (snapshot: Snapshot) => Promise<Buffer> | Buffer;
+
 interface Entry {
   readonly at: number;
   readonly version: unknown;
@@ -29,7 +31,7 @@ export class SnapshotCache {
   }
 
   /** `render` of the current snapshot, made once per snapshot and format. */
-  rendering(format: string, render: (snapshot: Snapshot) => Promise<Buffer> | Buffer): Promise<Buffer> {
+  rendering(format: string, render: Render): Promise<Buffer> {
     const entry = this.fresh();
     let body = entry.renderings.get(format);
     if (!body) {

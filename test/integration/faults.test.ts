@@ -1,3 +1,5 @@
+import { gunzipSync } from 'node:zlib';
+import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ComponentStatus, ServerStatus } from '../../src/evaluate/snapshot.js';
 import type { Fault } from '../../src/sim/cluster.js';
@@ -126,5 +128,27 @@ describe('each simulated fault gives the expected up, reason and online state', 
     expect(lines.filter((l) => l.includes('msg="server offline"'))).toHaveLength(1);
     expect(lines.find((l) => l.includes('msg="server offline"'))).toMatch(/level=warn .*reason=".*connection_refused/);
     expect(lines.filter((l) => l.includes('msg="server back online"'))).toHaveLength(1);
+  });
+});
+
+describe('compression', () => {
+  it.each(['/metrics', '/api/v1/status'])('%s is gzipped for clients that ask, as Prometheus does, and plain otherwise', async (path) => {
+    const url = `${stack.exporter.url}${path}`;
+    const gz = await request(url, { headers: { 'accept-encoding': 'gzip' } });
+    expect(gz.headers['content-encoding']).toBe('gzip');
+    expect(gz.headers['vary']).toBe('Accept-Encoding');
+    const packed = Buffer.from(await gz.body.arrayBuffer());
+    const text = gunzipSync(packed).toString();
+    const plain = await request(url);
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    const plainText = await plain.body.text();
+    expect(packed.length).toBeLessThan(plainText.length / 4);
+    // Both come from one shared snapshot of the same second, or a newer one.
+    const marker = path === '/metrics' ? 'appcluster_server_online{app_cluster="sim",server="node-1"} 1' : '"status":"success"';
+    expect(text).toContain(marker);
+    expect(plainText).toContain(marker);
+    const refused = await request(url, { headers: { 'accept-encoding': 'gzip;q=0, identity' } });
+    expect(refused.headers['content-encoding']).toBeUndefined();
+    await refused.body.text();
   });
 });
