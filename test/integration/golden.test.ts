@@ -1,10 +1,12 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { evaluate } from '../../src/evaluate/evaluate.js';
 import { OwnMetrics } from '../../src/metrics/own.js';
 import { exposition } from '../../src/metrics/render.js';
+import { renderSnapshotWithPromClient } from '../helpers/prom-client-render.js';
 import { recordsFor } from '../helpers/records.js';
 import { run } from '../helpers/tools.js';
 
@@ -32,10 +34,12 @@ const config = parseConfig(
 );
 afterAll(() => config.close());
 
+type Ok = Parameters<ReturnType<typeof recordsFor>['set']>[3];
+const OK: Ok = { success: true, finishedMs: NOW - 3000, durationMs: 4, version: '8.6.2', keyHash: 'aaaa', heartbeatMs: NOW - 5000, os: 'Linux 6.1' };
+
 /** A fixed scenario: mft-b's service refuses connections, mft-dr drifted, ci-1 not probed yet. */
-async function page(): Promise<string> {
+function scenario(ok: Ok = OK) {
   const { records, set } = recordsFor(config);
-  const ok = { success: true, finishedMs: NOW - 3000, durationMs: 4, version: '8.6.2', keyHash: 'aaaa', heartbeatMs: NOW - 5000, os: 'Linux 6.1' };
   set('mft-prod', 'mft-a', 'web', ok);
   set('mft-prod', 'mft-a', 'service', ok);
   set('mft-prod', 'mft-b', 'web', ok);
@@ -45,6 +49,11 @@ async function page(): Promise<string> {
   set('mft-prod', 'mft-dr', 'service', { success: false, reason: 'connection_refused', finishedMs: NOW - 1000, durationMs: 1 });
   const own = new OwnMetrics(false);
   own.reloaded(true, NOW);
+  return { records, own };
+}
+
+async function page(): Promise<string> {
+  const { records, own } = scenario();
   // Build facts differ between machines; everything else is fixed by the scenario.
   return (await exposition(evaluate(config, records, NOW), own.registry)).toString().replace(
     /appcluster_exporter_build_info\{version="[^"]*",node_version="[^"]*"\}/,
@@ -63,5 +72,15 @@ describe('/metrics of a fixed scenario', () => {
     const result = run('promtool', ['check', 'metrics'], await page());
     expect(result.out).toBe('');
     expect(result.status).toBe(0);
+  });
+
+  it('is the text prom-client writes for the same series, escaping and number format included', async () => {
+    // Label values that need escaping, a fractional duration, and three instants: fresh, stale, far on.
+    const { records, own } = scenario({ ...OK, durationMs: 4.25, version: '8.6.2 "q" \\ x\ny', os: 'Linux "6.1"\\' });
+    for (const now of [NOW, NOW + 90_000, NOW + 1e9]) {
+      const snapshot = evaluate(config, records, now);
+      const reference = await Registry.merge([renderSnapshotWithPromClient(snapshot), own.registry]).metrics();
+      expect((await exposition(snapshot, own.registry)).toString()).toBe(reference);
+    }
   });
 });
