@@ -283,6 +283,21 @@ export function fmtBytes(n: number): string {
   return `${n} B`;
 }
 
+/** `n` with `digits` decimals, or n/a. */
+export function fixed(n: number, digits = 3): string {
+  return Number.isFinite(n) ? n.toFixed(digits) : 'n/a';
+}
+
+/** Milliseconds, with a decimal below 10 ms. */
+export function fmtMs(n: number): string {
+  return Number.isFinite(n) ? `${n.toFixed(n < 10 ? 1 : 0)} ms` : 'n/a';
+}
+
+/** Bytes in MB with one decimal (memory figures). */
+export function fmtMB(n: number): string {
+  return Number.isFinite(n) ? `${(n / 1e6).toFixed(1)} MB` : 'n/a';
+}
+
 /** A plain-text table with aligned columns (also valid Markdown). */
 export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));

@@ -16,41 +16,44 @@
 //
 // PASS: no client errors, no skipped probes, >= 95% of the scheduled probes run, schedule lag
 // p99 <= 1 s. Exit code 0 on PASS, 1 on FAIL (or when the run itself fails).
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Pool, request } from 'undici';
-import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { Pool } from 'undici';
 import { nthAddress } from '../src/sim/cluster.js';
 import {
+  COMPONENTS,
+  EXPORTER,
+  PROBE_TIMEOUT_S,
+  cpuModel,
+  exitOnError,
+  get,
+  guardChildren,
+  log,
+  ownCounters,
+  requireBuild,
+  startSim,
+  waitFor200,
+} from './harness.js';
+import {
   bucketDelta,
-  buckets,
   cpuSeconds,
+  fixed as f,
   fmtBytes,
+  fmtMB as mb,
+  fmtMs as ms,
   freePort,
   histogramQuantile,
   killAllChildren,
   memory,
   openFiles,
-  parseSamples,
-  sleep,
   startChild,
-  sumOf,
   table,
-  waitForLine,
   type Child,
 } from './lib.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const EXPORTER = join(ROOT, 'dist/src/main.js');
-const SIM = join(ROOT, 'dist/bench/sim-server.js');
-const COMPONENTS = ['web:18080', 'service:18081'];
 const BASE_ADDRESS = '127.61.0.1';
-const PROBE_TIMEOUT_S = 5;
-/** Components per simulator process (its open-file limit), as in run.ts. */
-const MAX_COMPONENTS_PER_SIM = 8000;
 /** A client request that takes longer than this counts as an error ("timeout"). */
 const REQUEST_TIMEOUT_MS = 60_000;
 
@@ -99,114 +102,9 @@ if (!Number.isInteger(SERVERS) || SERVERS < 1 || !Number.isInteger(CLIENTS) || C
 
 /** The run's temporary directory (simulator and exporter configs), removed on any exit. */
 let tmpDir: string | undefined;
-process.on('exit', () => {
-  killAllChildren();
+guardChildren(DURATION_S + 4 * INTERVAL_S + 600, () => {
   if (tmpDir) rmSync(tmpDir, { recursive: true, force: true });
 });
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => {
-    log(`${sig}: stopping children`);
-    killAllChildren();
-    process.exit(130);
-  });
-}
-const HARD_DEADLINE_S = DURATION_S + 4 * INTERVAL_S + 600;
-setTimeout(() => {
-  log(`hard deadline of ${HARD_DEADLINE_S} s reached; stopping`);
-  killAllChildren();
-  process.exit(1);
-}, HARD_DEADLINE_S * 1000).unref();
-
-const t0 = performance.now();
-function log(msg: string): void {
-  process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${msg}\n`);
-}
-
-// ---------------------------------------------------------------------------------------
-// Control requests (readiness, before/after scrapes): undici's global dispatcher, not the
-// clients' pool.
-
-async function fetchText(url: string, timeoutMs = 60_000): Promise<{ status: number; text: string }> {
-  const res = await request(url, { signal: AbortSignal.timeout(timeoutMs) });
-  return { status: res.statusCode, text: await res.body.text() };
-}
-
-async function waitFor200(url: string, ms: number, child: Child): Promise<void> {
-  const until = performance.now() + ms;
-  while (performance.now() < until) {
-    if (child.exited) throw new Error(`${child.name} exited\n${child.tail.join('\n')}`);
-    try {
-      if ((await fetchText(url, 5000)).status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await sleep(250);
-  }
-  throw new Error(`${url} not 200 within ${ms / 1000} s\n${child.tail.join('\n')}`);
-}
-
-// ---------------------------------------------------------------------------------------
-// The simulated cluster (one process per MAX_COMPONENTS_PER_SIM) and the exporter's config
-
-async function startSim(dir: string): Promise<{ sims: Child[]; configFile: string }> {
-  const count = Math.ceil(N_COMPONENTS / MAX_COMPONENTS_PER_SIM);
-  const per = Math.ceil(SERVERS / count);
-  const sims: Child[] = [];
-  const docs = await Promise.all(
-    Array.from({ length: count }, async (_, k) => {
-      const file = join(dir, `sim-${k + 1}.yml`);
-      const child = await startChild(
-        `sim-${k + 1}`,
-        process.execPath,
-        [
-          SIM,
-          `--servers=${Math.min(per, SERVERS - k * per)}`,
-          `--components=${COMPONENTS.join(',')}`,
-          `--base=${nthAddress(BASE_ADDRESS, k * per)}`,
-          `--name-prefix=${count === 1 ? 'node-' : `s${k + 1}-node-`}`,
-          `--exporter-config=${file}`,
-          `--heartbeat=${INTERVAL_S}s`,
-          `--timeout=${PROBE_TIMEOUT_S}s`,
-          '--stale=1m',
-        ],
-        { stdin: 'pipe' },
-      );
-      sims.push(child);
-      await waitForLine(child, /^ready /, 180_000);
-      return parseYaml(readFileSync(file, 'utf8')) as { clusters: { servers: unknown[] }[] };
-    }),
-  );
-  // One cluster: the first shard's, with every shard's servers.
-  const merged = docs[0]!;
-  for (const d of docs.slice(1)) merged.clusters[0]!.servers.push(...d.clusters[0]!.servers);
-  const configFile = join(dir, 'exporter.yml');
-  writeFileSync(configFile, stringifyYaml(merged));
-  return { sims, configFile };
-}
-
-interface Own {
-  probes: number;
-  failures: number;
-  skipped: number;
-  lag: Map<number, number>;
-  /** appcluster_component_probe_failures_total by reason. */
-  reasons: Map<string, number>;
-}
-
-function ownCounters(text: string): Own {
-  const s = parseSamples(text, ['appcluster_exporter_probes', 'appcluster_exporter_probe_schedule_lag_seconds_bucket', 'appcluster_component_probe_failures_total']);
-  const reasons = new Map<string, number>();
-  for (const x of s) {
-    if (x.name === 'appcluster_component_probe_failures_total') reasons.set(x.labels['reason'] ?? '', (reasons.get(x.labels['reason'] ?? '') ?? 0) + x.value);
-  }
-  return {
-    reasons,
-    probes: sumOf(s, 'appcluster_exporter_probes_total'),
-    failures: sumOf(s, 'appcluster_exporter_probes_total', { result: 'failure' }),
-    skipped: sumOf(s, 'appcluster_exporter_probes_skipped_total'),
-    lag: buckets(s, 'appcluster_exporter_probe_schedule_lag_seconds'),
-  };
-}
 
 // ---------------------------------------------------------------------------------------
 // The clients
@@ -282,9 +180,6 @@ async function client(pool: Pool, first: number, deadline: number): Promise<void
 // ---------------------------------------------------------------------------------------
 // Reporting helpers
 
-const f = (n: number, digits = 3): string => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
-const ms = (n: number): string => (Number.isFinite(n) ? `${n.toFixed(n < 10 ? 1 : 0)} ms` : 'n/a');
-const mb = (n: number): string => (Number.isFinite(n) ? `${(n / 1e6).toFixed(1)} MB` : 'n/a');
 const count = (n: number): string => n.toLocaleString('en-US');
 
 /** Nearest-rank quantile of a sorted list. */
@@ -294,25 +189,21 @@ function quantile(sorted: readonly number[], q: number): number {
 }
 
 function machine(): string {
-  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
-  const model = /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1]?.trim() ?? 'unknown';
-  return `nproc ${availableParallelism()}, ${model}, node ${process.version}`;
+  return `nproc ${availableParallelism()}, ${cpuModel()}, node ${process.version}`;
 }
 
 // ---------------------------------------------------------------------------------------
 
 async function main(): Promise<boolean> {
-  for (const file of [EXPORTER, SIM]) {
-    if (!existsSync(file)) throw new Error(`${file} is missing; run npm run build`);
-  }
+  requireBuild();
   const dir = mkdtempSync(join(tmpdir(), 'appcluster-load-'));
   tmpDir = dir;
   const children: Child[] = [];
   try {
     log(`${count(N_COMPONENTS)} components (${count(SERVERS)} servers x ${COMPONENTS.length}), ${CLIENTS} clients, ${DURATION_S} s, interval ${INTERVAL_S} s`);
-    const { sims, configFile } = await startSim(dir);
-    children.push(...sims);
-    log(`  simulator: ${BASE_ADDRESS}..${nthAddress(BASE_ADDRESS, SERVERS - 1)} in ${sims.length} process(es) (pids ${sims.map((c) => c.pid).join(', ')})`);
+    const { sim, configFile } = await startSim({ servers: SERVERS, baseAddress: BASE_ADDRESS, intervalSeconds: INTERVAL_S, dir });
+    children.push(...sim.shards.map((s) => s.child));
+    log(`  simulator: ${BASE_ADDRESS}..${nthAddress(BASE_ADDRESS, SERVERS - 1)} in ${sim.shards.length} process(es) (pids ${sim.shards.map((s) => s.child.pid).join(', ')})`);
 
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
@@ -324,11 +215,11 @@ async function main(): Promise<boolean> {
     log('  exporter ready');
 
     // Before
-    const before = await fetchText(`${url}/metrics`);
+    const before = await get(`${url}/metrics`);
     if (before.status !== 200) throw new Error(`/metrics: HTTP ${before.status}`);
     const c0 = ownCounters(before.text);
     const cpu0 = cpuSeconds(exporter.pid);
-    const simCpu0 = sims.reduce((sum, c) => sum + cpuSeconds(c.pid), 0);
+    const simCpu0 = sim.cpuSeconds();
     const rss0 = memory(exporter.pid).rss;
     const bench0 = process.cpuUsage();
     const w0 = performance.now();
@@ -356,11 +247,11 @@ async function main(): Promise<boolean> {
     if (exporter.exited) throw new Error(`the exporter exited during the load\n${exporter.tail.join('\n')}`);
 
     // After
-    const after = await fetchText(`${url}/metrics`);
+    const after = await get(`${url}/metrics`);
     if (after.status !== 200) throw new Error(`/metrics: HTTP ${after.status}`);
     const c1 = ownCounters(after.text);
     const cpu1 = cpuSeconds(exporter.pid);
-    const simCpu1 = sims.reduce((sum, c) => sum + cpuSeconds(c.pid), 0);
+    const simCpu1 = sim.cpuSeconds();
     const bench1 = process.cpuUsage(bench0);
     const windowSeconds = (performance.now() - w0) / 1000;
     const mem = memory(exporter.pid);
@@ -439,7 +330,5 @@ try {
   killAllChildren();
   process.exit(pass ? 0 : 1);
 } catch (err) {
-  log(err instanceof Error ? (err.stack ?? err.message) : String(err));
-  killAllChildren();
-  process.exit(1);
+  exitOnError(err);
 }

@@ -13,21 +13,40 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { availableParallelism, release, tmpdir, totalmem } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Agent, request } from 'undici';
-import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { request } from 'undici';
 import { nthAddress } from '../src/sim/cluster.js';
 import {
+  COMPONENTS,
+  EXPORTER,
+  MAX_COMPONENTS_PER_SIM,
+  PROBE_TIMEOUT_S,
+  ROOT,
+  Sim,
+  cpuModel,
+  exitOnError,
+  get,
+  guardChildren,
+  http,
+  log,
+  ownCounters,
+  requireBuild,
+  startSim,
+  waitFor200,
+  type Fetched,
+  type Shard,
+} from './harness.js';
+import {
   bucketDelta,
-  buckets,
   cpuSeconds,
+  fixed as f,
   fmtBytes,
+  fmtMB as mb,
+  fmtMs as ms,
   freePort,
   histogramQuantile,
   HARD_NOFILE,
-  killAllChildren,
   median,
   memory,
   openFileLimit,
@@ -35,25 +54,12 @@ import {
   parseSamples,
   sleep,
   startChild,
-  sumOf,
   table,
-  waitForLine,
-  type Child,
 } from './lib.js';
 import { ProbeLoad, type LoadCounters } from './loadgen.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const EXPORTER = join(ROOT, 'dist/src/main.js');
-const SIM = join(ROOT, 'dist/bench/sim-server.js');
 const BLACKBOX = 'prometheus-blackbox-exporter';
-const COMPONENTS = [
-  { name: 'web', port: 18080 },
-  { name: 'service', port: 18081 },
-];
 const BASE_ADDRESS = '127.60.0.1';
-const PROBE_TIMEOUT_S = 5;
-/** Components per simulator process: a listener and an inbound connection each must fit its fd limit. */
-const MAX_COMPONENTS_PER_SIM = 8000;
 const NOTES_MARKER = '<!-- notes: everything below this line is kept when the benchmark rewrites this file -->';
 
 const USAGE = `usage: npm run bench -- [flags]
@@ -101,52 +107,11 @@ if (flags.profile && !['cpu', 'heap'].includes(flags.profile)) {
   process.exit(2);
 }
 
-// ---------------------------------------------------------------------------------------
-// Cleanup: children die with us, and the whole run has a hard deadline.
-
-let cleaningUp = false;
-process.on('exit', () => killAllChildren());
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => {
-    if (cleaningUp) return;
-    cleaningUp = true;
-    log(`${sig}: stopping children`);
-    killAllChildren();
-    process.exit(130);
-  });
-}
-const HARD_DEADLINE_S = 60 * 30;
-setTimeout(() => {
-  log(`hard deadline of ${HARD_DEADLINE_S} s reached; stopping`);
-  killAllChildren();
-  process.exit(1);
-}, HARD_DEADLINE_S * 1000).unref();
-
-const t0 = performance.now();
-function log(msg: string): void {
-  process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${msg}\n`);
-}
+// Children die with us, and the whole run has a hard deadline (30 minutes).
+guardChildren(60 * 30);
 
 // ---------------------------------------------------------------------------------------
-// HTTP
-
-const http = new Agent({ connections: 8, keepAliveTimeout: 10_000, headersTimeout: 120_000, bodyTimeout: 120_000 });
-
-interface Fetched {
-  readonly status: number;
-  readonly text: string;
-  readonly bytes: number;
-  readonly ms: number;
-  readonly at: number;
-}
-
-async function get(url: string, timeoutMs = 60_000): Promise<Fetched> {
-  const start = performance.now();
-  const res = await request(url, { dispatcher: http, signal: AbortSignal.timeout(timeoutMs) });
-  const buf = Buffer.from(await res.body.arrayBuffer());
-  const at = performance.now();
-  return { status: res.statusCode, text: buf.toString('utf8'), bytes: buf.length, ms: at - start, at };
-}
+// Simulator control
 
 async function send(method: 'POST' | 'DELETE', url: string, body: unknown): Promise<void> {
   const res = await request(url, {
@@ -158,109 +123,6 @@ async function send(method: 'POST' | 'DELETE', url: string, body: unknown): Prom
   });
   const text = await res.body.text();
   if (res.statusCode !== 200) throw new Error(`${method} ${url}: HTTP ${res.statusCode} ${text}`);
-}
-
-async function waitHttp(url: string, ok: (status: number) => boolean, ms: number, child: Child): Promise<number> {
-  const start = performance.now();
-  while (performance.now() - start < ms) {
-    if (child.exited) throw new Error(`${child.name} exited\n${child.tail.join('\n')}`);
-    try {
-      const r = await get(url, 5000);
-      if (ok(r.status)) return (performance.now() - start) / 1000;
-    } catch {
-      // not listening yet
-    }
-    await sleep(250);
-  }
-  throw new Error(`${url} not ready within ${ms / 1000} s\n${child.tail.join('\n')}`);
-}
-
-// ---------------------------------------------------------------------------------------
-// The simulated cluster, in one or more processes (shards)
-
-interface Shard {
-  readonly child: Child;
-  readonly control: string;
-  readonly prefix: string;
-  readonly offset: number;
-  readonly servers: number;
-}
-
-class Sim {
-  constructor(readonly shards: readonly Shard[]) {}
-
-  cpuSeconds(): number {
-    this.check();
-    return this.shards.reduce((sum, s) => sum + cpuSeconds(s.child.pid), 0);
-  }
-
-  /** Throws, with its last output, if a simulator process has died. */
-  check(): void {
-    for (const s of this.shards) {
-      if (s.child.exited) throw new Error(`simulator ${s.child.name} exited:\n${s.child.tail.join('\n')}`);
-    }
-  }
-
-  /** The server at global index `i`: its name (as configured in the exporter) and its shard. */
-  server(i: number): { name: string; shard: Shard } {
-    const shard = this.shards.find((s) => i >= s.offset && i < s.offset + s.servers)!;
-    return { name: `${shard.prefix}${i - shard.offset + 1}`, shard };
-  }
-
-  async stop(): Promise<void> {
-    await Promise.all(this.shards.map((s) => s.child.stop()));
-  }
-}
-
-async function startSim(servers: number, dir: string): Promise<{ sim: Sim; configFile: string; startSeconds: number }> {
-  const count = Math.ceil((servers * COMPONENTS.length) / MAX_COMPONENTS_PER_SIM);
-  const per = Math.ceil(servers / count);
-  const shards: Shard[] = [];
-  const configs: string[] = [];
-  let startSeconds = 0;
-  try {
-    await Promise.all(
-      Array.from({ length: count }, async (_, k) => {
-        const offset = k * per;
-        const n = Math.min(per, servers - offset);
-        const prefix = count === 1 ? 'node-' : `s${k + 1}-node-`;
-        const configFile = join(dir, `sim-${k + 1}.yml`);
-        const child = await startChild(
-          `sim-${k + 1}`,
-          process.execPath,
-          [
-            SIM,
-            `--servers=${n}`,
-            `--components=${COMPONENTS.map((c) => `${c.name}:${c.port}`).join(',')}`,
-            `--base=${nthAddress(BASE_ADDRESS, offset)}`,
-            `--name-prefix=${prefix}`,
-            `--exporter-config=${configFile}`,
-            `--heartbeat=${INTERVAL_S}s`,
-            `--timeout=${PROBE_TIMEOUT_S}s`,
-            '--stale=1m',
-          ],
-          { stdin: 'pipe' },
-        );
-        shards[k] = { child, control: '', prefix, offset, servers: n };
-        const ready = await waitForLine(child, /^ready (.*)$/, 180_000);
-        const info = JSON.parse(ready[1]!) as { control: string; startSeconds: number };
-        shards[k] = { child, control: info.control, prefix, offset, servers: n };
-        configs[k] = configFile;
-        startSeconds = Math.max(startSeconds, info.startSeconds);
-      }),
-    );
-  } catch (err) {
-    await Promise.all(shards.filter(Boolean).map((s) => s.child.stop()));
-    throw err;
-  }
-  // One exporter configuration: the first shard's cluster with every shard's servers.
-  type Doc = { clusters: { servers: unknown[] }[] };
-  const docs = configs.map((f) => parseYaml(readFileSync(f, 'utf8')) as Doc);
-  const merged = docs[0]!;
-  for (const d of docs.slice(1)) merged.clusters[0]!.servers.push(...d.clusters[0]!.servers);
-  const configFile = join(dir, 'exporter.yml');
-  writeFileSync(configFile, stringifyYaml(merged));
-  return { sim: new Sim(shards), configFile, startSeconds };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -316,29 +178,6 @@ interface SizeResult {
   error?: string;
 }
 
-const OWN_PREFIXES = ['appcluster_exporter_probes', 'appcluster_exporter_probe_schedule_lag_seconds_bucket', 'nodejs_heap_size', 'nodejs_external_memory_bytes'];
-
-function ownCounters(text: string): {
-  probes: number;
-  failures: number;
-  skipped: number;
-  lag: Map<number, number>;
-  heapUsed: number;
-  heapTotal: number;
-  external: number;
-} {
-  const s = parseSamples(text, OWN_PREFIXES);
-  return {
-    heapUsed: sumOf(s, 'nodejs_heap_size_used_bytes'),
-    heapTotal: sumOf(s, 'nodejs_heap_size_total_bytes'),
-    external: sumOf(s, 'nodejs_external_memory_bytes'),
-    probes: sumOf(s, 'appcluster_exporter_probes_total'),
-    failures: sumOf(s, 'appcluster_exporter_probes_total', { result: 'failure' }),
-    skipped: sumOf(s, 'appcluster_exporter_probes_skipped_total'),
-    lag: buckets(s, 'appcluster_exporter_probe_schedule_lag_seconds'),
-  };
-}
-
 /** `appcluster_server_online` by server name (only `servers` when given). */
 function serverOnline(text: string, servers?: readonly string[]): Map<string, number> {
   const out = new Map<string, number>();
@@ -371,10 +210,10 @@ async function measureExporter(size: SizeResult, sim: Sim, configFile: string): 
     if (m && !offlineLogAt.has(m[1]!)) offlineLogAt.set(m[1]!, performance.now());
   });
   try {
-    await waitHttp(`${url}/-/healthy`, (s) => s === 200, 120_000, exporter);
+    await waitFor200(`${url}/-/healthy`, 120_000, exporter);
     const startSeconds = (performance.now() - started) / 1000;
     log(`  exporter pid ${exporter.pid} listening after ${startSeconds.toFixed(1)} s; waiting for every component to be probed once`);
-    await waitHttp(`${url}/-/ready`, (s) => s === 200, (INTERVAL_S * 3 + 60) * 1000, exporter);
+    await waitFor200(`${url}/-/ready`, (INTERVAL_S * 3 + 60) * 1000, exporter);
     const readySeconds = (performance.now() - started) / 1000;
     log(`  exporter ready after ${readySeconds.toFixed(1)} s; measuring for ${WINDOW_S} s (a scrape every ${INTERVAL_S} s, as Prometheus would)`);
 
@@ -511,7 +350,7 @@ async function measureBlackbox(size: SizeResult, sim: Sim, dir: string): Promise
   ]);
   let load: ProbeLoad | undefined;
   try {
-    await waitHttp(`${url}/-/healthy`, (s) => s === 200, 30_000, bb);
+    await waitFor200(`${url}/-/healthy`, 30_000, bb);
     const targets: string[] = [];
     for (let i = 0; i < size.servers; i++) {
       const address = nthAddress(BASE_ADDRESS, i);
@@ -562,7 +401,7 @@ async function measureSize(components: number): Promise<SizeResult> {
   log(`== ${size.components} components (${servers} servers x ${COMPONENTS.length}) ==`);
   let sim: Sim | undefined;
   try {
-    const started = await startSim(servers, dir);
+    const started = await startSim({ servers, baseAddress: BASE_ADDRESS, intervalSeconds: INTERVAL_S, dir });
     sim = started.sim;
     size.simStartSeconds = started.startSeconds;
     size.simProcesses = sim.shards.length;
@@ -593,11 +432,8 @@ async function measureSize(components: number): Promise<SizeResult> {
 // ---------------------------------------------------------------------------------------
 // Reporting
 
-const f = (n: number, digits = 3): string => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
 const pct = (cpu: number, window: number): string => `${f((100 * cpu) / window, 1)}%`;
-const mb = (n: number): string => (Number.isFinite(n) ? `${(n / 1e6).toFixed(1)} MB` : 'n/a');
 const perK = (cpu: number, probes: number): number => (probes > 0 ? (1000 * cpu) / probes : NaN);
-const ms = (n: number): string => (Number.isFinite(n) ? `${n.toFixed(n < 10 ? 1 : 0)} ms` : 'n/a');
 const secs = (list: readonly number[]): string => list.map((s) => (Number.isFinite(s) ? s.toFixed(1) : 'none')).join(' / ');
 
 function report(size: SizeResult, which: 'exporter' | 'blackbox'): void {
@@ -751,11 +587,10 @@ function targets(results: readonly SizeResult[]): { target: string; verdict: Ver
 }
 
 function machine(): Record<string, string> {
-  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
   const bb = spawnSync(BLACKBOX, ['--version'], { encoding: 'utf8' });
   return {
     cpus: `${availableParallelism()} (nproc)`,
-    'cpu model': /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1]?.trim() ?? 'unknown',
+    'cpu model': cpuModel(),
     memory: `${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
     kernel: release(),
     node: process.version,
@@ -828,9 +663,7 @@ ${notes}`;
 // ---------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
-  for (const file of [EXPORTER, SIM]) {
-    if (!existsSync(file)) throw new Error(`${file} is missing; run npm run build`);
-  }
+  requireBuild();
   if (!flags['skip-blackbox'] && spawnSync('sh', ['-c', `command -v ${BLACKBOX}`]).status !== 0) {
     throw new Error(`${BLACKBOX} not found; install it with: node scripts/ensure-deps.mjs --bench`);
   }
@@ -863,7 +696,5 @@ async function main(): Promise<void> {
 try {
   await main();
 } catch (err) {
-  log(err instanceof Error ? (err.stack ?? err.message) : String(err));
-  killAllChildren();
-  process.exit(1);
+  exitOnError(err);
 }
