@@ -31,7 +31,7 @@ export class ConfigStore {
     return this.current;
   }
 
-  /** Counts finished reloads, failed ones too: what is reported changes with each. */
+  /** Counts reloads, failed and unchanged ones too, from the moment each outcome is reported. */
   get generation(): number {
     return this.attempts;
   }
@@ -40,7 +40,6 @@ export class ConfigStore {
   reload(): Promise<ReloadResult> {
     this.reloading ??= this.doReload().finally(() => {
       this.reloading = undefined;
-      this.attempts++;
     });
     return this.reloading;
   }
@@ -56,19 +55,22 @@ export class ConfigStore {
     } catch (err) {
       const error = err instanceof ConfigError ? err.message : 'unexpected error while loading the configuration';
       this.metrics.reloaded(false);
+      this.attempts++;
       this.logger.error({ err: error }, 'config reload failed; keeping the running configuration');
       return { ok: false, error };
     }
     if (next.hash === this.current.hash) {
       await next.close();
       this.metrics.reloaded(true);
+      this.attempts++;
       return { ok: true, changed: false };
     }
     const previous = this.current;
     this.apply(next);
     this.current = next;
-    await previous.close();
     this.metrics.reloaded(true);
+    this.attempts++;
+    await previous.close();
     this.logger.info({ file: next.file, clusters: next.clusters.length }, 'config reloaded');
     this.warn(next);
     return { ok: true, changed: true };

@@ -3,8 +3,9 @@ import { readFileSync } from 'node:fs';
 /**
  * How many probes may keep an idle connection open between probes. Each costs one file
  * descriptor for as long as the exporter runs, so keep-alive is limited to what the
- * open-file limit allows after a quarter of it (at least 256, at most 4,096) is kept back
- * for the exporter's own listeners, scrapes and probes that connect afresh.
+ * open-file limit allows after a quarter of it (at least 512, at most 4,096) is kept back
+ * for the exporter's own listeners, scrapes and probes that connect afresh (up to
+ * `--probe.concurrency`, 256 by default, at once).
  */
 export class KeepAliveBudget {
   private wanted = 0;
@@ -29,7 +30,7 @@ export class KeepAliveBudget {
   }
 }
 
-const reserve = (limit: number): number => Math.min(4096, Math.max(256, Math.floor(limit / 4)));
+const reserve = (limit: number): number => Math.min(4096, Math.max(512, Math.floor(limit / 4)));
 
 export function keepAliveSlots(limit: number): number {
   return Math.max(0, limit - reserve(limit));
@@ -37,8 +38,8 @@ export function keepAliveSlots(limit: number): number {
 
 /** The smallest open-file limit that leaves `slots` keep-alive slots. */
 export function limitFor(slots: number): number {
-  // At most 4,096 steps: the reserve lies between 256 and 4,096.
-  let limit = slots + 256;
+  // At most 4,096 steps: the reserve lies between 512 and 4,096.
+  let limit = slots + 512;
   while (keepAliveSlots(limit) < slots) limit++;
   return limit;
 }

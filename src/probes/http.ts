@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders } from 'undici/types/header.js';
 import { readSecret } from '../config/secrets.js';
 import { extract, needsJson, parseExtraction, type Extraction } from './extract.js';
 import { failure } from './reasons.js';
-import { checkTemplate, expand } from './template.js';
+import { checkTemplate, expand, templateFields } from './template.js';
 import { parseTls } from './tls.js';
 import type { ProbeKind, ProbeResult } from './types.js';
 
@@ -61,11 +61,14 @@ export const httpProbe: ProbeKind = (r, ctx) => {
     extraction: parseExtraction(r.map('extract')),
   };
   r.finish();
-  // One pool per component probe: keep-alive across heartbeats, per-origin connections.
-  // One Client per origin, not undici's default Pool: a probe never runs twice at once on
-  // one origin, and each Pool carries a 2048-slot request queue (16 KB) of its own.
+  // When the URL's origin names the server ({address}, {name}, ...), each server is its own
+  // origin and a probe never runs twice at once on it: one Client per origin, not undici's
+  // default Pool with its 2048-slot request queue (16 KB) each. An origin shared by all
+  // servers (a management console) gets a Pool, so probes of different servers run side by
+  // side; its connections are bounded by the probe concurrency and always kept alive.
+  const perServerOrigin = templateFields(originOf(url)).length > 0;
   const agent = new Agent({
-    factory: (origin, opts) => new Client(origin, opts),
+    ...(perServerOrigin ? { factory: (origin: string, opts: object) => new Client(origin, opts) } : {}),
     connect: { ...tls },
     keepAliveMaxTimeout: 60_000,
     maxResponseSize: settings.bodyLimit,
@@ -73,14 +76,19 @@ export const httpProbe: ProbeKind = (r, ctx) => {
   return {
     bind: (server) => {
       const target = expand(url, server);
-      // An idle keep-alive connection per component costs one file descriptor: reuse
-      // connections for as many components as the open-file limit allows, no more.
-      const reuse = ctx.claimKeepAlive();
+      // An idle keep-alive connection per server costs one file descriptor: reuse
+      // connections for as many as the open-file limit allows, no more.
+      const reuse = perServerOrigin ? ctx.claimKeepAlive() : true;
       return (signal) => runHttp(agent, target, settings, ctx.hashKey, signal, reuse);
     },
     close: () => agent.close(),
   };
 };
+
+/** The scheme and authority of a URL template: what decides the connection it uses. */
+function originOf(url: string): string {
+  return /^[a-z]+:\/\/[^/?#]*/i.exec(url)?.[0] ?? url;
+}
 
 async function runHttp(
   agent: Agent,

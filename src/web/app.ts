@@ -62,7 +62,7 @@ export function createApp(deps: AppDeps): Express {
   const sendRendering = async (req: Request, res: Response, type: string, format: string, render: Render): Promise<void> => {
     const gzipped = Boolean(req.headers['accept-encoding']) && req.acceptsEncodings('gzip', 'identity') === 'gzip';
     const body = gzipped
-      ? await cache.rendering(`${format}+gzip`, async (s) => gzip(await cache.rendering(format, () => render(s)), GZIP))
+      ? await cache.derived(format, render, 'gzip', (plain) => gzip(plain, GZIP))
       : await cache.rendering(format, render);
     res.set({ 'Content-Type': type, 'Content-Length': String(body.length), Vary: 'Accept-Encoding' });
     if (gzipped) res.set('Content-Encoding', 'gzip');

@@ -32,7 +32,19 @@ export class SnapshotCache {
 
   /** `render` of the current snapshot, made once per snapshot and format. */
   rendering(format: string, render: Render): Promise<Buffer> {
+    return this.renderIn(this.fresh(), format, render);
+  }
+
+  /**
+   * `transform` of the `format` rendering (such as its gzip), both made once per snapshot
+   * and from the same one.
+   */
+  derived(format: string, render: Render, name: string, transform: (body: Buffer) => Promise<Buffer>): Promise<Buffer> {
     const entry = this.fresh();
+    return this.renderIn(entry, `${format}+${name}`, async () => transform(await this.renderIn(entry, format, render)));
+  }
+
+  private renderIn(entry: Entry, format: string, render: Render): Promise<Buffer> {
     let body = entry.renderings.get(format);
     if (!body) {
       body = Promise.resolve(entry.snapshot).then(render);
@@ -48,7 +60,14 @@ export class SnapshotCache {
     const version = this.version();
     const e = this.entry;
     if (e && e.version === version && now - e.at < this.maxAgeMs) return e;
-    this.entry = { at: now, version, snapshot: this.take(), renderings: new Map() };
-    return this.entry;
+    const entry: Entry = { at: now, version, snapshot: this.take(), renderings: new Map() };
+    if (this.maxAgeMs > 0) {
+      this.entry = entry;
+      // Not kept past its age while nobody asks: at 30,000 components it holds tens of MB.
+      setTimeout(() => {
+        if (this.entry === entry) this.entry = undefined;
+      }, this.maxAgeMs).unref();
+    }
+    return entry;
   }
 }

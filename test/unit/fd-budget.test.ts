@@ -2,16 +2,17 @@ import { describe, expect, it } from 'vitest';
 import { KeepAliveBudget, keepAliveSlots, limitFor } from '../../src/probes/fd-budget.js';
 
 describe('keep-alive budget', () => {
-  it('keeps a quarter of the open-file limit back, at least 256 and at most 4,096', () => {
+  it('keeps a quarter of the open-file limit back, at least 512 and at most 4,096', () => {
     expect(keepAliveSlots(1_048_576)).toBe(1_044_480);
     expect(keepAliveSlots(20_000)).toBe(15_904);
     expect(keepAliveSlots(4_000)).toBe(3_000);
-    expect(keepAliveSlots(600)).toBe(344);
-    expect(keepAliveSlots(200)).toBe(0);
+    expect(keepAliveSlots(1_024)).toBe(512);
+    expect(keepAliveSlots(600)).toBe(88);
+    expect(keepAliveSlots(400)).toBe(0);
   });
 
   it('names the smallest limit that would keep every probe alive', () => {
-    for (const slots of [1, 500, 744, 745, 3_000, 12_287, 12_288, 12_289, 30_000]) {
+    for (const slots of [1, 500, 1_535, 1_536, 1_537, 3_000, 12_287, 12_288, 12_289, 30_000]) {
       const limit = limitFor(slots);
       expect(keepAliveSlots(limit)).toBeGreaterThanOrEqual(slots);
       expect(keepAliveSlots(limit - 1)).toBeLessThan(slots);
@@ -24,6 +25,6 @@ describe('keep-alive budget', () => {
     expect([budget.claim(), budget.claim()]).toEqual([true, true]);
     expect(budget.shortfall()).toBeUndefined();
     expect([budget.claim(), budget.claim(), budget.claim()]).toEqual([false, false, false]);
-    expect(budget.shortfall()).toMatch(/^3 of 5 probes open a new connection every time: the open-file limit \(ulimit -n, now \d+\) leaves keep-alive for 2; raise it to at least 261/);
+    expect(budget.shortfall()).toMatch(/^3 of 5 probes open a new connection every time: the open-file limit \(ulimit -n, now \d+\) leaves keep-alive for 2; raise it to at least 517/);
   });
 });

@@ -68,4 +68,22 @@ describe('SnapshotCache', () => {
     await expect(t.cache.rendering('metrics', () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
     expect(String(await t.cache.rendering('metrics', () => Buffer.from('ok')))).toBe('ok');
   });
+
+  it('derives a transformed rendering from the plain one of the same snapshot', async () => {
+    for (const maxAgeMs of [1000, 0]) {
+      const t = setup(maxAgeMs);
+      const render = (s: Snapshot) => Buffer.from(`plain ${s.generatedAt}`);
+      let transforms = 0;
+      const upper = async (b: Buffer) => {
+        transforms++;
+        return Buffer.from(b.toString().toUpperCase());
+      };
+      const bodies = await Promise.all([t.cache.derived('m', render, 'up', upper), t.cache.derived('m', render, 'up', upper)]);
+      // One snapshot for both with sharing, one each without; never a second snapshot per request.
+      expect(bodies.map(String)).toEqual(maxAgeMs ? ['PLAIN 1', 'PLAIN 1'] : ['PLAIN 1', 'PLAIN 2']);
+      expect(t.taken()).toBe(maxAgeMs ? 1 : 2);
+      expect(transforms).toBe(maxAgeMs ? 1 : 2);
+      if (maxAgeMs) expect(String(await t.cache.rendering('m', render))).toBe('plain 1');
+    }
+  });
 });
