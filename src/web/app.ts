@@ -57,7 +57,7 @@ export function createApp(deps: AppDeps): Express {
   const cache = new SnapshotCache(deps.snapshot, deps.configVersion, deps.snapshotMaxAgeMs ?? 1000);
   /**
    * Sends a shared rendering, gzipped (level 1, off the main thread) for clients that ask,
-   * as Prometheus does: at 30,000 components 32 MB of text become about 1 MB.
+   * as Prometheus does: at 30,000 components 32 MB of text become 1.8 MB.
    */
   const sendRendering = async (req: Request, res: Response, type: string, format: string, render: Render): Promise<void> => {
     const gzipped = Boolean(req.headers['accept-encoding']) && req.acceptsEncodings('gzip', 'identity') === 'gzip';
