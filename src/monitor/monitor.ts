@@ -113,8 +113,6 @@ export class Monitor {
       this.records.set(key, { failures: {} });
       this.schedule(target, now + random() * w.intervalMs);
     }
-    const servers = new Set(config.clusters.flatMap((c) => c.servers.map((s) => serverKey(c.name, s.name))));
-    for (const key of this.serverStates.keys()) if (!servers.has(key)) this.serverStates.delete(key);
     this.config = config;
     // What the transition log judges every second, resolved once per configuration.
     this.checks = config.clusters.flatMap((cluster) =>
@@ -128,6 +126,8 @@ export class Monitor {
       })),
     );
     for (const check of this.checks) for (const c of check.server.components) this.targets.get(c.key)!.check = check;
+    const servers = new Set(this.checks.map((check) => check.key));
+    for (const key of this.serverStates.keys()) if (!servers.has(key)) this.serverStates.delete(key);
   }
 
   /** Judges the current state; cheap enough to run on every scrape. */
