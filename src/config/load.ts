@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { recordKey } from '../monitor/record.js';
 import { KeepAliveBudget } from '../probes/fd-budget.js';
 import { probeKinds } from '../probes/registry.js';
+import { checkAddress, TemplateError } from '../probes/template.js';
 import type { PreparedProbe, ProbeContext } from '../probes/types.js';
 import { ConfigError } from './errors.js';
 import { parseYaml, readConfigText, type MapReader } from './reader.js';
@@ -168,6 +169,8 @@ function readComponent(r: MapReader, timing: Timing, ctx: ProbeContext, probes: 
 function readServer(r: MapReader, cluster: string, components: Map<string, ComponentTemplate>, intervalMs: number): ServerConfig {
   const name = readName(r);
   const address = r.requiredString('address');
+  const badAddress = checkAddress(address);
+  if (badAddress) throw r.error('address', badAddress);
   const site = r.string('site') ?? 'primary';
   const role = r.oneOf('role', ROLES) ?? 'active';
   const labels = r.stringMap('labels');
@@ -201,8 +204,15 @@ function readServer(r: MapReader, cluster: string, components: Map<string, Compo
   }
   r.finish();
   const fields = { name, address, site, role, labels };
-  const bound = [...own.values()].map(
-    ({ prepared, ...c }): ComponentConfig => ({ ...c, key: recordKey(cluster, name, c.name), probe: prepared.bind(fields) }),
-  );
+  const bound = [...own.values()].map(({ prepared, ...c }): ComponentConfig => {
+    let probe;
+    try {
+      probe = prepared.bind(fields);
+    } catch (err) {
+      if (!(err instanceof TemplateError)) throw err;
+      throw r.error(undefined, `server "${name}", component "${c.name}": ${err.message}`);
+    }
+    return { ...c, key: recordKey(cluster, name, c.name), probe };
+  });
   return { ...fields, components: bound };
 }

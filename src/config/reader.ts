@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type YAMLMap } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Scalar, type YAMLMap } from 'yaml';
 import { ConfigError } from './errors.js';
 import { parseDuration, parseSize } from './units.js';
 
@@ -34,12 +34,12 @@ export class MapReader {
   }
 
   has(key: string): boolean {
-    return this.node.has(key);
+    return this.pair(key) !== undefined;
   }
 
-  /** Keys present in this mapping, in document order. */
+  /** Keys present in this mapping, in document order, as written (a key `1.10` is "1.10"). */
   keys(): string[] {
-    return this.node.items.map((pair) => String(isScalar(pair.key) ? pair.key.value : pair.key));
+    return this.node.items.map((pair) => keyText(pair.key));
   }
 
   child(key: string): string {
@@ -52,12 +52,29 @@ export class MapReader {
     return errorAt(this.source, target, key === undefined ? this.path : this.child(key), message);
   }
 
+  /**
+   * A text field. A plain scalar is taken exactly as written in the file (`3.10` is "3.10",
+   * not the number 3.1; `true`, `0x10`, `08`, `null` and `~` stay as written); only an empty
+   * value (`key:`) leaves the field unset.
+   */
   string(key: string): string | undefined {
-    const v = this.scalar(key);
-    if (v === undefined) return undefined;
-    if (typeof v === 'number') return String(v);
-    if (typeof v !== 'string') throw this.error(key, `must be a string, got ${describe(v)}`);
-    return v;
+    const node = this.take(key);
+    if (node === undefined) return undefined;
+    if (!isScalar(node)) throw this.error(key, 'must be a single value, not a list or mapping');
+    return scalarText(node);
+  }
+
+  /** A list of text values, each taken as written (see `string`). */
+  textList(key: string): string[] | undefined {
+    const node = this.take(key);
+    if (node === undefined || isNullNode(node)) return undefined;
+    if (!isSeq(node)) throw this.error(key, 'must be a list');
+    return node.items.map((raw, i) => {
+      const item = this.resolve(raw as Node);
+      const text = isScalar(item) ? scalarText(item) : undefined;
+      if (text === undefined) throw errorAt(this.source, item as Node, `${this.child(key)}[${i}]`, 'must be a single value');
+      return text;
+    });
   }
 
   requiredString(key: string): string {
@@ -163,7 +180,7 @@ export class MapReader {
   /** Rejects every key that no accessor read. */
   finish(): void {
     for (const pair of this.node.items) {
-      const key = String(isScalar(pair.key) ? pair.key.value : pair.key);
+      const key = keyText(pair.key);
       if (!this.used.has(key)) {
         throw errorAt(this.source, pair.key as Node, this.child(key), `unknown field "${key}"`);
       }
@@ -171,7 +188,12 @@ export class MapReader {
   }
 
   private valueNode(key: string): Node | undefined {
-    return this.resolve(this.node.get(key, true) as Node | undefined);
+    return this.resolve(this.pair(key)?.value as Node | undefined);
+  }
+
+  /** Keys match as written, like `keys()`: YAML's own lookup would match `1.10` as 1.1. */
+  private pair(key: string) {
+    return this.node.items.find((p) => keyText(p.key) === key);
   }
 
   private resolve(node: Node | undefined): Node | undefined {
@@ -189,6 +211,16 @@ export class MapReader {
     if (!isScalar(node)) throw this.error(key, 'must be a single value, not a list or mapping');
     return node.value;
   }
+}
+
+/** A scalar's text as written: plain scalars by their source, so YAML never retypes text. */
+function scalarText(node: Scalar): string | undefined {
+  if (node.type === 'PLAIN' && typeof node.source === 'string') return node.source === '' ? undefined : node.source;
+  return node.value === null ? undefined : String(node.value);
+}
+
+function keyText(key: unknown): string {
+  return isScalar(key) ? (scalarText(key) ?? '') : String(key);
 }
 
 function isNullNode(node: Node): boolean {

@@ -1,3 +1,4 @@
+import { answeredReasons } from '../metrics/catalogue.js';
 import type { ClusterConfig, ComponentConfig, Config, ServerConfig } from '../config/types.js';
 import type { ComponentRecord } from '../monitor/record.js';
 import type { ClusterStatus, ComponentStatus, ServerStatus, Snapshot } from './snapshot.js';
@@ -125,7 +126,9 @@ function evaluateComponent(
 
 /**
  * A server's online state and its reason. Online: every component probed at least once,
- * some component answered, and every required component up with a fresh heartbeat. Used
+ * some component answered, and every required component up with a fresh heartbeat.
+ * "Answered" includes an unhealthy answer (`answeredReasons`): `unreachable (...)` is the
+ * reason only when no component got any answer at all. Used
  * by evaluate() and, every second over every server, by the transition log: it allocates
  * nothing per component.
  */
@@ -135,7 +138,7 @@ export function judgeServer(
   recs: readonly (ComponentRecord | undefined)[],
   nowMs: number,
 ): { state: ServerStatus['state']; reason: string | null; changesAt: number } {
-  let anyUp = false;
+  let answered = false;
   // Without new probes the judgement holds until a required heartbeat goes stale.
   let changesAt = Infinity;
   let failing: string | null = null;
@@ -147,7 +150,7 @@ export function judgeServer(
     if (!last) return { state: 'pending', reason: null, changesAt };
     const reason = last.success ? null : (last.reason ?? 'error');
     if (first === null) first = `${c.name}: ${reason ?? 'down'}`;
-    if (last.success) anyUp = true;
+    if (last.success || answeredReasons.has(last.reason ?? 'error')) answered = true;
     if (!c.required || failing !== null) continue;
     if (!last.success) {
       failing = `${c.name}: ${reason}`;
@@ -158,6 +161,6 @@ export function judgeServer(
     else changesAt = Math.min(changesAt, heartbeatMs + c.staleTimeoutMs + 1);
   }
   if (s.components.length === 0) return { state: 'offline', reason: 'no components', changesAt };
-  if (!anyUp) return { state: 'offline', reason: `unreachable (${first})`, changesAt };
+  if (!answered) return { state: 'offline', reason: `unreachable (${first})`, changesAt };
   return failing === null ? { state: 'online', reason: null, changesAt } : { state: 'offline', reason: failing, changesAt };
 }

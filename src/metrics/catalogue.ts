@@ -143,3 +143,9 @@ export const probeReasons = [
   'error',
 ] as const;
 export type ProbeReason = (typeof probeReasons)[number];
+
+/**
+ * Failure reasons that mean the server answered (an HTTP response arrived) but the answer
+ * was not good: the server is reachable, and the reason names the component that failed.
+ */
+export const answeredReasons: ReadonlySet<ProbeReason> = new Set<ProbeReason>(['http_status', 'body_too_large', 'bad_body', 'status_not_ok']);

@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders } from 'undici/types/header.js';
 import { readSecret } from '../config/secrets.js';
 import { extract, needsJson, parseExtraction, type Extraction } from './extract.js';
 import { failure } from './reasons.js';
-import { checkTemplate, expand, templateFields } from './template.js';
+import { checkTemplate, expandUrl, templateFields, TemplateError } from './template.js';
 import { parseTls } from './tls.js';
 import type { ProbeKind, ProbeResult } from './types.js';
 
@@ -28,13 +28,9 @@ export const httpProbe: ProbeKind = (r, ctx) => {
   const url = r.requiredString('url');
   const problem = checkTemplate(url);
   if (problem) throw r.error('url', problem);
-  const sample = expand(url, { name: 'n', address: '127.0.0.1', site: 's', role: 'active', labels: {} });
-  try {
-    const parsed = new URL(sample);
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw r.error('url', 'must be an http:// or https:// URL');
-  } catch {
-    throw r.error('url', `is not a URL: "${url}"`);
-  }
+  // The scheme is never a template field; whether the rest makes a URL depends on each
+  // server's fields and is checked as each server is bound.
+  if (!/^https?:\/\/[^/?#]/i.test(url)) throw r.error('url', `must be an http:// or https:// URL, got "${url}"`);
   const headers = r.stringMap('headers');
   const basic = r.map('basic_auth');
   if (basic) {
@@ -75,7 +71,8 @@ export const httpProbe: ProbeKind = (r, ctx) => {
   });
   return {
     bind: (server) => {
-      const target = expand(url, server);
+      const target = expandUrl(url, server);
+      if (!URL.canParse(target)) throw new TemplateError(`url "${url}" gives "${target}", which is not a URL`);
       // An idle keep-alive connection per server costs one file descriptor: reuse
       // connections for as many as the open-file limit allows, no more.
       const reuse = perServerOrigin ? ctx.claimKeepAlive() : true;

@@ -1,11 +1,14 @@
 import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { failure } from './reasons.js';
-import { checkTemplate, expand } from './template.js';
+import { bareHost, checkTemplate, expand } from './template.js';
 import { parseTls } from './tls.js';
 import type { ProbeKind, ProbeResult } from './types.js';
 
-/** `tcp`: connects to `host:port` (host defaults to `{address}`), with an optional TLS handshake. */
+/**
+ * `tcp`: connects to `host:port` (host defaults to `{address}`; IPv4, IPv6 with or without
+ * brackets, or a host name), with an optional TLS handshake.
+ */
 export const tcpProbe: ProbeKind = (r, ctx) => {
   const host = r.string('host') ?? '{address}';
   const problem = checkTemplate(host);
@@ -17,7 +20,8 @@ export const tcpProbe: ProbeKind = (r, ctx) => {
   r.finish();
   return {
     bind: (server) => {
-      const target = expand(host, server);
+      // Sockets take IPv6 without brackets; the configuration may write either form.
+      const target = bareHost(expand(host, server));
       return (signal) => connectOnce(target, port, tls, signal);
     },
     close: async () => {},

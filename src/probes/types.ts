@@ -43,6 +43,11 @@ export interface ProbeContext {
 
 /** A component's probe, validated and ready to bind to each server that runs the component. */
 export interface PreparedProbe {
+  /**
+   * The probe of this component on one server.
+   * @throws TemplateError when the settings cannot be filled in for this server (a label it
+   * lacks, a URL its address does not make); the loader names the server.
+   */
   bind(server: ServerFields): Probe;
   /** Releases pooled connections once a reload has replaced this probe. */
   close(): Promise<void>;

@@ -22,6 +22,14 @@ describe('--config.check', () => {
     expect(r.stderr.trim()).toBe(`${file}:6:46: clusters[0].servers[0].role: must be one of active, standby, got "passive"`);
     expect(r.status).toBe(1);
   });
+  it('checks every URL template against every server, naming the server it fails for', () => {
+    const file = join(invalid, 'template-not-a-url.yml');
+    const r = spawnSync(process.execPath, [MAIN, '--config.check', `--config.file=${file}`], { encoding: 'utf8' });
+    expect(r.stderr.trim()).toBe(
+      `${file}:10:9: clusters[0].servers[1]: server "b", component "web": url "http://{address}:{labels.port}/health" gives "http://127.0.0.2:80a/health", which is not a URL`,
+    );
+    expect(r.status).toBe(1);
+  });
   it('rejects an unknown flag with usage', () => {
     const r = spawnSync(process.execPath, [MAIN, '--web.listen-adress=:1'], { encoding: 'utf8' });
     expect(r.stderr).toMatch(/Unknown option '--web.listen-adress'/);

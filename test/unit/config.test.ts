@@ -52,12 +52,12 @@ clusters:
       - { name: web, stale_timeout: 24h, probe: { tcp: { port: 443 } } }
       - { name: service, probe: { http: { url: "http://{address}:9000/{labels.path}", extract: { status: status } } } }
     servers:
-      - { name: a, address: 10.1.1.1 }
+      - { name: a, address: 10.1.1.1, labels: { path: status } }
       - name: dr-1
         address: 10.2.1.1
         site: dr
         role: standby
-        labels: { rack: r7 }
+        labels: { rack: r7, path: status }
         components:
           service: { required: false, stale_timeout: 5m }
           web: { enabled: false }
@@ -72,7 +72,7 @@ clusters:
       ['web', true, 86_400_000],
       ['service', true, 120_000],
     ]);
-    expect(dr).toMatchObject({ site: 'dr', role: 'standby', labels: { rack: 'r7' } });
+    expect(dr).toMatchObject({ site: 'dr', role: 'standby', labels: { rack: 'r7', path: 'status' } });
     expect(dr!.components.map((c) => [c.name, c.required, c.staleTimeoutMs])).toEqual([['service', false, 300_000]]);
     await config.close();
   });
@@ -101,5 +101,60 @@ clusters:
         'x.yml',
       ),
     ).toThrow(/x\.yml:3:\d+: clusters\[0\]\.components\[0\]\.probe\.http\.bearer_token_file: cannot read secret file: ENOENT/);
+  });
+});
+
+// YAML 1.2 would read `expected_version: 3.10` as the number 3.1. Every text field takes the
+// scalar as written instead.
+describe('text fields take the scalar as written', () => {
+  it.each(['3.10', '1e3', '0x10', '08', 'true', 'null', '~'])('%s', async (written) => {
+    const config = parseConfig(
+      `clusters:
+  - name: c
+    expected_version: ${written}
+    components: [{ name: web, probe: { tcp: { port: 80 } } }]
+    servers:
+      - { name: a, address: 127.0.0.1, site: ${written}, labels: { build: ${written} } }
+`,
+      'text.yml',
+    );
+    const [cluster] = config.clusters;
+    expect(cluster!.expectedVersion).toBe(written);
+    expect(cluster!.servers[0]).toMatchObject({ site: written, labels: { build: written } });
+    await config.close();
+  });
+
+  it('an empty value leaves a text field unset', async () => {
+    const config = parseConfig(
+      `clusters:
+  - name: c
+    expected_version:
+    components: [{ name: web, probe: { tcp: { port: 80 } } }]
+    servers: [{ name: a, address: 127.0.0.1 }]
+`,
+      'text.yml',
+    );
+    expect(config.clusters[0]!.expectedVersion).toBeUndefined();
+    await config.close();
+  });
+
+  it('names taken as written, and keys too', async () => {
+    const config = parseConfig(
+      `clusters:
+  - name: 3.10
+    components: [{ name: 1.10, probe: { tcp: { port: 80 } } }]
+    servers:
+      - name: 08
+        address: 127.0.0.1
+        labels: { rack: r1 }
+        components: { 1.10: { required: false } }
+`,
+      'text.yml',
+    );
+    const [cluster] = config.clusters;
+    expect(cluster!.name).toBe('3.10');
+    expect(cluster!.servers[0]!.name).toBe('08');
+    expect(cluster!.servers[0]!.components.map((c) => [c.name, c.required])).toEqual([['1.10', false]]);
+    await config.close();
   });
 });
