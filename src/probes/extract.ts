@@ -6,7 +6,7 @@ import type { ProbeResult } from './types.js';
  * Where a fact is read from in an HTTP answer. A string is a JSON path; `{header: NAME}`
  * reads a response header.
  *
- * JSON path grammar (segments are kept as names, strings, and list indexes, numbers):
+ * JSON path grammar; `json` holds the parsed steps, a name as a string, an index as a number:
  *
  * ```
  * path   = "$" step { step }  |  first { step }
@@ -143,9 +143,9 @@ function text(v: unknown): string | undefined {
 }
 
 /** The earliest heartbeat taken as real: anything older is a zeroed or unset clock. */
-export const HEARTBEAT_FLOOR_MS = Date.UTC(2000, 0, 1);
+const HEARTBEAT_FLOOR_MS = Date.UTC(2000, 0, 1);
 /** How far past the probe time a heartbeat may lie (clock skew) before it is refused. */
-export const HEARTBEAT_LEAD_MS = 86_400_000;
+const HEARTBEAT_LEAD_MS = 86_400_000;
 /**
  * Epoch numbers from this magnitude up are milliseconds, below it seconds. 1e11 s is the
  * year 5138 and 1e11 ms is 1973-03-03, both outside the accepted range, so no valid
