@@ -114,6 +114,7 @@ function evaluateComponent(
     versionInSync: r?.version === undefined || referenceVersion === undefined ? null : r.version === referenceVersion,
     keyInSync: r?.keyHash === undefined || referenceKey === undefined ? null : r.keyHash === referenceKey,
     lastHeartbeat: heartbeatMs === undefined ? null : heartbeatMs / 1000,
+    heartbeatProblem: r?.heartbeatProblem ?? null,
     heartbeatAgeSeconds: ageSeconds,
     staleTimeoutSeconds: c.staleTimeoutMs / 1000,
     stale: up !== null && stale,

@@ -56,7 +56,14 @@ export interface ComponentStatus {
   readonly version: string | null;
   readonly versionInSync: boolean | null;
   readonly keyInSync: boolean | null;
+  /** The reported heartbeat when valid, else the last successful probe. */
   readonly lastHeartbeat: number | null;
+  /**
+   * Why the reported heartbeat is not used (the last successful probe stands in), e.g.
+   * `heartbeat "0" is before 2000-01-01`; null when it is valid or none is configured.
+   * Holds server text, clipped.
+   */
+  readonly heartbeatProblem: string | null;
   readonly heartbeatAgeSeconds: number | null;
   readonly staleTimeoutSeconds: number;
   readonly stale: boolean;

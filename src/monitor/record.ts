@@ -14,7 +14,10 @@ export interface ComponentRecord {
   /** Facts from the latest probe that reported each one. */
   version?: string;
   keyHash?: string;
+  /** The heartbeat of the latest answer, when it held a valid one (see observe()). */
   heartbeatMs?: number;
+  /** Why the latest answer held no valid heartbeat; cleared by a valid one. */
+  heartbeatProblem?: string;
   os?: string;
   failures: Partial<Record<ProbeReason, number>>;
 }
@@ -23,13 +26,23 @@ export function recordKey(cluster: string, server: string, component: string): s
   return `${cluster}\u0000${server}\u0000${component}`;
 }
 
-/** Folds one observation into a record. */
+/**
+ * Folds one observation into a record. The heartbeat follows the latest answer that was
+ * read: a valid one replaces the kept value, an invalid or missing one drops it, so
+ * judgement falls back to the last successful probe and `heartbeatProblem` says why. Keeping
+ * the old value instead would turn a server that zeroes its heartbeat (but still answers)
+ * Offline once that value ages past the stale timeout. A probe that got no answer to
+ * read (refused, timeout) leaves both alone: the heartbeat then ages as it should.
+ */
 export function observe(record: ComponentRecord, obs: Observation): void {
   record.last = obs;
   if (obs.success) record.lastSuccessMs = obs.finishedMs;
   else if (obs.reason) record.failures[obs.reason] = (record.failures[obs.reason] ?? 0) + 1;
   if (obs.version !== undefined) record.version = obs.version;
   if (obs.keyHash !== undefined) record.keyHash = obs.keyHash;
-  if (obs.heartbeatMs !== undefined) record.heartbeatMs = obs.heartbeatMs;
+  if (obs.heartbeatMs !== undefined || obs.heartbeatProblem !== undefined) {
+    record.heartbeatMs = obs.heartbeatMs;
+    record.heartbeatProblem = obs.heartbeatProblem;
+  }
   if (obs.os !== undefined) record.os = obs.os;
 }

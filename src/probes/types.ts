@@ -14,14 +14,23 @@ export interface ServerFields {
 export interface ProbeResult {
   readonly success: boolean;
   readonly reason?: ProbeReason;
-  /** Short, exporter-written words on the failure; never a raw error message or a secret. */
+  /**
+   * Short, exporter-written words on the failure; never a raw error message or a secret.
+   * The one piece of server text it may carry is the reason an answer gives for an
+   * unhealthy status (`status "false": RAFT NO LEADER`), clipped to 120 characters.
+   */
   readonly detail?: string;
   readonly status?: string;
   readonly version?: string;
   /** Keyed hash of the reported key or key fingerprint; the raw value never leaves the probe. */
   readonly keyHash?: string;
-  /** Heartbeat the component reported, in ms since the epoch. */
+  /** Heartbeat the component reported, in ms since the epoch; only a valid one. */
   readonly heartbeatMs?: number;
+  /**
+   * Why an answer holds no valid heartbeat although one is configured, e.g.
+   * `heartbeat "0" is before 2000-01-01`; at most about 90 characters (server text clipped).
+   */
+  readonly heartbeatProblem?: string;
   readonly os?: string;
   readonly values?: Readonly<Record<string, number>>;
 }

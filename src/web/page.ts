@@ -42,8 +42,10 @@ function componentCell(c: ComponentStatus | undefined): SafeHtml {
     c.heartbeatAgeSeconds === null
       ? ''
       : html`<br><span class="muted" title="${c.lastHeartbeat === null ? '' : iso(c.lastHeartbeat)}">heartbeat ${formatAge(c.heartbeatAgeSeconds)} ago</span>`;
+  // Without it, the age above would pass the last probe off as the reported heartbeat.
+  const problem = c.heartbeatProblem === null ? '' : html`<br><span class="reason" title="the last successful probe stands in">${c.heartbeatProblem}</span>`;
   const optional = c.required ? '' : html` <span class="muted">(optional)</span>`;
-  return html`${state}${optional}${why}${age}`;
+  return html`${state}${optional}${why}${age}${problem}`;
 }
 
 function syncMark(inSync: boolean | null, good: string, badWord: string): SafeHtml {

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { evaluate, judgeServer, majority } from '../../src/evaluate/evaluate.js';
+import { extract } from '../../src/probes/extract.js';
 import { recordsFor } from '../helpers/records.js';
 
 const NOW = 2_000_000;
@@ -156,6 +157,42 @@ describe('evaluate', () => {
     set('mft', 'a', 'web', { success: true });
     const web = server(evaluate(config, records, NOW), 'a').components[0]!;
     expect([web.versionInSync, web.keyInSync]).toEqual([null, null]);
+  });
+});
+
+describe('reported heartbeats that are not valid', () => {
+  // A real clock: the heartbeat rules refuse instants before 2000.
+  const T = Date.UTC(2026, 0, 1);
+  const spec = { values: {}, status: { from: { json: ['status'] }, healthy: ['ok'] }, heartbeat: { json: ['hb'] } };
+  /** One answer read the way the http probe reads it, finished at `at`. */
+  const answer = (hb: unknown, at: number) => ({ ...extract(spec, { status: 'ok', hb }, {}, (k) => k, at), finishedMs: at });
+
+  it.each([0, -1, '0', '-1', 'March 7'])('heartbeat %j: not stale while probes succeed, and says why', (hb) => {
+    const { records, set } = recordsFor(config);
+    // Five minutes of probes every 15 s, far past service's 60 s stale timeout.
+    for (let at = T; at <= T + 300_000; at += 15_000) {
+      set('mft', 'a', 'web', answer(hb, at));
+      set('mft', 'a', 'service', answer(hb, at));
+      const a = server(evaluate(config, records, at + 1000), 'a');
+      expect(a).toMatchObject({ state: 'online', reason: null });
+      expect(a.components[1]).toMatchObject({ state: 'up', stale: false, lastHeartbeat: at / 1000, heartbeatAgeSeconds: 1 });
+      expect(a.components[1]!.heartbeatProblem).toMatch(/^heartbeat "[^"]+" is (before 2000-01-01|not a timestamp)$/);
+    }
+  });
+
+  it('drops a valid heartbeat once answers turn invalid, and a valid one clears the problem', () => {
+    const { records, set } = recordsFor(config);
+    const service = (at: number) => server(evaluate(config, records, at), 'a').components[1]!;
+    set('mft', 'a', 'web', answer(new Date(T).toISOString(), T));
+    set('mft', 'a', 'service', answer(new Date(T - 1000).toISOString(), T));
+    expect(service(T)).toMatchObject({ lastHeartbeat: (T - 1000) / 1000, heartbeatProblem: null });
+    for (let at = T + 15_000; at <= T + 120_000; at += 15_000) set('mft', 'a', 'service', answer(0, at));
+    expect(service(T + 121_000)).toMatchObject({ state: 'up', lastHeartbeat: (T + 120_000) / 1000, heartbeatProblem: 'heartbeat "0" is before 2000-01-01' });
+    set('mft', 'a', 'service', answer(T + 130_000, T + 135_000));
+    expect(service(T + 136_000)).toMatchObject({ state: 'up', lastHeartbeat: (T + 130_000) / 1000, heartbeatProblem: null });
+    // A probe that got no answer leaves the valid heartbeat to age.
+    set('mft', 'a', 'service', { success: false, reason: 'timeout', finishedMs: T + 150_000 });
+    expect(service(T + 200_000)).toMatchObject({ state: 'down', stale: true, lastHeartbeat: (T + 130_000) / 1000, heartbeatProblem: null });
   });
 });
 
