@@ -82,7 +82,7 @@ export function parseExtraction(r: MapReader | undefined): Extraction {
     const from = parseSource(s, 'json') ?? (s.has('header') ? { header: s.requiredString('header').toLowerCase() } : undefined);
     if (!from) throw s.error(undefined, 'needs "json" (a JSON path) or "header"');
     // A YAML `true` or `200` in the list compares as the text a server would send.
-    const healthy = (s.scalarList('healthy') ?? DEFAULT_HEALTHY).map((v) => String(v).trim().toLowerCase());
+    const healthy = (s.textList('healthy') ?? DEFAULT_HEALTHY).map((v) => v.trim().toLowerCase());
     const reason = parseSource(s, 'reason');
     s.finish();
     status = { from, healthy, reason };

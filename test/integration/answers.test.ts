@@ -16,6 +16,7 @@ const BODIES: Record<string, unknown> = {
   '/etcd-ok': { health: 'true', reason: '' },
   '/spaces': { health: ' true ' },
   '/numeric': { code: 200 },
+  '/decimal': { level: '1.10' },
   '/keys': { data: { '0': 'object key' }, list: ['list item'], 'a.b': 'dot', 'a b': 'space', "it's": 'single', 'say "hi"': 'double' },
   '/zero': { status: 'ok', hb: 0 },
 };
@@ -46,6 +47,7 @@ ${component('etcd', '/etcd', '{ status: { json: health, healthy: ["true"], reaso
 ${component('etcd-ok', '/etcd-ok', '{ status: { json: health, healthy: ["true"], reason: reason } }')}
 ${component('spaces', '/spaces', '{ status: { json: health, healthy: [true] } }')}
 ${component('numeric', '/numeric', '{ status: { json: code, healthy: [200] } }')}
+${component('decimal', '/decimal', '{ status: { json: level, healthy: [1.10] } }')}
 ${component('index', '/keys', `{ version: 'data[0]' }`)}
 ${component('key', '/keys', `{ version: 'data["0"]' }`)}
 ${component('item', '/keys', `{ version: 'list[0]' }`)}
@@ -70,6 +72,8 @@ ${component('double', '/keys', `{ version: '["say \\"hi\\""]' }`)}
   it('compares status values trimmed, ignoring case, and YAML booleans and numbers as text', async () => {
     expect(await probe('spaces')).toMatchObject({ success: true, status: ' true ' });
     expect(await probe('numeric')).toMatchObject({ success: true, status: '200' });
+    // Taken as written: YAML's number 1.1 would miss "1.10".
+    expect(await probe('decimal')).toMatchObject({ success: true, status: '1.10' });
   });
 
   it('matches an index only to a list item, and reads quoted names', async () => {
