@@ -45,4 +45,3 @@ process.stdout.write(
   `${servers * 2} components: evaluate ${median(times.map((t) => t.evaluate)).toFixed(0)} ms, text ${median(times.map((t) => t.text)).toFixed(0)} ms (median of ${times.length}), ` +
     `${(times[0]!.bytes / 1e6).toFixed(1)} MB; heap used ${(mem.heapUsed / 1e6).toFixed(0)} MB, rss ${(mem.rss / 1e6).toFixed(0)} MB\n`,
 );
-await config.close();

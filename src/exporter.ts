@@ -79,7 +79,6 @@ export async function startExporter(opts: ExporterOptions): Promise<RunningExpor
         server.closeAllConnections();
       });
       await monitor.stop();
-      await store.config.close();
     },
   };
 }

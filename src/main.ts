@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from './config/errors.js';
 import { loadConfigFile } from './config/load.js';
+import { buildProbes } from './probes/build.js';
 import { startExporter } from './exporter.js';
 import { createLogger, LOG_FORMATS, LOG_LEVELS } from './log.js';
 import { VERSION } from './version.js';
@@ -67,8 +68,10 @@ async function main(): Promise<void> {
       const config = await loadConfigFile(configFile);
       const components = config.clusters.reduce((n, c) => n + c.servers.reduce((m, s) => m + s.components.length, 0), 0);
       process.stdout.write(`${configFile}: valid (${config.clusters.length} clusters, ${components} components)\n`);
-      for (const warning of config.warnings) process.stderr.write(`${configFile}: warning: ${warning}\n`);
-      await config.close();
+      // Building the probes opens no connection; it tells whether keep-alive fits the open-file limit.
+      const probes = buildProbes(config);
+      for (const warning of probes.warnings) process.stderr.write(`${configFile}: warning: ${warning}\n`);
+      await probes.close();
       process.exit(0);
     } catch (err) {
       process.stderr.write(`${err instanceof ConfigError ? err.message : String(err)}\n`);

@@ -1,14 +1,27 @@
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { recordKey } from '../monitor/record.js';
-import { KeepAliveBudget } from '../probes/fd-budget.js';
-import { probeKinds } from '../probes/registry.js';
-import { checkAddress, TemplateError } from '../probes/template.js';
-import type { PreparedProbe, ProbeContext } from '../probes/types.js';
 import { ConfigError } from './errors.js';
-import { parseYaml, readConfigText, type MapReader } from './reader.js';
-import { readSecret } from './secrets.js';
-import type { ClusterConfig, ComponentConfig, Config, Role, ServerConfig } from './types.js';
+import { configSchema, INLINE_SECRETS, MOVED_FIELDS, PROBE_KINDS, type ClusterSettings, type ComponentSettings } from './schema.js';
+import { Secret } from './secret.js';
+import { bareHost, checkAddress, checkTemplate, expand, expandUrl, templateFields, TemplateError } from './template.js';
+import type {
+  ClusterConfig,
+  ComponentConfig,
+  Config,
+  EndpointDef,
+  EndpointSettings,
+  EndpointTarget,
+  FactExpectation,
+  Reading,
+  ServerConfig,
+  ServerEndpoint,
+  ServerFields,
+  TlsOptions,
+} from './types.js';
+import { parseYamlFile, readConfigText, validate, type Path, type YamlFile } from './yaml-schema.js';
+
+export { MAX_TIMER_MS } from './schema.js';
 
 export const DEFAULTS = {
   heartbeatIntervalMs: 15_000,
@@ -16,203 +29,444 @@ export const DEFAULTS = {
   staleTimeoutMs: 60_000,
 } as const;
 
-/** Node runs no timer longer than 2^31-1 ms (24.8 days); a longer one fires at once. */
-export const MAX_TIMER_MS = 2_147_483_647;
+const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
-const ROLES: readonly Role[] = ['active', 'standby'];
-
-// Without a configured secret, key hashes only need to agree within this process.
-const processKeySecret = randomBytes(32);
-
-/** Reads and validates a configuration file. Throws ConfigError naming file, line and field. */
+/**
+ * Reads and validates a configuration file.
+ * @throws ConfigError naming file, line, column and field.
+ */
 export async function loadConfigFile(file: string): Promise<Config> {
   return parseConfig(await readConfigText(file), file);
 }
 
-/** Validates configuration text. `file` is used in errors and to resolve relative paths. */
+/**
+ * Validates configuration text. `file` is used in errors and to resolve relative paths
+ * (secret, CA and certificate files).
+ * @throws ConfigError naming file, line, column and field.
+ */
 export function parseConfig(text: string, file: string): Config {
-  const root = parseYaml(text, file);
-  if (!root) throw new ConfigError(file, 1, 1, '', 'the file is empty; it needs "clusters"');
-  const baseDir = dirname(resolve(file));
-  const probes: PreparedProbe[] = [];
-  const keepAlive = new KeepAliveBudget();
-  try {
-    const clusters = readRoot(root, baseDir, probes, keepAlive);
-    const hash = createHash('sha256').update(text).digest('hex');
-    const shortfall = keepAlive.shortfall();
-    return { file, hash, clusters, warnings: shortfall ? [shortfall] : [], close: () => closeAll(probes) };
-  } catch (err) {
-    void closeAll(probes);
-    throw err;
-  }
+  const yaml = parseYamlFile(text, file);
+  if (yaml.value === undefined) throw new ConfigError(file, 1, 1, '', 'the file is empty; it needs "clusters"');
+  const settings = validate(yaml, configSchema, { unknownField });
+  const ctx: Ctx = { yaml, baseDir: dirname(resolve(file)) };
+  const global = settings.global ?? {};
+  const timing: Timing = {
+    heartbeatIntervalMs: global.heartbeat_interval ?? DEFAULTS.heartbeatIntervalMs,
+    probeTimeoutMs: global.probe_timeout ?? DEFAULTS.probeTimeoutMs,
+    staleTimeoutMs: global.stale_timeout ?? DEFAULTS.staleTimeoutMs,
+  };
+  const keyHashSecret = readSecret(ctx, ['global'], global, 'key_hash_secret');
+  const seen = new Set<string>();
+  const clusters = settings.clusters.map((c, i) => {
+    if (seen.has(c.name)) throw yaml.error(['clusters', i, 'name'], `duplicate cluster name "${c.name}"`);
+    seen.add(c.name);
+    return readCluster(ctx, ['clusters', i], c, timing);
+  });
+  const hash = createHash('sha256').update(text).digest('hex');
+  return { file, hash, ...(keyHashSecret ? { keyHashSecret } : {}), clusters };
 }
 
-async function closeAll(probes: readonly PreparedProbe[]): Promise<void> {
-  await Promise.all(probes.map((p) => p.close()));
+/** Messages for fields the schema does not know that say more than "unknown field". */
+function unknownField(key: string, path: Path): string | undefined {
+  if (INLINE_SECRETS.has(key)) return `inline secrets are not accepted; use ${key}_file or ${key}_env`;
+  if (MOVED_FIELDS[key]) return `unknown field "${key}": ${MOVED_FIELDS[key]}`;
+  const inEndpoint = path.at(-2) === 'probe' || (path.length === 5 && path[0] === 'clusters' && path[2] === 'endpoints');
+  if (inEndpoint) return `unknown probe kind "${key}"; known: ${Object.keys(PROBE_KINDS).join(', ')}`;
+  return undefined;
+}
+
+interface Ctx {
+  readonly yaml: YamlFile;
+  readonly baseDir: string;
 }
 
 interface Timing {
-  heartbeatIntervalMs: number;
-  probeTimeoutMs: number;
-  staleTimeoutMs: number;
+  readonly heartbeatIntervalMs: number;
+  readonly probeTimeoutMs: number;
+  readonly staleTimeoutMs: number;
 }
 
-function readTiming(r: MapReader, inherited: Timing): Timing {
-  return {
-    heartbeatIntervalMs: r.duration('heartbeat_interval', MAX_TIMER_MS) ?? inherited.heartbeatIntervalMs,
-    probeTimeoutMs: r.duration('probe_timeout', MAX_TIMER_MS) ?? inherited.probeTimeoutMs,
-    staleTimeoutMs: r.duration('stale_timeout') ?? inherited.staleTimeoutMs,
-  };
-}
-
-function readRoot(root: MapReader, baseDir: string, probes: PreparedProbe[], keepAlive: KeepAliveBudget): ClusterConfig[] {
-  const global = root.map('global');
-  let timing: Timing = { ...DEFAULTS };
-  let secret: string | undefined;
-  if (global) {
-    timing = readTiming(global, timing);
-    secret = readSecret(global, 'key_hash_secret', baseDir);
-    global.finish();
-  }
-  const keySecret = secret ?? processKeySecret;
-  const ctx: ProbeContext = {
-    baseDir,
-    hashKey: (raw) => createHmac('sha256', keySecret).update(raw).digest('hex').slice(0, 12),
-    claimKeepAlive: () => keepAlive.claim(),
-  };
-  if (!root.has('clusters')) throw root.error(undefined, 'missing required field "clusters"');
-  const clusterReaders = root.list('clusters');
-  if (clusterReaders.length === 0) throw root.error('clusters', 'must list at least one cluster');
-  root.finish();
-  const seen = new Set<string>();
-  return clusterReaders.map((c) => {
-    const cluster = readCluster(c, timing, ctx, probes);
-    if (seen.has(cluster.name)) throw c.error('name', `duplicate cluster name "${cluster.name}"`);
-    seen.add(cluster.name);
-    return cluster;
-  });
-}
-
-
-function readName(r: MapReader): string {
-  const name = r.requiredString('name');
-  if (!NAME.test(name)) throw r.error('name', `"${name}" must start with a letter or digit and hold only letters, digits, _ . -`);
-  return name;
-}
-
-function readCluster(c: MapReader, inherited: Timing, ctx: ProbeContext, probes: PreparedProbe[]): ClusterConfig {
-  const name = readName(c);
-  const timing = readTiming(c, inherited);
-  checkTimeout(c, timing.probeTimeoutMs, timing.heartbeatIntervalMs, 'probe_timeout');
-  const components = new Map<string, ComponentTemplate>();
-  const componentReaders = c.list('components');
-  if (componentReaders.length === 0) throw c.error(undefined, 'missing required field "components" (at least one)');
-  for (const r of componentReaders) {
-    const component = readComponent(r, timing, ctx, probes);
-    if (components.has(component.name)) throw r.error('name', `duplicate component name "${component.name}"`);
-    components.set(component.name, component);
-  }
-  const serverReaders = c.list('servers');
-  if (serverReaders.length === 0) throw c.error(undefined, 'missing required field "servers" (at least one)');
-  const names = new Set<string>();
-  const servers = serverReaders.map((r) => {
-    const server = readServer(r, name, components, timing.heartbeatIntervalMs);
-    if (names.has(server.name)) throw r.error('name', `duplicate server name "${server.name}" in cluster "${name}"`);
-    names.add(server.name);
-    return server;
-  });
-  const cluster: ClusterConfig = {
-    name,
-    ...timing,
-    loadBalancing: c.boolean('load_balancing') ?? false,
-    automaticFailover: c.boolean('automatic_failover') ?? false,
-    expectedVersion: c.string('expected_version'),
-    servers,
-  };
-  c.finish();
-  return cluster;
-}
-
-function checkTimeout(r: MapReader, timeoutMs: number, intervalMs: number, field: string): void {
+function checkTimeout(ctx: Ctx, path: Path, field: string, timeoutMs: number, intervalMs: number, set: boolean): void {
   if (timeoutMs >= intervalMs) {
-    throw r.error(r.has(field) ? field : undefined, `probe_timeout (${timeoutMs}ms) must be below heartbeat_interval (${intervalMs}ms)`);
+    throw ctx.yaml.error(set ? [...path, field] : path, `probe_timeout (${timeoutMs}ms) must be below heartbeat_interval (${intervalMs}ms)`);
   }
 }
 
 /** A component as the cluster declares it: the template each server's copy is made from. */
-interface ComponentTemplate extends Omit<ComponentConfig, 'probe' | 'key'> {
-  readonly prepared: PreparedProbe;
+interface ComponentTemplate {
+  readonly name: string;
+  readonly path: Path;
+  readonly endpoint: string;
+  readonly required: boolean;
+  readonly staleTimeoutMs: number;
+  readonly heartbeatIntervalMs: number;
+  /** A component with a probe of its own may set the probe's timeout. */
+  readonly probeTimeoutMs?: number;
+  readonly expectedVersion?: string;
+  readonly read: Reading;
 }
 
-function readComponent(r: MapReader, timing: Timing, ctx: ProbeContext, probes: PreparedProbe[]): ComponentTemplate {
-  const name = readName(r);
-  const required = r.boolean('required') ?? true;
-  const probeTimeoutMs = r.duration('probe_timeout', MAX_TIMER_MS) ?? timing.probeTimeoutMs;
-  checkTimeout(r, probeTimeoutMs, timing.heartbeatIntervalMs, 'probe_timeout');
-  const staleTimeoutMs = r.duration('stale_timeout') ?? timing.staleTimeoutMs;
-  const probeReader = r.requiredMap('probe');
-  const kinds = probeReader.keys();
-  if (kinds.length !== 1) {
-    throw probeReader.error(undefined, `must hold exactly one probe kind (${Object.keys(probeKinds).join(', ')})`);
-  }
-  const probeKind = kinds[0]!;
-  const kind = probeKinds[probeKind];
-  if (!kind) throw probeReader.error(probeKind, `unknown probe kind "${probeKind}"; known: ${Object.keys(probeKinds).join(', ')}`);
-  const prepared = kind(probeReader.requiredMap(probeKind), ctx);
-  probes.push(prepared);
-  probeReader.finish();
-  r.finish();
-  return { name, required, probeTimeoutMs, staleTimeoutMs, probeKind, prepared };
+interface EndpointTemplate {
+  readonly def: EndpointDef;
+  readonly path: Path;
+  readonly timeoutMs: number;
+  /** A component with a probe of its own: its timeout may be overridden per server. */
+  readonly own: boolean;
 }
 
-function readServer(r: MapReader, cluster: string, components: Map<string, ComponentTemplate>, intervalMs: number): ServerConfig {
-  const name = readName(r);
-  const address = r.requiredString('address');
-  const badAddress = checkAddress(address);
-  if (badAddress) throw r.error('address', badAddress);
-  const site = r.string('site') ?? 'primary';
-  const role = r.oneOf('role', ROLES) ?? 'active';
-  const labels = r.stringMap('labels');
-  for (const key of Object.keys(labels)) {
-    if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(key)) throw r.error('labels', `label name "${key}" must match [a-zA-Z_][a-zA-Z0-9_]*`);
+function readCluster(ctx: Ctx, path: Path, c: ClusterSettings, inherited: Timing): ClusterConfig {
+  const timing: Timing = {
+    heartbeatIntervalMs: c.heartbeat_interval ?? inherited.heartbeatIntervalMs,
+    probeTimeoutMs: c.probe_timeout ?? inherited.probeTimeoutMs,
+    staleTimeoutMs: c.stale_timeout ?? inherited.staleTimeoutMs,
+  };
+  checkTimeout(ctx, path, 'probe_timeout', timing.probeTimeoutMs, timing.heartbeatIntervalMs, c.probe_timeout !== undefined);
+
+  const endpoints = new Map<string, EndpointTemplate>();
+  for (const [name, e] of Object.entries(c.endpoints ?? {})) {
+    const ePath = [...path, 'endpoints', name];
+    endpoints.set(name, {
+      def: { name, settings: readEndpoint(ctx, ePath, e) },
+      path: ePath,
+      timeoutMs: e.probe_timeout ?? timing.probeTimeoutMs,
+      own: false,
+    });
   }
-  const overrides = r.map('components');
-  const own = new Map<string, ComponentTemplate>();
-  for (const [cname, t] of components) own.set(cname, t);
-  if (overrides) {
-    for (const cname of overrides.keys()) {
-      const base = own.get(cname);
-      if (!base) throw overrides.error(cname, `no component "${cname}" in this cluster; known: ${[...components.keys()].join(', ')}`);
-      const o = overrides.map(cname);
-      if (!o) continue;
-      if (o.boolean('enabled') === false) {
-        own.delete(cname);
-      } else {
-        const probeTimeoutMs = o.duration('probe_timeout', MAX_TIMER_MS) ?? base.probeTimeoutMs;
-        checkTimeout(o, probeTimeoutMs, intervalMs, 'probe_timeout');
-        own.set(cname, {
-          ...base,
-          required: o.boolean('required') ?? base.required,
-          probeTimeoutMs,
-          staleTimeoutMs: o.duration('stale_timeout') ?? base.staleTimeoutMs,
-        });
-      }
-      o.finish();
+
+  const components = new Map<string, ComponentTemplate>();
+  c.components.forEach((comp, i) => {
+    const cPath = [...path, 'components', i];
+    if (components.has(comp.name)) throw ctx.yaml.error([...cPath, 'name'], `duplicate component name "${comp.name}"`);
+    components.set(comp.name, readComponent(ctx, cPath, comp, timing, c.expected_version, endpoints));
+  });
+
+  const serverNames = new Set<string>();
+  const servers = c.servers.map((s, i) => {
+    const sPath = [...path, 'servers', i];
+    if (serverNames.has(s.name)) throw ctx.yaml.error([...sPath, 'name'], `duplicate server name "${s.name}" in cluster "${c.name}"`);
+    serverNames.add(s.name);
+    return readServer(ctx, sPath, c.name, s, components, endpoints);
+  });
+
+  const minServersOnline = c.expectations?.min_servers_online;
+  const active = servers.filter((s) => s.role === 'active').length;
+  if (minServersOnline !== undefined && minServersOnline > active) {
+    throw ctx.yaml.error(
+      [...path, 'expectations', 'min_servers_online'],
+      `${minServersOnline} is more than the cluster's ${active} active servers (standby servers do not count)`,
+    );
+  }
+  const factNames = new Set([...components.values()].flatMap((t) => Object.keys(t.read.facts)));
+  const expectationNames = new Set<string>(minServersOnline !== undefined ? ['min_servers_online'] : []);
+  const factExpectations = (c.expectations?.servers_with_fact ?? []).map((e, i): FactExpectation => {
+    const ePath = [...path, 'expectations', 'servers_with_fact', i];
+    if (!factNames.has(e.fact)) {
+      const known = [...factNames];
+      throw ctx.yaml.error([...ePath, 'fact'], `no component reads a fact "${e.fact}"; ${known.length ? `known: ${known.join(', ')}` : 'declare it under a component\'s "facts"'}`);
     }
-    overrides.finish();
+    const name = e.name ?? e.fact;
+    if (expectationNames.has(name)) throw ctx.yaml.error(e.name ? [...ePath, 'name'] : ePath, `duplicate expectation name "${name}"; set "name"`);
+    expectationNames.add(name);
+    const min = e.count ?? e.min;
+    const max = e.count ?? e.max;
+    if (min !== undefined && min > servers.length) {
+      throw ctx.yaml.error([...ePath, e.count !== undefined ? 'count' : 'min'], `${min} is more than the cluster's ${servers.length} servers`);
+    }
+    return {
+      name,
+      fact: e.fact,
+      values: e.values.map((v) => v.trim().toLowerCase()),
+      ...(min !== undefined ? { min } : {}),
+      ...(max !== undefined ? { max } : {}),
+    };
+  });
+
+  return {
+    name: c.name,
+    ...timing,
+    loadBalancing: c.load_balancing ?? false,
+    automaticFailover: c.automatic_failover ?? false,
+    ...(c.expected_version !== undefined ? { expectedVersion: c.expected_version } : {}),
+    ...(minServersOnline !== undefined ? { minServersOnline } : {}),
+    factExpectations,
+    endpoints: [...endpoints.values()].map((e) => e.def),
+    servers,
+  };
+}
+
+function readComponent(
+  ctx: Ctx,
+  path: Path,
+  comp: ComponentSettings,
+  timing: Timing,
+  clusterExpectedVersion: string | undefined,
+  endpoints: Map<string, EndpointTemplate>,
+): ComponentTemplate {
+  const heartbeatIntervalMs = comp.heartbeat_interval ?? timing.heartbeatIntervalMs;
+  let endpoint: string;
+  if (comp.probe) {
+    endpoint = `~${comp.name}`;
+    const timeoutMs = comp.probe_timeout ?? comp.probe.probe_timeout ?? timing.probeTimeoutMs;
+    const field = comp.probe_timeout !== undefined ? [...path] : [...path, 'probe'];
+    checkTimeout(ctx, field, 'probe_timeout', timeoutMs, heartbeatIntervalMs, comp.probe_timeout !== undefined || comp.probe.probe_timeout !== undefined);
+    endpoints.set(endpoint, { def: { name: endpoint, settings: readEndpoint(ctx, [...path, 'probe'], comp.probe) }, path: [...path, 'probe'], timeoutMs, own: true });
+  } else {
+    endpoint = comp.endpoint!;
+    if (comp.probe_timeout !== undefined) {
+      throw ctx.yaml.error([...path, 'probe_timeout'], `a component that reads the shared endpoint "${endpoint}" takes its timeout from the endpoint; set probe_timeout there`);
+    }
+    const shared = endpoints.get(endpoint);
+    if (!shared || shared.own) {
+      const known = [...endpoints.values()].filter((e) => !e.own).map((e) => e.def.name);
+      throw ctx.yaml.error([...path, 'endpoint'], `no endpoint "${endpoint}" in this cluster; ${known.length ? `known: ${known.join(', ')}` : 'declare it under the cluster\'s "endpoints"'}`);
+    }
   }
-  r.finish();
-  const fields = { name, address, site, role, labels };
-  const bound = [...own.values()].map(({ prepared, ...c }): ComponentConfig => {
-    let probe;
+  const read: Reading = {
+    ...(comp.status ? { status: comp.status } : {}),
+    ...(comp.version ? { version: comp.version } : {}),
+    ...(comp.key_fingerprint ? { keyFingerprint: comp.key_fingerprint } : {}),
+    ...(comp.key ? { key: comp.key } : {}),
+    ...(comp.heartbeat ? { heartbeat: comp.heartbeat } : {}),
+    ...(comp.os ? { os: comp.os } : {}),
+    values: comp.values ?? {},
+    facts: comp.facts ?? {},
+  };
+  const settings = endpoints.get(endpoint)!.def.settings;
+  if (settings.kind === 'tcp') {
+    const reads = ['status', 'version', 'key_fingerprint', 'key', 'heartbeat', 'os', 'values', 'facts'].find(
+      (f) => comp[f as keyof ComponentSettings] !== undefined,
+    );
+    if (reads) throw ctx.yaml.error([...path, reads], `reads "${reads}", but its endpoint is a tcp probe, which has no answer to read from`);
+  } else if (settings.method === 'HEAD' && needsJson(read)) {
+    throw ctx.yaml.error(path, 'reads from a JSON body, but its endpoint uses method HEAD, which has no body');
+  }
+  const expectedVersion = comp.expected_version ?? clusterExpectedVersion;
+  return {
+    name: comp.name,
+    path,
+    endpoint,
+    required: comp.required ?? true,
+    staleTimeoutMs: comp.stale_timeout ?? timing.staleTimeoutMs,
+    heartbeatIntervalMs,
+    ...(comp.probe ? { probeTimeoutMs: endpoints.get(endpoint)!.timeoutMs } : {}),
+    ...(expectedVersion !== undefined ? { expectedVersion } : {}),
+    read,
+  };
+}
+
+/** Whether reading needs the answer's body parsed as JSON (a header is read without). */
+export function needsJson(r: Reading): boolean {
+  const sources = [r.status?.from, r.status?.reason, r.version, r.keyFingerprint, r.key, r.heartbeat, r.os, ...Object.values(r.values), ...Object.values(r.facts)];
+  return sources.some((s) => s !== undefined && 'json' in s);
+}
+
+type EndpointInput = NonNullable<ClusterSettings['endpoints']>[string];
+
+function readEndpoint(ctx: Ctx, path: Path, e: EndpointInput): EndpointSettings {
+  if (e.http) {
+    const h = e.http;
+    const hPath = [...path, 'http'];
+    const problem = checkTemplate(h.url);
+    if (problem) throw ctx.yaml.error([...hPath, 'url'], problem);
+    // The scheme is never a template field; whether the rest makes a URL depends on each
+    // server's fields and is checked as each server is read.
+    if (!/^https?:\/\/[^/?#]/i.test(h.url)) throw ctx.yaml.error([...hPath, 'url'], `must be an http:// or https:// URL, got "${h.url}"`);
+    let authorization: Secret | undefined;
+    if (h.basic_auth) {
+      const password = readSecret(ctx, [...hPath, 'basic_auth'], h.basic_auth, 'password')?.reveal() ?? '';
+      authorization = new Secret(`Basic ${Buffer.from(`${h.basic_auth.username}:${password}`).toString('base64')}`);
+    }
+    const token = readSecret(ctx, hPath, h, 'bearer_token');
+    if (token) {
+      if (authorization) throw ctx.yaml.error([...hPath, h.bearer_token_file !== undefined ? 'bearer_token_file' : 'bearer_token_env'], 'set basic_auth or a bearer token, not both');
+      authorization = new Secret(`Bearer ${token.reveal()}`);
+    }
+    const origin = /^[a-z]+:\/\/[^/?#]*/i.exec(h.url)?.[0] ?? h.url;
+    return {
+      kind: 'http',
+      url: h.url,
+      method: h.method ?? 'GET',
+      headers: h.headers ?? {},
+      ...(authorization ? { authorization } : {}),
+      ...(h.tls ? { tls: readTls(ctx, [...hPath, 'tls'], h.tls) } : {}),
+      ...(h.valid_status_codes ? { validStatusCodes: h.valid_status_codes } : {}),
+      bodySizeLimit: h.body_size_limit ?? DEFAULT_BODY_LIMIT,
+      perServerOrigin: templateFields(origin).length > 0,
+    };
+  }
+  const t = e.tcp!;
+  const tPath = [...path, 'tcp'];
+  const host = t.host ?? '{address}';
+  for (const [field, value] of [['host', host], ['port', t.port]] as const) {
+    const problem = typeof value === 'string' ? checkTemplate(value) : undefined;
+    if (problem) throw ctx.yaml.error([...tPath, field], problem);
+  }
+  return { kind: 'tcp', host, port: t.port, ...(t.tls ? { tls: readTls(ctx, [...tPath, 'tls'], t.tls) } : {}) };
+}
+
+function readTls(ctx: Ctx, path: Path, t: NonNullable<NonNullable<EndpointInput['http']>['tls']>): TlsOptions {
+  const key = readFile(ctx, path, t, 'key_file');
+  const ca = readFile(ctx, path, t, 'ca_file');
+  const cert = readFile(ctx, path, t, 'cert_file');
+  return {
+    ...(ca ? { ca } : {}),
+    ...(cert ? { cert } : {}),
+    ...(key ? { key: new Secret(key) } : {}),
+    ...(t.server_name ? { serverName: t.server_name } : {}),
+    insecureSkipVerify: t.insecure_skip_verify ?? false,
+  };
+}
+
+function readFile(ctx: Ctx, path: Path, settings: object, field: string): Buffer | undefined {
+  const name = (settings as Record<string, string | undefined>)[field];
+  if (name === undefined) return undefined;
+  try {
+    return readFileSync(resolve(ctx.baseDir, name));
+  } catch (err) {
+    throw ctx.yaml.error([...path, field], `cannot read file: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+}
+
+/**
+ * Reads secret `name` from `NAME_file` (a path, relative to the config file) or `NAME_env`
+ * (an environment variable); an inline `NAME` was refused by the schema.
+ * @throws ConfigError when both are set, the file cannot be read or the variable is unset.
+ */
+function readSecret(ctx: Ctx, path: Path, settings: object, name: string): Secret | undefined {
+  const s = settings as Record<string, string | undefined>;
+  const file = s[`${name}_file`];
+  const env = s[`${name}_env`];
+  if (file !== undefined && env !== undefined) throw ctx.yaml.error([...path, `${name}_env`], `set ${name}_file or ${name}_env, not both`);
+  if (file !== undefined) {
     try {
-      probe = prepared.bind(fields);
+      return new Secret(readFileSync(resolve(ctx.baseDir, file), 'utf8').replace(/\r?\n$/, ''));
+    } catch (err) {
+      throw ctx.yaml.error([...path, `${name}_file`], `cannot read secret file: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+  }
+  if (env !== undefined) {
+    const value = process.env[env];
+    // The variable's name is not repeated: a secret pasted there by mistake must not reach the log.
+    if (value === undefined) throw ctx.yaml.error([...path, `${name}_env`], 'names an environment variable that is not set');
+    return new Secret(value);
+  }
+  return undefined;
+}
+
+type ServerInput = ClusterSettings['servers'][number];
+
+function readServer(
+  ctx: Ctx,
+  path: Path,
+  cluster: string,
+  s: ServerInput,
+  components: Map<string, ComponentTemplate>,
+  endpoints: Map<string, EndpointTemplate>,
+): ServerConfig {
+  const badAddress = checkAddress(s.address);
+  if (badAddress) throw ctx.yaml.error([...path, 'address'], badAddress);
+  const fields: ServerFields = { name: s.name, address: s.address, site: s.site ?? 'primary', role: s.role ?? 'active', labels: s.labels ?? {} };
+
+  const disabledEndpoints = new Set<string>();
+  for (const [name, o] of Object.entries(s.endpoints ?? {})) {
+    const shared = endpoints.get(name);
+    if (!shared || shared.own) {
+      const known = [...endpoints.values()].filter((e) => !e.own).map((e) => e.def.name);
+      throw ctx.yaml.error([...path, 'endpoints', name], `no endpoint "${name}" in this cluster; known: ${known.join(', ') || 'none'}`);
+    }
+    if (o?.enabled === false) disabledEndpoints.add(name);
+  }
+
+  const own: ComponentTemplate[] = [];
+  const ownTimeouts = new Map<string, { ms: number; path: Path; set: boolean }>();
+  const overrides = s.components ?? {};
+  for (const name of Object.keys(overrides)) {
+    if (!components.has(name)) {
+      throw ctx.yaml.error([...path, 'components', name], `no component "${name}" in this cluster; known: ${[...components.keys()].join(', ')}`);
+    }
+  }
+  for (const [name, base] of components) {
+    const o = overrides[name];
+    const oPath = [...path, 'components', name];
+    if (o?.enabled === false) continue;
+    if (disabledEndpoints.has(base.endpoint)) {
+      throw ctx.yaml.error(
+        [...path, 'endpoints', base.endpoint],
+        `server "${s.name}" does not have endpoint "${base.endpoint}", but component "${name}" reads it; disable the component too`,
+      );
+    }
+    if (o?.probe_timeout !== undefined) {
+      if (base.probeTimeoutMs === undefined) {
+        throw ctx.yaml.error([...oPath, 'probe_timeout'], `component "${name}" reads the shared endpoint "${base.endpoint}"; its timeout is the endpoint's`);
+      }
+      ownTimeouts.set(base.endpoint, { ms: o.probe_timeout, path: oPath, set: true });
+    }
+    own.push({
+      ...base,
+      required: o?.required ?? base.required,
+      staleTimeoutMs: o?.stale_timeout ?? base.staleTimeoutMs,
+      heartbeatIntervalMs: o?.heartbeat_interval ?? base.heartbeatIntervalMs,
+    });
+  }
+
+  // Each endpoint the server's components read, probed at the shortest of their intervals.
+  const readers = new Map<string, ComponentTemplate[]>();
+  for (const c of own) readers.set(c.endpoint, [...(readers.get(c.endpoint) ?? []), c]);
+  const serverEndpoints: ServerEndpoint[] = [];
+  const keys = new Map<string, string>();
+  for (const [name, list] of readers) {
+    const e = endpoints.get(name)!;
+    const intervalMs = Math.min(...list.map((c) => c.heartbeatIntervalMs));
+    const timeout = ownTimeouts.get(name) ?? { ms: e.timeoutMs, path: e.path, set: false };
+    if (timeout.ms >= intervalMs) {
+      throw ctx.yaml.error(
+        timeout.set ? [...timeout.path, 'probe_timeout'] : path,
+        `server "${s.name}", endpoint "${e.own ? list[0]!.name : name}": probe_timeout (${timeout.ms}ms) must be below heartbeat_interval (${intervalMs}ms)`,
+      );
+    }
+    let target: EndpointTarget;
+    try {
+      target = targetFor(e.def, fields);
     } catch (err) {
       if (!(err instanceof TemplateError)) throw err;
-      throw r.error(undefined, `server "${name}", component "${c.name}": ${err.message}`);
+      throw ctx.yaml.error(path, `server "${s.name}", ${e.own ? `component "${list[0]!.name}"` : `endpoint "${name}"`}: ${err.message}`);
     }
-    return { ...c, key: recordKey(cluster, name, c.name), probe };
-  });
-  return { ...fields, components: bound };
+    const key = `${cluster}\u0000${s.name}\u0000${name}`;
+    keys.set(name, key);
+    serverEndpoints.push({ key, name, def: e.def, target, intervalMs, timeoutMs: timeout.ms, needsJson: list.some((c) => needsJson(c.read)) });
+  }
+
+  const bound = own.map(
+    (c): ComponentConfig => ({
+      name: c.name,
+      key: `${cluster}\u0000${s.name}\u0000${c.name}`,
+      endpoint: keys.get(c.endpoint)!,
+      required: c.required,
+      staleTimeoutMs: c.staleTimeoutMs,
+      heartbeatIntervalMs: c.heartbeatIntervalMs,
+      ...(c.expectedVersion !== undefined ? { expectedVersion: c.expectedVersion } : {}),
+      read: c.read,
+    }),
+  );
+  return { ...fields, components: bound, endpoints: serverEndpoints };
+}
+
+/**
+ * Fills an endpoint's templates in for one server.
+ * @throws TemplateError when they do not make a URL or a host and port.
+ */
+function targetFor(def: EndpointDef, server: ServerFields): EndpointTarget {
+  const e = def.settings;
+  if (e.kind === 'http') {
+    const url = expandUrl(e.url, server);
+    if (!URL.canParse(url)) throw new TemplateError(`url "${e.url}" gives "${url}", which is not a URL`);
+    return { url };
+  }
+  // Sockets take IPv6 without brackets; the configuration may write either form.
+  const host = bareHost(expand(e.host, server));
+  const portText = typeof e.port === 'number' ? String(e.port) : expand(e.port, server);
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port < 1 || port > 65535) throw new TemplateError(`port "${e.port}" gives "${portText}", which is not a port number (1-65535)`);
+  if (checkAddress(host) !== undefined) throw new TemplateError(`host "${e.host}" gives "${host}", which is not an address or host name`);
+  return { host, port };
 }

@@ -24,7 +24,6 @@ export class ConfigStore {
     private readonly logger: Logger,
   ) {
     metrics.reloaded(true);
-    this.warn(current);
   }
 
   get config(): Config {
@@ -44,10 +43,6 @@ export class ConfigStore {
     return this.reloading;
   }
 
-  private warn(config: Config): void {
-    for (const warning of config.warnings) this.logger.warn({ file: config.file }, warning);
-  }
-
   private async doReload(): Promise<ReloadResult> {
     let next: Config;
     try {
@@ -60,19 +55,15 @@ export class ConfigStore {
       return { ok: false, error };
     }
     if (next.hash === this.current.hash) {
-      await next.close();
       this.metrics.reloaded(true);
       this.attempts++;
       return { ok: true, changed: false };
     }
-    const previous = this.current;
     this.apply(next);
     this.current = next;
     this.metrics.reloaded(true);
     this.attempts++;
-    await previous.close();
     this.logger.info({ file: next.file, clusters: next.clusters.length }, 'config reloaded');
-    this.warn(next);
     return { ok: true, changed: true };
   }
 }

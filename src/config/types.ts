@@ -1,27 +1,133 @@
-import type { Probe } from '../probes/types.js';
+import type { Secret } from './secret.js';
+import type { Source, StatusRule } from './schema.js';
+
+export type { Source, StatusRule } from './schema.js';
+
+/**
+ * The loaded configuration as plain, immutable data: what every later stage reads. Probes
+ * are built from it in `src/probes`; nothing here opens a socket. Times are milliseconds.
+ */
 
 export type Role = 'active' | 'standby';
+
+/** The server fields a template may use: `{address}`, `{name}`, `{site}`, `{role}`, `{labels.x}`. */
+export interface ServerFields {
+  readonly name: string;
+  /** As configured: IPv4, IPv6 with or without brackets, or a host name. */
+  readonly address: string;
+  readonly site: string;
+  readonly role: Role;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+/** TLS settings of a probe, files read at load time. */
+export interface TlsOptions {
+  readonly ca?: Buffer;
+  readonly cert?: Buffer;
+  readonly key?: Secret<Buffer>;
+  readonly serverName?: string;
+  readonly insecureSkipVerify: boolean;
+}
+
+/** An HTTP endpoint as the cluster declares it; `url` is a template filled in per server. */
+export interface HttpEndpoint {
+  readonly kind: 'http';
+  readonly url: string;
+  readonly method: 'GET' | 'HEAD' | 'POST';
+  /** Configured request headers, as written. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** The `Authorization` header from basic_auth or a bearer token. */
+  readonly authorization?: Secret;
+  readonly tls?: TlsOptions;
+  /** Undefined: any 2xx. */
+  readonly validStatusCodes?: readonly number[];
+  /** Bytes. */
+  readonly bodySizeLimit: number;
+  /**
+   * True when the URL's scheme and authority hold a template field, so every server is
+   * an origin of its own; false when all servers share one origin (a management console).
+   */
+  readonly perServerOrigin: boolean;
+}
+
+/** A TCP endpoint; `host` (default `{address}`) and a templated `port` are filled in per server. */
+export interface TcpEndpoint {
+  readonly kind: 'tcp';
+  readonly host: string;
+  readonly port: number | string;
+  /** A TLS handshake after connecting, when set. */
+  readonly tls?: TlsOptions;
+}
+
+export type EndpointSettings = HttpEndpoint | TcpEndpoint;
+
+/** An endpoint declared by a cluster, shared (`endpoints:`) or a component's own (`probe:`). */
+export interface EndpointDef {
+  /** The name under `endpoints:`, or `~COMPONENT` for a component's own probe. */
+  readonly name: string;
+  readonly settings: EndpointSettings;
+}
+
+/** Where one server's copy of an endpoint connects, templates filled in. */
+export type EndpointTarget = { readonly url: string } | { readonly host: string; readonly port: number };
+
+/** One endpoint of one server: probed once per interval, read by one or more components. */
+export interface ServerEndpoint {
+  /** Identifies the endpoint's schedule across reloads: cluster, server and endpoint name. */
+  readonly key: string;
+  readonly name: string;
+  readonly def: EndpointDef;
+  readonly target: EndpointTarget;
+  /** The shortest heartbeat interval of the components that read it. */
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  /** Some reading component needs the body parsed as JSON. */
+  readonly needsJson: boolean;
+}
+
+/** What a component reads from its endpoint's answer. */
+export interface Reading {
+  readonly status?: StatusRule;
+  readonly version?: Source;
+  readonly keyFingerprint?: Source;
+  /** A raw key: replaced by a keyed hash as it is read, never kept. */
+  readonly key?: Source;
+  readonly heartbeat?: Source;
+  readonly os?: Source;
+  /** Numbers, by value name (a metric-name fragment, unit included: `queue_age_seconds`). */
+  readonly values: Readonly<Record<string, Source>>;
+  /** Text facts, by fact name (`role`, `leader`). */
+  readonly facts: Readonly<Record<string, Source>>;
+}
 
 /** One component as one server runs it, with cluster, component and server settings merged. */
 export interface ComponentConfig {
   readonly name: string;
   /** Identifies the component's record across reloads: cluster, server and component name. */
   readonly key: string;
+  /** The `ServerEndpoint.key` it reads. */
+  readonly endpoint: string;
   readonly required: boolean;
-  readonly probeTimeoutMs: number;
   readonly staleTimeoutMs: number;
-  readonly probeKind: string;
-  /** The probe, bound to this server. */
-  readonly probe: Probe;
+  readonly heartbeatIntervalMs: number;
+  /** Its own, else the cluster's. */
+  readonly expectedVersion?: string;
+  readonly read: Reading;
 }
 
-export interface ServerConfig {
-  readonly name: string;
-  readonly address: string;
-  readonly site: string;
-  readonly role: Role;
-  readonly labels: Readonly<Record<string, string>>;
+export interface ServerConfig extends ServerFields {
   readonly components: readonly ComponentConfig[];
+  readonly endpoints: readonly ServerEndpoint[];
+}
+
+/** "Between min and max servers report fact `fact` with one of `values`" (e.g. exactly one primary). */
+export interface FactExpectation {
+  readonly name: string;
+  readonly fact: string;
+  /** Trimmed and lower-cased; compared with the reported value trimmed and lower-cased. */
+  readonly values: readonly string[];
+  readonly min?: number;
+  readonly max?: number;
 }
 
 export interface ClusterConfig {
@@ -32,6 +138,10 @@ export interface ClusterConfig {
   readonly loadBalancing: boolean;
   readonly automaticFailover: boolean;
   readonly expectedVersion?: string;
+  /** SecureTransport's "Minimum Number of Nodes": active servers that should be online. */
+  readonly minServersOnline?: number;
+  readonly factExpectations: readonly FactExpectation[];
+  readonly endpoints: readonly EndpointDef[];
   readonly servers: readonly ServerConfig[];
 }
 
@@ -40,9 +150,7 @@ export interface Config {
   readonly file: string;
   /** SHA-256 of the file's bytes, so an unchanged file is not reloaded. */
   readonly hash: string;
+  /** The HMAC secret for key fingerprints; undefined: a random one per process. */
+  readonly keyHashSecret?: Secret;
   readonly clusters: readonly ClusterConfig[];
-  /** Things the operator should fix that do not stop the configuration from loading. */
-  readonly warnings: readonly string[];
-  /** Closes every probe's connection pools. */
-  close(): Promise<void>;
 }

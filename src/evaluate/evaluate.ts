@@ -1,7 +1,7 @@
 import { answeredReasons } from '../metrics/catalogue.js';
 import type { ClusterConfig, ComponentConfig, Config, ServerConfig } from '../config/types.js';
 import type { ComponentRecord } from '../monitor/record.js';
-import type { ClusterStatus, ComponentStatus, ServerStatus, Snapshot } from './snapshot.js';
+import type { ClusterStatus, ComponentStatus, ExpectationStatus, ServerStatus, Snapshot } from './snapshot.js';
 
 export type Records = ReadonlyMap<string, ComponentRecord>;
 
@@ -46,8 +46,11 @@ function evaluateCluster(cluster: ClusterConfig, records: Records, nowMs: number
       if (r?.keyHash !== undefined) keys.push(r.keyHash);
     });
   });
+  // Every server's copy of a component shares the cluster's declaration, so its expected version.
+  const expected = new Map<string, string>();
+  for (const s of cluster.servers) for (const c of s.components) if (c.expectedVersion !== undefined) expected.set(c.name, c.expectedVersion);
   const referenceVersions: Record<string, string> = {};
-  for (const [name, list] of versions) referenceVersions[name] = cluster.expectedVersion ?? majority(list)!;
+  for (const [name, list] of versions) referenceVersions[name] = expected.get(name) ?? majority(list)!;
   const referenceKey = majority(keys);
 
   const servers = cluster.servers.map((s, i) => evaluateServer(s, recs[i]!, nowMs, referenceVersions, referenceKey));
@@ -63,8 +66,62 @@ function evaluateCluster(cluster: ClusterConfig, records: Records, nowMs: number
     keyFingerprints: new Set(keys).size,
     serversTotal: servers.length,
     serversOnline: servers.filter((s) => s.state === 'online').length,
+    expectations: judgeExpectations(cluster, recs, servers),
     servers,
   };
+}
+
+/**
+ * The cluster's expectations: at least `min_servers_online` active servers online (standby
+ * servers of a disaster-recovery site do not count), and between min and max servers whose
+ * up component reports a fact with one of the expected values (exactly one primary).
+ * `met` is null while some server has not been judged yet.
+ */
+function judgeExpectations(
+  cluster: ClusterConfig,
+  recs: readonly (readonly (ComponentRecord | undefined)[])[],
+  servers: readonly ServerStatus[],
+): ExpectationStatus[] {
+  const pending = servers.some((s) => s.state === 'pending');
+  const out: ExpectationStatus[] = [];
+  if (cluster.minServersOnline !== undefined) {
+    const active = servers.filter((s) => s.role === 'active');
+    const online = active.filter((s) => s.state === 'online').map((s) => s.name);
+    const min = cluster.minServersOnline;
+    out.push({
+      name: 'min_servers_online',
+      servers: online.length,
+      min,
+      max: null,
+      met: pending ? null : online.length >= min,
+      matching: online,
+      summary: `${online.length} of ${active.length} active servers online, minimum ${min}`,
+    });
+  }
+  for (const e of cluster.factExpectations) {
+    const matching = cluster.servers
+      .filter((s, i) =>
+        s.components.some((_, j) => {
+          const r = recs[i]![j];
+          const value = r?.last?.success ? r.facts?.[e.fact] : undefined;
+          return value !== undefined && e.values.includes(value.trim().toLowerCase());
+        }),
+      )
+      .map((s) => s.name);
+    const n = matching.length;
+    const met = (e.min === undefined || n >= e.min) && (e.max === undefined || n <= e.max);
+    const range = e.min === e.max ? `exactly ${e.min}` : [e.min !== undefined ? `at least ${e.min}` : '', e.max !== undefined ? `at most ${e.max}` : ''].filter(Boolean).join(' and ');
+    out.push({
+      name: e.name,
+      servers: n,
+      min: e.min ?? null,
+      max: e.max ?? null,
+      met: pending ? null : met,
+      matching,
+      summary: `${n} servers with ${e.fact} ${e.values.join(' or ')}${n > 0 ? ` (${matching.join(', ')})` : ''}, expected ${range}`,
+    });
+  }
+  return out;
 }
 
 function evaluateServer(
@@ -122,6 +179,8 @@ function evaluateComponent(
     probeDurationSeconds: last ? last.durationMs / 1000 : null,
     failures: { ...r?.failures },
     values: { ...last?.values },
+    facts: { ...r?.facts },
+    problems: last?.problems ?? [],
   };
 }
 

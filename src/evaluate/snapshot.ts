@@ -24,7 +24,27 @@ export interface ClusterStatus {
   readonly keyFingerprints: number;
   readonly serversTotal: number;
   readonly serversOnline: number;
+  readonly expectations: readonly ExpectationStatus[];
   readonly servers: readonly ServerStatus[];
+}
+
+/**
+ * One cluster expectation: `min_servers_online` (SecureTransport's "Minimum Number of
+ * Nodes") or a count of servers reporting a fact value (exactly one primary).
+ */
+export interface ExpectationStatus {
+  /** `min_servers_online`, or the configured name of a fact expectation (default: the fact). */
+  readonly name: string;
+  /** Servers counted: active servers online, or servers reporting the fact value. */
+  readonly servers: number;
+  readonly min: number | null;
+  readonly max: number | null;
+  /** Null while some server has not been judged yet. */
+  readonly met: boolean | null;
+  /** The servers counted, by name. */
+  readonly matching: readonly string[];
+  /** One line for people: "2 of 4 active servers online, minimum 3". */
+  readonly summary: string;
 }
 
 export type ServerState = 'online' | 'offline' | 'pending';
@@ -70,5 +90,10 @@ export interface ComponentStatus {
   readonly lastProbe: number | null;
   readonly probeDurationSeconds: number | null;
   readonly failures: Readonly<Partial<Record<ProbeReason, number>>>;
+  /** Numbers the last answer held, by configured value name. */
   readonly values: Readonly<Record<string, number>>;
+  /** Text facts of the latest answer read (role, leader), by configured fact name. */
+  readonly facts: Readonly<Record<string, string>>;
+  /** Configured values and facts the last answer did not hold, e.g. `value sessions: missing`. */
+  readonly problems: readonly string[];
 }

@@ -82,6 +82,35 @@ export const clusterMetrics = {
   keyFingerprints: spec('cluster_key_fingerprints', 'gauge', 'Distinct encryption key fingerprints seen in the cluster.', [
     'app_cluster',
   ]),
+  componentValue: spec(
+    'component_value',
+    'gauge',
+    'A number the component reports (sessions, transfers, queued events), by the configured value name, which carries its unit.',
+    [...COMPONENT, 'name'],
+  ),
+  factInfo: spec('component_fact_info', 'gauge', 'A text fact the component reports (role, leader), by fact name and value.', [
+    ...COMPONENT,
+    'fact',
+    'value',
+  ]),
+  expectationServers: spec(
+    'cluster_expectation_servers',
+    'gauge',
+    'Servers an expectation counts: active servers online (min_servers_online), or servers reporting the expected fact value.',
+    ['app_cluster', 'expectation'],
+  ),
+  expectationMinServers: spec(
+    'cluster_expectation_min_servers',
+    'gauge',
+    'Configured least number of servers an expectation needs; absent when it sets no minimum.',
+    ['app_cluster', 'expectation'],
+  ),
+  expectationMaxServers: spec(
+    'cluster_expectation_max_servers',
+    'gauge',
+    'Configured most servers an expectation allows; absent when it sets no maximum.',
+    ['app_cluster', 'expectation'],
+  ),
 } as const;
 
 /** The exporter's own metrics, kept in a long-lived registry. */

@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client';
-import type { ServerStatus, Snapshot } from '../evaluate/snapshot.js';
+import type { ClusterStatus, ServerStatus, Snapshot } from '../evaluate/snapshot.js';
 import { clusterMetrics as m, type MetricSpec } from './catalogue.js';
 
 const NEEDS_ESCAPE = /[\\\n"]/;
@@ -140,6 +140,38 @@ function writeSnapshot(snapshot: Snapshot, out: ByteSink): void {
       }
     }
   });
+  family(m.componentValue, (series) => {
+    for (const { servers } of clusters) {
+      for (const { components } of servers) {
+        for (const { comp, l } of components) {
+          if (comp.up === null) continue;
+          for (const [name, v] of Object.entries(comp.values)) series(`${l},name="${esc(name)}"`, v);
+        }
+      }
+    }
+  });
+  family(m.factInfo, (series) => {
+    for (const { servers } of clusters) {
+      for (const { components } of servers) {
+        for (const { comp, l } of components) {
+          if (comp.up === null) continue;
+          for (const [fact, v] of Object.entries(comp.facts)) series(`${l},fact="${esc(fact)}",value="${esc(v)}"`, 1);
+        }
+      }
+    }
+  });
+  const expectation = (spec: MetricSpec, value: (e: ClusterStatus['expectations'][number]) => number | null): void =>
+    family(spec, (series) => {
+      for (const { c, cl } of clusters) {
+        for (const e of c.expectations) {
+          const v = value(e);
+          if (v !== null) series(`${cl},expectation="${esc(e.name)}"`, v);
+        }
+      }
+    });
+  expectation(m.expectationServers, (e) => e.servers);
+  expectation(m.expectationMinServers, (e) => e.min);
+  expectation(m.expectationMaxServers, (e) => e.max);
 }
 
 /** A whole scrape: the snapshot's cluster metrics, then the exporter's own registry. */

@@ -1,9 +1,11 @@
-import type { ClusterConfig, Config, ServerConfig } from '../config/types.js';
+import type { ClusterConfig, ComponentConfig, Config, ServerConfig } from '../config/types.js';
 import { evaluate, judgeServer } from '../evaluate/evaluate.js';
 import type { ServerState, Snapshot } from '../evaluate/snapshot.js';
 import type { Logger } from '../log.js';
 import type { OwnMetrics } from '../metrics/own.js';
-import type { Probe, ProbeResult } from '../probes/types.js';
+import { buildProbes, type EndpointProbes } from '../probes/build.js';
+import { read } from '../probes/extract.js';
+import type { Answer, EndpointProbe } from '../probes/types.js';
 import { observe, type ComponentRecord } from './record.js';
 
 export interface MonitorOptions {
@@ -29,11 +31,14 @@ interface ServerCheck {
   recheckAt: number;
 }
 
+/** One endpoint of one server: what is scheduled and probed. */
 interface Target {
   readonly key: string;
   /** The transition check of the target's server, told when a probe finishes. */
   check?: ServerCheck;
-  probe: Probe;
+  probe: EndpointProbe;
+  /** The components that read the endpoint's answer, with their records. */
+  readers: readonly { readonly component: ComponentConfig; readonly cluster: string; readonly server: string }[];
   intervalMs: number;
   timeoutMs: number;
   dueMs: number;
@@ -43,12 +48,15 @@ interface Target {
 }
 
 /**
- * Probes every configured component in the background on its cluster's heartbeat
- * interval, with a random first offset so probes spread over the interval, under one
- * bound on concurrent probes. Keeps the last observation of each component.
+ * Probes every server's endpoints in the background, each once per interval (the shortest
+ * heartbeat interval of the components that read it), with a random first offset so
+ * probes spread over the interval, under one bound on concurrent probes. Every component
+ * reading an endpoint reads the same answer; the last observation of each component is kept.
  */
 export class Monitor {
   private config: Config;
+  private endpoints?: EndpointProbes;
+  private readonly closing = new Set<Promise<void>>();
   private readonly targets = new Map<string, Target>();
   private readonly records = new Map<string, ComponentRecord>();
   private readonly queue: Target[] = [];
@@ -77,27 +85,32 @@ export class Monitor {
     this.transitionTimer.unref();
   }
 
-  /** Swaps in a new configuration. Components still configured keep their records and phase. */
+  /**
+   * Swaps in a new configuration and its probes; the old probes' pools close once their
+   * last probe is done. Endpoints still configured keep their phase, components their records.
+   */
   apply(config: Config): void {
-    const wanted = new Map<string, { probe: Probe; intervalMs: number; timeoutMs: number }>();
+    const endpoints = buildProbes(config);
+    for (const warning of endpoints.warnings) this.opts.logger.warn({ file: config.file }, warning);
+    const wanted = new Map<string, Pick<Target, 'probe' | 'readers' | 'intervalMs' | 'timeoutMs'>>();
+    const components = new Set<string>();
     for (const cluster of config.clusters) {
       for (const server of cluster.servers) {
-        for (const c of server.components) {
-          wanted.set(c.key, {
-            probe: c.probe,
-            intervalMs: cluster.heartbeatIntervalMs,
-            timeoutMs: c.probeTimeoutMs,
-          });
+        for (const e of server.endpoints) {
+          const readers = server.components.filter((c) => c.endpoint === e.key).map((component) => ({ component, cluster: cluster.name, server: server.name }));
+          wanted.set(e.key, { probe: endpoints.probes.get(e.key)!, readers, intervalMs: e.intervalMs, timeoutMs: e.timeoutMs });
         }
+        for (const c of server.components) components.add(c.key);
       }
     }
     for (const [key, t] of this.targets) {
       if (!wanted.has(key)) {
         clearTimeout(t.timer);
         this.targets.delete(key);
-        this.records.delete(key);
       }
     }
+    for (const key of this.records.keys()) if (!components.has(key)) this.records.delete(key);
+    for (const key of components) if (!this.records.has(key)) this.records.set(key, { failures: {} });
     const now = Date.now();
     const random = this.opts.random ?? Math.random;
     for (const [key, w] of wanted) {
@@ -110,8 +123,16 @@ export class Monitor {
       }
       const target: Target = { key, ...w, dueMs: 0, busy: false };
       this.targets.set(key, target);
-      this.records.set(key, { failures: {} });
       this.schedule(target, now + random() * w.intervalMs);
+    }
+    const previous = this.endpoints;
+    this.endpoints = endpoints;
+    if (previous) {
+      // Probes already running on the old pools finish first (they are bounded by their deadline).
+      const done: Promise<void> = Promise.all(this.inFlight)
+        .then(() => previous.close())
+        .finally(() => this.closing.delete(done));
+      this.closing.add(done);
     }
     this.config = config;
     // What the transition log judges every second, resolved once per configuration.
@@ -125,7 +146,7 @@ export class Monitor {
         recheckAt: 0,
       })),
     );
-    for (const check of this.checks) for (const c of check.server.components) this.targets.get(c.key)!.check = check;
+    for (const check of this.checks) for (const e of check.server.endpoints) this.targets.get(e.key)!.check = check;
     const servers = new Set(this.checks.map((check) => check.key));
     for (const key of this.serverStates.keys()) if (!servers.has(key)) this.serverStates.delete(key);
   }
@@ -141,12 +162,15 @@ export class Monitor {
     return true;
   }
 
+  /** Stops probing, waits for running probes and closes every connection pool. */
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.transitionTimer);
     for (const t of this.targets.values()) clearTimeout(t.timer);
     this.queue.length = 0;
     await Promise.all(this.inFlight);
+    await Promise.all(this.closing);
+    await this.endpoints?.close();
   }
 
   private schedule(t: Target, dueMs: number): void {
@@ -195,16 +219,33 @@ export class Monitor {
     // armed for the whole timeout and build a DOMException (with a stack) for every probe.
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), t.timeoutMs);
-    const result = await runGuarded(t.probe, controller.signal);
+    const answer = await runGuarded(t.probe, controller.signal);
     clearTimeout(timer);
     const durationMs = performance.now() - started;
-    const record = this.records.get(t.key);
-    // A reload may have removed the component while it was being probed.
-    if (!record || this.targets.get(t.key) !== t) return;
-    observe(record, { ...result, finishedMs: Date.now(), durationMs });
+    // A reload may have removed the endpoint while it was being probed.
+    if (this.targets.get(t.key) !== t) return;
+    const finishedMs = Date.now();
+    const hashKey = this.endpoints!.hashKey;
+    for (const { component, cluster, server } of t.readers) {
+      const record = this.records.get(component.key);
+      if (!record) continue;
+      const before = record.facts;
+      observe(record, { ...read(component.read, answer, hashKey, finishedMs), finishedMs, durationMs });
+      if (before && record.facts && record.facts !== before) this.logFactChanges(cluster, server, component.name, before, record.facts);
+    }
     if (t.check) t.check.dirty = true;
-    this.opts.metrics.probes.inc({ result: result.success ? 'success' : 'failure' });
+    this.opts.metrics.probes.inc({ result: answer.success ? 'success' : 'failure' });
     this.opts.metrics.probeDuration.observe(durationMs / 1000);
+  }
+
+  /** A fact that changes (the leader moves, a node becomes primary) is logged like a state change. */
+  private logFactChanges(cluster: string, server: string, component: string, before: Readonly<Record<string, string>>, after: Readonly<Record<string, string>>): void {
+    for (const [fact, value] of Object.entries(after)) {
+      const old = before[fact];
+      if (old !== undefined && old !== value) {
+        this.opts.logger.info({ app_cluster: cluster, server, component, fact, from: old, to: value }, 'fact changed');
+      }
+    }
   }
 
   /**
@@ -233,8 +274,8 @@ function serverKey(cluster: string, server: string): string {
 }
 
 /** A probe never throws past here, and never outlives its deadline even if it ignores the signal. */
-async function runGuarded(probe: Probe, signal: AbortSignal): Promise<ProbeResult> {
-  const deadline = new Promise<ProbeResult>((resolve) => {
+async function runGuarded(probe: EndpointProbe, signal: AbortSignal): Promise<Answer> {
+  const deadline = new Promise<Answer>((resolve) => {
     signal.addEventListener('abort', () => resolve({ success: false, reason: 'timeout', detail: 'deadline exceeded' }), {
       once: true,
     });

@@ -19,6 +19,8 @@ export interface ComponentRecord {
   /** Why the latest answer held no valid heartbeat; cleared by a valid one. */
   heartbeatProblem?: string;
   os?: string;
+  /** Text facts of the latest answer that was read. */
+  facts?: Readonly<Record<string, string>>;
   failures: Partial<Record<ProbeReason, number>>;
 }
 
@@ -45,4 +47,5 @@ export function observe(record: ComponentRecord, obs: Observation): void {
     record.heartbeatProblem = obs.heartbeatProblem;
   }
   if (obs.os !== undefined) record.os = obs.os;
+  if (obs.facts !== undefined) record.facts = obs.facts;
 }

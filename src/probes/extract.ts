@@ -1,122 +1,6 @@
-import type { MapReader } from '../config/reader.js';
+import type { Reading, Source } from '../config/types.js';
 import { clip } from './reasons.js';
-import type { ProbeResult } from './types.js';
-
-/**
- * Where a fact is read from in an HTTP answer. A string is a JSON path; `{header: NAME}`
- * reads a response header.
- *
- * JSON path grammar; `json` holds the parsed steps, a name as a string, an index as a number:
- *
- * ```
- * path   = "$" step { step }  |  first { step }
- * first  = name | index | quoted
- * step   = "." name | index | quoted
- * name   = ( A-Z | a-z | "_" ) { A-Z | a-z | 0-9 | "_" | "-" }
- * index  = "[" 0-9 { 0-9 } "]"            a list item, counted from 0
- * quoted = "[" JSON string literal "]"     any name: ["a.b"], ["it's"], ["say \"hi\""], ["0"]
- * ```
- *
- * An index matches only an element of a list and a name only an own key of an object, so
- * `data[0]` finds nothing in `{"data":{"0":"x"}}` (that key is `data["0"]`), and `length`
- * or `constructor` are never read off a list, a string or a prototype.
- */
-export type Source = { readonly json: readonly (string | number)[] } | { readonly header: string };
-
-export interface Extraction {
-  /**
-   * The component's status, healthy when it equals one of `healthy` after trimming and
-   * ignoring case (`healthy` is held trimmed and lower-cased). `reason`, when set, names
-   * where the answer explains an unhealthy status (etcd's `/health` sends `reason`).
-   */
-  readonly status?: { readonly from: Source; readonly healthy: readonly string[]; readonly reason?: Source };
-  readonly version?: Source;
-  readonly keyFingerprint?: Source;
-  /** A raw key: hashed on read, never kept. */
-  readonly key?: Source;
-  readonly heartbeat?: Source;
-  readonly os?: Source;
-  readonly values: Readonly<Record<string, Source>>;
-}
-
-export const DEFAULT_HEALTHY = ['ok', 'up', 'online', 'healthy', 'running', 'pass'];
-
-const JSON_STRING = String.raw`"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9A-Fa-f]{4}))*"`;
-const FIRST = new RegExp(String.raw`^(?:([A-Za-z_][\w-]*)|\[(\d+)\]|\[(${JSON_STRING})\])`);
-const STEP = new RegExp(String.raw`^(?:\.([A-Za-z_][\w-]*)|\[(\d+)\]|\[(${JSON_STRING})\])`);
-
-/** Parses a JSON path (grammar at {@link Source}), or returns undefined when it is not one. */
-export function parseJsonPath(path: string): (string | number)[] | undefined {
-  let rest = path.startsWith('$') ? path.slice(1) : path;
-  let pattern = path.startsWith('$') ? STEP : FIRST;
-  const out: (string | number)[] = [];
-  while (rest.length > 0) {
-    const m = pattern.exec(rest);
-    if (!m) return undefined;
-    out.push(m[1] ?? (m[2] !== undefined ? Number(m[2]) : (JSON.parse(m[3]!) as string)));
-    rest = rest.slice(m[0].length);
-    pattern = STEP;
-  }
-  return out.length > 0 ? out : undefined;
-}
-
-function parseSource(r: MapReader, key: string): Source | undefined {
-  if (!r.has(key)) return undefined;
-  if (r.isMapping(key)) {
-    const m = r.map(key)!;
-    const header = m.requiredString('header');
-    m.finish();
-    return { header: header.toLowerCase() };
-  }
-  const text = r.requiredString(key);
-  const json = parseJsonPath(text);
-  if (!json) throw r.error(key, `"${text}" is not a JSON path (examples: status, node.version, items[0].os, ["key.id"])`);
-  return { json };
-}
-
-export function parseExtraction(r: MapReader | undefined): Extraction {
-  if (!r) return { values: {} };
-  let status: Extraction['status'];
-  if (r.isMapping('status')) {
-    const s = r.map('status')!;
-    const from = parseSource(s, 'json') ?? (s.has('header') ? { header: s.requiredString('header').toLowerCase() } : undefined);
-    if (!from) throw s.error(undefined, 'needs "json" (a JSON path) or "header"');
-    // A YAML `true` or `200` in the list compares as the text a server would send.
-    const healthy = (s.textList('healthy') ?? DEFAULT_HEALTHY).map((v) => v.trim().toLowerCase());
-    const reason = parseSource(s, 'reason');
-    s.finish();
-    status = { from, healthy, reason };
-  } else {
-    const from = parseSource(r, 'status');
-    if (from) status = { from, healthy: DEFAULT_HEALTHY };
-  }
-  const values: Record<string, Source> = {};
-  const v = r.map('values');
-  if (v) {
-    for (const name of v.keys()) {
-      if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(name)) throw v.error(name, 'value names must match [a-zA-Z_][a-zA-Z0-9_]*');
-      values[name] = parseSource(v, name)!;
-    }
-    v.finish();
-  }
-  const out: Extraction = {
-    status,
-    version: parseSource(r, 'version'),
-    keyFingerprint: parseSource(r, 'key_fingerprint'),
-    key: parseSource(r, 'key'),
-    heartbeat: parseSource(r, 'heartbeat'),
-    os: parseSource(r, 'os'),
-    values,
-  };
-  if (out.key && out.keyFingerprint) throw r.error('key', 'set either "key" or "key_fingerprint", not both');
-  r.finish();
-  return out;
-}
-
-export function needsJson(e: Extraction): boolean {
-  const sources = [e.status?.from, e.status?.reason, e.version, e.keyFingerprint, e.key, e.heartbeat, e.os, ...Object.values(e.values)];
-  return sources.some((s) => s !== undefined && 'json' in s);
-}
+import type { Answer, ProbeResult } from './types.js';
 
 function lookup(source: Source, body: unknown, headers: Record<string, string | string[] | undefined>): unknown {
   if ('header' in source) {
@@ -206,44 +90,66 @@ export function parseHeartbeat(v: unknown, probeMs: number): Heartbeat {
   return { ms };
 }
 
+/** The most value problems kept per component: the API shows them, bounded. */
+const MAX_PROBLEMS = 8;
+
 /**
- * Applies an extraction to a parsed answer read at `nowMs`. Unhealthy status makes the
- * probe fail, with the answer's reason (when configured) in the detail.
+ * What one component reads from its endpoint's answer, read at `nowMs`. A failed answer
+ * fails every component that reads it, with the answer's reason. An unhealthy status fails
+ * the component, with the answer's reason for it (when configured) in the detail. Values
+ * that are not numbers and facts that are not text are `problems`, never silence.
  */
-export function extract(
-  e: Extraction,
-  body: unknown,
-  headers: Record<string, string | string[] | undefined>,
-  hashKey: (raw: string) => string,
-  nowMs = Date.now(),
-): ProbeResult {
+export function read(r: Reading, answer: Answer, hashKey: (raw: string) => string, nowMs = Date.now()): ProbeResult {
+  if (!answer.success) return { success: false, reason: answer.reason, ...(answer.detail ? { detail: answer.detail } : {}) };
+  const body = answer.body;
+  const headers = answer.headers ?? {};
+  const problems: string[] = [];
   const values: Record<string, number> = {};
-  for (const [name, src] of Object.entries(e.values)) {
+  for (const [name, src] of Object.entries(r.values)) {
     const raw = lookup(src, body, headers);
     const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
     if (Number.isFinite(n)) values[name] = n;
+    else if (problems.length < MAX_PROBLEMS) problems.push(raw === undefined ? `value ${name}: missing` : `value ${name}: ${describe(raw)} is not a number`);
   }
-  const keySource = e.key ?? e.keyFingerprint;
+  const facts: Record<string, string> = {};
+  for (const [name, src] of Object.entries(r.facts)) {
+    const raw = text(lookup(src, body, headers));
+    if (raw !== undefined) facts[name] = clip(raw.trim(), 64);
+    else if (problems.length < MAX_PROBLEMS) problems.push(`fact ${name}: missing`);
+  }
+  const keySource = r.key ?? r.keyFingerprint;
   const key = keySource && text(lookup(keySource, body, headers));
-  const version = e.version && text(lookup(e.version, body, headers));
-  const os = e.os && text(lookup(e.os, body, headers));
-  const heartbeat = e.heartbeat ? parseHeartbeat(lookup(e.heartbeat, body, headers), nowMs) : undefined;
-  const facts = {
+  const version = r.version && text(lookup(r.version, body, headers));
+  const os = r.os && text(lookup(r.os, body, headers));
+  const heartbeat = r.heartbeat ? parseHeartbeat(lookup(r.heartbeat, body, headers), nowMs) : undefined;
+  const found = {
     version: version ? clip(version, 64) : undefined,
     keyHash: key ? hashKey(key) : undefined,
     heartbeatMs: heartbeat && 'ms' in heartbeat ? heartbeat.ms : undefined,
     heartbeatProblem: heartbeat && 'problem' in heartbeat ? heartbeat.problem : undefined,
     os: os ? clip(os, 64) : undefined,
     values,
+    facts,
+    ...(problems.length > 0 ? { problems } : {}),
   };
-  if (!e.status) return { success: true, ...facts };
-  const status = text(lookup(e.status.from, body, headers));
-  if (status === undefined) return { success: false, reason: 'bad_body', detail: 'status field missing', ...facts };
+  if (!r.status) return { success: true, ...found };
+  const status = text(lookup(r.status.from, body, headers));
+  if (status === undefined) return { success: false, reason: 'bad_body', detail: 'status field missing', ...found };
   const shown = clip(status, 40);
-  if (!e.status.healthy.includes(status.trim().toLowerCase())) {
-    const why = e.status.reason && text(lookup(e.status.reason, body, headers))?.trim();
+  if (!healthy(r.status, status)) {
+    const why = r.status.reason && text(lookup(r.status.reason, body, headers))?.trim();
     const detail = why ? `status "${shown}": ${clip(why, 120)}` : `status "${shown}"`;
-    return { success: false, reason: 'status_not_ok', detail, status: shown, ...facts };
+    return { success: false, reason: 'status_not_ok', detail, status: shown, ...found };
   }
-  return { success: true, status: shown, ...facts };
+  return { success: true, status: shown, ...found };
+}
+
+function healthy(rule: NonNullable<Reading['status']>, status: string): boolean {
+  const v = status.trim().toLowerCase();
+  return rule.match === 'contains' ? rule.healthy.some((h) => v.includes(h)) : rule.healthy.includes(v);
+}
+
+/** Server text in a problem: JSON-quoted and clipped. */
+function describe(v: unknown): string {
+  return clip(typeof v === 'string' ? JSON.stringify(v) : (JSON.stringify(v) ?? String(v)), 40);
 }

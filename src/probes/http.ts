@@ -1,109 +1,64 @@
 import { Agent, Client, request } from 'undici';
-import type { IncomingHttpHeaders } from 'undici/types/header.js';
-import { readSecret } from '../config/secrets.js';
-import { extract, needsJson, parseExtraction, type Extraction } from './extract.js';
+import type { HttpEndpoint } from '../config/types.js';
 import { failure } from './reasons.js';
-import { checkTemplate, expandUrl, templateFields, TemplateError } from './template.js';
-import { parseTls } from './tls.js';
-import type { ProbeKind, ProbeResult } from './types.js';
-
-const DEFAULT_BODY_LIMIT = 1024 * 1024;
-
-const METHODS = ['GET', 'HEAD', 'POST'] as const;
+import { tlsOptions } from './tls.js';
+import type { Answer, ProbeKind } from './types.js';
 
 interface HttpSettings {
-  readonly method: (typeof METHODS)[number];
+  readonly method: HttpEndpoint['method'];
   readonly headers: Record<string, string>;
   readonly validStatus: (status: number) => boolean;
   readonly bodyLimit: number;
-  readonly extraction: Extraction;
 }
 
 /**
- * `http`: requests a URL built from the server's fields and judges the answer. The
- * caller's deadline covers the whole exchange, body included; the body is read up to a
- * limit and never further.
+ * `http`: requests a URL (filled in per server by the loader) and hands its answer to the
+ * components that read it. The caller's deadline covers the whole exchange, body
+ * included; the body is read up to a limit and never further.
  */
-export const httpProbe: ProbeKind = (r, ctx) => {
-  const url = r.requiredString('url');
-  const problem = checkTemplate(url);
-  if (problem) throw r.error('url', problem);
-  // The scheme is never a template field; whether the rest makes a URL depends on each
-  // server's fields and is checked as each server is bound.
-  if (!/^https?:\/\/[^/?#]/i.test(url)) throw r.error('url', `must be an http:// or https:// URL, got "${url}"`);
-  const headers = r.stringMap('headers');
-  const basic = r.map('basic_auth');
-  if (basic) {
-    const username = basic.requiredString('username');
-    const password = readSecret(basic, 'password', ctx.baseDir) ?? '';
-    basic.finish();
-    headers['authorization'] = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
-  }
-  const token = readSecret(r, 'bearer_token', ctx.baseDir);
-  if (token !== undefined) {
-    if (basic) throw r.error('bearer_token_file', 'set basic_auth or a bearer token, not both');
-    headers['authorization'] = `Bearer ${token}`;
-  }
-  const codes = r.scalarList('valid_status_codes');
-  if (codes?.some((c) => typeof c !== 'number' || !Number.isInteger(c) || c < 100 || c > 599)) {
-    throw r.error('valid_status_codes', 'must be a list of HTTP status codes (100-599)');
-  }
-  const tls = parseTls(r.map('tls'), ctx.baseDir);
+export const httpProbe: ProbeKind<HttpEndpoint> = (e, ctx) => {
+  const headers: Record<string, string> = { ...e.headers };
+  if (e.authorization) headers['authorization'] = e.authorization.reveal();
+  const codes = e.validStatusCodes;
   const settings: HttpSettings = {
-    method: r.oneOf('method', METHODS) ?? 'GET',
+    method: e.method,
     headers,
     validStatus: codes ? (s) => codes.includes(s) : (s) => s >= 200 && s < 300,
-    bodyLimit: r.size('body_size_limit') ?? DEFAULT_BODY_LIMIT,
-    extraction: parseExtraction(r.map('extract')),
+    bodyLimit: e.bodySizeLimit,
   };
-  r.finish();
   // When the URL's origin names the server ({address}, {name}, ...), each server is its own
   // origin and a probe never runs twice at once on it: one Client per origin, not undici's
   // default Pool with its 2048-slot request queue (16 KB) each. An origin shared by all
   // servers (a management console) gets a Pool, so probes of different servers run side by
   // side; its connections are bounded by the probe concurrency and always kept alive.
-  const perServerOrigin = templateFields(originOf(url)).length > 0;
   const agent = new Agent({
-    ...(perServerOrigin ? { factory: (origin: string, opts: object) => new Client(origin, opts) } : {}),
-    connect: { ...tls },
+    ...(e.perServerOrigin ? { factory: (origin: string, opts: object) => new Client(origin, opts) } : {}),
+    connect: { ...tlsOptions(e.tls) },
     keepAliveMaxTimeout: 60_000,
     maxResponseSize: settings.bodyLimit,
   });
   return {
-    bind: (server) => {
-      const target = expandUrl(url, server);
-      if (!URL.canParse(target)) throw new TemplateError(`url "${url}" gives "${target}", which is not a URL`);
+    bind: (target, needsJson) => {
+      if (!('url' in target)) throw new Error('http probe bound to a host and port');
       // An idle keep-alive connection per server costs one file descriptor: reuse
       // connections for as many as the open-file limit allows, no more.
-      const reuse = perServerOrigin ? ctx.claimKeepAlive() : true;
-      return (signal) => runHttp(agent, target, settings, ctx.hashKey, signal, reuse);
+      const reuse = e.perServerOrigin ? ctx.claimKeepAlive() : true;
+      return (signal) => runHttp(agent, target.url, settings, needsJson, signal, reuse);
     },
     close: () => agent.close(),
   };
 };
 
-/** The scheme and authority of a URL template: what decides the connection it uses. */
-function originOf(url: string): string {
-  return /^[a-z]+:\/\/[^/?#]*/i.exec(url)?.[0] ?? url;
-}
-
-async function runHttp(
-  agent: Agent,
-  url: string,
-  s: HttpSettings,
-  hashKey: (raw: string) => string,
-  signal: AbortSignal,
-  reuse: boolean,
-): Promise<ProbeResult> {
+async function runHttp(agent: Agent, url: string, s: HttpSettings, needsJson: boolean, signal: AbortSignal, reuse: boolean): Promise<Answer> {
   try {
     const res = await request(url, { method: s.method, headers: s.headers, dispatcher: agent, signal, reset: !reuse });
     if (!s.validStatus(res.statusCode)) {
       discard(res.body);
       return { success: false, reason: 'http_status', detail: `HTTP ${res.statusCode}` };
     }
-    if (!needsJson(s.extraction)) {
+    if (!needsJson) {
       discard(res.body);
-      return extract(s.extraction, undefined, res.headers, hashKey);
+      return { success: true, headers: res.headers };
     }
     const declared = Number(res.headers['content-length']);
     if (declared > s.bodyLimit) {
@@ -111,14 +66,14 @@ async function runHttp(
       return { success: false, reason: 'body_too_large', detail: `content-length ${declared}` };
     }
     // The agent's maxResponseSize stops the body at the limit (UND_ERR_RES_EXCEEDED_MAX_SIZE).
-    const body = await res.body.text();
-    let parsed: unknown;
+    const text = await res.body.text();
+    let body: unknown;
     try {
-      parsed = JSON.parse(body);
+      body = JSON.parse(text);
     } catch {
       return { success: false, reason: 'bad_body', detail: 'not JSON' };
     }
-    return extract(s.extraction, parsed, res.headers as IncomingHttpHeaders, hashKey);
+    return { success: true, body, headers: res.headers };
   } catch (err) {
     return failure(err, signal);
   }

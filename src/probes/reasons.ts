@@ -1,5 +1,5 @@
 import type { ProbeReason } from '../metrics/catalogue.js';
-import type { ProbeResult } from './types.js';
+import type { Answer } from './types.js';
 
 const CODE_REASONS: Record<string, ProbeReason> = {
   ECONNREFUSED: 'connection_refused',
@@ -24,7 +24,7 @@ const CODE_REASONS: Record<string, ProbeReason> = {
 const TLS_CODE = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|ERR_OSSL_|HOSTNAME_MISMATCH)/;
 
 /** Maps an error thrown by a socket or undici to a reason, following `cause` chains. */
-export function failure(err: unknown, signal: AbortSignal): ProbeResult {
+export function failure(err: unknown, signal: AbortSignal): Answer {
   if (signal.aborted) return { success: false, reason: 'timeout', detail: 'deadline exceeded' };
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
     const code = (e as { code?: unknown }).code;

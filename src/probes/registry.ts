@@ -1,9 +1,10 @@
+import type { EndpointSettings } from '../config/types.js';
 import { httpProbe } from './http.js';
 import { tcpProbe } from './tcp.js';
 import type { ProbeKind } from './types.js';
 
-/** Every probe kind by the name used under a component's `probe:` in the configuration. */
-export const probeKinds: Readonly<Record<string, ProbeKind>> = {
+/** Every probe kind by the name used in the configuration (`http:`, `tcp:`). */
+export const probeKinds: { readonly [K in EndpointSettings['kind']]: ProbeKind<Extract<EndpointSettings, { kind: K }>> } = {
   http: httpProbe,
   tcp: tcpProbe,
 };

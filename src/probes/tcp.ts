@@ -1,41 +1,28 @@
 import { isIP, connect as netConnect, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
+import type { TcpEndpoint } from '../config/types.js';
 import { failure } from './reasons.js';
-import { bareHost, checkTemplate, expand } from './template.js';
-import { parseTls } from './tls.js';
-import type { ProbeKind, ProbeResult } from './types.js';
+import { tlsOptions } from './tls.js';
+import type { Answer, ProbeKind } from './types.js';
 
 /**
  * `tcp`: connects to `host:port` (host defaults to `{address}`; IPv4, IPv6 with or without
- * brackets, or a host name), with an optional TLS handshake.
+ * brackets, or a host name; the loader fills templates in), with an optional TLS handshake.
  */
-export const tcpProbe: ProbeKind = (r, ctx) => {
-  const host = r.string('host') ?? '{address}';
-  const problem = checkTemplate(host);
-  if (problem) throw r.error('host', problem);
-  const port = r.number('port');
-  if (port === undefined) throw r.error(undefined, 'missing required field "port"');
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw r.error('port', 'must be a port number (1-65535)');
-  const tls = r.has('tls') ? (parseTls(r.map('tls'), ctx.baseDir) ?? {}) : undefined;
-  r.finish();
+export const tcpProbe: ProbeKind<TcpEndpoint> = (settings) => {
+  const tls = settings.tls ? (tlsOptions(settings.tls) ?? {}) : undefined;
   return {
-    bind: (server) => {
-      // Sockets take IPv6 without brackets; the configuration may write either form.
-      const target = bareHost(expand(host, server));
-      return (signal) => connectOnce(target, port, tls, signal);
+    bind: (target) => {
+      if (!('host' in target)) throw new Error('tcp probe bound to a URL');
+      return (signal) => connectOnce(target.host, target.port, tls, signal);
     },
     close: async () => {},
   };
 };
 
-function connectOnce(
-  host: string,
-  port: number,
-  tls: ReturnType<typeof parseTls>,
-  signal: AbortSignal,
-): Promise<ProbeResult> {
+function connectOnce(host: string, port: number, tls: ConnectionOptions | undefined, signal: AbortSignal): Promise<Answer> {
   return new Promise((resolve) => {
-    const done = (result: ProbeResult): void => {
+    const done = (result: Answer): void => {
       signal.removeEventListener('abort', onAbort);
       socket.destroy();
       resolve(result);

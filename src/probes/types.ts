@@ -1,16 +1,22 @@
-import type { MapReader } from '../config/reader.js';
+import type { EndpointSettings, EndpointTarget } from '../config/types.js';
 import type { ProbeReason } from '../metrics/catalogue.js';
 
-/** The server fields a probe template may use: `{address}`, `{name}`, `{site}`, `{role}`, `{labels.x}`. */
-export interface ServerFields {
-  readonly name: string;
-  readonly address: string;
-  readonly site: string;
-  readonly role: string;
-  readonly labels: Readonly<Record<string, string>>;
+/**
+ * One endpoint's answer: whether the request succeeded and, for HTTP, what came back for
+ * the components to read. Held only until every reading component has read it.
+ */
+export interface Answer {
+  readonly success: boolean;
+  readonly reason?: ProbeReason;
+  /** Short, exporter-written words on the failure; never a raw error message or a secret. */
+  readonly detail?: string;
+  /** The body parsed as JSON, when a reading component needs it. */
+  readonly body?: unknown;
+  /** Response headers, names in lower case. */
+  readonly headers?: Readonly<Record<string, string | string[] | undefined>>;
 }
 
-/** What one probe found. A failed probe is data, never an exception. */
+/** What one component found in its endpoint's answer. A failed probe is data, never an exception. */
 export interface ProbeResult {
   readonly success: boolean;
   readonly reason?: ProbeReason;
@@ -33,16 +39,16 @@ export interface ProbeResult {
   readonly heartbeatProblem?: string;
   readonly os?: string;
   readonly values?: Readonly<Record<string, number>>;
+  /** Text facts by name, trimmed, at most 64 characters each. */
+  readonly facts?: Readonly<Record<string, string>>;
+  /** Configured values and facts the answer did not hold as a number or text, e.g. `value sessions: "n/a" is not a number`. */
+  readonly problems?: readonly string[];
 }
 
-/** One ready-to-run probe of one component on one server. It must settle once `signal` aborts. */
-export type Probe = (signal: AbortSignal) => Promise<ProbeResult>;
+/** One ready-to-run probe of one endpoint of one server. It must settle once `signal` aborts. */
+export type EndpointProbe = (signal: AbortSignal) => Promise<Answer>;
 
 export interface ProbeContext {
-  /** Directory that relative file paths in the configuration resolve against. */
-  readonly baseDir: string;
-  /** Replaces a key or fingerprint by a short keyed hash. */
-  readonly hashKey: (raw: string) => string;
   /**
    * Claims one of the configuration's keep-alive slots: true when this probe may keep an
    * idle connection (one file descriptor) open between probes.
@@ -50,20 +56,17 @@ export interface ProbeContext {
   readonly claimKeepAlive: () => boolean;
 }
 
-/** A component's probe, validated and ready to bind to each server that runs the component. */
-export interface PreparedProbe {
-  /**
-   * The probe of this component on one server.
-   * @throws TemplateError when the settings cannot be filled in for this server (a label it
-   * lacks, a URL its address does not make); the loader names the server.
-   */
-  bind(server: ServerFields): Probe;
-  /** Releases pooled connections once a reload has replaced this probe. */
+/** An endpoint as the cluster declares it, ready to bind to each server that has it. */
+export interface PreparedEndpoint {
+  /** The probe of this endpoint on one server; `needsJson` when a reader needs the body parsed. */
+  bind(target: EndpointTarget, needsJson: boolean): EndpointProbe;
+  /** Releases pooled connections once a reload has replaced this endpoint. */
   close(): Promise<void>;
 }
 
 /**
- * A probe kind: validates its settings once at load time. Registered by name in
- * `registry.ts`; adding a kind is its own file and one line there.
+ * A probe kind: builds what every server's probe of an endpoint shares (connection
+ * pools). Registered by kind in `registry.ts`; adding a kind is its own file, its settings
+ * in the configuration schema, and one line there.
  */
-export type ProbeKind = (settings: MapReader, ctx: ProbeContext) => PreparedProbe;
+export type ProbeKind<S extends EndpointSettings = EndpointSettings> = (settings: S, ctx: ProbeContext) => PreparedEndpoint;

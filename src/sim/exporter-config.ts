@@ -13,7 +13,7 @@ export interface SimExporterConfigOptions {
 
 /** An exporter configuration that probes every server and component of a simulated cluster. */
 export function simExporterConfig(sim: SimCluster, o: SimExporterConfigOptions = {}): string {
-  const extract = {
+  const reads = {
     status: 'status',
     version: 'version',
     [o.rawKey ? 'key' : 'key_fingerprint']: o.rawKey ? 'encryption_key' : 'key_fingerprint',
@@ -31,7 +31,8 @@ export function simExporterConfig(sim: SimCluster, o: SimExporterConfigOptions =
     ...(o.expectedVersion ? { expected_version: o.expectedVersion } : {}),
     components: sim.options.components.map((c) => ({
       name: c.name,
-      probe: { http: { url: `http://{address}:${c.port}/health`, extract } },
+      probe: { http: { url: `http://{address}:${c.port}/health` } },
+      ...reads,
     })),
     servers: sim.servers.map((s) => ({ name: s.name, address: s.address, site: 'primary', role: 'active' })),
   };

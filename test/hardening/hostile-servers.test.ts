@@ -228,7 +228,7 @@ beforeAll(async () => {
         probe:
           http:
             url: "${h.scheme}://${HOST}:${h.port}/health"
-${h.scheme === 'https' ? `            tls: { ca_file: "${tls.caFile}" }\n` : ''}            extract: { status: status }
+${h.scheme === 'https' ? `            tls: { ca_file: "${tls.caFile}" }\n` : ''}        status: status
 `;
   const yaml = `global:
   heartbeat_interval: 1s
@@ -243,7 +243,7 @@ ${hostiles.map(component).join('')}      # Control: the same TLS server named as
           http:
             url: "https://${HOST}:${tlsHost.port}/health"
             tls: { ca_file: "${tls.caFile}", server_name: wrong.example }
-            extract: { status: status }
+        status: status
     servers:
       - { name: hostile-1, address: ${HOST} }
   - name: healthy
@@ -252,7 +252,7 @@ ${hostiles.map(component).join('')}      # Control: the same TLS server named as
         probe:
           http:
             url: "http://{address}:8080/health"
-            extract: { status: status }
+        status: status
     servers:
 ${sim.servers.map((s) => `      - { name: ${s.name}, address: ${s.address} }\n`).join('')}`;
   const configFile = join(dir, 'config.yml');

@@ -93,19 +93,21 @@ clusters:
         probe:
           http:
             url: "http://{address}:8080/health"
-            extract: { status: status, version: version, key: encryption_key }
+        status: status
+        version: version
+        key: encryption_key
       - name: basic
         probe:
           http:
             url: "${authUrl}/basic"
             basic_auth: { username: ${USER}, ${basicAuth} }
-            extract: { status: status }
+        status: status
       - name: bearer
         probe:
           http:
             url: "${authUrl}/bearer"
             bearer_token_env: ${TOKEN_ENV}
-            extract: { status: status }
+        status: status
     servers:
 ${sim.servers.map((s) => `      - { name: ${s.name}, address: ${s.address} }\n`).join('')}`;
 }

@@ -34,6 +34,11 @@ export function renderSnapshotWithPromClient(snapshot: Snapshot): Registry {
     labelNames: [...m.probeFailures.labels],
     registers: [registry],
   });
+  const values = gauge(m.componentValue);
+  const facts = gauge(m.factInfo);
+  const expServers = gauge(m.expectationServers);
+  const expMin = gauge(m.expectationMinServers);
+  const expMax = gauge(m.expectationMaxServers);
 
   for (const c of snapshot.clusters) {
     const app_cluster = c.name;
@@ -43,6 +48,12 @@ export function renderSnapshotWithPromClient(snapshot: Snapshot): Registry {
     );
     g.interval.set({ app_cluster }, c.heartbeatIntervalSeconds);
     g.keys.set({ app_cluster }, c.keyFingerprints);
+    for (const e of c.expectations) {
+      const labels = { app_cluster, expectation: e.name };
+      expServers.set(labels, e.servers);
+      if (e.min !== null) expMin.set(labels, e.min);
+      if (e.max !== null) expMax.set(labels, e.max);
+    }
     for (const s of c.servers) {
       const server = s.name;
       g.serverInfo.set({ app_cluster, server, address: s.address, site: s.site, role: s.role, os: s.os ?? '' }, 1);
@@ -53,6 +64,8 @@ export function renderSnapshotWithPromClient(snapshot: Snapshot): Registry {
         for (const [reason, n] of Object.entries(comp.failures)) failures.inc({ ...labels, reason }, n);
         if (comp.up === null) continue;
         g.up.set(labels, comp.up ? 1 : 0);
+        for (const [name, v] of Object.entries(comp.values)) values.set({ ...labels, name }, v);
+        for (const [fact, value] of Object.entries(comp.facts)) facts.set({ ...labels, fact, value }, 1);
         if (comp.reason) g.failureReason.set({ ...labels, reason: comp.reason }, 1);
         if (comp.lastProbe !== null) g.lastProbe.set(labels, comp.lastProbe);
         if (comp.probeDurationSeconds !== null) g.probeDuration.set(labels, comp.probeDurationSeconds);

@@ -56,7 +56,7 @@ describe.skipIf(!ipv6)('server addresses: IPv4, IPv6 with and without brackets, 
     heartbeat_interval: 1s
     probe_timeout: 900ms
     components:
-      - { name: web, probe: { http: { url: "http://${host}:{labels.port}/status", extract: { status: status } } } }
+      - { name: web, probe: { http: { url: "http://${host}:{labels.port}/status" } }, status: status }
       - { name: peer, probe: { tcp: { port: ${ports[listenOn]!.tcp} } } }
     servers:
       - { name: s, address: "${address}", labels: { port: "${ports[listenOn]!.http}" } }`,

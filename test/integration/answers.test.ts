@@ -7,6 +7,7 @@ import type { Config } from '../../src/config/types.js';
 import type { ComponentStatus, Snapshot } from '../../src/evaluate/snapshot.js';
 import { startExporter, type RunningExporter } from '../../src/exporter.js';
 import { createLogger } from '../../src/log.js';
+import { probesOf } from '../helpers/probe.js';
 import { tempDir, waitFor } from '../helpers/stack.js';
 
 // How the http probe reads what real servers answer: each path of one loopback server
@@ -37,8 +38,9 @@ afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 describe('status values and paths, read by the http probe', () => {
   let config: Config;
   beforeAll(() => {
-    const component = (name: string, path: string, extract: string) =>
-      `      - { name: ${name}, probe: { http: { url: "http://{address}:${port}${path}", extract: ${extract} } } }`;
+    // `reads` is a flow mapping of what the component reads: its fields join the component's.
+    const component = (name: string, path: string, reads: string) =>
+      `      - { name: ${name}, probe: { http: { url: "http://{address}:${port}${path}" } }, ${reads.slice(2, -2)} }`;
     config = parseConfig(
       `clusters:
   - name: c
@@ -59,10 +61,12 @@ ${component('double', '/keys', `{ version: '["say \\"hi\\""]' }`)}
 `,
       'answers.yml',
     );
+    probes = probesOf(config);
   });
-  afterAll(() => config.close());
+  let probes: ReturnType<typeof probesOf>;
+  afterAll(() => probes.close());
 
-  const probe = (name: string) => config.clusters[0]!.servers[0]!.components.find((c) => c.name === name)!.probe(AbortSignal.timeout(5000));
+  const probe = (name: string) => probes.probe(name);
 
   it('puts the reason the answer gives for an unhealthy status in the detail', async () => {
     expect(await probe('etcd')).toMatchObject({ success: false, reason: 'status_not_ok', detail: 'status "false": RAFT NO LEADER' });
@@ -100,7 +104,9 @@ describe('a component that reports heartbeat 0', () => {
     stale_timeout: 2s
     components:
       - name: service
-        probe: { http: { url: "http://{address}:${port}/zero", extract: { status: status, heartbeat: hb } } }
+        probe: { http: { url: "http://{address}:${port}/zero" } }
+        status: status
+        heartbeat: hb
     servers: [{ name: s, address: 127.0.0.1 }]
 `,
     );

@@ -19,9 +19,12 @@ const config = parseConfig(
     heartbeat_interval: 15s
     load_balancing: true
     automatic_failover: true
+    expectations: { min_servers_online: 2 }
+    endpoints:
+      api: { http: { url: "https://{address}:8444/api/v2.0/status" } }
     components:
       - { name: web, stale_timeout: 24h, probe: { tcp: { port: 443 } } }
-      - { name: service, probe: { tcp: { port: 8443 } } }
+      - { name: service, endpoint: api, status: status, values: { active_transfers: stats.active }, facts: { tm_state: tm } }
     servers:
       - { name: mft-a, address: 10.0.0.1 }
       - { name: mft-b, address: 10.0.0.2 }
@@ -29,19 +32,28 @@ const config = parseConfig(
   - name: ci
     components: [{ name: web, probe: { tcp: { port: 80 } } }]
     servers: [{ name: ci-1, address: ci-1.internal }]
+  - name: pg
+    components: [{ name: patroni, probe: { http: { url: "http://{address}:8008/patroni" } }, facts: { role: role } }]
+    servers: [{ name: pg-1, address: 10.2.0.1 }, { name: pg-2, address: 10.2.0.2 }]
+    expectations:
+      servers_with_fact: [{ name: one_primary, fact: role, values: [primary, master], count: 1 }]
 `,
   'golden.yml',
 );
-afterAll(() => config.close());
 
 type Ok = Parameters<ReturnType<typeof recordsFor>['set']>[3];
 const OK: Ok = { success: true, finishedMs: NOW - 3000, durationMs: 4, version: '8.6.2', keyHash: 'aaaa', heartbeatMs: NOW - 5000, os: 'Linux 6.1' };
 
-/** A fixed scenario: mft-b's service refuses connections, mft-dr drifted, ci-1 not probed yet. */
+/**
+ * A fixed scenario: mft-b's service refuses connections, mft-dr drifted, ci-1 not probed
+ * yet; mft-a reports a workload figure and a fact; both pg servers report role primary.
+ */
 function scenario(ok: Ok = OK) {
   const { records, set } = recordsFor(config);
   set('mft-prod', 'mft-a', 'web', ok);
-  set('mft-prod', 'mft-a', 'service', ok);
+  set('mft-prod', 'mft-a', 'service', { ...ok, values: { active_transfers: 12 }, facts: { tm_state: 'Running' } });
+  set('pg', 'pg-1', 'patroni', { ...ok, facts: { role: 'primary' } });
+  set('pg', 'pg-2', 'patroni', { ...ok, facts: { role: 'primary' } });
   set('mft-prod', 'mft-b', 'web', ok);
   set('mft-prod', 'mft-b', 'service', { success: false, reason: 'timeout', finishedMs: NOW - 20_000, durationMs: 5000 });
   set('mft-prod', 'mft-b', 'service', { success: false, reason: 'connection_refused', finishedMs: NOW - 2000, durationMs: 1 });

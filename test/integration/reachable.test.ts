@@ -35,7 +35,7 @@ describe('a server that answers unhealthy is not "unreachable"', () => {
           http:
             url: "http://{address}:${port}/health"
             headers: { X-Build: 3.10 }
-            extract: { status: { json: health, healthy: ["true"] } }
+        status: { json: health, healthy: ["true"] }
     servers:
       - { name: m1, address: 127.0.0.1 }
       - { name: m2, address: 127.0.0.2 }

@@ -1,8 +1,16 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { evaluate, judgeServer, majority } from '../../src/evaluate/evaluate.js';
-import { extract } from '../../src/probes/extract.js';
 import { recordsFor } from '../helpers/records.js';
+import type { Reading, StatusRule } from '../../src/config/types.js';
+import { read } from '../../src/probes/extract.js';
+
+/** Reads an answer the way the http probe hands it over: `spec` as the loader would build it. */
+function extract(spec: Partial<Reading> & { status?: Omit<StatusRule, 'match'> & { match?: StatusRule['match'] } }, body: unknown, headers: Record<string, string>, hash: (k: string) => string, now?: number) {
+  const reading: Reading = { values: {}, facts: {}, ...spec, ...(spec.status ? { status: { match: 'equals', ...spec.status } } : {}) } as Reading;
+  return read(reading, { success: true, body, headers }, hash, now);
+}
+
 
 const NOW = 2_000_000;
 const config = parseConfig(
@@ -23,7 +31,6 @@ const config = parseConfig(
 `,
   'eval.yml',
 );
-afterAll(() => config.close());
 
 function healthy(set: ReturnType<typeof recordsFor>['set'], server: string, extra: Record<string, unknown> = {}) {
   for (const component of ['web', 'service']) {
@@ -139,7 +146,6 @@ describe('evaluate', () => {
     set('mft', 'b', 'web', { success: true, version: '9.0.0' });
     const snap = evaluate(pinned, records, NOW);
     expect(snap.clusters[0]!.servers.map((s) => s.components[0]!.versionInSync)).toEqual([false, true]);
-    await pinned.close();
   });
 
   it('flags the key that differs and counts distinct keys', () => {

@@ -1,5 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_HEALTHY, EPOCH_MS_FROM, extract, parseHeartbeat, parseJsonPath } from '../../src/probes/extract.js';
+import { parseJsonPath } from '../../src/config/json-path.js';
+import { DEFAULT_HEALTHY } from '../../src/config/schema.js';
+import type { Reading, StatusRule } from '../../src/config/types.js';
+import { EPOCH_MS_FROM, parseHeartbeat, read } from '../../src/probes/extract.js';
+
+/** Reads an answer the way the http probe hands it over: `spec` as the loader would build it. */
+function extract(spec: Partial<Reading> & { status?: Omit<StatusRule, 'match'> & { match?: StatusRule['match'] } }, body: unknown, headers: Record<string, string>, hash: (k: string) => string, now?: number) {
+  const reading: Reading = { values: {}, facts: {}, ...spec, ...(spec.status ? { status: { match: 'equals', ...spec.status } } : {}) } as Reading;
+  return read(reading, { success: true, body, headers }, hash, now);
+}
+
 
 describe('JSON paths', () => {
   it.each([
@@ -149,7 +159,18 @@ describe('extract', () => {
 
   it('reads facts from body and headers and hashes the raw key at once', () => {
     const r = extract(spec, { state: 'UP', secret: { key: 'abcdef' }, hb: 1700000000, os: 'Linux', n: '7' }, { 'x-version': '8.6.2' }, hash);
-    expect(r).toEqual({ success: true, status: 'UP', version: '8.6.2', keyHash: 'h(6)', heartbeatMs: 1_700_000_000_000, os: 'Linux', values: { sessions: 7 } });
+    expect(r).toEqual({
+      success: true,
+      status: 'UP',
+      version: '8.6.2',
+      keyHash: 'h(6)',
+      heartbeatMs: 1_700_000_000_000,
+      os: 'Linux',
+      values: { sessions: 7 },
+      facts: {},
+      // A configured value the answer does not hold is a problem the API shows, not silence.
+      problems: ['value bogus: missing'],
+    });
     expect(JSON.stringify(r)).not.toContain('abcdef');
   });
 
@@ -180,7 +201,7 @@ describe('extract', () => {
     });
     expect(extract(etcd, { health: 'false', reason: '' }, {}, hash)).toMatchObject({ detail: 'status "false"' });
     expect(extract(etcd, { health: 'false' }, {}, hash)).toMatchObject({ detail: 'status "false"' });
-    expect(extract(etcd, { health: 'true', reason: 'ignored' }, {}, hash)).toEqual({ success: true, status: 'true', values: {} });
+    expect(extract(etcd, { health: 'true', reason: 'ignored' }, {}, hash)).toEqual({ success: true, status: 'true', values: {}, facts: {} });
     const long = extract(etcd, { health: 'false', reason: 'x'.repeat(5000) }, {}, hash);
     expect(long.detail).toBe(`status "false": ${'x'.repeat(120)}…`);
   });

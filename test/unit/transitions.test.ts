@@ -28,7 +28,6 @@ describe('the transition log', () => {
     );
   });
   afterAll(async () => {
-    await config.close();
     listener.close();
   });
 

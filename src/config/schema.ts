@@ -1,0 +1,311 @@
+import { z } from 'zod';
+import { parseJsonPath } from './json-path.js';
+import { parseDuration, parseSize } from './units.js';
+import { boolean, nonEmptyText, number, text } from './yaml-schema.js';
+
+/**
+ * The configuration file, declared once: validation, defaults and the published
+ * `config.schema.json` (for editors) all come from here. Cross-field rules that need the
+ * whole file (duplicate names, timeouts below intervals, templates filled in per server)
+ * are in `load.ts`.
+ */
+
+/** Node runs no timer longer than 2^31-1 ms (24.8 days); a longer one fires at once. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+const METRIC_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+const name = () =>
+  nonEmptyText().refine((v) => NAME.test(v), {
+    error: (iss) => `"${String(iss.input)}" must start with a letter or digit and hold only letters, digits, _ . -`,
+  });
+
+/** A duration such as `500ms`, `15s`, `1h30m`, in milliseconds. */
+const duration = (maxMs = Number.MAX_SAFE_INTEGER) =>
+  text()
+    .transform((v, ctx) => {
+      const ms = parseDuration(v);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `must be a duration such as 500ms, 15s, 5m or 24h, got "${v}"` });
+        return z.NEVER;
+      }
+      if (ms <= 0) ctx.addIssue({ code: 'custom', message: 'must be greater than zero' });
+      else if (ms > maxMs) ctx.addIssue({ code: 'custom', message: `must be at most ${maxMs}ms` });
+      return ms;
+    })
+    .meta({ description: 'A duration: 500ms, 15s, 5m, 24h, 1h30m.', pattern: '^([0-9]+(ms|s|m|h|d))+$' });
+
+const timerDuration = () => duration(MAX_TIMER_MS);
+
+/** A byte size such as `1MiB`, `512KB` or `1000`, in bytes. */
+const size = () =>
+  text().transform((v, ctx) => {
+    const bytes = parseSize(v);
+    if (bytes === undefined || !Number.isSafeInteger(bytes)) {
+      ctx.addIssue({ code: 'custom', message: `must be a size such as 1MiB, 512KiB or 1000, got "${v}"` });
+      return z.NEVER;
+    }
+    if (bytes <= 0) ctx.addIssue({ code: 'custom', message: 'must be greater than zero' });
+    return bytes;
+  });
+
+const integer = (min: number, max: number, what: string) =>
+  number().refine((n) => Number.isInteger(n) && n >= min && n <= max, { error: `must be ${what} (${min}-${max})` });
+
+/** Where a fact is read from in an answer: a JSON path, or `{header: NAME}`. */
+export type Source = { readonly json: readonly (string | number)[] } | { readonly header: string };
+
+const jsonPath = () =>
+  nonEmptyText().transform((v, ctx): Source => {
+    const json = parseJsonPath(v);
+    if (!json) {
+      ctx.addIssue({ code: 'custom', message: `"${v}" is not a JSON path (examples: status, node.version, items[0].os, ["key.id"])` });
+      return z.NEVER;
+    }
+    return { json };
+  });
+
+const headerSource = z.strictObject({ header: nonEmptyText() }).transform((h): Source => ({ header: h.header.toLowerCase() }));
+
+const source = () =>
+  z.union([jsonPath(), headerSource], {
+    error: 'must be a JSON path (status, node.version) or {header: NAME}',
+  });
+
+export const DEFAULT_HEALTHY = ['ok', 'up', 'online', 'healthy', 'running', 'pass'];
+
+const statusSpec = z
+  .strictObject({
+    json: jsonPath().optional(),
+    header: nonEmptyText().optional(),
+    healthy: z.array(text()).min(1, { error: 'must list at least one value' }).optional(),
+    contains: z.array(text()).min(1, { error: 'must list at least one value' }).optional(),
+    reason: source().optional(),
+  })
+  .check((ctx) => {
+    const v = ctx.value;
+    if ((v.json === undefined) === (v.header === undefined)) {
+      ctx.issues.push({ code: 'custom', input: v, message: 'needs "json" (a JSON path) or "header", one of them' });
+    }
+    if (v.healthy && v.contains) ctx.issues.push({ code: 'custom', input: v, path: ['contains'], message: 'set "healthy" or "contains", not both' });
+  });
+
+/** How a component reads its status, with the values that count as healthy. */
+export interface StatusRule {
+  readonly from: Source;
+  /** Lower-case, trimmed: compared with the reported value trimmed and lower-cased. */
+  readonly healthy: readonly string[];
+  /** `contains`: healthy when the value holds one of `healthy` (a TM status "Running (pid 42)"). */
+  readonly match: 'equals' | 'contains';
+  readonly reason?: Source;
+}
+
+const status = () =>
+  z.union([jsonPath(), statusSpec], { error: 'must be a JSON path, or {json|header, healthy|contains, reason}' }).transform((s): StatusRule => {
+    if ('json' in s && Array.isArray(s.json)) return { from: s as Source, healthy: DEFAULT_HEALTHY, match: 'equals' };
+    const spec = s as z.output<typeof statusSpec>;
+    const values = spec.contains ?? spec.healthy ?? DEFAULT_HEALTHY;
+    return {
+      from: spec.json ?? { header: spec.header!.toLowerCase() },
+      healthy: values.map((v) => v.trim().toLowerCase()),
+      match: spec.contains ? 'contains' : 'equals',
+      ...(spec.reason ? { reason: spec.reason } : {}),
+    };
+  });
+
+const tls = z
+  .strictObject({
+    ca_file: nonEmptyText().optional(),
+    cert_file: nonEmptyText().optional(),
+    key_file: nonEmptyText().optional(),
+    server_name: nonEmptyText().optional(),
+    insecure_skip_verify: boolean().optional(),
+  })
+  .check((ctx) => {
+    if (Boolean(ctx.value.cert_file) !== Boolean(ctx.value.key_file)) {
+      ctx.issues.push({ code: 'custom', input: ctx.value, message: 'cert_file and key_file must be set together' });
+    }
+  });
+export type TlsSettings = z.output<typeof tls>;
+
+const secretRefs = {
+  password_file: nonEmptyText().optional(),
+  password_env: nonEmptyText().optional(),
+};
+
+const http = z.strictObject({
+  url: nonEmptyText().meta({ description: 'URL template: {address}, {name}, {site}, {role}, {labels.NAME}' }),
+  method: z.enum(['GET', 'HEAD', 'POST']).optional(),
+  headers: z.record(nonEmptyText(), text()).optional(),
+  basic_auth: z.strictObject({ username: nonEmptyText(), ...secretRefs }).optional(),
+  bearer_token_file: nonEmptyText().optional(),
+  bearer_token_env: nonEmptyText().optional(),
+  tls: tls.optional(),
+  valid_status_codes: z.array(integer(100, 599, 'an HTTP status code')).min(1).optional(),
+  body_size_limit: size().optional(),
+});
+export type HttpSettings = z.output<typeof http>;
+
+const port = () =>
+  z.union([integer(1, 65535, 'a port number'), nonEmptyText().refine((v) => /\{[a-z_.A-Z0-9]+\}/.test(v))], {
+    error: 'must be a port number (1-65535) or a template such as "{labels.port}"',
+  });
+
+const tcp = z.strictObject({
+  host: nonEmptyText().optional(),
+  port: port(),
+  tls: tls.optional(),
+});
+export type TcpSettings = z.output<typeof tcp>;
+
+/** The settings of every probe kind, by the key that names the kind in an endpoint. */
+export const PROBE_KINDS = { http, tcp } as const;
+
+/** An endpoint: one request to one server per interval. Exactly one kind. */
+const endpoint = z
+  .strictObject({
+    http: http.optional(),
+    tcp: tcp.optional(),
+    probe_timeout: timerDuration().optional(),
+  })
+  .check((ctx) => {
+    const kinds = Object.keys(PROBE_KINDS).filter((k) => ctx.value[k as keyof typeof PROBE_KINDS] !== undefined);
+    if (kinds.length !== 1) {
+      ctx.issues.push({ code: 'custom', input: ctx.value, message: `must hold exactly one probe kind (${Object.keys(PROBE_KINDS).join(', ')})` });
+    }
+  });
+export type EndpointSettings = z.output<typeof endpoint>;
+
+const facts = {
+  status: status().optional(),
+  version: source().optional(),
+  key_fingerprint: source().optional(),
+  key: source().optional(),
+  heartbeat: source().optional(),
+  os: source().optional(),
+  values: z
+    .record(
+      text().refine((v) => METRIC_NAME.test(v), { error: (i) => `value name "${String(i.input)}" must match [a-zA-Z_][a-zA-Z0-9_]*` }),
+      source(),
+    )
+    .optional(),
+  facts: z
+    .record(
+      text().refine((v) => LABEL_NAME.test(v), { error: (i) => `fact name "${String(i.input)}" must match [a-zA-Z_][a-zA-Z0-9_]*` }),
+      source(),
+    )
+    .optional(),
+};
+
+/** What a server may override of a component it runs. */
+const componentTiming = {
+  required: boolean().optional(),
+  stale_timeout: duration().optional(),
+  heartbeat_interval: timerDuration().optional(),
+  /** Only for a component with a probe of its own: a shared endpoint has its own timeout. */
+  probe_timeout: timerDuration().optional(),
+};
+
+const component = z
+  .strictObject({
+    name: name(),
+    endpoint: name().optional(),
+    probe: endpoint.optional(),
+    ...componentTiming,
+    expected_version: text().optional(),
+    ...facts,
+  })
+  .check((ctx) => {
+    const v = ctx.value;
+    if ((v.endpoint === undefined) === (v.probe === undefined)) {
+      ctx.issues.push({ code: 'custom', input: v, message: 'needs "probe" (an endpoint of its own) or "endpoint" (the name of a shared one), one of them' });
+    }
+    if (v.key && v.key_fingerprint) ctx.issues.push({ code: 'custom', input: v, path: ['key'], message: 'set either "key" or "key_fingerprint", not both' });
+  });
+export type ComponentSettings = z.output<typeof component>;
+
+const componentOverride = z.strictObject({ enabled: boolean().optional(), ...componentTiming });
+
+const server = z.strictObject({
+  name: name(),
+  address: nonEmptyText(),
+  site: nonEmptyText().optional(),
+  role: z.enum(['active', 'standby']).optional(),
+  labels: z
+    .record(
+      text().refine((v) => LABEL_NAME.test(v), { error: (i) => `label name "${String(i.input)}" must match [a-zA-Z_][a-zA-Z0-9_]*` }),
+      text(),
+    )
+    .optional(),
+  components: z.record(text(), componentOverride.optional()).optional(),
+  endpoints: z.record(text(), z.strictObject({ enabled: boolean().optional() }).optional()).optional(),
+});
+export type ServerSettings = z.output<typeof server>;
+
+const factCount = z
+  .strictObject({
+    name: name().optional(),
+    fact: text(),
+    values: z.array(text()).min(1, { error: 'must list at least one value' }),
+    count: integer(0, 1_000_000, 'a count of servers').optional(),
+    min: integer(0, 1_000_000, 'a count of servers').optional(),
+    max: integer(0, 1_000_000, 'a count of servers').optional(),
+  })
+  .check((ctx) => {
+    const v = ctx.value;
+    const bounds = [v.count, v.min, v.max].filter((b) => b !== undefined).length;
+    if (bounds === 0 || (v.count !== undefined && bounds > 1)) {
+      ctx.issues.push({ code: 'custom', input: v, message: 'set "count", or "min" and/or "max"' });
+    }
+    if (v.min !== undefined && v.max !== undefined && v.min > v.max) {
+      ctx.issues.push({ code: 'custom', input: v, path: ['max'], message: `must be at least min (${v.min})` });
+    }
+  });
+
+const expectations = z.strictObject({
+  min_servers_online: integer(1, 1_000_000, 'a count of servers').optional(),
+  servers_with_fact: z.array(factCount).optional(),
+});
+
+const timing = {
+  heartbeat_interval: timerDuration().optional(),
+  probe_timeout: timerDuration().optional(),
+  stale_timeout: duration().optional(),
+};
+
+const cluster = z.strictObject({
+  name: name(),
+  ...timing,
+  load_balancing: boolean().optional(),
+  automatic_failover: boolean().optional(),
+  expected_version: text().optional(),
+  expectations: expectations.optional(),
+  endpoints: z.record(name(), endpoint).optional(),
+  components: z.array(component).min(1, { error: 'must list at least one component' }),
+  servers: z.array(server).min(1, { error: 'must list at least one server' }),
+});
+export type ClusterSettings = z.output<typeof cluster>;
+
+/** The whole configuration file. */
+export const configSchema = z.strictObject({
+  global: z
+    .strictObject({
+      ...timing,
+      key_hash_secret_file: nonEmptyText().optional(),
+      key_hash_secret_env: nonEmptyText().optional(),
+    })
+    .optional(),
+  clusters: z.array(cluster).min(1, { error: 'must list at least one cluster' }),
+});
+export type ConfigSettings = z.output<typeof configSchema>;
+
+/** Fields that hold a secret inline: refused with a pointer to the `_file` and `_env` forms. */
+export const INLINE_SECRETS = new Set(['password', 'bearer_token', 'key_hash_secret']);
+
+/** Fields of the configuration before `extract` moved onto the component: a hint, not just "unknown". */
+export const MOVED_FIELDS: Readonly<Record<string, string>> = {
+  extract:
+    'the facts a component reads (status, version, key, key_fingerprint, heartbeat, os, values, facts) are fields of the component now, next to "probe"',
+};

@@ -1,0 +1,242 @@
+import { readFile } from 'node:fs/promises';
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+
+/**
+ * A plain YAML scalar that YAML 1.2 types as something other than text (`3.10`, `true`,
+ * `0x10`, `~`), kept with the characters written in the file: text fields take `source`,
+ * number and boolean fields take `value`.
+ */
+export class PlainScalar {
+  constructor(
+    readonly value: number | boolean | null | bigint,
+    readonly source: string,
+  ) {}
+}
+
+/** A position in a document: mapping keys and list indexes. */
+export type Path = readonly PropertyKey[];
+
+/** A parsed YAML file with what its errors need: line positions and the node tree. */
+export interface YamlFile {
+  readonly file: string;
+  readonly text: string;
+  /** The document as data: mappings, lists, strings and `PlainScalar`s; undefined when empty. */
+  readonly value: unknown;
+  /**
+   * An error at `path`: names the file, line and column of the deepest node on the path
+   * that exists, and the path in `a.b[0].c` form. `atKey` points at a mapping key rather
+   * than its value (an unknown field).
+   */
+  error(path: Path, message: string, atKey?: boolean): ConfigError;
+}
+
+/** Reads a file's text; a missing or unreadable file is a ConfigError. */
+export async function readConfigText(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(file, 0, 0, '', `cannot read file: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+}
+
+/**
+ * Parses YAML text. Syntax errors and duplicate keys are ConfigErrors with line and column.
+ * @throws ConfigError
+ */
+export function parseYamlFile(text: string, file: string): YamlFile {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const yamlError = doc.errors[0];
+  if (yamlError) {
+    const pos = lines.linePos(yamlError.pos[0]);
+    throw new ConfigError(file, pos.line, pos.col, '', `YAML: ${yamlError.message.split('\n')[0]}`);
+  }
+  const root = doc.contents as Node | null;
+  return {
+    file,
+    text,
+    value: root === null ? undefined : toData(root, doc, 0),
+    error(path, message, atKey = false) {
+      const node = nodeAt(doc, root, path, atKey);
+      const pos = lines.linePos(node?.range?.[0] ?? 0);
+      return new ConfigError(file, pos.line, pos.col, formatPath(path), message);
+    },
+  };
+}
+
+/** A path as the errors show it: `clusters[0].servers[1].role`. */
+export function formatPath(path: Path): string {
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else out += out === '' ? String(seg) : `.${String(seg)}`;
+  }
+  return out;
+}
+
+// Aliases may nest, but a document is finite: the depth bound stops an alias loop.
+const MAX_DEPTH = 64;
+
+function toData(node: Node | null | undefined, doc: Document, depth: number): unknown {
+  if (depth > MAX_DEPTH) return undefined;
+  if (isAlias(node)) return toData(node.resolve(doc) as Node | undefined, doc, depth + 1);
+  if (isMap(node)) {
+    const out: Record<string, unknown> = {};
+    for (const pair of node.items) {
+      // defineProperty: a key "__proto__" is data here, never the object's prototype.
+      Object.defineProperty(out, keyText(pair.key), {
+        value: toData(pair.value as Node | null, doc, depth + 1),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
+    return out;
+  }
+  if (isSeq(node)) return node.items.map((item) => toData(item as Node, doc, depth + 1));
+  if (isScalar(node)) {
+    const v = node.value;
+    if (typeof v === 'string') return v;
+    if (node.type === 'PLAIN' && node.source === '') return undefined;
+    const source = typeof node.source === 'string' ? node.source : String(v);
+    return new PlainScalar(v as PlainScalar['value'], source);
+  }
+  return undefined;
+}
+
+/** A mapping key as written: `1.10:` is the key "1.10", not 1.1. */
+function keyText(key: unknown): string {
+  if (!isScalar(key)) return String(key);
+  if (typeof key.value === 'string') return key.value;
+  return typeof key.source === 'string' ? key.source : String(key.value);
+}
+
+function nodeAt(doc: Document, root: Node | null, path: Path, atKey: boolean): Node | undefined {
+  let node: Node | undefined = root ?? undefined;
+  for (let i = 0; i < path.length; i++) {
+    const seg = path[i];
+    const resolved: unknown = isAlias(node) ? node.resolve(doc) : node;
+    let next: Node | undefined;
+    if (isMap(resolved)) {
+      const pair = resolved.items.find((p) => keyText(p.key) === String(seg));
+      if (pair && atKey && i === path.length - 1 && isPair(pair)) return pair.key as Node;
+      next = (pair?.value ?? undefined) as Node | undefined;
+    } else if (isSeq(resolved) && typeof seg === 'number') {
+      next = resolved.items[seg] as Node | undefined;
+    }
+    if (!next) return node;
+    node = next;
+  }
+  return node;
+}
+
+// ---------------------------------------------------------------------------------------
+// Schema building blocks. Every scalar field of a schema is one of these, so the rule
+// "text is taken as written" holds everywhere at once.
+
+const asText = (v: unknown): unknown => (v instanceof PlainScalar ? v.source : v);
+const asValue = (v: unknown): unknown => (v instanceof PlainScalar ? (v.value === null ? undefined : v.value) : v);
+
+/** A text field: any scalar, taken as written in the file. */
+export const text = () => z.preprocess(asText, z.string());
+
+/** A text field that must not be empty. */
+export const nonEmptyText = () => z.preprocess(asText, z.string().min(1, { error: 'must not be empty' }));
+
+/** A number field. */
+export const number = () => z.preprocess(asValue, z.number());
+
+/** A boolean field (`true` or `false`). */
+export const boolean = () => z.preprocess(asValue, z.boolean());
+
+/** Whether a parsed value is a YAML mapping. */
+export function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof PlainScalar);
+}
+
+// ---------------------------------------------------------------------------------------
+// Validation with errors that name file, line, column and path.
+
+export interface ValidateOptions {
+  /** A message for a field the schema does not know, instead of `unknown field "x"`. */
+  readonly unknownField?: (key: string, path: Path) => string | undefined;
+}
+
+/**
+ * Validates a parsed file against a schema. Of several problems an unknown field comes
+ * first (a misspelt name also makes its field "missing"), then the one first in the file,
+ * so fixing a file top to bottom meets its errors in order.
+ * @throws ConfigError naming file, line, column, path and what is wrong.
+ */
+export function validate<S extends z.ZodType>(yaml: YamlFile, schema: S, opts: ValidateOptions = {}): z.output<S> {
+  const result = schema.safeParse(yaml.value, { reportInput: true });
+  if (result.success) return result.data;
+  const errors = result.error.issues.flatMap((issue) =>
+    toErrors(yaml, issue, opts).map((error) => ({ error, unknown: issue.code === 'unrecognized_keys' })),
+  );
+  errors.sort((a, b) => Number(b.unknown) - Number(a.unknown) || a.error.line - b.error.line || a.error.column - b.error.column);
+  throw errors[0]?.error ?? yaml.error([], 'invalid configuration');
+}
+
+function toErrors(yaml: YamlFile, issue: z.core.$ZodIssue, opts: ValidateOptions): ConfigError[] {
+  const path = issue.path;
+  switch (issue.code) {
+    case 'unrecognized_keys':
+      return issue.keys.map((key) => {
+        const keyPath = [...path, key];
+        return yaml.error(keyPath, opts.unknownField?.(key, keyPath) ?? `unknown field "${key}"`, true);
+      });
+    case 'invalid_type': {
+      if (issue.input === undefined && path.length > 0) {
+        return [yaml.error(path.slice(0, -1), `missing required field "${String(path[path.length - 1])}"`)];
+      }
+      return [yaml.error(path, `must be ${describeType(issue.expected)}, got ${describe(issue.input)}`)];
+    }
+    case 'invalid_value':
+      return [yaml.error(path, `must be one of ${issue.values.map(String).join(', ')}, got ${describe(issue.input)}`)];
+    case 'invalid_union': {
+      // A branch that took the value's type (a text that is not a valid path) says what is
+      // wrong with it; when none did, the union's own message says what would be.
+      const fitting = issue.errors.find((list) => list.length > 0 && !list.some((i) => i.code === 'invalid_type' && i.path.length === 0));
+      if (fitting) return fitting.flatMap((inner) => toErrors(yaml, { ...inner, path: [...path, ...inner.path] } as z.core.$ZodIssue, opts));
+      return [yaml.error(path, issue.message)];
+    }
+    case 'invalid_key':
+      // A record key that its schema refused: point at the key, with the key schema's words.
+      return issue.issues.map((inner) => yaml.error(path, inner.message, true));
+    default:
+      return [yaml.error(path, issue.message)];
+  }
+}
+
+function describeType(expected: string): string {
+  switch (expected) {
+    case 'string':
+      return 'a string';
+    case 'number':
+    case 'int':
+      return 'a number';
+    case 'boolean':
+      return 'true or false';
+    case 'object':
+    case 'record':
+      return 'a mapping';
+    case 'array':
+      return 'a list';
+    default:
+      return expected;
+  }
+}
+
+/** A value quoted in an error, shortened: errors go to logs and reload answers. */
+export function describe(v: unknown): string {
+  const x = v instanceof PlainScalar ? v.source : v;
+  let out: string;
+  if (typeof x === 'string') out = `"${x}"`;
+  else if (Array.isArray(x)) out = 'a list';
+  else if (isRecord(x)) out = 'a mapping';
+  else out = `${typeof (v instanceof PlainScalar ? v.value : x)} ${String(x)}`;
+  return out.length > 80 ? `${out.slice(0, 77)}...` : out;
+}

@@ -1,0 +1,23 @@
+import type { Config } from '../../src/config/types.js';
+import { buildProbes } from '../../src/probes/build.js';
+import { read } from '../../src/probes/extract.js';
+import type { ProbeResult } from '../../src/probes/types.js';
+
+/**
+ * Probes a configuration's components one at a time, as the monitor does (the component's
+ * endpoint, then what the component reads from the answer), over real sockets.
+ */
+export function probesOf(config: Config) {
+  const built = buildProbes(config);
+  return {
+    /** One probe of component `name` on the first server of the first cluster (or the named ones). */
+    async probe(name: string, where: { cluster?: string; server?: string } = {}, timeoutMs = 5000): Promise<ProbeResult> {
+      const cluster = where.cluster ? config.clusters.find((c) => c.name === where.cluster)! : config.clusters[0]!;
+      const server = where.server ? cluster.servers.find((s) => s.name === where.server)! : cluster.servers[0]!;
+      const component = server.components.find((c) => c.name === name)!;
+      const answer = await built.probes.get(component.endpoint)!(AbortSignal.timeout(timeoutMs));
+      return read(component.read, answer, built.hashKey);
+    },
+    close: () => built.close(),
+  };
+}
