@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { evaluate, judgeServer, majority } from '../../src/evaluate/evaluate.js';
 import { recordsFor } from '../helpers/records.js';
