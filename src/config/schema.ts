@@ -309,3 +309,15 @@ export const MOVED_FIELDS: Readonly<Record<string, string>> = {
   extract:
     'the facts a component reads (status, version, key, key_fingerprint, heartbeat, os, values, facts) are fields of the component now, next to "probe"',
 };
+
+/**
+ * The configuration's JSON Schema (draft 2020-12), for editors: yaml-language-server reads
+ * it through the modeline `# yaml-language-server: $schema=...`. Published as
+ * `config.schema.json` (`npm run generate:schema`); a test keeps the two equal.
+ */
+export function configJsonSchema(): Record<string, unknown> {
+  return {
+    title: 'appcluster-exporter configuration',
+    ...z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }),
+  };
+}

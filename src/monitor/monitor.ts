@@ -230,8 +230,13 @@ export class Monitor {
       const record = this.records.get(component.key);
       if (!record) continue;
       const before = record.facts;
+      const hadProblems = record.last?.problems;
       observe(record, { ...read(component.read, answer, hashKey, finishedMs), finishedMs, durationMs });
       if (before && record.facts && record.facts !== before) this.logFactChanges(cluster, server, component.name, before, record.facts);
+      const problems = record.last?.problems;
+      if (problems && problems.join() !== hadProblems?.join()) {
+        this.opts.logger.debug({ app_cluster: cluster, server, component: component.name, problems: problems.join('; ') }, 'answer lacks configured values or facts');
+      }
     }
     if (t.check) t.check.dirty = true;
     this.opts.metrics.probes.inc({ result: answer.success ? 'success' : 'failure' });

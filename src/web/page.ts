@@ -45,7 +45,21 @@ function componentCell(c: ComponentStatus | undefined): SafeHtml {
   // Without it, the age above would pass the last probe off as the reported heartbeat.
   const problem = c.heartbeatProblem === null ? '' : html`<br><span class="reason" title="the last successful probe stands in">${c.heartbeatProblem}</span>`;
   const optional = c.required ? '' : html` <span class="muted">(optional)</span>`;
-  return html`${state}${optional}${why}${age}${problem}`;
+  // Facts and workload figures the component reports: "role primary", "sessions 4".
+  const facts = Object.entries(c.facts);
+  const values = Object.entries(c.values);
+  const reported =
+    facts.length + values.length === 0
+      ? ''
+      : html`<br><span class="reported">${[...facts, ...values].map(([k, v], i) => html`${i ? ', ' : ''}<span data-fact="${k}">${k} <b>${String(v)}</b></span>`)}</span>`;
+  const problems = c.problems.length === 0 ? '' : html`<br><span class="reason" title="configured, but not in the answer">${c.problems.join('; ')}</span>`;
+  return html`${state}${optional}${why}${age}${problem}${reported}${problems}`;
+}
+
+function expectationLine(e: ClusterStatus['expectations'][number]): SafeHtml {
+  const label = e.name === 'min_servers_online' ? 'Minimum online' : e.name;
+  const mark = e.met === null ? badge('idle', '…', 'checking') : e.met ? badge('ok', '✔', 'met') : badge('bad', '⚠', 'not met');
+  return html`<div data-expectation="${e.name}"><dt>${label}</dt><dd>${mark} <span class="muted">${e.summary}</span></dd></div>`;
 }
 
 function syncMark(inSync: boolean | null, good: string, badWord: string): SafeHtml {
@@ -114,6 +128,7 @@ ${names.map((n) => html`<td data-label="${n}" class="component" data-component="
 <div><dt>Stale timeout</dt><dd>${formatAge(c.staleTimeoutSeconds)}</dd></div>
 <div><dt>Reference version</dt><dd>${refs.length === 0 ? html`<span class="muted">unknown</span>` : refs.map(([k, v], i) => html`${i ? ', ' : ''}${k} ${v}`)}${c.expectedVersion ? ' (expected)' : ''}</dd></div>
 <div><dt>Encryption key</dt><dd>${keyState}</dd></div>
+${c.expectations.map(expectationLine)}
 </dl>
 <div class="table-wrap"><table>
 <caption class="sr-only">Servers of cluster ${c.name}</caption>

@@ -4,7 +4,8 @@ import { dirname, resolve } from 'node:path';
 import type { SecureVersion, TLSSocket } from 'node:tls';
 import bcrypt from 'bcryptjs';
 import type { NextFunction, Request, Response } from 'express';
-import { parseYaml, readConfigText, type MapReader } from '../config/reader.js';
+import { z } from 'zod';
+import { nonEmptyText, parseYamlFile, readConfigText, text, validate } from '../config/yaml-schema.js';
 
 /**
  * `--web.config.file`, in the Prometheus exporter-toolkit format:
@@ -46,54 +47,68 @@ const CLIENT_AUTH = [
 type ClientAuth = (typeof CLIENT_AUTH)[number];
 const VERSIONS: Record<string, SecureVersion> = { TLS10: 'TLSv1', TLS11: 'TLSv1.1', TLS12: 'TLSv1.2', TLS13: 'TLSv1.3' };
 
-export async function loadWebConfig(file: string): Promise<WebConfig> {
-  const root = parseYaml(await readConfigText(file), file);
-  if (!root) return {};
-  const base = dirname(resolve(file));
-  const tlsReader = root.map('tls_server_config');
-  const users = root.stringMap('basic_auth_users');
-  root.finish();
+const BCRYPT = /^\$2[aby]\$\d\d\$.{53}$/;
 
-  const read = async (r: MapReader, key: string): Promise<Buffer | undefined> => {
-    const path = r.string(key);
+const webConfigSchema = z.strictObject({
+  tls_server_config: z
+    .strictObject({
+      cert_file: nonEmptyText(),
+      key_file: nonEmptyText(),
+      client_auth_type: z.enum(CLIENT_AUTH).optional(),
+      client_ca_file: nonEmptyText().optional(),
+      min_version: z.enum(Object.keys(VERSIONS) as [string, ...string[]]).optional(),
+      max_version: z.enum(Object.keys(VERSIONS) as [string, ...string[]]).optional(),
+    })
+    .optional(),
+  basic_auth_users: z
+    .record(
+      text(),
+      // Never echo the value: a plain password pasted here must not reach the log.
+      text().refine((v) => BCRYPT.test(v), { error: 'must be a bcrypt hash ($2y$...), e.g. from htpasswd -nBC 10 USER' }),
+    )
+    .optional(),
+});
+
+/**
+ * Reads `--web.config.file`.
+ * @throws ConfigError naming file, line, column and field (a missing file, a plain-text password, a client CA missing).
+ */
+export async function loadWebConfig(file: string): Promise<WebConfig> {
+  const yaml = parseYamlFile(await readConfigText(file), file);
+  if (yaml.value === undefined) return {};
+  const settings = validate(yaml, webConfigSchema);
+  const base = dirname(resolve(file));
+  const users = settings.basic_auth_users ?? {};
+
+  const read = async (field: string, path: string | undefined): Promise<Buffer | undefined> => {
     if (path === undefined) return undefined;
     try {
       return await readFile(resolve(base, path));
     } catch (err) {
-      throw r.error(key, `cannot read file: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+      throw yaml.error(['tls_server_config', field], `cannot read file: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
     }
   };
 
   let tls: WebConfig['tls'];
   let clientAuth: ClientAuth = 'NoClientCert';
-  if (tlsReader) {
-    const cert = await read(tlsReader, 'cert_file');
-    const key = await read(tlsReader, 'key_file');
-    if (!cert || !key) throw tlsReader.error(undefined, 'cert_file and key_file are required');
-    clientAuth = tlsReader.oneOf('client_auth_type', CLIENT_AUTH) ?? 'NoClientCert';
-    const ca = await read(tlsReader, 'client_ca_file');
+  const t = settings.tls_server_config;
+  if (t) {
+    const cert = (await read('cert_file', t.cert_file))!;
+    const key = (await read('key_file', t.key_file))!;
+    clientAuth = t.client_auth_type ?? 'NoClientCert';
+    const ca = await read('client_ca_file', t.client_ca_file);
     if (clientAuth !== 'NoClientCert' && clientAuth !== 'RequestClientCert' && clientAuth !== 'RequireAnyClientCert' && !ca) {
-      throw tlsReader.error('client_auth_type', `${clientAuth} needs client_ca_file`);
+      throw yaml.error(['tls_server_config', 'client_auth_type'], `${clientAuth} needs client_ca_file`);
     }
-    const version = (key: string): SecureVersion | undefined => {
-      const v = tlsReader.oneOf(key, Object.keys(VERSIONS));
-      return v === undefined ? undefined : VERSIONS[v];
-    };
     tls = {
       cert,
       key,
       ca,
       requestCert: clientAuth !== 'NoClientCert',
       rejectUnauthorized: clientAuth === 'RequireAndVerifyClientCert',
-      minVersion: version('min_version') ?? 'TLSv1.2',
-      maxVersion: version('max_version'),
+      minVersion: t.min_version ? VERSIONS[t.min_version]! : 'TLSv1.2',
+      maxVersion: t.max_version ? VERSIONS[t.max_version] : undefined,
     };
-    tlsReader.finish();
-  }
-  for (const [user, hash] of Object.entries(users)) {
-    if (!/^\$2[aby]\$\d\d\$.{53}$/.test(hash)) {
-      throw root.error('basic_auth_users', `the password of "${user}" must be a bcrypt hash ($2y$...)`);
-    }
   }
   const checks: ((req: Request, res: Response) => boolean | Promise<boolean>)[] = [];
   if (clientAuth === 'RequireAnyClientCert' || clientAuth === 'VerifyClientCertIfGiven') {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config/errors.js';
 import { loadConfigFile, parseConfig } from '../../src/config/load.js';
+import { configJsonSchema } from '../../src/config/schema.js';
 import { tempDir } from '../helpers/stack.js';
 
 const invalidDir = join(import.meta.dirname, '../fixtures/config/invalid');
@@ -150,5 +151,17 @@ describe('text fields take the scalar as written', () => {
     expect(cluster!.name).toBe('3.10');
     expect(cluster!.servers[0]!.name).toBe('08');
     expect(cluster!.servers[0]!.components.map((c) => [c.name, c.required])).toEqual([['1.10', false]]);
+  });
+});
+
+describe('config.schema.json', () => {
+  it('is generated from the schema the loader validates with (npm run generate:schema)', () => {
+    const published = JSON.parse(readFileSync(join(import.meta.dirname, '../../config.schema.json'), 'utf8')) as unknown;
+    expect(published).toEqual(JSON.parse(JSON.stringify(configJsonSchema())));
+  });
+  it('is named by the modeline of every example', () => {
+    for (const f of readdirSync(examplesDir).filter((n) => n.endsWith('.yml') && !n.startsWith('sim-'))) {
+      expect(readFileSync(join(examplesDir, f), 'utf8'), f).toMatch(/^# yaml-language-server: \$schema=\.\.\/config\.schema\.json$/m);
+    }
   });
 });
