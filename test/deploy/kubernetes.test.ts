@@ -5,7 +5,7 @@
  * and each kustomization rendered with `kubectl kustomize` where kubectl is installed.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
@@ -116,12 +116,10 @@ describe('generated files (npm run generate:k8s)', () => {
     expect(ok.status).toBe(0);
     // A copy of the script and its inputs, one of them edited by hand.
     const dir = await tempDir();
-    for (const f of ['scripts/generate-k8s.mjs', 'examples/mft-cluster.yml', 'deploy/kubernetes/base/config.yml', 'deploy/kubernetes/base/prometheusrule.yaml']) {
-      spawnSync('mkdir', ['-p', dirname(join(dir, f))]);
-      copyFileSync(join(root, f), join(dir, f));
+    for (const f of ['scripts/generate-k8s.mjs', 'examples/mft-cluster.yml', 'deploy/kubernetes/base', 'alerts']) {
+      cpSync(join(root, f), join(dir, f), { recursive: true });
     }
-    spawnSync('cp', ['-r', join(root, 'alerts'), join(dir, 'alerts')]);
-    spawnSync('ln', ['-s', join(root, 'node_modules'), join(dir, 'node_modules')]);
+    symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
     const rules = join(dir, 'alerts/alert-rules.yml');
     writeFileSync(rules, readFileSync(rules, 'utf8').replace('for: 15m', 'for: 20m'));
     const stale = spawnSync(process.execPath, [join(dir, 'scripts/generate-k8s.mjs'), '--check'], { encoding: 'utf8' });
