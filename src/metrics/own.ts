@@ -48,4 +48,16 @@ export class OwnMetrics {
     this.reloadSuccessful.set(ok ? 1 : 0);
     if (ok) this.reloadSuccessTimestamp.set(nowMs / 1000);
   }
+
+  readonly shardInfo = new Gauge(opts(m.shardInfo, this.registry));
+  readonly shardClusters = new Gauge(opts(m.shardClusters, this.registry));
+  readonly shardComponents = new Gauge(opts(m.shardComponents, this.registry));
+
+  /** Sets the shard gauges: `index` of `count`, and how many clusters and components it owns now. */
+  sharded(index: number, count: number, clusters: number, components: number): void {
+    this.shardInfo.reset();
+    this.shardInfo.set({ index: String(index), count: String(count) }, 1);
+    this.shardClusters.set(clusters);
+    this.shardComponents.set(components);
+  }
 }

@@ -99,7 +99,7 @@ function anchor(heading: string): string {
 }
 
 describe('alert bundle layout', () => {
-  it('has rules files and one promtool test file per rules file', () => {
+  it('has rules files, one promtool test file per rules file and one for shards', () => {
     expect(ruleFiles.map((f) => basename(f))).toEqual(['alert-rules.yml', 'recording-rules.yml']);
     for (const file of ruleFiles) {
       const testFile = join(testsDir, basename(file).replace(/\.ya?ml$/, '_test.yml'));
@@ -107,7 +107,9 @@ describe('alert bundle layout', () => {
       const loaded: string[] = readYaml(testFile).rule_files;
       expect(loaded.map((f) => resolve(testsDir, f))).toContain(file);
     }
-    expect(testFiles).toHaveLength(ruleFiles.length);
+    // Plus shards_test.yml, which loads both files with two shards of two replicas.
+    expect(testFiles.map((f) => basename(f))).toContain('shards_test.yml');
+    expect(testFiles).toHaveLength(ruleFiles.length + 1);
   });
 });
 
