@@ -34,6 +34,7 @@ const SELECTORS = [...PATH_FORMATS, 'dotenv', 'regex'] as const;
  */
 export function parseSource(r: MapReader, ctx: FactContext, allow: { whole: boolean; env: boolean }): Source {
   const file = r.string('file');
+  if (!allow.env && r.has('env')) throw r.error('env', 'an environment variable is never served; a fingerprint fact can hash one');
   const env = allow.env ? r.string('env') : undefined;
   const given = SELECTORS.filter((s) => r.has(s));
   if (given.length > 1) throw r.error(given[1], `set one of ${SELECTORS.join(', ')}, not ${given.join(' and ')}`);
