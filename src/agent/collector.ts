@@ -89,7 +89,7 @@ export class Collector {
   private async readFact(fact: AgentFact): Promise<FactEntry> {
     let entry: FactEntry;
     try {
-      const fields = await fact.read();
+      const fields = await withDeadline(fact.read(), this.config.readTimeoutMs);
       entry = { kind: fact.kind, ok: true, readAt: this.now() / 1000, ...fields };
     } catch (err) {
       // Anything but a FactError is a bug in a reader: kept as data, named only by its class.
@@ -108,5 +108,22 @@ export class Collector {
       this.failing.set(fact.name, `${entry.error} ${entry.detail}`);
     }
     return entry;
+  }
+}
+
+/**
+ * A fact's reading, or the error `timeout` once `ms` have passed. The reading itself goes
+ * on (a file read cannot be aborted) but no longer holds the answer back.
+ */
+async function withDeadline(reading: Promise<FactFields>, ms: number): Promise<FactFields> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new FactError('timeout', `not read within ${ms} ms`)), ms);
+  });
+  reading.catch(() => {});
+  try {
+    return await Promise.race([reading, deadline]);
+  } finally {
+    clearTimeout(timer);
   }
 }

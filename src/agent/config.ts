@@ -8,6 +8,7 @@ import type { FactContext, FactReader } from './facts/types.js';
 
 export const AGENT_DEFAULTS = {
   minIntervalMs: 5_000,
+  readTimeoutMs: 10_000,
   fileSizeLimit: 1024 * 1024,
 } as const;
 
@@ -27,6 +28,7 @@ export interface AgentFact {
  * The agent's configuration:
  *
  *   min_interval: 5s                    # facts are read at most this often (default 5s)
+ *   read_timeout: 10s                   # longest one fact may take (default 10s)
  *   file_size_limit: 1MiB               # most bytes read from one file (default 1MiB)
  *   fingerprint_secret_file: secret     # HMAC key, the same on every node (or fingerprint_secret_env)
  *   facts:
@@ -37,6 +39,8 @@ export interface AgentFact {
 export interface AgentConfig {
   readonly file: string;
   readonly minIntervalMs: number;
+  /** A fact not read within this is served as the error `timeout`. */
+  readonly readTimeoutMs: number;
   readonly fileSizeLimit: number;
   readonly facts: readonly AgentFact[];
 }
@@ -52,6 +56,7 @@ export function parseAgentConfig(text: string, file: string): AgentConfig {
   if (!root) throw new ConfigError(file, 1, 1, '', 'the file is empty; it needs "facts"');
   const baseDir = dirname(resolve(file));
   const minIntervalMs = root.duration('min_interval', 3_600_000) ?? AGENT_DEFAULTS.minIntervalMs;
+  const readTimeoutMs = root.duration('read_timeout', 300_000) ?? AGENT_DEFAULTS.readTimeoutMs;
   const fileSizeLimit = root.size('file_size_limit') ?? AGENT_DEFAULTS.fileSizeLimit;
   const secret = readSecret(root, 'fingerprint_secret', baseDir);
   if (secret !== undefined && secret.length < MIN_SECRET_LENGTH) {
@@ -80,6 +85,6 @@ export function parseAgentConfig(text: string, file: string): AgentConfig {
   });
   factsReader.finish();
   root.finish();
-  return { file, minIntervalMs, fileSizeLimit, facts };
+  return { file, minIntervalMs, readTimeoutMs, fileSizeLimit, facts };
 }
 

@@ -5,16 +5,18 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync } from 'node:fs';
+import { chmodSync, chownSync, readFileSync } from 'node:fs';
 import { mkdir, rm, truncate, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { register } from 'prom-client';
+import { Agent as UndiciAgent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyHash } from '../../src/config/key-hash.js';
 import { ensureBuilt, sample } from '../hardening/util.js';
+import { makeCerts } from '../helpers/certs.js';
 import { progetConfig, spawnAgent, startTestAgent, type TestAgent } from '../helpers/agent.js';
 import { tempDir, waitFor } from '../helpers/stack.js';
 
@@ -306,6 +308,36 @@ facts:
   });
 });
 
+describe('a fact that hangs', () => {
+  it('is the error timeout after read_timeout, and the others are served', async () => {
+    const sockets = new Set<import('node:net').Socket>();
+    const hang = createServer((req) => req.resume());
+    hang.on('connection', (s) => sockets.add(s));
+    await new Promise<void>((resolve) => hang.listen(0, '127.0.0.1', resolve));
+    const hangPort = (hang.address() as AddressInfo).port;
+    try {
+      const a = await agent(
+        'hang.yml',
+        `read_timeout: 500ms
+facts:
+  hangs: { http: { url: "http://127.0.0.1:${hangPort}/", timeout: 30s } }
+  times_out: { http: { url: "http://127.0.0.1:${hangPort}/", timeout: 200ms } }
+  port: { tcp: { port: ${hangPort} } }
+`,
+      );
+      const started = performance.now();
+      const doc = await a.facts();
+      expect(performance.now() - started).toBeLessThan(5000);
+      expect(doc.facts['hangs']).toMatchObject({ ok: false, error: 'timeout', detail: 'not read within 500 ms' });
+      expect(doc.facts['times_out']).toMatchObject({ ok: true, state: 'down', httpStatus: null, reason: 'timeout' });
+      expect(doc.facts['port']).toMatchObject({ ok: true, state: 'up' });
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => hang.close(resolve));
+    }
+  });
+});
+
 describe('serving', () => {
   it('reads facts at most once per min_interval, however many ask', async () => {
     await writeFile(join(dir, 'v.json'), '{"v": "1.0"}');
@@ -351,6 +383,21 @@ describe('serving', () => {
       expect((await fetch(`${a.agent.url}${path}`)).status, path).toBe(404);
     }
     expect((await fetch(`${a.agent.url}/api/v1/facts`, { method: 'POST' })).status).toBe(404);
+  });
+
+  it('serves TLS from --web.config.file', async () => {
+    const certs = makeCerts(await tempDir('agent-tls-'));
+    const webConfig = join(dir, 'web-tls.yml');
+    await writeFile(webConfig, `tls_server_config:\n  cert_file: ${certs.serverCert}\n  key_file: ${certs.serverKey}\n`);
+    const a = await startTestAgent(dir, 'tls.yml', 'facts:\n  port: { tcp: { port: 1 } }\n', '127.0.0.1:0', webConfig);
+    running.push(a);
+    expect(a.agent.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    const dispatcher = new UndiciAgent({ connect: { ca: readFileSync(certs.ca) } });
+    const res = await undiciFetch(`${a.agent.url}/api/v1/facts`, { dispatcher });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { facts: Record<string, unknown> }).facts['port']).toMatchObject({ ok: true });
+    await dispatcher.close();
+    await expect(fetch(a.agent.url.replace('https:', 'http:') + '/api/v1/facts')).rejects.toThrow();
   });
 
   it('guards every endpoint with basic auth from --web.config.file', async () => {

@@ -63,7 +63,7 @@ describe('agent configuration errors', () => {
 
   it('takes defaults, sizes and durations', () => {
     const c = parseAgentConfig('facts:\n  a: { tcp: { port: 1 } }\n', '/x/agent.yml');
-    expect([c.minIntervalMs, c.fileSizeLimit]).toEqual([5000, 1024 * 1024]);
+    expect([c.minIntervalMs, c.readTimeoutMs, c.fileSizeLimit]).toEqual([5000, 10_000, 1024 * 1024]);
     const d = parseAgentConfig('min_interval: 250ms\nfile_size_limit: 64KiB\nfacts:\n  a: { tcp: { port: 1 } }\n  b: { process: { name: sleep } }\n', '/x/agent.yml');
     expect([d.minIntervalMs, d.fileSizeLimit, d.facts.map((f) => `${f.name}:${f.kind}`)]).toEqual([250, 65536, ['a:tcp', 'b:process']]);
   });

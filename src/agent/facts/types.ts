@@ -15,6 +15,7 @@ import type { MapReader } from '../../config/reader.js';
  *   breaks): it may be a secret or a connection string, and is not served.
  * - `stale_pid_file`: the pid file names a process that no longer runs (or runs another program).
  * - `unsupported`: the fact needs `/proc`, and this system has none (Windows).
+ * - `timeout`: the fact was not read within `read_timeout` (a hung network file system).
  * - `error`: anything else (the detail names the error code).
  */
 export const FACT_ERRORS = [
@@ -28,6 +29,7 @@ export const FACT_ERRORS = [
   'refused',
   'stale_pid_file',
   'unsupported',
+  'timeout',
   'error',
 ] as const;
 export type FactErrorReason = (typeof FACT_ERRORS)[number];
