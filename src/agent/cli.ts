@@ -84,6 +84,8 @@ export async function agentMain(args: string[]): Promise<void> {
     void agent.close().then(() => process.exit(0));
     setTimeout(() => process.exit(0), 5_000).unref();
   };
+  // SIGHUP would end Node by default; the configuration is read once, at start.
+  process.on('SIGHUP', () => logger.warn('SIGHUP ignored: the agent reads its configuration at start; restart it to change it'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 }

@@ -62,7 +62,8 @@ export class Collector {
     this.deps.metrics.answers.inc({ cached: String(reuse) });
     if (!reuse) {
       const fresh = { startedMs, reading: this.collect(startedMs), settled: false };
-      void fresh.reading.then(() => (fresh.settled = true));
+      // Settled either way: a reading that failed is replaced by the next request after min_interval.
+      fresh.reading.finally(() => (fresh.settled = true)).catch(() => {});
       this.last = last = fresh;
     }
     const reading = await last!.reading;

@@ -434,6 +434,10 @@ describe('appcluster-exporter agent', () => {
     const child = await spawnAgent([`--config.file=${good}`, '--log.format=json']);
     const doc = (await (await fetch(`${child.url}/api/v1/facts`)).json()) as { facts: Record<string, { fingerprint?: string }> };
     expect(doc.facts['key']?.fingerprint).toBe(keyHash(SECRET, KEY));
+    // A hangup (a closed terminal, a reload by habit) does not end it.
+    child.child.kill('SIGHUP');
+    await waitFor('the SIGHUP warning', () => (child.output().includes('SIGHUP ignored') ? true : undefined));
+    expect((await fetch(`${child.url}/-/healthy`)).status).toBe(200);
     expect(await child.stop()).toBe(0);
     expect(child.output()).toContain('"msg":"stopping"');
   });
