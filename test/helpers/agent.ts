@@ -60,14 +60,13 @@ export interface AgentProcess {
   stop(): Promise<number | null>;
 }
 
-/** Runs `appcluster-exporter agent` from dist/ as users do and waits for its "listening" line. */
-export async function spawnAgent(args: string[], options: { env?: NodeJS.ProcessEnv; uid?: number; gid?: number } = {}): Promise<AgentProcess> {
-  const child = spawn(process.execPath, [MAIN, 'agent', '--web.listen-address=127.0.0.1:0', ...args], {
-    env: options.env ?? process.env,
-    uid: options.uid,
-    gid: options.gid,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+/**
+ * Runs `appcluster-exporter agent` from dist/ as users do and waits for its "listening"
+ * line. `wrapper` is a command that execs the rest, such as `setpriv ... --`.
+ */
+export async function spawnAgent(args: string[], options: { env?: NodeJS.ProcessEnv; wrapper?: string[] } = {}): Promise<AgentProcess> {
+  const [command, ...rest] = [...(options.wrapper ?? []), process.execPath, MAIN, 'agent', '--web.listen-address=127.0.0.1:0', ...args];
+  const child = spawn(command!, rest, { env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));

@@ -5,7 +5,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, readFileSync } from 'node:fs';
+import { chmodSync, readFileSync } from 'node:fs';
 import { mkdir, rm, truncate, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -19,6 +19,7 @@ import { ensureBuilt, sample } from '../hardening/util.js';
 import { makeCerts } from '../helpers/certs.js';
 import { progetConfig, spawnAgent, startTestAgent, type TestAgent } from '../helpers/agent.js';
 import { tempDir, waitFor } from '../helpers/stack.js';
+import { requireTool } from '../helpers/tools.js';
 
 const SECRET = `fp-secret-${randomBytes(16).toString('hex')}`;
 const KEY = randomBytes(16).toString('hex');
@@ -195,13 +196,10 @@ facts:
     await writeFile(join(secretDir, 'ProGet.config'), progetConfig(KEY));
     await writeFile(join(secretDir, 'agent.yml'), `fingerprint_secret_file: secret\nfacts:\n  key: { fingerprint: { file: ProGet.config, xml: InedoAppConfig.EncryptionKey } }\n`);
     chmodSync(join(secretDir, 'ProGet.config'), 0o000);
-    // As root every file is readable: run the agent as an unprivileged user, as deployed.
+    // Root reads every file: as root, run the agent without the capabilities that let it.
     const asRoot = process.getuid?.() === 0;
-    if (asRoot) {
-      chmodSync(secretDir, 0o755);
-      for (const f of ['secret', 'agent.yml']) chownSync(join(secretDir, f), 65534, 65534);
-    }
-    const child = await spawnAgent([`--config.file=${join(secretDir, 'agent.yml')}`], asRoot ? { uid: 65534, gid: 65534 } : {});
+    const wrapper = asRoot ? [requireTool('setpriv'), '--bounding-set=-dac_override,-dac_read_search', '--'] : [];
+    const child = await spawnAgent([`--config.file=${join(secretDir, 'agent.yml')}`], { wrapper });
     try {
       const doc = (await (await fetch(`${child.url}/api/v1/facts`)).json()) as { facts: Record<string, { error?: string; detail?: string }> };
       expect(doc.facts['key']).toMatchObject({ ok: false, error: 'permission_denied', detail: 'cannot read the file: EACCES' });
