@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Installs the real programs the tests run against, from Debian's packages, when missing:
-// Prometheus and promtool, Alertmanager and amtool, Chromium, and docker-compose (which
-// only checks the compose file here; no Docker engine is needed).
+// Prometheus and promtool, Alertmanager and amtool, Chromium, docker-compose (which
+// only checks the compose file here; no Docker engine is needed) and systemd-analyze (which
+// checks the agent's unit; systemd need not run).
 import { spawnSync } from 'node:child_process';
 
 const needs = [
@@ -11,6 +12,7 @@ const needs = [
   { bin: 'amtool', pkg: 'prometheus-alertmanager' },
   { bin: 'chromium', pkg: 'chromium' },
   { bin: 'docker-compose', pkg: 'docker-compose', noRecommends: true },
+  { bin: 'systemd-analyze', pkg: 'systemd', noRecommends: true },
 ];
 if (process.argv.includes('--bench')) needs.push({ bin: 'prometheus-blackbox-exporter', pkg: 'prometheus-blackbox-exporter' });
 
