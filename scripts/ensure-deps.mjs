@@ -4,7 +4,8 @@
 // only checks the compose file here; no Docker engine is needed), kubectl for
 // `kubectl kustomize` (Debian bookworm's kubernetes-client is 1.20: its kustomize renders
 // deploy/kubernetes/base, and test/deploy/kubernetes.test.ts skips the overlays with it),
-// and systemd for `systemd-analyze verify` (works without systemd as PID 1).
+// and systemd for `systemd-analyze verify` of the exporter's and the agent's units (works
+// without systemd as PID 1).
 import { spawnSync } from 'node:child_process';
 
 const needs = [

@@ -8,6 +8,7 @@ import { createLogger, LOG_FORMATS, LOG_LEVELS } from './log.js';
 import { VERSION } from './version.js';
 
 const USAGE = `usage: appcluster-exporter [flags]
+       appcluster-exporter agent [flags]   the on-node agent (agent --help)
 
   --config.file=FILE           configuration file (default: appcluster.yml)
   --config.check               validate the configuration and exit 0 (valid) or 1
@@ -34,6 +35,12 @@ function oneOf<T extends string>(flag: string, value: string, allowed: readonly 
 }
 
 async function main(): Promise<void> {
+  // The agent is its own program with its own flags; loaded only when asked for.
+  if (process.argv[2] === 'agent') {
+    const { agentMain } = await import('./agent/cli.js');
+    await agentMain(process.argv.slice(3));
+    return;
+  }
   let values;
   try {
     ({ values } = parseArgs({

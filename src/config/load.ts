@@ -1,4 +1,4 @@
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import { recordKey } from '../monitor/record.js';
 import { KeepAliveBudget } from '../probes/fd-budget.js';
@@ -6,6 +6,7 @@ import { probeKinds } from '../probes/registry.js';
 import { checkAddress, TemplateError } from '../probes/template.js';
 import type { PreparedProbe, ProbeContext } from '../probes/types.js';
 import { ConfigError } from './errors.js';
+import { keyHash } from './key-hash.js';
 import { parseYaml, readConfigText, type MapReader } from './reader.js';
 import { readSecret } from './secrets.js';
 import type { ClusterConfig, ComponentConfig, Config, Role, ServerConfig } from './types.js';
@@ -78,7 +79,7 @@ function readRoot(root: MapReader, baseDir: string, probes: PreparedProbe[], kee
   const keySecret = secret ?? processKeySecret;
   const ctx: ProbeContext = {
     baseDir,
-    hashKey: (raw) => createHmac('sha256', keySecret).update(raw).digest('hex').slice(0, 12),
+    hashKey: (raw) => keyHash(keySecret, raw),
     claimKeepAlive: () => keepAlive.claim(),
   };
   if (!root.has('clusters')) throw root.error(undefined, 'missing required field "clusters"');
