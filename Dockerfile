@@ -16,6 +16,12 @@ WORKDIR /app
 COPY --from=build /app/package.json /app/package-lock.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
-USER node
+# The user node by number: Kubernetes can check runAsNonRoot only against a numeric user.
+USER 1000:1000
+# --web.listen-address default. The configuration is mounted at /etc/appcluster/ by
+# compose/docker-compose.yml and deploy/kubernetes/. No HEALTHCHECK here: the right one
+# depends on the flags (listen address, TLS and basic auth from --web.config.file), so
+# compose and Kubernetes declare theirs next to them; test/deploy/container.test.ts checks
+# that they match.
 EXPOSE 10471
 CMD ["node", "dist/src/main.js", "--config.file=/etc/appcluster/config.yml"]

@@ -1,7 +1,11 @@
 #!/usr/bin/env node
 // Installs the real programs the tests run against, from Debian's packages, when missing:
-// Prometheus and promtool, Alertmanager and amtool, Chromium, and docker-compose (which
-// only checks the compose file here; no Docker engine is needed).
+// Prometheus and promtool, Alertmanager and amtool, Chromium, docker-compose (which
+// only checks the compose file here; no Docker engine is needed), kubectl for
+// `kubectl kustomize` (Debian bookworm's kubernetes-client is 1.20: its kustomize renders
+// deploy/kubernetes/base, and test/deploy/kubernetes.test.ts skips the overlays with it),
+// and systemd for `systemd-analyze verify` of the exporter's and the agent's units (works
+// without systemd as PID 1).
 import { spawnSync } from 'node:child_process';
 
 const needs = [
@@ -11,6 +15,8 @@ const needs = [
   { bin: 'amtool', pkg: 'prometheus-alertmanager' },
   { bin: 'chromium', pkg: 'chromium' },
   { bin: 'docker-compose', pkg: 'docker-compose', noRecommends: true },
+  { bin: 'kubectl', pkg: 'kubernetes-client', noRecommends: true },
+  { bin: 'systemd-analyze', pkg: 'systemd', noRecommends: true },
 ];
 if (process.argv.includes('--bench')) needs.push({ bin: 'prometheus-blackbox-exporter', pkg: 'prometheus-blackbox-exporter' });
 

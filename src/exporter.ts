@@ -2,7 +2,9 @@ import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { loadConfigFile } from './config/load.js';
+import { componentCount, shardConfig, WHOLE, type Shard } from './config/shard.js';
 import { ConfigStore } from './config/store.js';
+import type { Config } from './config/types.js';
 import type { Logger } from './log.js';
 import { OwnMetrics } from './metrics/own.js';
 import { Monitor } from './monitor/monitor.js';
@@ -18,6 +20,8 @@ export interface ExporterOptions {
   /** TLS and basic auth, in the exporter-toolkit web-config.yml format. */
   readonly webConfigFile?: string;
   readonly concurrency?: number;
+  /** The part of the configured clusters to probe and export (`--shard.*`); default all of them. */
+  readonly shard?: Shard;
   readonly logger: Logger;
 }
 
@@ -44,8 +48,19 @@ export async function startExporter(opts: ExporterOptions): Promise<RunningExpor
   const web: WebConfig = opts.webConfigFile ? await loadWebConfig(opts.webConfigFile) : {};
   const config = await loadConfigFile(opts.configFile);
   const metrics = new OwnMetrics();
-  const monitor = new Monitor(config, { concurrency: opts.concurrency ?? 256, logger: opts.logger, metrics });
-  const store = new ConfigStore(config, (next) => monitor.apply(next), metrics, opts.logger);
+  const shard = opts.shard ?? WHOLE;
+  // The store loads, compares and closes whole files; the monitor sees only this shard's clusters.
+  const owned = (whole: Config): Config => {
+    const mine = shardConfig(whole, shard);
+    const components = componentCount(mine.clusters);
+    metrics.sharded(shard.index, shard.count, mine.clusters.length, components);
+    const fields = { shard: shard.index, shards: shard.count, clusters: mine.clusters.length, of: whole.clusters.length, components };
+    if (mine.clusters.length === 0) opts.logger.info(fields, 'this shard owns no cluster of the configuration; it exports none until one hashes to it');
+    else if (shard.count > 1) opts.logger.info(fields, 'shard');
+    return mine;
+  };
+  const monitor = new Monitor(owned(config), { concurrency: opts.concurrency ?? 256, logger: opts.logger, metrics });
+  const store = new ConfigStore(config, (next) => monitor.apply(owned(next)), metrics, opts.logger);
   const app = createApp({
     snapshot: () => monitor.snapshot(),
     configVersion: () => store.generation,
@@ -67,7 +82,7 @@ export async function startExporter(opts: ExporterOptions): Promise<RunningExpor
   const addr = server.address() as AddressInfo;
   const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `${web.tls ? 'https' : 'http'}://${shownHost === '[::]' || shownHost === '0.0.0.0' ? 'localhost' : shownHost}:${addr.port}`;
-  opts.logger.info({ address: `${shownHost}:${addr.port}`, tls: Boolean(web.tls), clusters: config.clusters.length }, 'listening');
+  opts.logger.info({ address: `${shownHost}:${addr.port}`, tls: Boolean(web.tls), clusters: monitor.currentConfig.clusters.length }, 'listening');
   return {
     url,
     monitor,

@@ -2,12 +2,14 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from './config/errors.js';
 import { loadConfigFile } from './config/load.js';
+import { componentCount, parseShard, shardConfig, type Shard } from './config/shard.js';
 import { buildProbes } from './probes/build.js';
 import { startExporter } from './exporter.js';
 import { createLogger, LOG_FORMATS, LOG_LEVELS } from './log.js';
 import { VERSION } from './version.js';
 
 const USAGE = `usage: appcluster-exporter [flags]
+       appcluster-exporter agent [flags]   the on-node agent (agent --help)
 
   --config.file=FILE           configuration file (default: appcluster.yml)
   --config.check               validate the configuration and exit 0 (valid) or 1
@@ -16,6 +18,8 @@ const USAGE = `usage: appcluster-exporter [flags]
   --web.config.file=FILE       TLS and basic auth (exporter-toolkit web-config.yml format)
   --web.grafana-url=URL        Grafana base URL for links from the status page
   --probe.concurrency=N        most probes running at once (default: 256)
+  --shard.index=I              probe and export only the clusters of shard I (default: 0)
+  --shard.count=N              of N shards, by a stable hash of the cluster name (default: 1)
   --log.level=LEVEL            debug, info, warn or error (default: info)
   --log.format=FORMAT          logfmt or json (default: logfmt)
   --version                    print the version and exit
@@ -32,6 +36,12 @@ function oneOf<T extends string>(flag: string, value: string, allowed: readonly 
 }
 
 async function main(): Promise<void> {
+  // The agent is its own program with its own flags; loaded only when asked for.
+  if (process.argv[2] === 'agent') {
+    const { agentMain } = await import('./agent/cli.js');
+    await agentMain(process.argv.slice(3));
+    return;
+  }
   let values;
   try {
     ({ values } = parseArgs({
@@ -43,6 +53,8 @@ async function main(): Promise<void> {
         'web.grafana-url': { type: 'string' },
         'web.config.file': { type: 'string' },
         'probe.concurrency': { type: 'string', default: '256' },
+        'shard.index': { type: 'string', default: '0' },
+        'shard.count': { type: 'string', default: '1' },
         'log.level': { type: 'string', default: 'info' },
         'log.format': { type: 'string', default: 'logfmt' },
         version: { type: 'boolean', default: false },
@@ -62,14 +74,23 @@ async function main(): Promise<void> {
     process.stdout.write(`appcluster-exporter ${VERSION} (node ${process.version})\n`);
     return;
   }
+  let shard: Shard;
+  try {
+    shard = parseShard(values['shard.index'], values['shard.count']);
+  } catch (err) {
+    fail((err as Error).message);
+  }
   const configFile = values['config.file'];
   if (values['config.check']) {
     try {
       const config = await loadConfigFile(configFile);
-      const components = config.clusters.reduce((n, c) => n + c.servers.reduce((m, s) => m + s.components.length, 0), 0);
-      process.stdout.write(`${configFile}: valid (${config.clusters.length} clusters, ${components} components)\n`);
+      process.stdout.write(`${configFile}: valid (${config.clusters.length} clusters, ${componentCount(config.clusters)} components)\n`);
+      if (shard.count > 1) {
+        const mine = shardConfig(config, shard).clusters;
+        process.stdout.write(`${configFile}: shard ${shard.index} of ${shard.count} owns ${mine.length} clusters, ${componentCount(mine)} components\n`);
+      }
       // Building the probes opens no connection; it tells whether keep-alive fits the open-file limit.
-      const probes = buildProbes(config);
+      const probes = buildProbes(shardConfig(config, shard));
       for (const warning of probes.warnings) process.stderr.write(`${configFile}: warning: ${warning}\n`);
       await probes.close();
       process.exit(0);
@@ -93,6 +114,7 @@ async function main(): Promise<void> {
       grafanaUrl: values['web.grafana-url'],
       webConfigFile: values['web.config.file'],
       concurrency,
+      shard,
       logger,
     });
   } catch (err) {

@@ -139,6 +139,12 @@ export const exporterMetrics = {
     'counter',
     'Probes not started because the previous probe of the same component was still running or queued.',
   ),
+  shardInfo: spec('exporter_shard_info', 'gauge', 'The shard this exporter probes and exports (--shard.index of --shard.count); 1.', [
+    'index',
+    'count',
+  ]),
+  shardClusters: spec('exporter_shard_clusters', 'gauge', 'Configured clusters that this exporter\'s shard owns.'),
+  shardComponents: spec('exporter_shard_components', 'gauge', 'Configured components (of all servers) in the clusters this exporter\'s shard owns.'),
 } as const;
 
 export const allMetricSpecs: readonly MetricSpec[] = [

@@ -1,4 +1,5 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { keyHash } from '../config/key-hash.js';
 import type { Config } from '../config/types.js';
 import { KeepAliveBudget } from './fd-budget.js';
 import { probeKinds } from './registry.js';
@@ -41,7 +42,7 @@ export function buildProbes(config: Config): EndpointProbes {
   const shortfall = budget.shortfall();
   return {
     probes,
-    hashKey: (raw) => createHmac('sha256', secret).update(raw).digest('hex').slice(0, 12),
+    hashKey: (raw) => keyHash(secret, raw),
     warnings: shortfall ? [shortfall] : [],
     close: async () => {
       await Promise.all(prepared.map((p) => p.close()));

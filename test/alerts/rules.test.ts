@@ -56,6 +56,7 @@ interface Rule {
   readonly record?: string;
   readonly expr: string;
   readonly for?: string;
+  readonly keep_firing_for?: string;
   readonly labels?: Record<string, string>;
   readonly annotations?: Record<string, string>;
 }
@@ -98,7 +99,7 @@ function anchor(heading: string): string {
 }
 
 describe('alert bundle layout', () => {
-  it('has rules files and one promtool test file per rules file', () => {
+  it('has rules files, one promtool test file per rules file and one for shards', () => {
     expect(ruleFiles.map((f) => basename(f))).toEqual(['alert-rules.yml', 'recording-rules.yml']);
     for (const file of ruleFiles) {
       const testFile = join(testsDir, basename(file).replace(/\.ya?ml$/, '_test.yml'));
@@ -106,7 +107,9 @@ describe('alert bundle layout', () => {
       const loaded: string[] = readYaml(testFile).rule_files;
       expect(loaded.map((f) => resolve(testsDir, f))).toContain(file);
     }
-    expect(testFiles).toHaveLength(ruleFiles.length);
+    // Plus shards_test.yml, which loads both files with two shards of two replicas.
+    expect(testFiles.map((f) => basename(f))).toContain('shards_test.yml');
+    expect(testFiles).toHaveLength(ruleFiles.length + 1);
   });
 });
 
@@ -144,6 +147,20 @@ describe('promtool', () => {
       const lastFiring = Math.max(...firing.map((c) => seconds(String(c.eval_time))));
       expect(quiet.some((t) => t < firstFiring), `${alert}: no "not yet firing" case`).toBe(true);
       expect(quiet.some((t) => t > lastFiring), `${alert}: no "resolved" case`).toBe(true);
+    }
+  });
+
+  it('unit tests hold every alert with keep_firing_for through missed scrapes, start time included', () => {
+    const tests = testFiles.flatMap((f) => readYaml(f).tests as any[]);
+    for (const { alert } of alerts.filter((a) => a.keep_firing_for)) {
+      const proving = tests.filter(
+        (t) =>
+          // A series that misses scrapes ('stale _') and has samples again after them.
+          (t.input_series ?? []).some((s: { values: string }) => /\bstale _\S*\s+\S/.test(s.values)) &&
+          (t.alert_rule_test ?? []).some((c: any) => c.alertname === alert && (c.exp_alerts ?? []).length > 0) &&
+          (t.promql_expr_test ?? []).some((c: any) => String(c.expr).includes(`ALERTS_FOR_STATE{alertname="${alert}"`)),
+      );
+      expect(proving.length, `${alert}: no case with a gap of scrapes and its ALERTS_FOR_STATE`).toBeGreaterThan(0);
     }
   });
 });
@@ -198,6 +215,16 @@ describe('alert rules follow the mixin conventions', () => {
       if (!readsInterval) expect(seconds(rule.for ?? '0s')).toBeGreaterThanOrEqual(2 * 15);
     },
   );
+
+  // A failed scrape marks the exporter's series stale, so without a hold a firing alert
+  // resolves and restarts its `for:` (alerts/alert-rules.yml, "Missed scrapes"). `up` is
+  // written on every scrape, failed or not, so the guards on it need none.
+  const SCRAPE_GUARDS = ['AppClusterExporterDown', 'AppClusterExporterReplicaDown', 'AppClusterExporterAbsent', 'AppClusterWatchdog'];
+  it.each(alerts.map((a) => [a.alert, a]))('%s rides through missed scrapes unless it guards the scrape itself', (name, rule) => {
+    if (SCRAPE_GUARDS.includes(name)) expect(rule.keep_firing_for).toBeUndefined();
+    // Four evaluations at the 15s scrape and evaluation interval the rules assume.
+    else expect(rule.keep_firing_for).toBe('1m');
+  });
 
   it('uses only metrics the exporter exposes and series the recording rules define', () => {
     const exposed = exposedSeriesNames();
@@ -337,9 +364,11 @@ describe('e-mail template', () => {
     }
   });
 
-  it('plain-text body of a resolved alert says Online since the end', () => {
+  // The alert resolves keep_firing_for after the recovery, so its end is not when the
+  // server came back: the e-mail gives it as the time the alert resolved.
+  it('plain-text body of a resolved alert says Online and when the alert resolved', () => {
     const text = render(mail.text, fixture('server-offline-resolved'));
-    expect(text).toContain('Status:     Online since 2025-03-01 10:42:30 UTC (alert started 2025-03-01 10:15:00 UTC)');
+    expect(text).toContain('Status:     Online; alert resolved 2025-03-01 10:42:30 UTC, started 2025-03-01 10:15:00 UTC');
   });
 
   it('HTML body carries the same facts, escaped', () => {

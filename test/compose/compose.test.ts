@@ -11,6 +11,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, posix, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { loadAgentConfig } from '../../src/agent/config.js';
+import { loadConfigFile } from '../../src/config/load.js';
 import { run } from '../helpers/tools.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -20,6 +22,9 @@ const alertsDir = join(root, 'alerts');
 
 interface Service {
   image?: string;
+  network_mode?: string;
+  pid?: string;
+  networks?: { default: { aliases: string[] } };
   build?: { context: string; dockerfile?: string } | string;
   command?: string[] | string;
   environment?: Record<string, string> | string[];
@@ -129,6 +134,10 @@ describe('compose/docker-compose.yml', () => {
       grafana: [3000],
       mailpit: [8025, 1025],
       sim: [10471],
+      // The agents listen on the simulated nodes' addresses inside the simulator's network.
+      'agent-1': [],
+      'agent-2': [],
+      'agent-3': [],
     };
     expect(Object.keys(compose.services).sort()).toEqual(Object.keys(expected).sort());
     const readme = readFileSync(join(composeDir, 'README.md'), 'utf8');
@@ -138,13 +147,13 @@ describe('compose/docker-compose.yml', () => {
     }
   });
 
-  it('builds the exporter and the simulator from the repository Dockerfile', () => {
-    for (const name of ['exporter', 'sim']) {
+  it('builds the exporter, the simulator and the agents from the repository Dockerfile', () => {
+    for (const name of ['exporter', 'sim', ...AGENTS]) {
       const build = service(name).build;
       const context = typeof build === 'string' ? build : build?.context;
       expect(context && resolve(composeDir, context), name).toBe(root);
     }
-    expect(service('exporter').image).toBe(service('sim').image);
+    for (const name of ['exporter', ...AGENTS]) expect(service(name).image, name).toBe(service('sim').image);
     const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
     for (const needle of [/^FROM node:20-slim\b/m, /npm ci\b/, /npm run build\b/, /npm prune --omit=dev\b/, /^EXPOSE 10471$/m]) {
       expect(dockerfile).toMatch(needle);
@@ -153,9 +162,68 @@ describe('compose/docker-compose.yml', () => {
     expect(users.at(-1), 'the image runs as a non-root user').toMatch(/^(?!root$|0$)/);
     expect(commandArgs('exporter').slice(0, 2)).toEqual(['node', 'dist/src/main.js']);
     expect(commandArgs('sim').slice(0, 3)).toEqual(['node', 'dist/src/sim/cli.js', 'serve']);
-    expect(hostPath('exporter', flag('exporter', 'config.file'))).toBe(join(root, 'examples', 'demo.yml'));
+    expect(hostPath('exporter', flag('exporter', 'config.file'))).toBe(join(composeDir, 'exporter', 'appcluster.yml'));
     expect(service('exporter').network_mode).toBe('service:sim');
     expect(service('sim').networks.default.aliases).toContain('exporter');
+  });
+});
+
+const AGENTS = ['agent-1', 'agent-2', 'agent-3'];
+
+describe('compose agents', () => {
+  const exporterConfigFile = join(composeDir, 'exporter', 'appcluster.yml');
+  type Extract = Record<string, unknown>;
+  type ExporterYaml = {
+    clusters: Array<{
+      components: Array<{ name: string; required?: boolean; probe: { http: { url: string; extract: Extract } } }>;
+      servers: Array<{ name: string; address: string }>;
+    }>;
+  };
+  const exporterYaml = (file: string) => parse(readFileSync(file, 'utf8'), { merge: true }) as ExporterYaml;
+
+  it('the exporter follows examples/demo.yml, with the key read from the agents', () => {
+    const compose = exporterYaml(exporterConfigFile);
+    const demo = exporterYaml(join(root, 'examples', 'demo.yml'));
+    const agent = compose.clusters[0]!.components.find((c) => c.name === 'agent');
+    expect(agent?.required).toBe(false);
+    expect(agent?.probe.http.extract['key_fingerprint']).toBe('facts.encryption_key.fingerprint');
+    // Two sources of keys in one cluster would never agree: the simulator's is dropped.
+    for (const c of demo.clusters[0]!.components) delete c.probe.http.extract['key_fingerprint'];
+    compose.clusters[0]!.components = compose.clusters[0]!.components.filter((c) => c !== agent);
+    expect(compose).toEqual(demo);
+  });
+
+  it('the exporter configuration loads', async () => {
+    const config = await loadConfigFile(exporterConfigFile);
+    expect(config.clusters[0]!.servers.map((s) => s.components.map((c) => c.name))).toEqual([
+      ['web', 'service', 'agent'],
+      ['web', 'service', 'agent'],
+      ['web', 'service', 'agent'],
+    ]);
+    await config.close();
+  });
+
+  it.each(AGENTS.map((name, i) => [name, i] as const))('%s runs next to its simulated node, on the port the exporter probes', async (name, i) => {
+    const s = service(name);
+    expect(s.network_mode).toBe('service:sim');
+    expect(s.pid).toBe('service:sim');
+    expect(commandArgs(name).slice(0, 3)).toEqual(['node', 'dist/src/main.js', 'agent']);
+    const server = exporterYaml(exporterConfigFile).clusters[0]!.servers[i]!;
+    const url = exporterYaml(exporterConfigFile).clusters[0]!.components.find((c) => c.name === 'agent')!.probe.http.url;
+    expect(flag(name, 'web.listen-address')).toBe(`${server.address}:${new URL(url.replace('{address}', server.address)).port}`);
+    // Loaded as the container sees it, through its mounts.
+    const at = stage(name);
+    const config = await loadAgentConfig(at(flag(name, 'config.file')));
+    expect(config.facts.map((f) => f.name)).toContain('encryption_key');
+    const nodeConfig = readFileSync(hostPath(name, flag(name, 'config.file')) ?? '', 'utf8');
+    expect(nodeConfig).toContain(`file: ${server.name}/ProGet.config`);
+    expect(nodeConfig).toContain(`${server.address}`);
+  });
+
+  it('every node starts with the same key', () => {
+    const keys = [1, 2, 3].map((n) => /<EncryptionKey>(\w+)<\/EncryptionKey>/.exec(readFileSync(join(composeDir, 'agent', `node-${n}`, 'ProGet.config'), 'utf8'))?.[1]);
+    expect(keys[0]).toMatch(/^[0-9a-f]{32}$/);
+    expect(new Set(keys).size).toBe(1);
   });
 });
 

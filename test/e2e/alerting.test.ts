@@ -1,3 +1,4 @@
+import { readFile, writeFile } from 'node:fs/promises';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { startExporter, type RunningExporter } from '../../src/exporter.js';
 import { createLogger } from '../../src/log.js';
@@ -16,9 +17,14 @@ import {
 import { randomBase, startStack, waitFor, type Stack } from '../helpers/stack.js';
 
 // The bundle's rules and Alertmanager routing, inhibition and templates, with every `for:`
-// shortened to 3 s and Alertmanager's waits to seconds; alerts/tests/ holds the real timing.
+// shortened to 3 s, every `keep_firing_for` to 10 s and Alertmanager's waits to seconds;
+// alerts/tests/ holds the real timing. 10 s of hold is ten scrapes here, well over the gap
+// of an exporter restart below, and keeps the resolved e-mails within seconds.
 const FOR_SECONDS = 3;
+const KEEP_FIRING_SECONDS = 10;
 const MAIL_TIMEOUT = 45_000;
+// Each test waits out a hold after every recovery on top of its quiet times.
+const TEST_TIMEOUT = 120_000;
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -27,6 +33,20 @@ afterEach(async () => {
 afterAll(async () => {
   while (cleanups.length) await cleanups.pop()!().catch(() => {});
 });
+
+async function ruleFiles(): Promise<string[]> {
+  const files = await fastRuleFiles(FOR_SECONDS);
+  let held = 0;
+  for (const file of files) {
+    const text = (await readFile(file, 'utf8')).replace(/^(\s+keep_firing_for: )\S+$/gm, (_, key: string) => {
+      held++;
+      return `${key}${KEEP_FIRING_SECONDS}s`;
+    });
+    await writeFile(file, text);
+  }
+  expect(held).toBeGreaterThan(0);
+  return files;
+}
 
 const offline = (server: string) => (m: Mail) => /^\[FIRING/.test(m.subject) && m.subject.includes(`server ${server} Offline`);
 const online = (server: string) => (m: Mail) => /^\[RESOLVED/.test(m.subject) && m.subject.includes(`server ${server} Online`);
@@ -63,7 +83,7 @@ describe('e-mail notification of cluster status, end to end', () => {
     const prom = await startPrometheus({
       targets: [new URL(stack.exporter.url).host],
       alertmanagers: [`127.0.0.1:${am.port}`],
-      ruleFiles: await fastRuleFiles(FOR_SECONDS),
+      ruleFiles: await ruleFiles(),
     });
     cleanups.push(() => prom.stop());
     await waitUp(prom, 1);
@@ -81,11 +101,32 @@ describe('e-mail notification of cluster status, end to end', () => {
     expect(smtp.mails.filter(offline('node-2'))).toHaveLength(1);
     expect(smtp.mails.filter((m) => /node-1|node-3/.test(m.subject))).toHaveLength(0);
 
+    // The exporter restarts mid-outage: Prometheus misses scrapes and the series vanish
+    // until the new process has probed node-2. The alert rides through on keep_firing_for:
+    // no resolved e-mail, no second firing one.
+    const address = new URL(stack.exporter.url).host;
+    await stack.exporter.close();
+    await waitFor('two failed scrapes', async () => {
+      const r = await query(prom, 'count_over_time(up{job="appcluster"}[10s]) - sum_over_time(up{job="appcluster"}[10s])');
+      return r.length === 1 && Number(r[0]!.value[1]) >= 2 ? true : undefined;
+    }, 20_000);
+    const restarted = await startExporter({ configFile: stack.configFile, listenAddress: address, logger: createLogger('error', 'logfmt', { write: () => true }) });
+    cleanups.push(() => restarted.close());
+    await waitFor('node-2 Offline again in Prometheus', async () => {
+      const r = await query(prom, 'appcluster:active_server_online:max{server="node-2"} == 0');
+      return r.length === 1 ? true : undefined;
+    }, 20_000);
+    await settle();
+    expect(smtp.mails.filter(online('node-2'))).toHaveLength(0);
+    expect(smtp.mails.filter(offline('node-2'))).toHaveLength(1);
+
     const up = Date.now();
     await stack.sim.clearFault('node-2');
     const [resolved] = await mailsMatching(smtp, online('node-2'), 'the resolved e-mail');
     console.log(`recovery to "online" e-mail: ${((resolved!.at - up) / 1000).toFixed(1)} s`);
     expect(resolved!.text).toMatch(/Online/);
+    // Held for keep_firing_for after the recovery (less a second of scrape-time slack).
+    expect(resolved!.at - up).toBeGreaterThanOrEqual((KEEP_FIRING_SECONDS - 1) * 1000);
 
     const drift = Date.now();
     await stack.sim.setFault('node-3', 'key_drift', { component: 'service' });
@@ -93,7 +134,7 @@ describe('e-mail notification of cluster status, end to end', () => {
     console.log(`key drift to e-mail: ${((key!.at - drift) / 1000).toFixed(1)} s`);
     expect(key!.text).toMatch(/node-3/);
     expect(smtp.mails.filter(offline('node-3'))).toHaveLength(0);
-  });
+  }, TEST_TIMEOUT);
 
   it('two exporter replicas and two clustered Alertmanagers: still one e-mail per change', async () => {
     const smtp = await startSmtpSink();
@@ -125,7 +166,7 @@ describe('e-mail notification of cluster status, end to end', () => {
     const prom = await startPrometheus({
       targets: replicas.map((r) => new URL(r.url).host),
       alertmanagers: [`127.0.0.1:${am1.port}`, `127.0.0.1:${am2.port}`],
-      ruleFiles: await fastRuleFiles(FOR_SECONDS),
+      ruleFiles: await ruleFiles(),
     });
     cleanups.push(() => prom.stop());
     await waitUp(prom, 2);
@@ -151,5 +192,5 @@ describe('e-mail notification of cluster status, end to end', () => {
     // The cluster-level alert's resolved e-mail may still arrive now, at its group_interval.
     const offlineMails = after.filter((m) => /Offline/.test(m.subject) && !m.subject.startsWith('[RESOLVED]'));
     expect(offlineMails.map((m) => m.subject)).toEqual([]);
-  });
+  }, TEST_TIMEOUT);
 });

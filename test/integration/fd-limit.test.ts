@@ -23,7 +23,7 @@ describe('more components than the open-file limit allows to keep alive', () => 
     sim = new SimCluster({ servers: 450, components: [{ name: 'web', port: 8080 }, { name: 'service', port: 8081 }], baseAddress: randomBase() });
     await sim.start();
     configFile = join(await tempDir(), 'config.yml');
-    await writeFile(configFile, simExporterConfig(sim, { heartbeatInterval: '1s', probeTimeout: '500ms' }));
+    await writeFile(configFile, simExporterConfig(sim, { heartbeatInterval: '2s', probeTimeout: '1500ms' }));
     exporter = await spawnExporter([`--config.file=${configFile}`], process.env, wrapper);
   });
   afterAll(async () => {
@@ -42,10 +42,13 @@ describe('more components than the open-file limit allows to keep alive', () => 
     await waitFor('every server online', async () => ((await online()) === 450 ? true : undefined), 15_000);
     // Two more rounds of probes: the components without keep-alive connect afresh each time.
     const before = await probes();
-    await waitFor('two more rounds', async () => ((await probes()) - before >= 1800 ? true : undefined), 10_000);
+    await waitFor('two more rounds', async () => ((await probes()) - before >= 1800 ? true : undefined), 15_000);
     const text = await (await fetch(`${exporter.url}/metrics`)).text();
-    expect(text).not.toMatch(/appcluster_exporter_probes_total\{result="failure"\} [1-9]/);
-    expect(await online()).toBe(450);
+    // Out of file descriptors, a connect fails at once (EMFILE: reason "error"); a probe slowed
+    // down by a busy machine (other test files run beside this one) is a timeout, not that.
+    const failures = text.match(/^appcluster_component_probe_failures_total\{[^}]*\} \d+$/gm) ?? [];
+    expect(failures.filter((l) => !l.includes('reason="timeout"'))).toEqual([]);
+    await waitFor('every server online after those rounds', async () => ((await online()) === 450 ? true : undefined), 15_000);
     // The kept-alive connections are open (and the others are not, or probes would fail).
     expect(readdirSync(`/proc/${exporter.child.pid}/fd`).length).toBeGreaterThan(288);
   });

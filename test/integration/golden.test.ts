@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
+import { componentCount } from '../../src/config/shard.js';
 import { evaluate } from '../../src/evaluate/evaluate.js';
 import { OwnMetrics } from '../../src/metrics/own.js';
 import { exposition } from '../../src/metrics/render.js';
@@ -61,6 +62,7 @@ function scenario(ok: Ok = OK) {
   set('mft-prod', 'mft-dr', 'service', { success: false, reason: 'connection_refused', finishedMs: NOW - 1000, durationMs: 1 });
   const own = new OwnMetrics(false);
   own.reloaded(true, NOW);
+  own.sharded(0, 1, config.clusters.length, componentCount(config.clusters));
   return { records, own };
 }
 

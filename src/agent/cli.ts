@@ -1,0 +1,91 @@
+import { parseArgs } from 'node:util';
+import { ConfigError } from '../config/errors.js';
+import { createLogger, LOG_FORMATS, LOG_LEVELS } from '../log.js';
+import { loadAgentConfig } from './config.js';
+import { startAgent } from './server.js';
+
+const USAGE = `usage: appcluster-exporter agent [flags]
+
+Serves facts that only this node's disk and process table hold (a keyed fingerprint of
+the encryption key, the installed version, processes) at /api/v1/facts.
+
+  --config.file=FILE           agent configuration (default: agent.yml)
+  --config.check               validate the configuration and exit 0 (valid) or 1
+  --web.listen-address=ADDR    address to listen on (default: :10473)
+  --web.config.file=FILE       TLS and basic auth (exporter-toolkit web-config.yml format)
+  --log.level=LEVEL            debug, info, warn or error (default: info)
+  --log.format=FORMAT          logfmt or json (default: logfmt)
+`;
+
+function fail(message: string): never {
+  process.stderr.write(`appcluster-exporter agent: ${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(value)) fail(`--${flag} must be one of ${allowed.join(', ')}`);
+  return value as T;
+}
+
+/** `appcluster-exporter agent ...`: flags and wiring of the on-node agent. `args` follow the word `agent`. */
+export async function agentMain(args: string[]): Promise<void> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        'config.file': { type: 'string', default: 'agent.yml' },
+        'config.check': { type: 'boolean', default: false },
+        'web.listen-address': { type: 'string', default: ':10473' },
+        'web.config.file': { type: 'string' },
+        'log.level': { type: 'string', default: 'info' },
+        'log.format': { type: 'string', default: 'logfmt' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const configFile = values['config.file'];
+  if (values['config.check']) {
+    try {
+      const config = await loadAgentConfig(configFile);
+      process.stdout.write(`${configFile}: valid (${config.facts.length} facts)\n`);
+      process.exit(0);
+    } catch (err) {
+      process.stderr.write(`${err instanceof ConfigError ? err.message : String(err)}\n`);
+      process.exit(1);
+    }
+  }
+  const logger = createLogger(oneOf('log.level', values['log.level'], LOG_LEVELS), oneOf('log.format', values['log.format'], LOG_FORMATS));
+  let agent;
+  try {
+    agent = await startAgent({
+      configFile,
+      listenAddress: values['web.listen-address'],
+      webConfigFile: values['web.config.file'],
+      logger,
+    });
+  } catch (err) {
+    logger.fatal({ err: err instanceof Error ? err.message : String(err) }, 'cannot start');
+    process.exit(1);
+  }
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping');
+    void agent.close().then(() => process.exit(0));
+    setTimeout(() => process.exit(0), 5_000).unref();
+  };
+  // SIGHUP would end Node by default; the configuration is read once, at start.
+  process.on('SIGHUP', () => logger.warn('SIGHUP ignored: the agent reads its configuration at start; restart it to change it'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
