@@ -118,7 +118,7 @@ function judgeExpectations(
       max: e.max ?? null,
       met: pending ? null : met,
       matching,
-      summary: `${n} servers with ${e.fact} ${e.values.join(' or ')}${n > 0 ? ` (${matching.join(', ')})` : ''}, expected ${range}`,
+      summary: `${n} ${n === 1 ? 'server' : 'servers'} with ${e.fact} ${e.values.join(' or ')}${n > 0 ? ` (${matching.join(', ')})` : ''}, expected ${range}`,
     });
   }
   return out;

@@ -105,6 +105,12 @@ export const clusterMetrics = {
     'Configured least number of servers an expectation needs; absent when it sets no minimum.',
     ['app_cluster', 'expectation'],
   ),
+  expectationMemberInfo: spec(
+    'cluster_expectation_member_info',
+    'gauge',
+    'Present with value 1 for each server an expectation counts (online active servers, servers reporting the fact value).',
+    ['app_cluster', 'expectation', 'server'],
+  ),
   expectationMaxServers: spec(
     'cluster_expectation_max_servers',
     'gauge',

@@ -172,6 +172,11 @@ function writeSnapshot(snapshot: Snapshot, out: ByteSink): void {
   expectation(m.expectationServers, (e) => e.servers);
   expectation(m.expectationMinServers, (e) => e.min);
   expectation(m.expectationMaxServers, (e) => e.max);
+  family(m.expectationMemberInfo, (series) => {
+    for (const { c, cl } of clusters) {
+      for (const e of c.expectations) for (const server of e.matching) series(`${cl},expectation="${esc(e.name)}",server="${esc(server)}"`, 1);
+    }
+  });
 }
 
 /** A whole scrape: the snapshot's cluster metrics, then the exporter's own registry. */

@@ -55,6 +55,8 @@ class SimComponent {
     readonly address: string,
     readonly spec: SimComponentSpec,
     private readonly node: SimCluster,
+    /** The cluster's one primary server (the first); the others answer role "replica". */
+    private readonly primary: boolean,
   ) {
     this.server = this.makeServer();
   }
@@ -120,6 +122,7 @@ class SimComponent {
       heartbeat: new Date(heartbeat).toISOString(),
       os: this.node.os,
       sessions: this.requests % 50,
+      role: this.primary ? 'primary' : 'replica',
     };
     if (this.node.exposeRawKey) body['encryption_key'] = key;
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
@@ -175,7 +178,7 @@ export class SimCluster {
     this.servers = Array.from({ length: options.servers }, (_, i) => {
       const name = `${prefix}${i + 1}`;
       const address = nthAddress(base, i);
-      return { name, address, components: options.components.map((c) => new SimComponent(name, address, c, this)) };
+      return { name, address, components: options.components.map((c) => new SimComponent(name, address, c, this, i === 0)) };
     });
   }
 

@@ -20,6 +20,7 @@ export function simExporterConfig(sim: SimCluster, o: SimExporterConfigOptions =
     heartbeat: 'heartbeat',
     os: 'os',
     values: { sessions: 'sessions' },
+    facts: { role: 'role' },
   };
   const cluster = {
     name: o.cluster ?? 'sim',
@@ -29,6 +30,10 @@ export function simExporterConfig(sim: SimCluster, o: SimExporterConfigOptions =
     load_balancing: true,
     automatic_failover: true,
     ...(o.expectedVersion ? { expected_version: o.expectedVersion } : {}),
+    expectations: {
+      min_servers_online: Math.ceil(sim.servers.length / 2),
+      servers_with_fact: [{ name: 'one_primary', fact: 'role', values: ['primary'], count: 1 }],
+    },
     components: sim.options.components.map((c) => ({
       name: c.name,
       probe: { http: { url: `http://{address}:${c.port}/health` } },

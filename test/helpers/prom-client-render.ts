@@ -39,6 +39,7 @@ export function renderSnapshotWithPromClient(snapshot: Snapshot): Registry {
   const expServers = gauge(m.expectationServers);
   const expMin = gauge(m.expectationMinServers);
   const expMax = gauge(m.expectationMaxServers);
+  const expMember = gauge(m.expectationMemberInfo);
 
   for (const c of snapshot.clusters) {
     const app_cluster = c.name;
@@ -53,6 +54,7 @@ export function renderSnapshotWithPromClient(snapshot: Snapshot): Registry {
       expServers.set(labels, e.servers);
       if (e.min !== null) expMin.set(labels, e.min);
       if (e.max !== null) expMax.set(labels, e.max);
+      for (const server of e.matching) expMember.set({ ...labels, server }, 1);
     }
     for (const s of c.servers) {
       const server = s.name;
