@@ -188,7 +188,7 @@ class Attempt implements Dispatcher.DispatchHandler, Answer {
   }
 
   body(): Promise<Buffer> {
-    const unsupported = this.codings.find((c) => !(c in DECODERS));
+    const unsupported = this.codings.find((c) => !DECODERS.has(c));
     if (unsupported !== undefined) {
       return Promise.reject(new ProbeFailure('bad_body', `unsupported content-encoding "${clip(unsupported, 40)}"`));
     }
@@ -242,12 +242,12 @@ const brotliAsync = promisify(brotliDecompress) as Decoder;
  * data (RFC 1950), but some servers send raw deflate (RFC 1951): the first two bytes tell
  * them apart, as browsers and curl do.
  */
-const DECODERS: Record<string, Decoder> = {
-  gzip: gunzipAsync,
-  'x-gzip': gunzipAsync,
-  deflate: (raw, options) => (isZlibHeader(raw) ? inflateAsync(raw, options) : inflateRawAsync(raw, options)),
-  br: brotliAsync,
-};
+const DECODERS = new Map<string, Decoder>([
+  ['gzip', gunzipAsync],
+  ['x-gzip', gunzipAsync],
+  ['deflate', (raw, options) => (isZlibHeader(raw) ? inflateAsync(raw, options) : inflateRawAsync(raw, options))],
+  ['br', brotliAsync],
+]);
 
 /** A zlib header (RFC 1950 section 2.2): method 8 (deflate), and CMF.FLG a multiple of 31. */
 function isZlibHeader(raw: Buffer): boolean {
@@ -267,7 +267,7 @@ async function decode(raw: Buffer, codings: readonly string[], limit: number): P
   for (let i = codings.length - 1; i >= 0; i--) {
     const coding = codings[i]!;
     try {
-      out = await DECODERS[coding]!(out, options);
+      out = await DECODERS.get(coding)!(out, options);
     } catch (err) {
       if ((err as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') {
         throw new ProbeFailure('body_too_large', `more than ${limit} bytes once decoded`);
