@@ -1,11 +1,11 @@
-import { Agent, Client, request } from 'undici';
-import type { IncomingHttpHeaders } from 'undici/types/header.js';
+import { Agent, Client } from 'undici';
 import { readSecret } from '../config/secrets.js';
 import { extract, needsJson, parseExtraction, type Extraction } from './extract.js';
+import { ACCEPT_ENCODING, exchange, type Endpoint } from './http-exchange.js';
 import { failure } from './reasons.js';
 import { checkTemplate, expandUrl, templateFields, TemplateError } from './template.js';
 import { parseTls } from './tls.js';
-import type { ProbeKind, ProbeResult } from './types.js';
+import type { Probe, ProbeKind } from './types.js';
 
 const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
@@ -13,16 +13,19 @@ const METHODS = ['GET', 'HEAD', 'POST'] as const;
 
 interface HttpSettings {
   readonly method: (typeof METHODS)[number];
+  /** Sent as they are; Accept-Encoding added unless configured. */
   readonly headers: Record<string, string>;
   readonly validStatus: (status: number) => boolean;
+  /** Most bytes of the decoded body. */
   readonly bodyLimit: number;
   readonly extraction: Extraction;
 }
 
 /**
  * `http`: requests a URL built from the server's fields and judges the answer. The
- * caller's deadline covers the whole exchange, body included; the body is read up to a
- * limit and never further.
+ * caller's deadline covers the whole exchange, body included, and a retry when a kept-alive
+ * connection was closed under the request (see `exchange`); the body is decoded
+ * (gzip, deflate, br) up to a limit on its decoded bytes and never further.
  */
 export const httpProbe: ProbeKind = (r, ctx) => {
   const url = r.requiredString('url');
@@ -49,6 +52,7 @@ export const httpProbe: ProbeKind = (r, ctx) => {
     throw r.error('valid_status_codes', 'must be a list of HTTP status codes (100-599)');
   }
   const tls = parseTls(r.map('tls'), ctx.baseDir);
+  if (!Object.keys(headers).some((name) => name.toLowerCase() === 'accept-encoding')) headers['accept-encoding'] = ACCEPT_ENCODING;
   const settings: HttpSettings = {
     method: r.oneOf('method', METHODS) ?? 'GET',
     headers,
@@ -63,11 +67,12 @@ export const httpProbe: ProbeKind = (r, ctx) => {
   // servers (a management console) gets a Pool, so probes of different servers run side by
   // side; its connections are bounded by the probe concurrency and always kept alive.
   const perServerOrigin = templateFields(originOf(url)).length > 0;
+  // The probe's deadline bounds the wait for headers and body: undici's own timers (300 s)
+  // are off, so they never cut a long probe_timeout short. Connecting keeps undici's 10 s.
+  const clientOptions: Client.Options = { connect: { ...tls }, keepAliveMaxTimeout: 60_000, headersTimeout: 0, bodyTimeout: 0 };
   const agent = new Agent({
     ...(perServerOrigin ? { factory: (origin: string, opts: object) => new Client(origin, opts) } : {}),
-    connect: { ...tls },
-    keepAliveMaxTimeout: 60_000,
-    maxResponseSize: settings.bodyLimit,
+    ...clientOptions,
   });
   return {
     bind: (server) => {
@@ -76,7 +81,7 @@ export const httpProbe: ProbeKind = (r, ctx) => {
       // An idle keep-alive connection per server costs one file descriptor: reuse
       // connections for as many as the open-file limit allows, no more.
       const reuse = perServerOrigin ? ctx.claimKeepAlive() : true;
-      return (signal) => runHttp(agent, target, settings, ctx.hashKey, signal, reuse);
+      return probeOf(endpointOf(target, settings, agent, clientOptions, reuse), settings, ctx.hashKey);
     },
     close: () => agent.close(),
   };
@@ -87,50 +92,45 @@ function originOf(url: string): string {
   return /^[a-z]+:\/\/[^/?#]*/i.exec(url)?.[0] ?? url;
 }
 
-async function runHttp(
-  agent: Agent,
-  url: string,
-  s: HttpSettings,
-  hashKey: (raw: string) => string,
-  signal: AbortSignal,
-  reuse: boolean,
-): Promise<ProbeResult> {
-  try {
-    const res = await request(url, { method: s.method, headers: s.headers, dispatcher: agent, signal, reset: !reuse });
-    if (!s.validStatus(res.statusCode)) {
-      discard(res.body);
-      return { success: false, reason: 'http_status', detail: `HTTP ${res.statusCode}` };
-    }
-    if (!needsJson(s.extraction)) {
-      discard(res.body);
-      return extract(s.extraction, undefined, res.headers, hashKey);
-    }
-    const declared = Number(res.headers['content-length']);
-    if (declared > s.bodyLimit) {
-      discard(res.body);
-      return { success: false, reason: 'body_too_large', detail: `content-length ${declared}` };
-    }
-    // The agent's maxResponseSize stops the body at the limit (UND_ERR_RES_EXCEEDED_MAX_SIZE).
-    const body = await res.body.text();
-    let parsed: unknown;
+/**
+ * The request of one server's probe, built once: the URL is parsed at bind time, not on
+ * every probe. A URL that does not parse fails every probe with `error`.
+ */
+function endpointOf(url: string, s: HttpSettings, dispatcher: Agent, clientOptions: Client.Options, reuse: boolean): Endpoint | undefined {
+  if (!URL.canParse(url)) return undefined;
+  const { origin, pathname, search } = new URL(url);
+  return {
+    dispatcher,
+    clientOptions,
+    request: { origin, path: `${pathname}${search}`, method: s.method, headers: s.headers, reset: !reuse },
+    bodyLimit: s.bodyLimit,
+  };
+}
+
+function probeOf(endpoint: Endpoint | undefined, s: HttpSettings, hashKey: (raw: string) => string): Probe {
+  if (!endpoint) return () => Promise.resolve({ success: false, reason: 'error', detail: 'invalid URL' });
+  return async (signal) => {
     try {
-      parsed = JSON.parse(body);
-    } catch {
-      return { success: false, reason: 'bad_body', detail: 'not JSON' };
+      const res = await exchange(endpoint, signal);
+      try {
+        if (!s.validStatus(res.status)) return { success: false, reason: 'http_status', detail: `HTTP ${res.status}` };
+        if (!needsJson(s.extraction)) return extract(s.extraction, undefined, res.headers, hashKey);
+        const body = await res.body();
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(utf8.decode(body));
+        } catch {
+          return { success: false, reason: 'bad_body', detail: 'not JSON' };
+        }
+        return extract(s.extraction, parsed, res.headers, hashKey);
+      } finally {
+        res.drop();
+      }
+    } catch (err) {
+      return failure(err, signal);
     }
-    return extract(s.extraction, parsed, res.headers as IncomingHttpHeaders, hashKey);
-  } catch (err) {
-    return failure(err, signal);
-  }
+  };
 }
 
-interface Discardable {
-  on(event: 'error', listener: () => void): unknown;
-  destroy(): void;
-}
-
-/** Drops a body we will not read; a late abort of the request must not surface as an unhandled error. */
-function discard(body: Discardable): void {
-  body.on('error', () => {});
-  body.destroy();
-}
+/** Decodes UTF-8 and drops a byte order mark, as JSON bodies may start with one. */
+const utf8 = new TextDecoder();
