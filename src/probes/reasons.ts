@@ -1,35 +1,94 @@
+import { errors } from 'undici';
 import type { ProbeReason } from '../metrics/catalogue.js';
 import type { Answer } from './types.js';
 
+/**
+ * A failure a probe judged itself (a body over its limit, a coding it cannot decode),
+ * thrown inside the probe and turned into its result by `failure`. `detail` follows
+ * Answer's rule: exporter-written words, bounded.
+ */
+export class ProbeFailure extends Error {
+  constructor(
+    readonly reason: ProbeReason,
+    readonly detail: string,
+  ) {
+    super(detail);
+  }
+}
+
+/**
+ * Error codes that name their reason. Each is raised by Node 20 or undici 7 as it is today
+ * and, but for ETIMEDOUT, produced on loopback in test/integration/reasons.test.ts. Codes
+ * undici could only raise after the probe's own deadline are left out (the agent turns its
+ * header and body timers off; `RequestAbortedError` and `AbortError` come from that
+ * deadline), and so are codes nothing raises (undici never sets an `HPE_*` code: see
+ * HTTP_PARSER below).
+ */
 const CODE_REASONS: Record<string, ProbeReason> = {
   ECONNREFUSED: 'connection_refused',
   ECONNRESET: 'connection_reset',
+  // Writing a request to a connection the server has closed (Linux: a reset in CLOSE_WAIT).
   EPIPE: 'connection_reset',
+  // undici SocketError: the server closed before its answer ended ("other side closed").
   UND_ERR_SOCKET: 'connection_reset',
-  UND_ERR_CLOSED: 'connection_reset',
-  ENOTFOUND: 'dns',
-  EAI_AGAIN: 'dns',
-  EAI_FAIL: 'dns',
-  ETIMEDOUT: 'timeout',
+  // undici's own connect timeout (10 s), when probe_timeout is longer.
   UND_ERR_CONNECT_TIMEOUT: 'timeout',
-  UND_ERR_HEADERS_TIMEOUT: 'timeout',
-  UND_ERR_BODY_TIMEOUT: 'timeout',
-  UND_ERR_ABORTED: 'timeout',
-  ABORT_ERR: 'timeout',
-  UND_ERR_RES_EXCEEDED_MAX_SIZE: 'body_too_large',
+  // The kernel gave up connecting (about 2 min on Linux, tcp_syn_retries 6): only the tcp
+  // probe, which has no connect timeout of its own, under a probe_timeout that long. The
+  // one entry the test does not produce, as it takes those two minutes.
+  ETIMEDOUT: 'timeout',
+  // Response headers over undici's maxHeaderSize (16 KiB).
   UND_ERR_HEADERS_OVERFLOW: 'bad_body',
-  HPE_HEADER_OVERFLOW: 'bad_body',
+  // A body shorter than its Content-Length on a closing connection, or two lengths.
+  UND_ERR_RES_CONTENT_LENGTH_MISMATCH: 'bad_body',
 };
 
-const TLS_CODE = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|ERR_OSSL_|HOSTNAME_MISMATCH)/;
+/**
+ * Certificate verification codes, as Node names OpenSSL's X509_V_ERR_* values
+ * (nodejs/node src/crypto/crypto_common.cc, X509ErrorCode; "UNSPECIFIED" for the rest).
+ * Other TLS failures carry an ERR_TLS_*, ERR_SSL_* or ERR_OSSL_* code.
+ */
+const X509_CODES = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_CRL', 'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECRYPT_CRL_SIGNATURE', 'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY', 'CERT_SIGNATURE_FAILURE',
+  'CRL_SIGNATURE_FAILURE', 'CERT_NOT_YET_VALID', 'CERT_HAS_EXPIRED', 'CRL_NOT_YET_VALID', 'CRL_HAS_EXPIRED',
+  'ERROR_IN_CERT_NOT_BEFORE_FIELD', 'ERROR_IN_CERT_NOT_AFTER_FIELD', 'ERROR_IN_CRL_LAST_UPDATE_FIELD',
+  'ERROR_IN_CRL_NEXT_UPDATE_FIELD', 'OUT_OF_MEM', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_CHAIN_TOO_LONG', 'CERT_REVOKED',
+  'INVALID_CA', 'PATH_LENGTH_EXCEEDED', 'INVALID_PURPOSE', 'CERT_UNTRUSTED', 'CERT_REJECTED', 'HOSTNAME_MISMATCH',
+  'UNSPECIFIED',
+]);
+const TLS_PREFIX = /^ERR_(TLS|SSL|OSSL)_/;
 
-/** Maps an error thrown by a socket or undici to a reason, following `cause` chains. */
+/**
+ * undici's HTTPParserError (an answer that is not HTTP/1.1: a bad header name, a control
+ * byte, a bad chunk size) has no code: undici looks its llhttp error number up in a table
+ * keyed by name, so `code` stays undefined (undici 7 lib/dispatcher/client-h1.js,
+ * createError). Its class is the stable part; the class checks a brand, not a prototype.
+ */
+const HTTP_PARSER = errors.HTTPParserError;
+
+/** llhttp's own words for what was wrong, e.g. "Invalid header token": a fixed set, not server text. */
+const PARSER_REASON = /\(([^()]{1,60})\)$/;
+
+/**
+ * Maps an error thrown by a socket, undici or the probe itself to a reason from the closed
+ * set (src/metrics/catalogue.ts), following `cause` chains. After the deadline every error
+ * is `timeout`; anything unknown is `error` with the error's class name as detail.
+ */
 export function failure(err: unknown, signal: AbortSignal): Answer {
+  if (err instanceof ProbeFailure) return { success: false, reason: err.reason, detail: err.detail };
   if (signal.aborted) return { success: false, reason: 'timeout', detail: 'deadline exceeded' };
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    const code = (e as { code?: unknown }).code;
+    if (e instanceof HTTP_PARSER) {
+      const words = PARSER_REASON.exec(e.message)?.[1];
+      return { success: false, reason: 'bad_body', detail: words ? `not HTTP/1.1: ${words}` : 'not HTTP/1.1' };
+    }
+    const { code, syscall } = e as { code?: unknown; syscall?: unknown };
+    // Every failed name lookup (ENOTFOUND, EAI_AGAIN, EAI_FAIL, ...) comes from getaddrinfo.
+    if (syscall === 'getaddrinfo') return { success: false, reason: 'dns', detail: typeof code === 'string' ? code : 'getaddrinfo' };
     if (typeof code !== 'string') continue;
-    const reason = CODE_REASONS[code] ?? (TLS_CODE.test(code) ? 'tls' : code.startsWith('HPE_') ? 'bad_body' : undefined);
+    const reason = CODE_REASONS[code] ?? (X509_CODES.has(code) || TLS_PREFIX.test(code) ? 'tls' : undefined);
     if (reason) return { success: false, reason, detail: code };
   }
   const name = err instanceof Error ? err.name : typeof err;
