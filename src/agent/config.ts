@@ -1,10 +1,12 @@
+import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ConfigError } from '../config/errors.js';
 import { keyHash } from '../config/key-hash.js';
-import { parseYaml, readConfigText } from '../config/reader.js';
-import { readSecret } from '../config/secrets.js';
-import { factKinds } from './facts/registry.js';
-import type { FactContext, FactReader } from './facts/types.js';
+import { Secret } from '../config/secret.js';
+import { isRecord, parseYamlFile, readConfigText, validate, type Path, type YamlFile } from '../config/yaml-schema.js';
+import { factKinds, type FactKindName } from './facts/registry.js';
+import type { FactContext, FactKind, FactReader } from './facts/types.js';
+import { agentSchema, KIND_NAMES, type AgentSettings } from './schema.js';
 
 export const AGENT_DEFAULTS = {
   minIntervalMs: 5_000,
@@ -14,8 +16,6 @@ export const AGENT_DEFAULTS = {
 
 /** Shortest fingerprint secret: a short one could be guessed from published fingerprints of weak keys. */
 const MIN_SECRET_LENGTH = 16;
-/** Fact names are JSON path segments for the exporter's `extract` (`facts.NAME.field`). */
-const FACT_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 export interface AgentFact {
   readonly name: string;
@@ -24,18 +24,7 @@ export interface AgentFact {
   readonly read: FactReader;
 }
 
-/**
- * The agent's configuration:
- *
- *   min_interval: 5s                    # facts are read at most this often (default 5s)
- *   read_timeout: 10s                   # longest one fact may take (default 10s)
- *   file_size_limit: 1MiB               # most bytes read from one file (default 1MiB)
- *   fingerprint_secret_file: secret     # HMAC key, the same on every node (or fingerprint_secret_env)
- *   facts:
- *     NAME: { KIND: { settings } }      # in the order served
- *
- * Paths are relative to the file.
- */
+/** The agent's configuration as loaded (the file's syntax: `schema.ts`). Paths are relative to the file. */
 export interface AgentConfig {
   readonly file: string;
   readonly minIntervalMs: number;
@@ -52,39 +41,69 @@ export async function loadAgentConfig(file: string): Promise<AgentConfig> {
 
 /** Validates agent configuration text; `file` names it in errors and anchors relative paths. */
 export function parseAgentConfig(text: string, file: string): AgentConfig {
-  const root = parseYaml(text, file);
-  if (!root) throw new ConfigError(file, 1, 1, '', 'the file is empty; it needs "facts"');
+  const yaml = parseYamlFile(text, file);
+  if (yaml.value === undefined) throw new ConfigError(file, 1, 1, '', 'the file is empty; it needs "facts"');
+  // zod drops a record key "__proto__" unseen: as a fact name it would vanish from the document.
+  const rawFacts = isRecord(yaml.value) ? yaml.value['facts'] : undefined;
+  if (isRecord(rawFacts) && Object.hasOwn(rawFacts, '__proto__')) throw yaml.error(['facts', '__proto__'], 'fact name "__proto__" is reserved', true);
+  const settings = validate(yaml, agentSchema, { unknownField });
   const baseDir = dirname(resolve(file));
-  const minIntervalMs = root.duration('min_interval', 3_600_000) ?? AGENT_DEFAULTS.minIntervalMs;
-  const readTimeoutMs = root.duration('read_timeout', 300_000) ?? AGENT_DEFAULTS.readTimeoutMs;
-  const fileSizeLimit = root.size('file_size_limit') ?? AGENT_DEFAULTS.fileSizeLimit;
-  const secret = readSecret(root, 'fingerprint_secret', baseDir);
-  if (secret !== undefined && secret.length < MIN_SECRET_LENGTH) {
-    const field = root.has('fingerprint_secret_file') ? 'fingerprint_secret_file' : 'fingerprint_secret_env';
-    throw root.error(field, `the secret must be at least ${MIN_SECRET_LENGTH} characters (e.g. openssl rand -hex 32)`);
-  }
+  const fileSizeLimit = settings.file_size_limit ?? AGENT_DEFAULTS.fileSizeLimit;
+  const secret = readFingerprintSecret(yaml, baseDir, settings);
   const ctx: FactContext = {
     baseDir,
     fileSizeLimit,
-    fingerprint: secret === undefined ? undefined : (raw) => keyHash(secret, raw),
+    fingerprint: secret === undefined ? undefined : (raw) => keyHash(secret.reveal(), raw),
   };
-  const factsReader = root.map('facts');
-  if (!factsReader || factsReader.keys().length === 0) throw root.error(factsReader ? 'facts' : undefined, 'needs "facts" (at least one)');
-  const facts: AgentFact[] = factsReader.keys().map((name) => {
-    if (!FACT_NAME.test(name)) throw factsReader.error(name, `fact name "${name}" must match [a-zA-Z_][a-zA-Z0-9_]*`);
-    const fact = factsReader.map(name);
-    if (!fact) throw factsReader.error(name, `must be a mapping with one fact kind (${Object.keys(factKinds).join(', ')})`);
-    const kinds = fact.keys();
-    if (kinds.length !== 1) throw fact.error(undefined, `must hold exactly one fact kind (${Object.keys(factKinds).join(', ')})`);
-    const kind = kinds[0]!;
-    const make = factKinds[kind];
-    if (!make) throw fact.error(kind, `unknown fact kind "${kind}"; known: ${Object.keys(factKinds).join(', ')}`);
-    const read = make(fact.requiredMap(kind), ctx);
-    fact.finish();
+  const facts = Object.entries(settings.facts).map(([name, fact]): AgentFact => {
+    const [kind, kindSettings] = Object.entries(fact).find(([, v]) => v !== undefined)!;
+    const path: Path = ['facts', name, kind];
+    const make: FactKind = factKinds[kind as FactKindName];
+    const read = make.build(kindSettings, ctx, (at, message) => yaml.error([...path, ...at], message));
     return { name, kind, read };
   });
-  factsReader.finish();
-  root.finish();
-  return { file, minIntervalMs, readTimeoutMs, fileSizeLimit, facts };
+  return {
+    file,
+    minIntervalMs: settings.min_interval ?? AGENT_DEFAULTS.minIntervalMs,
+    readTimeoutMs: settings.read_timeout ?? AGENT_DEFAULTS.readTimeoutMs,
+    fileSizeLimit,
+    facts,
+  };
 }
 
+/** Messages for fields the schema does not know that say more than "unknown field". */
+function unknownField(key: string, path: Path): string | undefined {
+  if (path.length === 1 && key === 'fingerprint_secret') return 'inline secrets are not accepted; use fingerprint_secret_file or fingerprint_secret_env';
+  if (path[0] !== 'facts') return undefined;
+  if (path.length === 3) return `unknown fact kind "${key}"; known: ${KIND_NAMES.join(', ')}`;
+  if (path.length === 4) return (factKinds[path[2] as FactKindName] as FactKind | undefined)?.refused?.[key];
+  return undefined;
+}
+
+/**
+ * Reads the fingerprint secret from `fingerprint_secret_file` (relative to the
+ * configuration) or `fingerprint_secret_env`; an inline one was refused by the schema.
+ * @throws ConfigError when both are set, it cannot be read, or it is too short.
+ */
+function readFingerprintSecret(yaml: YamlFile, baseDir: string, s: AgentSettings): Secret | undefined {
+  const file = s.fingerprint_secret_file;
+  const env = s.fingerprint_secret_env;
+  if (file !== undefined && env !== undefined) throw yaml.error(['fingerprint_secret_env'], 'set fingerprint_secret_file or fingerprint_secret_env, not both');
+  let secret: Secret | undefined;
+  if (file !== undefined) {
+    try {
+      secret = new Secret(readFileSync(resolve(baseDir, file), 'utf8').replace(/\r?\n$/, ''));
+    } catch (err) {
+      throw yaml.error(['fingerprint_secret_file'], `cannot read secret file: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+  } else if (env !== undefined) {
+    const value = process.env[env];
+    // The variable's name is not repeated: a secret pasted there by mistake must not reach the log.
+    if (value === undefined) throw yaml.error(['fingerprint_secret_env'], 'names an environment variable that is not set');
+    secret = new Secret(value);
+  }
+  if (secret !== undefined && secret.reveal().length < MIN_SECRET_LENGTH) {
+    throw yaml.error([file !== undefined ? 'fingerprint_secret_file' : 'fingerprint_secret_env'], `the secret must be at least ${MIN_SECRET_LENGTH} characters (e.g. openssl rand -hex 32)`);
+  }
+  return secret;
+}

@@ -120,7 +120,9 @@ clusters:
           http:
             url: "http://{address}:${port}/api/v1/facts"
             basic_auth: { username: exporter, password_file: agent-password }
-            extract: { key_fingerprint: facts.encryption_key.fingerprint, status: facts.holder.state, os: node.os }
+        key_fingerprint: facts.encryption_key.fingerprint
+        status: facts.holder.state
+        os: node.os
     servers:
 ${[0, 1, 2].map((i) => `      - { name: node-${i + 1}, address: ${nthAddress(base, i)} }`).join('\n')}
 `,

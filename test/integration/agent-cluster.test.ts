@@ -64,23 +64,20 @@ beforeAll(async () => {
   stale_timeout: 5s
 clusters:
   - name: proget
+    endpoints:
+      agent:
+        http: { url: "http://{address}:${port}/api/v1/facts" }
     components:
       - name: agent
-        probe:
-          http:
-            url: "http://{address}:${port}/api/v1/facts"
-            extract:
-              key_fingerprint: facts.encryption_key.fingerprint
-              os: node.os
-              values: { node_time: node.time }
+        endpoint: agent
+        key_fingerprint: facts.encryption_key.fingerprint
+        os: node.os
+        values: { node_time: node.time }
       - name: transaction-manager
+        endpoint: agent
         required: false
-        probe:
-          http:
-            url: "http://{address}:${port}/api/v1/facts"
-            extract:
-              status: facts.transaction_manager.state
-              values: { start_time: facts.transaction_manager.startTime }
+        status: facts.transaction_manager.state
+        values: { start_time: facts.transaction_manager.startTime }
     servers:
 ${NODES.map((n, i) => `      - { name: ${n}, address: ${nthAddress(base, i)} }`).join('\n')}
 `,

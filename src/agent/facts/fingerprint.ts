@@ -1,5 +1,9 @@
-import { parseSource, readSource } from './source.js';
+import { readSource, sourceSchema } from './source.js';
 import type { FactKind } from './types.js';
+
+const schema = sourceSchema({ whole: true, env: true }).meta({
+  description: 'The keyed hash (HMAC-SHA-256 with fingerprint_secret, 12 hex digits) of a secret in a whole file, a value in it, or an environment variable.',
+});
 
 /**
  * `fingerprint`: the keyed hash of a secret (an encryption key) read from a whole file, a
@@ -7,10 +11,11 @@ import type { FactKind } from './types.js';
  * HMAC-SHA-256 with the configured `fingerprint_secret`, the same on every node holding
  * the same key and secret. The value itself is never kept, served or logged.
  */
-export const fingerprintFact: FactKind = (r, ctx) => {
-  const source = parseSource(r, ctx, { whole: true, env: true });
-  r.finish();
-  const hash = ctx.fingerprint;
-  if (!hash) throw r.error(undefined, 'needs fingerprint_secret_file (or fingerprint_secret_env) at the top level, the same on every node');
-  return async () => ({ fingerprint: hash(await readSource(source, ctx)) });
+export const fingerprintFact: FactKind<typeof schema> = {
+  schema,
+  build(source, ctx, invalid) {
+    const hash = ctx.fingerprint;
+    if (!hash) throw invalid([], 'needs fingerprint_secret_file (or fingerprint_secret_env) at the top level, the same on every node');
+    return async () => ({ fingerprint: hash(await readSource(source, ctx)) });
+  },
 };

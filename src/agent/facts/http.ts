@@ -1,10 +1,31 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { Agent, request } from 'undici';
+import { z } from 'zod';
+import { PROBE_KINDS, type TlsSettings } from '../../config/schema.js';
+import { Secret } from '../../config/secret.js';
+import type { TlsOptions } from '../../config/types.js';
+import { nonEmptyText } from '../../config/yaml-schema.js';
 import { failure } from '../../probes/reasons.js';
-import { parseTls } from '../../probes/tls.js';
+import { tlsOptions } from '../../probes/tls.js';
+import { duration } from '../fields.js';
 import { elapsedSeconds } from './elapsed.js';
-import type { FactKind } from './types.js';
+import type { FactKind, Invalid } from './types.js';
 
 const DEFAULT_TIMEOUT_MS = 5_000;
+
+const schema = z
+  .strictObject({
+    url: nonEmptyText()
+      .refine((url) => /^https?:\/\/[^/?#]/i.test(url) && URL.canParse(url), {
+        error: (iss) => `must be an http:// or https:// URL, got "${String(iss.input)}"`,
+      })
+      .meta({ description: 'An http:// or https:// URL, as is (no template).' }),
+    timeout: duration(60_000).optional(),
+    // The exporter's own `tls` declaration: one set of TLS settings across both files.
+    tls: PROBE_KINDS.http.shape.tls,
+  })
+  .meta({ description: 'A local health URL, passed through: {state, httpStatus, seconds, reason}; the body is never read.' });
 
 /**
  * `http`: a local health URL, passed through (`url`, `timeout` default 5s, `tls` as in the
@@ -12,26 +33,50 @@ const DEFAULT_TIMEOUT_MS = 5_000;
  * answer, the status code and the time to the answer's headers; on no answer, `httpStatus`
  * null and a reason from the exporter's closed set. The body is never read or served.
  */
-export const httpFact: FactKind = (r, ctx) => {
-  const url = r.requiredString('url');
-  if (!/^https?:\/\/[^/?#]/i.test(url) || !URL.canParse(url)) throw r.error('url', `must be an http:// or https:// URL, got "${url}"`);
-  const timeoutMs = r.duration('timeout', 60_000) ?? DEFAULT_TIMEOUT_MS;
-  const tls = parseTls(r.map('tls'), ctx.baseDir);
-  r.finish();
-  // No keep-alive: a health check every few seconds need not hold a connection open.
-  const agent = new Agent({ connect: { ...tls } });
-  return async () => {
-    const started = performance.now();
-    const signal = AbortSignal.timeout(timeoutMs);
+export const httpFact: FactKind<typeof schema> = {
+  schema,
+  build(settings, ctx, invalid) {
+    const { url } = settings;
+    const timeoutMs = settings.timeout ?? DEFAULT_TIMEOUT_MS;
+    const tls = settings.tls ? readTls(settings.tls, ctx.baseDir, invalid) : undefined;
+    // No keep-alive: a health check every few seconds need not hold a connection open.
+    const agent = new Agent({ connect: { ...tlsOptions(tls) } });
+    return async () => {
+      const started = performance.now();
+      const signal = AbortSignal.timeout(timeoutMs);
+      try {
+        const res = await request(url, { method: 'GET', dispatcher: agent, signal, reset: true });
+        const seconds = elapsedSeconds(started);
+        res.body.on('error', () => {});
+        res.body.destroy();
+        const up = res.statusCode >= 200 && res.statusCode < 300;
+        return { state: up ? 'up' : 'down', httpStatus: res.statusCode, seconds, reason: up ? null : 'http_status' };
+      } catch (err) {
+        return { state: 'down', httpStatus: null, seconds: elapsedSeconds(started), reason: failure(err, signal).reason ?? 'error' };
+      }
+    };
+  },
+};
+
+/** Reads the files `tls` names (relative to the configuration); the private key into a Secret. */
+function readTls(t: TlsSettings, baseDir: string, invalid: Invalid): TlsOptions {
+  const read = (field: 'ca_file' | 'cert_file' | 'key_file'): Buffer | undefined => {
+    const name = t[field];
+    if (name === undefined) return undefined;
     try {
-      const res = await request(url, { method: 'GET', dispatcher: agent, signal, reset: true });
-      const seconds = elapsedSeconds(started);
-      res.body.on('error', () => {});
-      res.body.destroy();
-      const up = res.statusCode >= 200 && res.statusCode < 300;
-      return { state: up ? 'up' : 'down', httpStatus: res.statusCode, seconds, reason: up ? null : 'http_status' };
+      return readFileSync(resolve(baseDir, name));
     } catch (err) {
-      return { state: 'down', httpStatus: null, seconds: elapsedSeconds(started), reason: failure(err, signal).reason ?? 'error' };
+      throw invalid(['tls', field], `cannot read file: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
     }
   };
-};
+  const ca = read('ca_file');
+  const cert = read('cert_file');
+  const key = read('key_file');
+  return {
+    ...(ca ? { ca } : {}),
+    ...(cert ? { cert } : {}),
+    ...(key ? { key: new Secret(key) } : {}),
+    ...(t.server_name ? { serverName: t.server_name } : {}),
+    insecureSkipVerify: t.insecure_skip_verify ?? false,
+  };
+}

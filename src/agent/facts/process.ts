@@ -1,5 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { z } from 'zod';
+import { nonEmptyText, text } from '../../config/yaml-schema.js';
 import { decodeText, readBounded } from './read-file.js';
 import { FactError, type FactFields, type FactKind } from './types.js';
 
@@ -14,6 +16,22 @@ const COMM_LENGTH = 15;
 const CMDLINE_LIMIT = 64 * 1024;
 
 const PROC = '/proc';
+
+const schema = z
+  .strictObject({
+    name: text()
+      .refine((v) => v !== '' && !v.includes('/'), { error: 'must be a program name without a path' })
+      .meta({ description: 'The program name, as in /proc/<pid>/comm (at most 15 characters are compared).' })
+      .optional(),
+    cmdline_contains: nonEmptyText().meta({ description: 'Text the command line holds, to tell apart processes of the same name.' }).optional(),
+    pid_file: nonEmptyText().meta({ description: 'A file holding the pid, relative to this configuration file.' }).optional(),
+  })
+  .check((ctx) => {
+    const v = ctx.value;
+    if (v.name === undefined && v.pid_file === undefined) ctx.issues.push({ code: 'custom', input: v, message: 'needs "name" or "pid_file"' });
+    if (v.cmdline_contains !== undefined && v.name === undefined) ctx.issues.push({ code: 'custom', input: v, path: ['cmdline_contains'], message: 'needs "name"' });
+  })
+  .meta({ description: 'Whether a program runs (Linux): {state, running, count, pid, startTime}.' });
 
 interface Match {
   readonly pid: number;
@@ -30,22 +48,19 @@ interface Match {
  * `unsupported`. The executable's path (`/proc/<pid>/exe`) is not used: reading it needs
  * the rights of the process's owner, which an unprivileged agent lacks.
  */
-export const processFact: FactKind = (r, ctx) => {
-  const name = r.string('name');
-  const contains = r.string('cmdline_contains');
-  const pidFileSetting = r.string('pid_file');
-  if (name === undefined && pidFileSetting === undefined) throw r.error(undefined, 'needs "name" or "pid_file"');
-  if (contains !== undefined && name === undefined) throw r.error('cmdline_contains', 'needs "name"');
-  if (name !== undefined && (name === '' || name.includes('/'))) throw r.error('name', 'must be a program name without a path');
-  r.finish();
-  const comm = name?.slice(0, COMM_LENGTH);
-  const pidFile = pidFileSetting === undefined ? undefined : resolve(ctx.baseDir, pidFileSetting);
-  return async () => {
-    if (process.platform !== 'linux') throw new FactError('unsupported', 'process facts need /proc (Linux)');
-    const bootSeconds = await bootTime();
-    if (pidFile !== undefined) return report([await fromPidFile(pidFile, comm, ctx.fileSizeLimit)], bootSeconds);
-    return report(await scan(comm!, contains), bootSeconds);
-  };
+export const processFact: FactKind<typeof schema> = {
+  schema,
+  build(settings, ctx) {
+    const comm = settings.name?.slice(0, COMM_LENGTH);
+    const contains = settings.cmdline_contains;
+    const pidFile = settings.pid_file === undefined ? undefined : resolve(ctx.baseDir, settings.pid_file);
+    return async () => {
+      if (process.platform !== 'linux') throw new FactError('unsupported', 'process facts need /proc (Linux)');
+      const bootSeconds = await bootTime();
+      if (pidFile !== undefined) return report([await fromPidFile(pidFile, comm, ctx.fileSizeLimit)], bootSeconds);
+      return report(await scan(comm!, contains), bootSeconds);
+    };
+  },
 };
 
 function report(matches: readonly Match[], bootSeconds: number): FactFields {

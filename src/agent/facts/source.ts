@@ -3,8 +3,9 @@ import { parseEnv } from 'node:util';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { parse as parseIni } from 'ini';
 import { parse as parseYamlText } from 'yaml';
-import type { MapReader } from '../../config/reader.js';
-import { parseJsonPath } from '../../probes/extract.js';
+import { z } from 'zod';
+import { parseJsonPath } from '../../config/json-path.js';
+import { nonEmptyText } from '../../config/yaml-schema.js';
 import { decodeText, readBounded } from './read-file.js';
 import { FactError, type FactContext } from './types.js';
 
@@ -19,55 +20,69 @@ export type Selector =
   | { readonly format: 'dotenv'; readonly key: string }
   | { readonly format: 'regex'; readonly regex: RegExp };
 
-/** Where a value comes from: a file (whole, or a selected value) or the agent's environment. */
+/**
+ * Where a value comes from: a file (whole, or a selected value) or the agent's
+ * environment. `file` as configured: relative to the configuration's directory.
+ */
 export type Source =
   | { readonly file: string; readonly selector?: Selector }
   | { readonly env: string };
 
-const PATH_FORMATS = ['xml', 'json', 'yaml', 'ini'] as const;
-const SELECTORS = [...PATH_FORMATS, 'dotenv', 'regex'] as const;
+const SELECTORS = ['xml', 'json', 'yaml', 'ini', 'dotenv', 'regex'] as const;
+
+const fileFields = {
+  file: nonEmptyText().meta({ description: 'A file, relative to this configuration file.' }).optional(),
+  xml: nonEmptyText().meta({ description: 'A path to an element or attribute ("@name"): InedoAppConfig.EncryptionKey.' }).optional(),
+  json: nonEmptyText().meta({ description: 'A JSON path: product.version, items[0], ["a.b"].' }).optional(),
+  yaml: nonEmptyText().meta({ description: 'A path in a YAML file, every value as written: product.version.' }).optional(),
+  ini: nonEmptyText().meta({ description: 'A path in an INI file: section.key.' }).optional(),
+  dotenv: nonEmptyText().meta({ description: 'A variable of a .env file.' }).optional(),
+  regex: nonEmptyText().meta({ description: 'A regular expression (multi-line); its first group, or the whole match, is the value.' }).optional(),
+};
+
+type SourceInput = { readonly [K in 'file' | 'env' | (typeof SELECTORS)[number]]?: string };
 
 /**
- * Reads `file` (relative to the configuration) with at most one selector, or `env`.
- * `whole` allows a file without a selector (a key file); `env` allows an environment variable.
- * @throws ConfigError naming the field.
+ * The settings that name a source: `file` (relative to the configuration) with at most one
+ * selector, or `env`. `whole` allows a file without a selector (a key file); `env` allows
+ * an environment variable.
  */
-export function parseSource(r: MapReader, ctx: FactContext, allow: { whole: boolean; env: boolean }): Source {
-  const file = r.string('file');
-  if (!allow.env && r.has('env')) throw r.error('env', 'an environment variable is never served; a fingerprint fact can hash one');
-  const env = allow.env ? r.string('env') : undefined;
-  const given = SELECTORS.filter((s) => r.has(s));
-  if (given.length > 1) throw r.error(given[1], `set one of ${SELECTORS.join(', ')}, not ${given.join(' and ')}`);
-  if (env !== undefined) {
-    if (file !== undefined) throw r.error('env', 'set file or env, not both');
-    if (given.length > 0) throw r.error(given[0], 'applies to a file, not to env');
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(env)) throw r.error('env', 'must be an environment variable name');
-    return { env };
-  }
-  if (file === undefined) throw r.error(undefined, allow.env ? 'needs "file" or "env"' : 'needs "file"');
-  const format = given[0];
-  if (format === undefined) {
-    if (!allow.whole) throw r.error(undefined, `needs one of ${SELECTORS.join(', ')} to pick the value out of the file`);
-    return { file: resolve(ctx.baseDir, file) };
-  }
-  const text = r.requiredString(format);
-  let selector: Selector;
-  if (format === 'dotenv') {
-    selector = { format, key: text };
-  } else if (format === 'regex') {
-    let regex: RegExp;
-    try {
-      regex = new RegExp(text, 'm');
-    } catch {
-      throw r.error(format, 'is not a valid regular expression');
+export function sourceSchema(allow: { readonly whole: boolean; readonly env: boolean }) {
+  const schema = allow.env
+    ? z.strictObject({ ...fileFields, env: nonEmptyText().meta({ description: 'An environment variable of the agent.' }).optional() })
+    : z.strictObject(fileFields);
+  return schema.transform((s: SourceInput, ctx): Source => {
+    const issue = (path: string[], message: string): never => {
+      ctx.addIssue({ code: 'custom', input: s, path, message });
+      return z.NEVER;
+    };
+    const given = SELECTORS.filter((k) => s[k] !== undefined);
+    if (given.length > 1) return issue([given[1]!], `set one of ${SELECTORS.join(', ')}, not ${given.join(' and ')}`);
+    if (s.env !== undefined) {
+      if (s.file !== undefined) return issue(['env'], 'set file or env, not both');
+      if (given[0] !== undefined) return issue([given[0]], 'applies to a file, not to env');
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(s.env)) return issue(['env'], 'must be an environment variable name');
+      return { env: s.env };
     }
-    selector = { format, regex };
-  } else {
+    if (s.file === undefined) return issue([], allow.env ? 'needs "file" or "env"' : 'needs "file"');
+    const format = given[0];
+    if (format === undefined) {
+      if (!allow.whole) return issue([], `needs one of ${SELECTORS.join(', ')} to pick the value out of the file`);
+      return { file: s.file };
+    }
+    const text = s[format]!;
+    if (format === 'dotenv') return { file: s.file, selector: { format, key: text } };
+    if (format === 'regex') {
+      try {
+        return { file: s.file, selector: { format, regex: new RegExp(text, 'm') } };
+      } catch {
+        return issue([format], 'is not a valid regular expression');
+      }
+    }
     const path = parseJsonPath(text);
-    if (!path) throw r.error(format, `"${text}" is not a path (examples: InedoAppConfig.EncryptionKey, product.version, items[0])`);
-    selector = { format, path, shown: text };
-  }
-  return { file: resolve(ctx.baseDir, file), selector };
+    if (!path) return issue([format], `"${text}" is not a path (examples: InedoAppConfig.EncryptionKey, product.version, items[0])`);
+    return { file: s.file, selector: { format, path, shown: text } };
+  });
 }
 
 // Every value stays text: a key of hex digits is not a number, and `3.10` is not 3.1.
@@ -90,7 +105,7 @@ export async function readSource(source: Source, ctx: FactContext): Promise<stri
     if (value === undefined || value === '') throw new FactError('missing', 'the environment variable is not set');
     return value;
   }
-  const bytes = await readBounded(source.file, ctx.fileSizeLimit);
+  const bytes = await readBounded(resolve(ctx.baseDir, source.file), ctx.fileSizeLimit);
   if (!source.selector) {
     if (bytes.length === 0) throw new FactError('missing', 'the file is empty');
     return bytes;

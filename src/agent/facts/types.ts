@@ -1,4 +1,6 @@
-import type { MapReader } from '../../config/reader.js';
+import type { z } from 'zod';
+import type { ConfigError } from '../../config/errors.js';
+import type { Path } from '../../config/yaml-schema.js';
 
 /**
  * Why a fact could not be read: a closed set, so a reason is safe in the document, in
@@ -65,8 +67,21 @@ export interface FactContext {
   readonly fingerprint: ((raw: string | Buffer) => string) | undefined;
 }
 
+/** A ConfigError at `path` within a fact's settings (`[]`: the settings themselves). */
+export type Invalid = (path: Path, message: string) => ConfigError;
+
 /**
- * A fact kind: validates its settings once at load (throwing ConfigError) and returns the
- * reader. Registered by name in `registry.ts`.
+ * A fact kind: its settings, declared once as a schema (validation and the published
+ * `agent.schema.json`), and what makes the reader from them. Registered by name in
+ * `registry.ts`.
  */
-export type FactKind = (settings: MapReader, ctx: FactContext) => FactReader;
+export interface FactKind<S extends z.ZodType = z.ZodType> {
+  readonly schema: S;
+  /** Fields the kind leaves out on purpose, with why: said instead of "unknown field". */
+  readonly refused?: Readonly<Record<string, string>>;
+  /**
+   * Makes the reader from validated settings. What needs more than the settings (the
+   * fingerprint secret, files named by them) is checked here and thrown as `invalid(...)`.
+   */
+  build(settings: z.output<S>, ctx: FactContext, invalid: Invalid): FactReader;
+}
