@@ -49,7 +49,7 @@ export async function startExporter(opts: ExporterOptions): Promise<RunningExpor
   const config = await loadConfigFile(opts.configFile);
   const metrics = new OwnMetrics();
   const shard = opts.shard ?? WHOLE;
-  // The store loads, compares and closes whole files; the monitor sees only this shard's clusters.
+  // The store loads and compares whole files; the monitor sees only this shard's clusters.
   const owned = (whole: Config): Config => {
     const mine = shardConfig(whole, shard);
     const components = componentCount(mine.clusters);

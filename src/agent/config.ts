@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { ConfigError } from '../config/errors.js';
 import { keyHash } from '../config/key-hash.js';
 import { Secret } from '../config/secret.js';
-import { isRecord, parseYamlFile, readConfigText, validate, type Path, type YamlFile } from '../config/yaml-schema.js';
+import { parseYamlFile, readConfigText, validate, type Path, type YamlFile } from '../config/yaml-schema.js';
 import { factKinds, type FactKindName } from './facts/registry.js';
 import type { FactContext, FactKind, FactReader } from './facts/types.js';
 import { agentSchema, KIND_NAMES, type AgentSettings } from './schema.js';
@@ -43,9 +43,6 @@ export async function loadAgentConfig(file: string): Promise<AgentConfig> {
 export function parseAgentConfig(text: string, file: string): AgentConfig {
   const yaml = parseYamlFile(text, file);
   if (yaml.value === undefined) throw new ConfigError(file, 1, 1, '', 'the file is empty; it needs "facts"');
-  // zod drops a record key "__proto__" unseen: as a fact name it would vanish from the document.
-  const rawFacts = isRecord(yaml.value) ? yaml.value['facts'] : undefined;
-  if (isRecord(rawFacts) && Object.hasOwn(rawFacts, '__proto__')) throw yaml.error(['facts', '__proto__'], 'fact name "__proto__" is reserved', true);
   const settings = validate(yaml, agentSchema, { unknownField });
   const baseDir = dirname(resolve(file));
   const fileSizeLimit = settings.file_size_limit ?? AGENT_DEFAULTS.fileSizeLimit;

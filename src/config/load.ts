@@ -2,8 +2,9 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ConfigError } from './errors.js';
-import { configSchema, INLINE_SECRETS, MOVED_FIELDS, PROBE_KINDS, type ClusterSettings, type ComponentSettings } from './schema.js';
+import { configSchema, INLINE_SECRETS, MOVED_FIELDS, PROBE_KINDS, type ClusterSettings, type ComponentSettings, type TlsSettings } from './schema.js';
 import { Secret } from './secret.js';
+import { readTlsFiles } from './tls-files.js';
 import { bareHost, checkAddress, checkTemplate, expand, expandUrl, templateFields, TemplateError } from './template.js';
 import type {
   ClusterConfig,
@@ -304,27 +305,8 @@ function readEndpoint(ctx: Ctx, path: Path, e: EndpointInput): EndpointSettings 
   return { kind: 'tcp', host, port: t.port, ...(t.tls ? { tls: readTls(ctx, [...tPath, 'tls'], t.tls) } : {}) };
 }
 
-function readTls(ctx: Ctx, path: Path, t: NonNullable<NonNullable<EndpointInput['http']>['tls']>): TlsOptions {
-  const key = readFile(ctx, path, t, 'key_file');
-  const ca = readFile(ctx, path, t, 'ca_file');
-  const cert = readFile(ctx, path, t, 'cert_file');
-  return {
-    ...(ca ? { ca } : {}),
-    ...(cert ? { cert } : {}),
-    ...(key ? { key: new Secret(key) } : {}),
-    ...(t.server_name ? { serverName: t.server_name } : {}),
-    insecureSkipVerify: t.insecure_skip_verify ?? false,
-  };
-}
-
-function readFile(ctx: Ctx, path: Path, settings: object, field: string): Buffer | undefined {
-  const name = (settings as Record<string, string | undefined>)[field];
-  if (name === undefined) return undefined;
-  try {
-    return readFileSync(resolve(ctx.baseDir, name));
-  } catch (err) {
-    throw ctx.yaml.error([...path, field], `cannot read file: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
-  }
+function readTls(ctx: Ctx, path: Path, t: TlsSettings): TlsOptions {
+  return readTlsFiles(t, ctx.baseDir, (field, message) => ctx.yaml.error([...path, field], message));
 }
 
 /**

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { parseJsonPath } from './json-path.js';
-import { parseDuration, parseSize } from './units.js';
-import { boolean, nonEmptyText, number, text } from './yaml-schema.js';
+import { boolean, duration, integer, nonEmptyText, size, text } from './yaml-schema.js';
 
 /**
  * The configuration file, declared once: validation, defaults and the published
@@ -22,37 +21,7 @@ const name = () =>
     error: (iss) => `"${String(iss.input)}" must start with a letter or digit and hold only letters, digits, _ . -`,
   });
 
-/** A duration such as `500ms`, `15s`, `1h30m`, in milliseconds. */
-const duration = (maxMs = Number.MAX_SAFE_INTEGER) =>
-  text()
-    .transform((v, ctx) => {
-      const ms = parseDuration(v);
-      if (ms === undefined) {
-        ctx.addIssue({ code: 'custom', message: `must be a duration such as 500ms, 15s, 5m or 24h, got "${v}"` });
-        return z.NEVER;
-      }
-      if (ms <= 0) ctx.addIssue({ code: 'custom', message: 'must be greater than zero' });
-      else if (ms > maxMs) ctx.addIssue({ code: 'custom', message: `must be at most ${maxMs}ms` });
-      return ms;
-    })
-    .meta({ description: 'A duration: 500ms, 15s, 5m, 24h, 1h30m.', pattern: '^([0-9]+(ms|s|m|h|d))+$' });
-
 const timerDuration = () => duration(MAX_TIMER_MS);
-
-/** A byte size such as `1MiB`, `512KB` or `1000`, in bytes. */
-const size = () =>
-  text().transform((v, ctx) => {
-    const bytes = parseSize(v);
-    if (bytes === undefined || !Number.isSafeInteger(bytes)) {
-      ctx.addIssue({ code: 'custom', message: `must be a size such as 1MiB, 512KiB or 1000, got "${v}"` });
-      return z.NEVER;
-    }
-    if (bytes <= 0) ctx.addIssue({ code: 'custom', message: 'must be greater than zero' });
-    return bytes;
-  });
-
-const integer = (min: number, max: number, what: string) =>
-  number().refine((n) => Number.isInteger(n) && n >= min && n <= max, { error: `must be ${what} (${min}-${max})` });
 
 /** Where a fact is read from in an answer: a JSON path, or `{header: NAME}`. */
 export type Source = { readonly json: readonly (string | number)[] } | { readonly header: string };

@@ -62,8 +62,8 @@ export function shardOf(clusterName: string, count: number): number {
 }
 
 /**
- * The part of `config` that `shard` owns: the same file, hash, warnings and close() (the
- * store reloads and closes the whole configuration), with only the owned clusters.
+ * The part of `config` that `shard` owns: the same file and hash (the store reloads the
+ * whole file), with only the owned clusters.
  */
 export function shardConfig(config: Config, shard: Shard): Config {
   if (shard.count === 1) return config;

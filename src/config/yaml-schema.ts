@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
-import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { formatDuration, parseDuration, parseSize } from './units.js';
 
 /**
  * A plain YAML scalar that YAML 1.2 types as something other than text (`3.10`, `true`,
@@ -54,6 +55,15 @@ export function parseYamlFile(text: string, file: string): YamlFile {
     throw new ConfigError(file, pos.line, pos.col, '', `YAML: ${yamlError.message.split('\n')[0]}`);
   }
   const root = doc.contents as Node | null;
+  // zod drops a "__proto__" key of a record without a word; no configuration needs one.
+  visit(doc, {
+    Pair(_, pair) {
+      if (isScalar(pair.key) && keyText(pair.key) === '__proto__') {
+        const pos = lines.linePos(pair.key.range?.[0] ?? 0);
+        throw new ConfigError(file, pos.line, pos.col, '', 'a key named "__proto__" is not allowed');
+      }
+    },
+  });
   return {
     file,
     text,
@@ -85,7 +95,8 @@ function toData(node: Node | null | undefined, doc: Document, depth: number): un
   if (isMap(node)) {
     const out: Record<string, unknown> = {};
     for (const pair of node.items) {
-      // defineProperty: a key "__proto__" is data here, never the object's prototype.
+      // defineProperty: a key "__proto__" is data here, never the object's prototype
+      // (parseYamlFile refuses the key; this keeps it harmless until then).
       Object.defineProperty(out, keyText(pair.key), {
         value: toData(pair.value as Node | null, doc, depth + 1),
         enumerable: true,
@@ -151,6 +162,43 @@ export const number = () => z.preprocess(asValue, z.number());
 /** A boolean field (`true` or `false`). */
 export const boolean = () => z.preprocess(asValue, z.boolean());
 
+/** A duration such as `500ms`, `15s`, `1h30m`, in milliseconds, above zero and at most `maxMs`. */
+export const duration = (maxMs = Number.MAX_SAFE_INTEGER) =>
+  text()
+    .transform((v, ctx) => {
+      const ms = parseDuration(v);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `must be a duration such as 500ms, 15s, 5m or 24h, got "${v}"` });
+        return z.NEVER;
+      }
+      if (ms <= 0) ctx.addIssue({ code: 'custom', message: 'must be greater than zero' });
+      else if (ms > maxMs) ctx.addIssue({ code: 'custom', message: `must be at most ${maxMs}ms` });
+      return ms;
+    })
+    .meta({
+      description: `A duration: 500ms, 15s, 5m, 24h, 1h30m${maxMs < Number.MAX_SAFE_INTEGER ? `; at most ${formatDuration(maxMs)}` : ''}.`,
+      pattern: '^([0-9]+(ms|s|m|h|d))+$',
+    });
+
+/** A byte size such as `1MiB`, `512KB` or `1000`, in bytes, above zero. */
+export const size = () =>
+  text()
+    .transform((v, ctx) => {
+      const bytes = parseSize(v);
+      if (bytes === undefined || !Number.isSafeInteger(bytes)) {
+        ctx.addIssue({ code: 'custom', message: `must be a size such as 1MiB, 512KiB or 1000, got "${v}"` });
+        return z.NEVER;
+      }
+      if (bytes <= 0) ctx.addIssue({ code: 'custom', message: 'must be greater than zero' });
+      return bytes;
+    })
+    // A plain `1000` is an integer to YAML, and editors check it as one.
+    .meta({ description: 'A size in bytes: 1000, 512KiB, 1MiB.', type: ['string', 'integer'], pattern: '^[0-9]+\\s*(B|KB|MB|GB|KiB|MiB|GiB)?$' });
+
+/** An integer from `min` to `max`; `what` names it in the error (`a port number`). */
+export const integer = (min: number, max: number, what: string) =>
+  number().refine((n) => Number.isInteger(n) && n >= min && n <= max, { error: `must be ${what} (${min}-${max})` });
+
 /** Whether a parsed value is a YAML mapping. */
 export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof PlainScalar);
@@ -184,6 +232,8 @@ function toErrors(yaml: YamlFile, issue: z.core.$ZodIssue, opts: ValidateOptions
   const path = issue.path;
   switch (issue.code) {
     case 'unrecognized_keys':
+      // zod takes the object that wraps a plain scalar (`tcp: 80`) for a mapping.
+      if (issue.input instanceof PlainScalar) return [yaml.error(path, `must be a mapping, got ${describe(issue.input)}`)];
       return issue.keys.map((key) => {
         const keyPath = [...path, key];
         return yaml.error(keyPath, opts.unknownField?.(key, keyPath) ?? `unknown field "${key}"`, true);

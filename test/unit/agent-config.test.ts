@@ -28,7 +28,7 @@ const INVALID: [string, string, string][] = [
   ['unknown kind', 'facts:\n  a: { file: { path: x } }\n', '2:8: facts.a.file: unknown fact kind "file"; known: fingerprint, value, process, tcp, http'],
   ['kind not a mapping', 'facts:\n  a: { tcp: 80 }\n', '2:13: facts.a.tcp: must be a mapping, got "80"'],
   ['fact not a mapping', 'facts:\n  a: true\n', '2:6: facts.a: must be a mapping, got "true"'],
-  ['reserved fact name', 'facts:\n  __proto__: { tcp: { port: 1 } }\n', '2:3: facts.__proto__: fact name "__proto__" is reserved'],
+  ['reserved fact name', 'facts:\n  __proto__: { tcp: { port: 1 } }\n', '2:3: a key named "__proto__" is not allowed'],
   ['no secret', 'facts:\n  key: { fingerprint: { file: k } }\n', '2:23: facts.key.fingerprint: needs fingerprint_secret_file'],
   ['inline secret', 'fingerprint_secret: abc\nfacts:\n  a: { tcp: { port: 1 } }\n', '1:1: fingerprint_secret: inline secrets are not accepted; use fingerprint_secret_file or fingerprint_secret_env'],
   ['unset secret variable', 'fingerprint_secret_env: APPCLUSTER_TEST_UNSET_VARIABLE\nfacts:\n  a: { tcp: { port: 1 } }\n', '1:25: fingerprint_secret_env: names an environment variable that is not set'],

@@ -1,16 +1,13 @@
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { Agent, request } from 'undici';
 import { z } from 'zod';
-import { PROBE_KINDS, type TlsSettings } from '../../config/schema.js';
-import { Secret } from '../../config/secret.js';
-import type { TlsOptions } from '../../config/types.js';
+import { PROBE_KINDS } from '../../config/schema.js';
+import { readTlsFiles } from '../../config/tls-files.js';
 import { nonEmptyText } from '../../config/yaml-schema.js';
 import { failure } from '../../probes/reasons.js';
 import { tlsOptions } from '../../probes/tls.js';
 import { duration } from '../fields.js';
 import { elapsedSeconds } from './elapsed.js';
-import type { FactKind, Invalid } from './types.js';
+import type { FactKind } from './types.js';
 
 const DEFAULT_TIMEOUT_MS = 5_000;
 
@@ -38,7 +35,7 @@ export const httpFact: FactKind<typeof schema> = {
   build(settings, ctx, invalid) {
     const { url } = settings;
     const timeoutMs = settings.timeout ?? DEFAULT_TIMEOUT_MS;
-    const tls = settings.tls ? readTls(settings.tls, ctx.baseDir, invalid) : undefined;
+    const tls = settings.tls ? readTlsFiles(settings.tls, ctx.baseDir, (field, message) => invalid(['tls', field], message)) : undefined;
     // No keep-alive: a health check every few seconds need not hold a connection open.
     const agent = new Agent({ connect: { ...tlsOptions(tls) } });
     return async () => {
@@ -57,26 +54,3 @@ export const httpFact: FactKind<typeof schema> = {
     };
   },
 };
-
-/** Reads the files `tls` names (relative to the configuration); the private key into a Secret. */
-function readTls(t: TlsSettings, baseDir: string, invalid: Invalid): TlsOptions {
-  const read = (field: 'ca_file' | 'cert_file' | 'key_file'): Buffer | undefined => {
-    const name = t[field];
-    if (name === undefined) return undefined;
-    try {
-      return readFileSync(resolve(baseDir, name));
-    } catch (err) {
-      throw invalid(['tls', field], `cannot read file: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
-    }
-  };
-  const ca = read('ca_file');
-  const cert = read('cert_file');
-  const key = read('key_file');
-  return {
-    ...(ca ? { ca } : {}),
-    ...(cert ? { cert } : {}),
-    ...(key ? { key: new Secret(key) } : {}),
-    ...(t.server_name ? { serverName: t.server_name } : {}),
-    insecureSkipVerify: t.insecure_skip_verify ?? false,
-  };
-}
