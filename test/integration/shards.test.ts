@@ -21,7 +21,7 @@ function configOf(sim: SimCluster, names: readonly string[]): string {
     global: { heartbeat_interval: '1s', probe_timeout: '500ms', stale_timeout: '5s' },
     clusters: names.map((name, i) => ({
       name,
-      components: sim.options.components.map((c) => ({ name: c.name, probe: { http: { url: `http://{address}:${c.port}/health`, extract: { status: 'status', version: 'version' } } } })),
+      components: sim.options.components.map((c) => ({ name: c.name, probe: { http: { url: `http://{address}:${c.port}/health` } }, status: 'status', version: 'version' })),
       servers: sim.servers.slice(i * SERVERS_PER_CLUSTER, (i + 1) * SERVERS_PER_CLUSTER).map((s) => ({ name: s.name, address: s.address })),
     })),
   });

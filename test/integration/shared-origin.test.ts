@@ -38,7 +38,8 @@ describe('servers probed through one shared origin', () => {
     probe_timeout: 900ms
     components:
       - name: service
-        probe: { http: { url: "http://127.0.0.1:${port}/servers/{name}/status" } }, status: status
+        probe: { http: { url: "http://127.0.0.1:${port}/servers/{name}/status" } }
+        status: status
     servers:
 ${servers}
 `,
