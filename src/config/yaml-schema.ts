@@ -64,10 +64,17 @@ export function parseYamlFile(text: string, file: string): YamlFile {
       }
     },
   });
+  let value: unknown;
+  try {
+    value = root === null ? undefined : toData(root, doc, 0, { left: MAX_ALIAS_VALUES, anchors: new Map() });
+  } catch (err) {
+    if (!(err instanceof AliasBomb)) throw err;
+    throw new ConfigError(file, 1, 1, '', `YAML: aliases expand to more than ${MAX_ALIAS_VALUES} values`);
+  }
   return {
     file,
     text,
-    value: root === null ? undefined : toData(root, doc, 0),
+    value,
     error(path, message, atKey = false) {
       const node = nodeAt(doc, root, path, atKey);
       const pos = lines.linePos(node?.range?.[0] ?? 0);
@@ -88,17 +95,41 @@ export function formatPath(path: Path): string {
 
 // Aliases may nest, but a document is finite: the depth bound stops an alias loop.
 const MAX_DEPTH = 64;
+/**
+ * Values that aliases may add to a document. Aliases of aliases grow exponentially ("a
+ * billion laughs": nine lines expand to 10^9 values), so their expansion is bounded; a
+ * real configuration that reuses anchors across thousands of servers stays far below.
+ */
+export const MAX_ALIAS_VALUES = 100_000;
 
-function toData(node: Node | null | undefined, doc: Document, depth: number): unknown {
+/** Raised inside toData when aliases expand past MAX_ALIAS_VALUES. */
+class AliasBomb extends Error {}
+
+interface Walk {
+  /** Alias values still allowed (MAX_ALIAS_VALUES). */
+  left: number;
+  /** Each alias resolved once: `Alias.resolve` searches the whole document every time. */
+  readonly anchors: Map<Node, Node | undefined>;
+}
+
+function toData(node: Node | null | undefined, doc: Document, depth: number, walk: Walk, viaAlias = false): unknown {
   if (depth > MAX_DEPTH) return undefined;
-  if (isAlias(node)) return toData(node.resolve(doc) as Node | undefined, doc, depth + 1);
+  if (viaAlias && --walk.left < 0) throw new AliasBomb();
+  if (isAlias(node)) {
+    let target = walk.anchors.get(node);
+    if (target === undefined && !walk.anchors.has(node)) {
+      target = node.resolve(doc) as Node | undefined;
+      walk.anchors.set(node, target);
+    }
+    return toData(target, doc, depth + 1, walk, true);
+  }
   if (isMap(node)) {
     const out: Record<string, unknown> = {};
     for (const pair of node.items) {
       // defineProperty: a key "__proto__" is data here, never the object's prototype
       // (parseYamlFile refuses the key; this keeps it harmless until then).
       Object.defineProperty(out, keyText(pair.key), {
-        value: toData(pair.value as Node | null, doc, depth + 1),
+        value: toData(pair.value as Node | null, doc, depth + 1, walk, viaAlias),
         enumerable: true,
         writable: true,
         configurable: true,
@@ -106,7 +137,7 @@ function toData(node: Node | null | undefined, doc: Document, depth: number): un
     }
     return out;
   }
-  if (isSeq(node)) return node.items.map((item) => toData(item as Node, doc, depth + 1));
+  if (isSeq(node)) return node.items.map((item) => toData(item as Node, doc, depth + 1, walk, viaAlias));
   if (isScalar(node)) {
     const v = node.value;
     if (typeof v === 'string') return v;

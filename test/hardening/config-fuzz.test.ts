@@ -260,7 +260,8 @@ describe('durations beyond the 2^31-1 ms timer range', () => {
     probe_timeout: ${timeout}
     components:
       - name: web
-        probe: { http: { url: "http://{address}:${port}/" } }, status: status
+        probe: { http: { url: "http://{address}:${port}/" } }
+        status: status
     servers:
       - { name: s1, address: ${host} }
 `;
