@@ -8,7 +8,7 @@ import { parseConfig } from '../src/config/load.js';
 import { evaluate } from '../src/evaluate/evaluate.js';
 import { OwnMetrics } from '../src/metrics/own.js';
 import { exposition } from '../src/metrics/render.js';
-import { observe, recordKey, type ComponentRecord } from '../src/monitor/record.js';
+import { observe, recordKey, type ComponentRecord } from '../src/evaluate/record.js';
 import { median } from './lib.js';
 
 const { values } = parseArgs({ options: { components: { type: 'string', default: '30000' }, runs: { type: 'string', default: '7' } } });

@@ -60,7 +60,7 @@ export async function startExporter(opts: ExporterOptions): Promise<RunningExpor
     return mine;
   };
   const monitor = new Monitor(owned(config), { concurrency: opts.concurrency ?? 256, logger: opts.logger, metrics });
-  const store = new ConfigStore(config, (next) => monitor.apply(owned(next)), metrics, opts.logger);
+  const store = new ConfigStore(config, (next) => monitor.apply(owned(next)), (ok) => metrics.reloaded(ok), opts.logger);
   const app = createApp({
     snapshot: () => monitor.snapshot(),
     configVersion: () => store.generation,

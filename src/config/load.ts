@@ -24,6 +24,14 @@ import { parseYamlFile, readConfigText, validate, type Path, type YamlFile } fro
 
 export { MAX_TIMER_MS } from './schema.js';
 
+/**
+ * The key of a component's record (or an endpoint's schedule) that survives reloads:
+ * cluster, server and component (or endpoint) name, joined by NUL, which no name holds.
+ */
+export function recordKey(cluster: string, server: string, name: string): string {
+  return `${cluster}\u0000${server}\u0000${name}`;
+}
+
 export const DEFAULTS = {
   heartbeatIntervalMs: 15_000,
   probeTimeoutMs: 5_000,
@@ -413,7 +421,7 @@ function readServer(
       if (!(err instanceof TemplateError)) throw err;
       throw ctx.yaml.error(path, `server "${s.name}", ${e.own ? `component "${list[0]!.name}"` : `endpoint "${name}"`}: ${err.message}`);
     }
-    const key = `${cluster}\u0000${s.name}\u0000${name}`;
+    const key = recordKey(cluster, s.name, name);
     keys.set(name, key);
     serverEndpoints.push({ key, name, def: e.def, target, intervalMs, timeoutMs: timeout.ms, needsJson: list.some((c) => needsJson(c.read)) });
   }
@@ -421,7 +429,7 @@ function readServer(
   const bound = own.map(
     (c): ComponentConfig => ({
       name: c.name,
-      key: `${cluster}\u0000${s.name}\u0000${c.name}`,
+      key: recordKey(cluster, s.name, c.name),
       endpoint: keys.get(c.endpoint)!,
       required: c.required,
       staleTimeoutMs: c.staleTimeoutMs,

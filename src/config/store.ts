@@ -1,5 +1,4 @@
 import type { Logger } from '../log.js';
-import type { OwnMetrics } from '../metrics/own.js';
 import { ConfigError } from './errors.js';
 import { loadConfigFile } from './load.js';
 import type { Config } from './types.js';
@@ -20,10 +19,11 @@ export class ConfigStore {
   constructor(
     private current: Config,
     private readonly apply: (config: Config) => void,
-    private readonly metrics: OwnMetrics,
+    /** Told the outcome of every load: true for success (the start counts as one). */
+    private readonly reloaded: (ok: boolean) => void,
     private readonly logger: Logger,
   ) {
-    metrics.reloaded(true);
+    reloaded(true);
   }
 
   get config(): Config {
@@ -49,19 +49,19 @@ export class ConfigStore {
       next = await loadConfigFile(this.current.file);
     } catch (err) {
       const error = err instanceof ConfigError ? err.message : 'unexpected error while loading the configuration';
-      this.metrics.reloaded(false);
+      this.reloaded(false);
       this.attempts++;
       this.logger.error({ err: error }, 'config reload failed; keeping the running configuration');
       return { ok: false, error };
     }
     if (next.hash === this.current.hash) {
-      this.metrics.reloaded(true);
+      this.reloaded(true);
       this.attempts++;
       return { ok: true, changed: false };
     }
     this.apply(next);
     this.current = next;
-    this.metrics.reloaded(true);
+    this.reloaded(true);
     this.attempts++;
     this.logger.info({ file: next.file, clusters: next.clusters.length }, 'config reloaded');
     return { ok: true, changed: true };

@@ -1,6 +1,6 @@
-import { answeredReasons } from '../metrics/catalogue.js';
+import { answeredReasons } from '../reasons.js';
 import type { ClusterConfig, ComponentConfig, Config, ServerConfig } from '../config/types.js';
-import type { ComponentRecord } from '../monitor/record.js';
+import type { ComponentRecord } from './record.js';
 import type { ClusterStatus, ComponentStatus, ExpectationStatus, ServerStatus, Snapshot } from './snapshot.js';
 
 export type Records = ReadonlyMap<string, ComponentRecord>;

@@ -1,5 +1,5 @@
 import type { Role } from '../config/types.js';
-import type { ProbeReason } from '../metrics/catalogue.js';
+import type { ProbeReason } from '../reasons.js';
 
 /**
  * The judged state of every configured cluster at one instant. Immutable and JSON-ready:

@@ -170,23 +170,4 @@ export function exposedSeriesNames(): Set<string> {
   return names;
 }
 
-/** Reasons a probe can fail with: a closed set, so they are safe as label values. */
-export const probeReasons = [
-  'timeout',
-  'connection_refused',
-  'connection_reset',
-  'dns',
-  'tls',
-  'http_status',
-  'body_too_large',
-  'bad_body',
-  'status_not_ok',
-  'error',
-] as const;
-export type ProbeReason = (typeof probeReasons)[number];
-
-/**
- * Failure reasons that mean the server answered (an HTTP response arrived) but the answer
- * was not good: the server is reachable, and the reason names the component that failed.
- */
-export const answeredReasons: ReadonlySet<ProbeReason> = new Set<ProbeReason>(['http_status', 'body_too_large', 'bad_body', 'status_not_ok']);
+export { answeredReasons, probeReasons, type ProbeReason } from '../reasons.js';

@@ -6,7 +6,7 @@ import type { OwnMetrics } from '../metrics/own.js';
 import { buildProbes, type EndpointProbes } from '../probes/build.js';
 import { read } from '../probes/extract.js';
 import type { Answer, EndpointProbe } from '../probes/types.js';
-import { observe, type ComponentRecord } from './record.js';
+import { observe, type ComponentRecord } from '../evaluate/record.js';
 
 export interface MonitorOptions {
   /** Most probes running at once, across all clusters. */

@@ -1,5 +1,5 @@
 import { errors } from 'undici';
-import type { ProbeReason } from '../metrics/catalogue.js';
+import type { ProbeReason } from '../reasons.js';
 import type { Answer } from './types.js';
 
 /**

@@ -1,5 +1,5 @@
 import type { EndpointSettings, EndpointTarget } from '../config/types.js';
-import type { ProbeReason } from '../metrics/catalogue.js';
+import type { ProbeReason } from '../reasons.js';
 
 /**
  * One endpoint's answer: whether the request succeeded and, for HTTP, what came back for

@@ -1,5 +1,5 @@
 import type { Config } from '../../src/config/types.js';
-import { observe, recordKey, type ComponentRecord, type Observation } from '../../src/monitor/record.js';
+import { observe, recordKey, type ComponentRecord, type Observation } from '../../src/evaluate/record.js';
 
 /** Records for a scenario: `set('c', 's', 'web', {...})` folds one observation in. */
 export function recordsFor(config: Config) {

@@ -165,3 +165,46 @@ describe('config.schema.json', () => {
     }
   });
 });
+
+describe('endpoints and per-component settings', () => {
+  const config = parseConfig(
+    `clusters:
+  - name: c
+    heartbeat_interval: 30s
+    probe_timeout: 5s
+    expected_version: "1.0"
+    endpoints:
+      health: { probe_timeout: 2s, http: { url: "http://{address}:{labels.port}/health" } }
+    components:
+      - { name: web, endpoint: health, heartbeat_interval: 10s, version: version }
+      - { name: service, endpoint: health, expected_version: "2.0", version: version }
+      - { name: peer, heartbeat_interval: 20s, probe: { tcp: { port: "{labels.peer}" } } }
+    servers:
+      - { name: a, address: "::1", labels: { port: "8080", peer: "2380" } }
+      - { name: b, address: 10.0.0.2, labels: { port: "8081", peer: "2381" }, components: { web: { heartbeat_interval: 5s } } }
+`,
+    'endpoints.yml',
+  );
+  const [a, b] = config.clusters[0]!.servers;
+
+  it('probes a shared endpoint once, at the shortest interval of the components that read it', () => {
+    expect(a!.endpoints.map((e) => [e.name, e.intervalMs, e.timeoutMs, e.target])).toEqual([
+      ['health', 10_000, 2000, { url: 'http://[::1]:8080/health' }],
+      ['~peer', 20_000, 5000, { host: '::1', port: 2380 }],
+    ]);
+    expect(b!.endpoints.map((e) => [e.name, e.intervalMs, e.target])).toEqual([
+      ['health', 5000, { url: 'http://10.0.0.2:8081/health' }],
+      ['~peer', 20_000, { host: '10.0.0.2', port: 2381 }],
+    ]);
+    // Both components read one endpoint: one key, one request per interval.
+    expect(new Set(a!.components.slice(0, 2).map((c) => c.endpoint)).size).toBe(1);
+  });
+
+  it("holds each component to its own expected version, else the cluster's", () => {
+    expect(a!.components.map((c) => [c.name, c.expectedVersion, c.heartbeatIntervalMs])).toEqual([
+      ['web', '1.0', 10_000],
+      ['service', '2.0', 30_000],
+      ['peer', '1.0', 20_000],
+    ]);
+  });
+});

@@ -1,4 +1,4 @@
-import type { ProbeReason } from '../metrics/catalogue.js';
+import type { ProbeReason } from '../reasons.js';
 import type { ProbeResult } from '../probes/types.js';
 
 /** The last probe of a component, with its timing. */
@@ -24,9 +24,7 @@ export interface ComponentRecord {
   failures: Partial<Record<ProbeReason, number>>;
 }
 
-export function recordKey(cluster: string, server: string, component: string): string {
-  return `${cluster}\u0000${server}\u0000${component}`;
-}
+export { recordKey } from '../config/load.js';
 
 /**
  * Folds one observation into a record. The heartbeat follows the latest answer that was
