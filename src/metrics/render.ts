@@ -131,34 +131,22 @@ function writeSnapshot(snapshot: Snapshot, out: ByteSink): void {
   family(m.keyFingerprints, (series) => {
     for (const { c, cl } of clusters) series(cl, c.keyFingerprints);
   });
-  family(m.probeFailures, (series) => {
-    for (const { servers } of clusters) {
-      for (const { components } of servers) {
-        for (const { comp, l } of components) {
-          for (const [reason, n] of Object.entries(comp.failures)) series(`${l},reason="${esc(reason)}"`, n);
-        }
-      }
-    }
+  // Families with any number of series per component: each component's label string plus
+  // the series' own labels.
+  const perComponent = (spec: MetricSpec, each: (comp: ComponentSeries, l: string, series: (labels: string, value: number) => void) => void): void =>
+    family(spec, (series) => {
+      for (const { servers } of clusters) for (const { components } of servers) for (const { comp, l } of components) each(comp, l, series);
+    });
+  perComponent(m.probeFailures, (comp, l, series) => {
+    for (const [reason, n] of Object.entries(comp.failures)) series(`${l},reason="${esc(reason)}"`, n);
   });
-  family(m.componentValue, (series) => {
-    for (const { servers } of clusters) {
-      for (const { components } of servers) {
-        for (const { comp, l } of components) {
-          if (comp.up === null) continue;
-          for (const [name, v] of Object.entries(comp.values)) series(`${l},name="${esc(name)}"`, v);
-        }
-      }
-    }
+  perComponent(m.componentValue, (comp, l, series) => {
+    if (comp.up === null) return;
+    for (const [name, v] of Object.entries(comp.values)) series(`${l},name="${esc(name)}"`, v);
   });
-  family(m.factInfo, (series) => {
-    for (const { servers } of clusters) {
-      for (const { components } of servers) {
-        for (const { comp, l } of components) {
-          if (comp.up === null) continue;
-          for (const [fact, v] of Object.entries(comp.facts)) series(`${l},fact="${esc(fact)}",value="${esc(v)}"`, 1);
-        }
-      }
-    }
+  perComponent(m.factInfo, (comp, l, series) => {
+    if (comp.up === null) return;
+    for (const [fact, v] of Object.entries(comp.facts)) series(`${l},fact="${esc(fact)}",value="${esc(v)}"`, 1);
   });
   const expectation = (spec: MetricSpec, value: (e: ClusterStatus['expectations'][number]) => number | null): void =>
     family(spec, (series) => {
