@@ -100,7 +100,7 @@ const MAX_DEPTH = 64;
  * billion laughs": nine lines expand to 10^9 values), so their expansion is bounded; a
  * real configuration that reuses anchors across thousands of servers stays far below.
  */
-export const MAX_ALIAS_VALUES = 100_000;
+export const MAX_ALIAS_VALUES = 10_000;
 
 /** Raised inside toData when aliases expand past MAX_ALIAS_VALUES. */
 class AliasBomb extends Error {}

@@ -334,7 +334,10 @@ describe('hostile servers', () => {
       expect(sample(metrics, 'appcluster_component_up', labels), h.name).toBe(0);
       expect(h.reasons, `${h.name}: final reason`).toContain(c.reason);
       expect(sample(metrics, 'appcluster_component_probe_failure_reason', { ...labels, reason: c.reason! }), h.name).toBe(1);
-      for (const r of seen.get(h.name)!) expect(h.reasons, `${h.name}: every reason seen`).toContain(r);
+      // A body streamed toward the limit takes time: on a busy machine a probe may reach its
+      // deadline first, which is a right judgement too (the final reason is checked below).
+      const mayTimeOut = h.name.startsWith('gigabyte') ? ['timeout'] : [];
+      for (const r of seen.get(h.name)!) expect([...h.reasons, ...mayTimeOut], `${h.name}: every reason seen`).toContain(r);
     }
     // Where there is one expected reason, it is the one.
     expect(final.get('no-answer')!.reason).toBe('timeout');
