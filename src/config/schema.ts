@@ -313,7 +313,7 @@ export const PRESET_MERGE_RULE =
   'The preset is the base and the cluster is merged over it: a mapping (endpoints, an endpoint, expectations) key by key, ' +
   'the cluster\'s value winning; a text, number or list replaced whole; a key given with no value (`key:`) removes the preset\'s. ' +
   'Components merge by name: an entry named like a preset component changes the fields it sets, by the same rule, and ' +
-  '`enabled: false` leaves it out; an entry with a new name and "probe" or "endpoint" adds a component. ' +
+  '`enabled: false` leaves it out; an entry with a new name adds a component if it has "probe" or "endpoint", and is an error if not. ' +
   'The preset\'s timing counts as the cluster\'s, so it wins over `global`.';
 
 const cluster = z
