@@ -113,7 +113,11 @@ async function labels(): Promise<Record<string, string[]>> {
     }
     const m = etcd[i]!;
     const client = await serve(createServer(), address, (req, body, res) => {
-      if (req.url === '/health') return void (m.quorum ? json(res, 200, { health: 'true' }) : json(res, 503, { health: 'false', reason: 'RAFT NO LEADER' }));
+      if (req.url === '/health') {
+        if (m.quorum) return void json(res, 200, { health: 'true' });
+        // As etcd's http.Error writes it: text/plain, the JSON and a newline.
+        return void res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8' }).end(`${JSON.stringify({ health: 'false', reason: 'RAFT NO LEADER' })}\n`);
+      }
       if (req.url === '/version') return void json(res, 200, { etcdserver: '3.4.23', etcdcluster: '3.4.0' });
       if (req.url === '/v3/maintenance/status') {
         m.statusMethods.push(req.method!);
