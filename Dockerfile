@@ -16,6 +16,8 @@ WORKDIR /app
 COPY --from=build /app/package.json /app/package-lock.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# Product presets (`preset: NAME`), read at load time from /app/presets.
+COPY presets ./presets
 # The user node by number: Kubernetes can check runAsNonRoot only against a numeric user.
 USER 1000:1000
 # --web.listen-address default. The configuration is mounted at /etc/appcluster/ by

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ConfigError } from './errors.js';
-import { configSchema, INLINE_SECRETS, MOVED_FIELDS, PROBE_KINDS, type ClusterSettings, type ComponentSettings, type TlsSettings } from './schema.js';
+import { applyPresets } from './preset.js';
+import { configSchema, unknownField, type ClusterSettings, type ComponentSettings, type TlsSettings } from './schema.js';
 import { Secret } from './secret.js';
 import { readTlsFiles } from './tls-files.js';
 import { bareHost, checkAddress, checkTemplate, expand, expandUrl, templateFields, TemplateError } from './template.js';
@@ -50,12 +51,14 @@ export async function loadConfigFile(file: string): Promise<Config> {
 
 /**
  * Validates configuration text. `file` is used in errors and to resolve relative paths
- * (secret, CA and certificate files).
- * @throws ConfigError naming file, line, column and field.
+ * (secret, CA and certificate files); presets are read from `presetDir` (default: the
+ * shipped `presets/`).
+ * @throws ConfigError naming file (the configuration's or a preset's), line, column and field.
  */
-export function parseConfig(text: string, file: string): Config {
-  const yaml = parseYamlFile(text, file);
-  if (yaml.value === undefined) throw new ConfigError(file, 1, 1, '', 'the file is empty; it needs "clusters"');
+export function parseConfig(text: string, file: string, opts: { readonly presetDir?: string } = {}): Config {
+  const parsed = parseYamlFile(text, file);
+  if (parsed.value === undefined) throw new ConfigError(file, 1, 1, '', 'the file is empty; it needs "clusters"');
+  const { yaml, presetTexts } = applyPresets(parsed, opts.presetDir);
   const settings = validate(yaml, configSchema, { unknownField });
   const ctx: Ctx = { yaml, baseDir: dirname(resolve(file)) };
   const global = settings.global ?? {};
@@ -71,17 +74,9 @@ export function parseConfig(text: string, file: string): Config {
     seen.add(c.name);
     return readCluster(ctx, ['clusters', i], c, timing);
   });
-  const hash = createHash('sha256').update(text).digest('hex');
+  // The presets count as part of the file: a changed preset is a changed configuration.
+  const hash = createHash('sha256').update([text, ...presetTexts].join('\u0000')).digest('hex');
   return { file, hash, ...(keyHashSecret ? { keyHashSecret } : {}), clusters };
-}
-
-/** Messages for fields the schema does not know that say more than "unknown field". */
-function unknownField(key: string, path: Path): string | undefined {
-  if (INLINE_SECRETS.has(key)) return `inline secrets are not accepted; use ${key}_file or ${key}_env`;
-  if (MOVED_FIELDS[key]) return `unknown field "${key}": ${MOVED_FIELDS[key]}`;
-  const inEndpoint = path.at(-2) === 'probe' || (path.length === 5 && path[0] === 'clusters' && path[2] === 'endpoints');
-  if (inEndpoint) return `unknown probe kind "${key}"; known: ${Object.keys(PROBE_KINDS).join(', ')}`;
-  return undefined;
 }
 
 interface Ctx {
@@ -143,7 +138,9 @@ function readCluster(ctx: Ctx, path: Path, c: ClusterSettings, inherited: Timing
   }
 
   const components = new Map<string, ComponentTemplate>();
-  c.components.forEach((comp, i) => {
+  // The schema lets a cluster with a preset leave components out; the preset supplied them.
+  c.components!.forEach((comp, i) => {
+    if (comp.enabled === false) return;
     const cPath = [...path, 'components', i];
     if (components.has(comp.name)) throw ctx.yaml.error([...cPath, 'name'], `duplicate component name "${comp.name}"`);
     components.set(comp.name, readComponent(ctx, cPath, comp, timing, c.expected_version, endpoints));
@@ -265,7 +262,8 @@ function readComponent(
 
 /** Whether reading needs the answer's body parsed as JSON (a header is read without). */
 export function needsJson(r: Reading): boolean {
-  const sources = [r.status?.from, r.status?.reason, r.version, r.keyFingerprint, r.key, r.heartbeat, r.os, ...Object.values(r.values), ...Object.values(r.facts)];
+  const facts = Object.values(r.facts).flatMap((f) => ('equal' in f ? f.equal : [f]));
+  const sources = [r.status?.from, r.status?.reason, r.version, r.keyFingerprint, r.key, r.heartbeat, r.os, ...Object.values(r.values), ...facts];
   return sources.some((s) => s !== undefined && 'json' in s);
 }
 
@@ -273,7 +271,7 @@ type EndpointInput = NonNullable<ClusterSettings['endpoints']>[string];
 
 function readEndpoint(ctx: Ctx, path: Path, e: EndpointInput): EndpointSettings {
   if (e.http) {
-    const h = e.http;
+    const h = { ...e.http, url: e.http.url! };
     const hPath = [...path, 'http'];
     const problem = checkTemplate(h.url);
     if (problem) throw ctx.yaml.error([...hPath, 'url'], problem);
@@ -290,12 +288,15 @@ function readEndpoint(ctx: Ctx, path: Path, e: EndpointInput): EndpointSettings 
       if (authorization) throw ctx.yaml.error([...hPath, h.bearer_token_file !== undefined ? 'bearer_token_file' : 'bearer_token_env'], 'set basic_auth or a bearer token, not both');
       authorization = new Secret(`Bearer ${token.reveal()}`);
     }
+    const method = h.method ?? 'GET';
+    if (h.body !== undefined && method !== 'POST') throw ctx.yaml.error([...hPath, 'body'], `a request body needs method POST, not ${method}`);
     const origin = /^[a-z]+:\/\/[^/?#]*/i.exec(h.url)?.[0] ?? h.url;
     return {
       kind: 'http',
       url: h.url,
-      method: h.method ?? 'GET',
+      method,
       headers: h.headers ?? {},
+      ...(h.body !== undefined ? { body: h.body } : {}),
       ...(authorization ? { authorization } : {}),
       ...(h.tls ? { tls: readTls(ctx, [...hPath, 'tls'], h.tls) } : {}),
       ...(h.valid_status_codes ? { validStatusCodes: h.valid_status_codes } : {}),
@@ -306,11 +307,12 @@ function readEndpoint(ctx: Ctx, path: Path, e: EndpointInput): EndpointSettings 
   const t = e.tcp!;
   const tPath = [...path, 'tcp'];
   const host = t.host ?? '{address}';
-  for (const [field, value] of [['host', host], ['port', t.port]] as const) {
+  const port = t.port!;
+  for (const [field, value] of [['host', host], ['port', port]] as const) {
     const problem = typeof value === 'string' ? checkTemplate(value) : undefined;
     if (problem) throw ctx.yaml.error([...tPath, field], problem);
   }
-  return { kind: 'tcp', host, port: t.port, ...(t.tls ? { tls: readTls(ctx, [...tPath, 'tls'], t.tls) } : {}) };
+  return { kind: 'tcp', host, port, ...(t.tls ? { tls: readTls(ctx, [...tPath, 'tls'], t.tls) } : {}) };
 }
 
 function readTls(ctx: Ctx, path: Path, t: TlsSettings): TlsOptions {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parseJsonPath } from './json-path.js';
-import { boolean, duration, integer, nonEmptyText, size, text } from './yaml-schema.js';
+import { boolean, duration, integer, nonEmptyText, size, text, textEnum } from './yaml-schema.js';
 
 /**
  * The configuration file, declared once: validation, defaults and the published
@@ -43,6 +43,21 @@ const source = () =>
     error: 'must be a JSON path (status, node.version) or {header: NAME}',
   });
 
+/**
+ * A fact that compares two places of one answer: "true" when both hold the same text,
+ * "false" when not (etcd's `leader` and `header.member_id`: "is this member the leader").
+ */
+export interface EqualFact {
+  readonly equal: readonly [Source, Source];
+}
+
+/** Where a text fact is read from: one place of the answer, or a comparison of two. */
+export type FactSource = Source | EqualFact;
+
+const equalFact = z
+  .strictObject({ equal: z.tuple([source(), source()]) })
+  .meta({ description: '"true" when both places of the answer hold the same text, "false" when they differ.' });
+
 export const DEFAULT_HEALTHY = ['ok', 'up', 'online', 'healthy', 'running', 'pass'];
 
 const statusSpec = z
@@ -51,6 +66,10 @@ const statusSpec = z
     header: nonEmptyText().optional(),
     healthy: z.array(text()).min(1, { error: 'must list at least one value' }).optional(),
     contains: z.array(text()).min(1, { error: 'must list at least one value' }).optional(),
+    pattern: nonEmptyText()
+      .refine((v) => regexOf(v) !== undefined, { error: (iss) => `"${String(iss.input)}" is not a regular expression (JavaScript syntax)` })
+      .optional()
+      .meta({ description: 'Healthy when the value, trimmed, matches this regular expression (JavaScript syntax, any case).' }),
     reason: source().optional(),
   })
   .check((ctx) => {
@@ -58,30 +77,43 @@ const statusSpec = z
     if ((v.json === undefined) === (v.header === undefined)) {
       ctx.issues.push({ code: 'custom', input: v, message: 'needs "json" (a JSON path) or "header", one of them' });
     }
-    if (v.healthy && v.contains) ctx.issues.push({ code: 'custom', input: v, path: ['contains'], message: 'set "healthy" or "contains", not both' });
+    const forms = (['healthy', 'contains', 'pattern'] as const).filter((f) => v[f] !== undefined);
+    if (forms.length > 1) ctx.issues.push({ code: 'custom', input: v, path: [forms[1]!], message: `set one of "healthy", "contains" or "pattern", not ${forms.map((f) => `"${f}"`).join(' and ')}` });
   });
+
+/** A status pattern compiled as matched: any case; undefined when it is no regular expression. */
+function regexOf(pattern: string): RegExp | undefined {
+  try {
+    return new RegExp(pattern, 'i');
+  } catch {
+    return undefined;
+  }
+}
 
 /** How a component reads its status, with the values that count as healthy. */
 export interface StatusRule {
   readonly from: Source;
   /** Lower-case, trimmed: compared with the reported value trimmed and lower-cased. */
   readonly healthy: readonly string[];
-  /** `contains`: healthy when the value holds one of `healthy` (a TM status "Running (pid 42)"). */
-  readonly match: 'equals' | 'contains';
+  /**
+   * `contains`: healthy when the value holds one of `healthy` (a TM status "Running (pid 42)");
+   * `pattern`: when it matches `pattern` (then `healthy` is empty).
+   */
+  readonly match: 'equals' | 'contains' | 'pattern';
+  /** Compiled with the `i` flag; set when `match` is `pattern`. */
+  readonly pattern?: RegExp;
   readonly reason?: Source;
 }
 
 const status = () =>
-  z.union([jsonPath(), statusSpec], { error: 'must be a JSON path, or {json|header, healthy|contains, reason}' }).transform((s): StatusRule => {
+  z.union([jsonPath(), statusSpec], { error: 'must be a JSON path, or {json|header, healthy|contains|pattern, reason}' }).transform((s): StatusRule => {
     if ('json' in s && Array.isArray(s.json)) return { from: s as Source, healthy: DEFAULT_HEALTHY, match: 'equals' };
     const spec = s as z.output<typeof statusSpec>;
+    const from = spec.json ?? { header: spec.header!.toLowerCase() };
+    const reason = spec.reason ? { reason: spec.reason } : {};
+    if (spec.pattern !== undefined) return { from, healthy: [], match: 'pattern', pattern: regexOf(spec.pattern)!, ...reason };
     const values = spec.contains ?? spec.healthy ?? DEFAULT_HEALTHY;
-    return {
-      from: spec.json ?? { header: spec.header!.toLowerCase() },
-      healthy: values.map((v) => v.trim().toLowerCase()),
-      match: spec.contains ? 'contains' : 'equals',
-      ...(spec.reason ? { reason: spec.reason } : {}),
-    };
+    return { from, healthy: values.map((v) => v.trim().toLowerCase()), match: spec.contains ? 'contains' : 'equals', ...reason };
   });
 
 const tls = z
@@ -104,29 +136,40 @@ const secretRefs = {
   password_env: nonEmptyText().optional(),
 };
 
-const http = z.strictObject({
-  url: nonEmptyText().meta({ description: 'URL template: {address}, {name}, {site}, {role}, {labels.NAME}' }),
-  method: z.enum(['GET', 'HEAD', 'POST']).optional(),
-  headers: z.record(nonEmptyText(), text()).optional(),
-  basic_auth: z.strictObject({ username: nonEmptyText(), ...secretRefs }).optional(),
-  bearer_token_file: nonEmptyText().optional(),
-  bearer_token_env: nonEmptyText().optional(),
-  tls: tls.optional(),
-  valid_status_codes: z.array(integer(100, 599, 'an HTTP status code')).min(1).optional(),
-  body_size_limit: size().optional(),
-});
+/** A field the loader requires, left out of the editor schema so that a preset's endpoint can be changed in part. */
+const required = (value: object, field: string, ctx: { issues: z.core.$ZodRawIssue[] }): void => {
+  if ((value as Record<string, unknown>)[field] === undefined) ctx.issues.push({ code: 'custom', input: value, message: `missing required field "${field}"` });
+};
+
+const http = z
+  .strictObject({
+    url: nonEmptyText().optional().meta({ description: 'URL template: {address}, {name}, {site}, {role}, {labels.NAME}. Required.' }),
+    method: z.enum(['GET', 'HEAD', 'POST']).optional(),
+    headers: z.record(nonEmptyText(), text()).optional(),
+    body: text().optional().meta({ description: 'Request body, sent as written (with method POST); set Content-Type in headers.' }),
+    basic_auth: z.strictObject({ username: nonEmptyText(), ...secretRefs }).optional(),
+    bearer_token_file: nonEmptyText().optional(),
+    bearer_token_env: nonEmptyText().optional(),
+    tls: tls.optional(),
+    valid_status_codes: z.array(integer(100, 599, 'an HTTP status code')).min(1).optional(),
+    body_size_limit: size().optional(),
+  })
+  .check((ctx) => required(ctx.value, 'url', ctx));
 export type HttpSettings = z.output<typeof http>;
 
+// Digits as text too: a preset parameter fills a port in as text.
 const port = () =>
-  z.union([integer(1, 65535, 'a port number'), nonEmptyText().refine((v) => /\{[a-z_.A-Z0-9]+\}/.test(v))], {
+  z.union([integer(1, 65535, 'a port number'), nonEmptyText().refine((v) => /\{[a-z_.A-Z0-9]+\}/.test(v) || (/^\d+$/.test(v) && +v >= 1 && +v <= 65535))], {
     error: 'must be a port number (1-65535) or a template such as "{labels.port}"',
   });
 
-const tcp = z.strictObject({
-  host: nonEmptyText().optional(),
-  port: port(),
-  tls: tls.optional(),
-});
+const tcp = z
+  .strictObject({
+    host: nonEmptyText().optional(),
+    port: port().optional().meta({ description: 'A port number or a template such as "{labels.port}". Required.' }),
+    tls: tls.optional(),
+  })
+  .check((ctx) => required(ctx.value, 'port', ctx));
 export type TcpSettings = z.output<typeof tcp>;
 
 /** The settings of every probe kind, by the key that names the kind in an endpoint. */
@@ -163,7 +206,7 @@ const facts = {
   facts: z
     .record(
       text().refine((v) => LABEL_NAME.test(v), { error: (i) => `fact name "${String(i.input)}" must match [a-zA-Z_][a-zA-Z0-9_]*` }),
-      source(),
+      z.union([source(), equalFact], { error: 'must be a JSON path (status, node.version), {header: NAME} or {equal: [PATH, PATH]}' }),
     )
     .optional(),
 };
@@ -180,6 +223,9 @@ const componentTiming = {
 const component = z
   .strictObject({
     name: name(),
+    enabled: boolean()
+      .optional()
+      .meta({ description: 'false: the cluster does not run this component (with a preset: leaves the preset\'s component out).' }),
     endpoint: name().optional(),
     probe: endpoint.optional(),
     ...componentTiming,
@@ -244,8 +290,8 @@ const timing = {
   stale_timeout: duration().optional(),
 };
 
-const cluster = z.strictObject({
-  name: name(),
+/** What a cluster and a preset may both set: a preset file holds these and nothing else. */
+const clusterFields = {
   ...timing,
   load_balancing: boolean().optional(),
   automatic_failover: boolean().optional(),
@@ -253,9 +299,68 @@ const cluster = z.strictObject({
   expectations: expectations.optional(),
   endpoints: z.record(name(), endpoint).optional(),
   components: z.array(component).min(1, { error: 'must list at least one component' }),
-  servers: z.array(server).min(1, { error: 'must list at least one server' }),
-});
+};
+
+const parameterName = () =>
+  text().refine((v) => LABEL_NAME.test(v), { error: (i) => `parameter name "${String(i.input)}" must match [a-zA-Z_][a-zA-Z0-9_]*` });
+
+/** The presets shipped in `presets/`, one file each (`presets/NAME.yml`). */
+export const PRESET_NAMES = ['etcd', 'patroni', 'proget', 'securetransport'] as const;
+export type PresetName = (typeof PRESET_NAMES)[number];
+
+/** The merge rule, stated once: the loader (`preset.ts`), README and the editor schema say the same. */
+export const PRESET_MERGE_RULE =
+  'The preset is the base and the cluster is merged over it: a mapping (endpoints, an endpoint, expectations) key by key, ' +
+  'the cluster\'s value winning; a text, number or list replaced whole; a key given with no value (`key:`) removes the preset\'s. ' +
+  'Components merge by name: an entry named like a preset component changes the fields it sets, by the same rule, and ' +
+  '`enabled: false` leaves it out; an entry with a new name adds a component if it has "probe" or "endpoint", and is an error if not. ' +
+  'The preset\'s timing counts as the cluster\'s, so it wins over `global`.';
+
+const cluster = z
+  .strictObject({
+    name: name(),
+    preset: textEnum(PRESET_NAMES)
+      .optional()
+      .meta({ description: `A product preset (presets/NAME.yml) that supplies endpoints, components, timing and expectations. ${PRESET_MERGE_RULE}` }),
+    parameters: z
+      .record(parameterName(), text())
+      .optional()
+      .meta({ description: 'Values for the preset\'s parameters (its URLs, ports and credentials), by name; see the preset file.' }),
+    ...clusterFields,
+    components: clusterFields.components.optional().meta({ description: 'What every server of the cluster runs. Required without a preset.' }),
+    servers: z.array(server).min(1, { error: 'must list at least one server' }),
+  })
+  .check((ctx) => {
+    if (ctx.value.components === undefined) ctx.issues.push({ code: 'custom', input: ctx.value, message: 'missing required field "components" (or name a "preset")' });
+    if (ctx.value.parameters !== undefined && ctx.value.preset === undefined) {
+      ctx.issues.push({ code: 'custom', input: ctx.value, path: ['parameters'], message: 'parameters are for a preset; this cluster names none' });
+    }
+  });
 export type ClusterSettings = z.output<typeof cluster>;
+
+const parameter = z.strictObject({
+  description: nonEmptyText(),
+  default: text().optional(),
+  required: boolean().optional(),
+});
+
+/**
+ * A preset file (`presets/NAME.yml`): the cluster's fields without name and servers, plus
+ * the parameters its text uses as `{params.NAME}`. Checked with the same building blocks as
+ * the configuration.
+ */
+export const presetSchema = z.strictObject({
+  parameters: z
+    .record(
+      parameterName(),
+      parameter.check((ctx) => {
+        if (ctx.value.required && ctx.value.default !== undefined) ctx.issues.push({ code: 'custom', input: ctx.value, path: ['default'], message: 'a required parameter has no default' });
+      }),
+    )
+    .optional(),
+  ...clusterFields,
+});
+export type PresetSettings = z.output<typeof presetSchema>;
 
 /** The whole configuration file. */
 export const configSchema = z.strictObject({
@@ -278,6 +383,18 @@ export const MOVED_FIELDS: Readonly<Record<string, string>> = {
   extract:
     'the facts a component reads (status, version, key, key_fingerprint, heartbeat, os, values, facts) are fields of the component now, next to "probe"',
 };
+
+/**
+ * Messages for fields the schema does not know that say more than "unknown field", in a
+ * configuration or a preset file (`path` is where the key is).
+ */
+export function unknownField(key: string, path: readonly PropertyKey[]): string | undefined {
+  if (INLINE_SECRETS.has(key)) return `inline secrets are not accepted; use ${key}_file or ${key}_env`;
+  if (MOVED_FIELDS[key]) return `unknown field "${key}": ${MOVED_FIELDS[key]}`;
+  const sharedEndpoint = path.at(-3) === 'endpoints' && (path.length === 3 || (path.length === 5 && path[0] === 'clusters'));
+  if (path.at(-2) === 'probe' || sharedEndpoint) return `unknown probe kind "${key}"; known: ${Object.keys(PROBE_KINDS).join(', ')}`;
+  return undefined;
+}
 
 /**
  * The configuration's JSON Schema (draft 2020-12), for editors: yaml-language-server reads

@@ -1,7 +1,7 @@
 import type { Secret } from './secret.js';
-import type { Source, StatusRule } from './schema.js';
+import type { FactSource, Source, StatusRule } from './schema.js';
 
-export type { Source, StatusRule } from './schema.js';
+export type { EqualFact, FactSource, Source, StatusRule } from './schema.js';
 
 /**
  * The loaded configuration as plain, immutable data: what every later stage reads. Probes
@@ -36,6 +36,8 @@ export interface HttpEndpoint {
   readonly method: 'GET' | 'HEAD' | 'POST';
   /** Configured request headers, as written. */
   readonly headers: Readonly<Record<string, string>>;
+  /** Sent as written; only with POST. */
+  readonly body?: string;
   /** The `Authorization` header from basic_auth or a bearer token. */
   readonly authorization?: Secret;
   readonly tls?: TlsOptions;
@@ -96,8 +98,8 @@ export interface Reading {
   readonly os?: Source;
   /** Numbers, by value name (a metric-name fragment, unit included: `queue_age_seconds`). */
   readonly values: Readonly<Record<string, Source>>;
-  /** Text facts, by fact name (`role`, `leader`). */
-  readonly facts: Readonly<Record<string, Source>>;
+  /** Text facts, by fact name (`role`, `leader`): one place of the answer, or two compared. */
+  readonly facts: Readonly<Record<string, FactSource>>;
 }
 
 /** One component as one server runs it, with cluster, component and server settings merged. */

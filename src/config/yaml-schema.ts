@@ -31,6 +31,8 @@ export interface YamlFile {
    * than its value (an unknown field).
    */
   error(path: Path, message: string, atKey?: boolean): ConfigError;
+  /** Whether the file holds a node at exactly `path` (an empty value counts). */
+  has(path: Path): boolean;
 }
 
 /** Reads a file's text; a missing or unreadable file is a ConfigError. */
@@ -76,10 +78,11 @@ export function parseYamlFile(text: string, file: string): YamlFile {
     text,
     value,
     error(path, message, atKey = false) {
-      const node = nodeAt(doc, root, path, atKey);
+      const node = nodeAt(doc, root, path, atKey).node;
       const pos = lines.linePos(node?.range?.[0] ?? 0);
       return new ConfigError(file, pos.line, pos.col, formatPath(path), message);
     },
+    has: (path) => nodeAt(doc, root, path, false).whole,
   };
 }
 
@@ -155,7 +158,8 @@ function keyText(key: unknown): string {
   return typeof key.source === 'string' ? key.source : String(key.value);
 }
 
-function nodeAt(doc: Document, root: Node | null, path: Path, atKey: boolean): Node | undefined {
+/** The deepest node on `path` that exists, and whether that is the whole path. */
+function nodeAt(doc: Document, root: Node | null, path: Path, atKey: boolean): { node: Node | undefined; whole: boolean } {
   let node: Node | undefined = root ?? undefined;
   for (let i = 0; i < path.length; i++) {
     const seg = path[i];
@@ -163,15 +167,15 @@ function nodeAt(doc: Document, root: Node | null, path: Path, atKey: boolean): N
     let next: Node | undefined;
     if (isMap(resolved)) {
       const pair = resolved.items.find((p) => keyText(p.key) === String(seg));
-      if (pair && atKey && i === path.length - 1 && isPair(pair)) return pair.key as Node;
+      if (pair && atKey && i === path.length - 1 && isPair(pair)) return { node: pair.key as Node, whole: true };
       next = (pair?.value ?? undefined) as Node | undefined;
     } else if (isSeq(resolved) && typeof seg === 'number') {
       next = resolved.items[seg] as Node | undefined;
     }
-    if (!next) return node;
+    if (!next) return { node, whole: false };
     node = next;
   }
-  return node;
+  return { node, whole: node !== undefined };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -186,6 +190,9 @@ export const text = () => z.preprocess(asText, z.string());
 
 /** A text field that must not be empty. */
 export const nonEmptyText = () => z.preprocess(asText, z.string().min(1, { error: 'must not be empty' }));
+
+/** A text field that must be one of `values` (editors offer them). */
+export const textEnum = <const T extends readonly [string, ...string[]]>(values: T) => z.preprocess(asText, z.enum(values));
 
 /** A number field. */
 export const number = () => z.preprocess(asValue, z.number());

@@ -113,7 +113,7 @@ export function read(r: Reading, answer: Answer, hashKey: (raw: string) => strin
   }
   const facts: Record<string, string> = {};
   for (const [name, src] of Object.entries(r.facts)) {
-    const raw = text(lookup(src, body, headers));
+    const raw = 'equal' in src ? same(src.equal, body, headers) : text(lookup(src, body, headers));
     if (raw !== undefined) facts[name] = clip(raw.trim(), 64);
     else if (problems.length < MAX_PROBLEMS) problems.push(`fact ${name}: missing`);
   }
@@ -144,8 +144,18 @@ export function read(r: Reading, answer: Answer, hashKey: (raw: string) => strin
   return { success: true, status: shown, ...found };
 }
 
+/** "true" when both places hold the same text, "false" when they differ; undefined when either is missing. */
+function same(places: readonly [Source, Source], body: unknown, headers: Record<string, string | string[] | undefined>): string | undefined {
+  const [a, b] = places.map((p) => text(lookup(p, body, headers)));
+  return a === undefined || b === undefined ? undefined : String(a === b);
+}
+
+/** Status text a pattern is tried on, at most: a configured expression never runs over a whole body. */
+const PATTERN_INPUT = 1024;
+
 function healthy(rule: NonNullable<Reading['status']>, status: string): boolean {
   const v = status.trim().toLowerCase();
+  if (rule.match === 'pattern') return rule.pattern!.test(v.slice(0, PATTERN_INPUT));
   return rule.match === 'contains' ? rule.healthy.some((h) => v.includes(h)) : rule.healthy.includes(v);
 }
 

@@ -9,6 +9,8 @@ interface HttpSettings {
   readonly method: HttpEndpoint['method'];
   /** Sent as they are; Accept-Encoding added unless configured. */
   readonly headers: Record<string, string>;
+  /** Sent as written (POST only, checked by the loader). */
+  readonly body?: string;
   readonly validStatus: (status: number) => boolean;
   /** Most bytes of the decoded body. */
   readonly bodyLimit: number;
@@ -29,6 +31,7 @@ export const httpProbe: ProbeKind<HttpEndpoint> = (e, ctx) => {
   const settings: HttpSettings = {
     method: e.method,
     headers,
+    ...(e.body !== undefined ? { body: e.body } : {}),
     validStatus: codes ? (s) => codes.includes(s) : (s) => s >= 200 && s < 300,
     bodyLimit: e.bodySizeLimit,
   };
@@ -62,7 +65,7 @@ function endpointOf(url: string, s: HttpSettings, dispatcher: Agent, clientOptio
   return {
     dispatcher,
     clientOptions,
-    request: { origin, path: `${pathname}${search}`, method: s.method, headers: s.headers, reset: !reuse },
+    request: { origin, path: `${pathname}${search}`, method: s.method, headers: s.headers, ...(s.body !== undefined ? { body: s.body } : {}), reset: !reuse },
     bodyLimit: s.bodyLimit,
   };
 }

@@ -35,6 +35,7 @@ describe('example configurations', () => {
   const files = readdirSync(examplesDir).filter((f) => f.endsWith('.yml') && !f.startsWith('sim-'));
   it.each(files)('%s loads', async (name) => {
     process.env['MFT_MONITOR_TOKEN'] ??= 'example-token';
+    process.env['ST_ADMIN_PASSWORD'] ??= 'example-password';
     const config = await loadConfigFile(join(examplesDir, name));
     expect(config.clusters.length).toBeGreaterThan(0);
     for (const c of config.clusters) expect(c.servers.every((s) => s.components.length > 0)).toBe(true);
