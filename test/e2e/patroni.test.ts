@@ -51,7 +51,7 @@ beforeAll(async () => {
   patroni = await PatroniCluster.start(etcd, 2);
   console.log(`patroni: etcd and two Patroni nodes running in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   exporter = await watch(config(patroni));
-});
+}, 150_000);
 
 afterAll(async () => {
   await exporter?.close();
@@ -166,5 +166,5 @@ describe('a real Patroni cluster', () => {
       sampling = false;
       await sampler.catch(() => {});
     }
-  });
+  }, 120_000);
 });
