@@ -1,5 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { cleared, listMess } from './janitor.js';
 import { freeAddresses, GroupProcess } from './real-cluster.js';
 import { tempDir, waitFor } from './stack.js';
 
@@ -44,6 +45,7 @@ export class EtcdCluster {
 
   private async init(): Promise<void> {
     this.dir = await tempDir('etcd-');
+    listMess('dir', this.dir);
     const addresses = await freeAddresses(this.size, [CLIENT_PORT, PEER_PORT]);
     addresses.forEach((address, i) => {
       const name = `etcd-${i + 1}`;
@@ -124,6 +126,9 @@ export class EtcdCluster {
   async stop(): Promise<void> {
     await Promise.all(this.members.map((m) => m.process?.kill('SIGKILL')));
     for (const m of this.members) m.process = undefined;
-    if (this.dir) await rm(this.dir, { recursive: true, force: true });
+    if (this.dir) {
+      await rm(this.dir, { recursive: true, force: true });
+      cleared('dir', this.dir);
+    }
   }
 }

@@ -3,6 +3,7 @@ import { chmod, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { CLIENT_PORT, type EtcdCluster } from './etcd.js';
+import { cleared, listMess } from './janitor.js';
 import { freeAddresses, GroupProcess } from './real-cluster.js';
 import { tempDir, waitFor } from './stack.js';
 
@@ -52,7 +53,7 @@ async function alive(pid: number): Promise<boolean> {
  * PostgreSQL's default ports, data under a fresh temp dir. Runs as `postgres` when the
  * tests run as root (PostgreSQL refuses root). `stop()` kills Patroni, then the
  * postmasters (which Patroni starts detached, in sessions of their own), and removes the
- * directory.
+ * directory; the janitor does the same should the test worker die first.
  */
 export class PatroniCluster {
   readonly nodes: PatroniNode[] = [];
@@ -77,6 +78,7 @@ export class PatroniCluster {
   private async init(): Promise<void> {
     const bin = postgresBinDir();
     this.dir = await tempDir('patroni-');
+    listMess('dir', this.dir);
     // PostgreSQL runs as postgres and must reach its directory under ours.
     await chmod(this.dir, 0o755);
     const owner = process.getuid?.() === 0 ? postgresIds() : undefined;
@@ -85,6 +87,7 @@ export class PatroniCluster {
       const name = `pg-${i + 1}`;
       const node: PatroniNode = { name, address, apiUrl: `http://${address}:${REST_PORT}`, dir: join(this.dir, name) };
       await mkdir(node.dir);
+      listMess('postmaster', join(node.dir, 'data'));
       await writeFile(join(node.dir, 'patroni.yml'), stringify(this.settings(node, bin)));
       if (owner) await chown(node.dir, owner.uid, owner.gid);
       this.nodes.push(node);
@@ -189,8 +192,12 @@ export class PatroniCluster {
     for (const node of this.nodes) {
       node.process = undefined;
       await stopPostmaster(join(node.dir, 'data'));
+      cleared('postmaster', join(node.dir, 'data'));
     }
-    if (this.dir) await rm(this.dir, { recursive: true, force: true });
+    if (this.dir) {
+      await rm(this.dir, { recursive: true, force: true });
+      cleared('dir', this.dir);
+    }
   }
 }
 

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { ClusterStatus } from '../../src/evaluate/snapshot.js';
 import { startExporter, type RunningExporter } from '../../src/exporter.js';
 import { createLogger } from '../../src/log.js';
+import { cleared, listMess } from './janitor.js';
 import { randomBase, tempDir } from './stack.js';
 import { requireTool } from './tools.js';
 
@@ -13,12 +14,6 @@ import { requireTool } from './tools.js';
  * groups of their own, killed whatever happens to the test, loopback addresses whose
  * product ports are free, and an in-process exporter with the live /metrics and API.
  */
-
-/** Every live process group this worker started: killed on exit even when afterAll never ran. */
-const groups = new Set<number>();
-process.once('exit', () => {
-  for (const pgid of groups) signalGroup(pgid, 'SIGKILL');
-});
 
 const OUTPUT_LIMIT = 64 * 1024;
 
@@ -39,9 +34,9 @@ export interface GroupProcessOptions {
 
 /**
  * A program run in a process group of its own, so one signal reaches whatever it forked,
- * under `setpriv --pdeathsig KILL`: the kernel kills it if the test worker dies before
- * its afterAll could (a program that daemonizes on its own, like PostgreSQL's postmaster,
- * needs its own cleanup).
+ * under `setpriv --pdeathsig KILL` (the kernel kills it as soon as the test worker dies)
+ * and listed with the janitor (which kills its group should the worker die before its
+ * afterAll ran).
  */
 export class GroupProcess {
   readonly child: ChildProcess;
@@ -61,7 +56,7 @@ export class GroupProcess {
     };
     this.child.stdout!.on('data', keep);
     this.child.stderr!.on('data', keep);
-    if (this.child.pid !== undefined) groups.add(this.child.pid);
+    if (this.child.pid !== undefined) listMess('group', this.child.pid);
     this.exited = new Promise((resolve) => {
       this.child.once('exit', () => resolve());
       this.child.once('error', () => resolve());
@@ -84,7 +79,7 @@ export class GroupProcess {
     signalGroup(pid, signal);
     await this.exited;
     signalGroup(pid, 'SIGKILL');
-    groups.delete(pid);
+    cleared('group', pid);
   }
 }
 
@@ -128,6 +123,7 @@ export interface WatchingExporter {
 /** Starts the exporter in this process on `configYaml` (written to a temp dir that `close` removes), on 127.0.0.1:0. */
 export async function watch(configYaml: string): Promise<WatchingExporter> {
   const dir = await tempDir('appcluster-real-');
+  listMess('dir', dir);
   const configFile = join(dir, 'config.yml');
   const logLines: string[] = [];
   let exporter: RunningExporter;
@@ -140,6 +136,7 @@ export async function watch(configYaml: string): Promise<WatchingExporter> {
     });
   } catch (err) {
     await rm(dir, { recursive: true, force: true });
+    cleared('dir', dir);
     throw err;
   }
   return {
@@ -155,6 +152,7 @@ export async function watch(configYaml: string): Promise<WatchingExporter> {
     close: async () => {
       await exporter.close();
       await rm(dir, { recursive: true, force: true });
+      cleared('dir', dir);
     },
   };
 }
