@@ -110,8 +110,7 @@ export async function freeAddresses(count: number, ports: readonly number[]): Pr
 }
 
 export interface WatchingExporter {
-  readonly exporter: RunningExporter;
-  readonly url: string;
+  /** The exporter's log, logfmt lines at info level. */
   readonly logLines: string[];
   /** The one cluster of the configuration, as `/api/v1/status` answers it. */
   cluster(): Promise<ClusterStatus>;
@@ -140,8 +139,6 @@ export async function watch(configYaml: string): Promise<WatchingExporter> {
     throw err;
   }
   return {
-    exporter,
-    url: exporter.url,
     logLines,
     cluster: async () => {
       const res = await fetch(`${exporter.url}/api/v1/status`);
