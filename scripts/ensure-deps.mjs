@@ -4,8 +4,12 @@
 // only checks the compose file here; no Docker engine is needed), kubectl for
 // `kubectl kustomize` (Debian bookworm's kubernetes-client is 1.20: its kustomize renders
 // deploy/kubernetes/base, and test/deploy/kubernetes.test.ts skips the overlays with it),
-// and systemd for `systemd-analyze verify` of the exporter's and the agent's units (works
-// without systemd as PID 1).
+// systemd for `systemd-analyze verify` of the exporter's and the agent's units (works
+// without systemd as PID 1), etcd (server and etcdctl) for the end-to-end test on a real
+// three-member cluster, and Patroni with PostgreSQL and its etcd client for the one on a
+// real two-node Patroni cluster. These packages try to start their own services on install
+// (with no init system running they do not); the tests start their own instances on
+// 127.x.y.z addresses, which a packaged service on 127.0.0.1 does not collide with.
 import { spawnSync } from 'node:child_process';
 
 const needs = [
@@ -17,11 +21,19 @@ const needs = [
   { bin: 'docker-compose', pkg: 'docker-compose', noRecommends: true },
   { bin: 'kubectl', pkg: 'kubernetes-client', noRecommends: true },
   { bin: 'systemd-analyze', pkg: 'systemd', noRecommends: true },
+  { bin: 'etcd', pkg: 'etcd-server', noRecommends: true },
+  { bin: 'etcdctl', pkg: 'etcd-client', noRecommends: true },
+  { bin: 'patroni', pkg: 'patroni', noRecommends: true },
+  // Not on PATH: Debian keeps each PostgreSQL major under /usr/lib/postgresql/N/bin.
+  { bin: 'postgres', pkg: 'postgresql', noRecommends: true, check: 'ls /usr/lib/postgresql/*/bin/postgres' },
+  // Patroni's etcd client, one of several DCS clients its package accepts.
+  { bin: 'python3-etcd', pkg: 'python3-etcd', noRecommends: true, check: '/usr/bin/python3 -c "import etcd"' },
 ];
 if (process.argv.includes('--bench')) needs.push({ bin: 'prometheus-blackbox-exporter', pkg: 'prometheus-blackbox-exporter' });
 
 const has = (bin) => spawnSync('sh', ['-c', `command -v ${bin}`]).status === 0;
-const missing = needs.filter((n) => !has(n.bin));
+const present = (n) => (n.check ? spawnSync('sh', ['-c', `${n.check} >/dev/null 2>&1`]).status === 0 : has(n.bin));
+const missing = needs.filter((n) => !present(n));
 if (missing.length === 0) process.exit(0);
 
 const pkgs = (list) => [...new Set(list.map((n) => n.pkg))];
@@ -40,9 +52,28 @@ if (!isRoot || !hasApt) {
 
 console.log(`Installing from Debian's packages: ${all.join(' ')}`);
 const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+// Another job on the machine (a second CI run, unattended-upgrades) may hold apt's locks.
+// apt-get waits for the dpkg lock itself (DPkg::Lock::Timeout) but not for the lists lock
+// of `update`; so wait while another apt or dpkg runs, and retry a run that lost the race.
+const LOCK_WAIT_MS = 10 * 60_000;
+const busy = () => ['apt-get', 'apt', 'dpkg', 'unattended-upgr'].some((p) => spawnSync('pgrep', ['-x', p]).status === 0);
+const pause = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 const apt = (args) => {
-  const r = spawnSync('apt-get', args, { stdio: 'inherit', env });
-  if (r.status !== 0) {
+  const until = Date.now() + LOCK_WAIT_MS;
+  for (let said = false; ; ) {
+    while (busy() && Date.now() < until) {
+      if (!said) console.log('Another apt or dpkg is running; waiting for it to finish...');
+      said = true;
+      pause(2000);
+    }
+    const r = spawnSync('apt-get', ['-o', `DPkg::Lock::Timeout=${LOCK_WAIT_MS / 1000}`, ...args], { stdio: ['ignore', 'inherit', 'pipe'], env, encoding: 'utf8' });
+    process.stderr.write(r.stderr ?? '');
+    if (r.status === 0) return;
+    if (/Could not get lock|Unable to lock|is another process using it/i.test(r.stderr ?? '') && Date.now() < until) {
+      console.log('apt is locked by another process; retrying...');
+      pause(5000);
+      continue;
+    }
     console.error(`apt-get ${args.join(' ')} failed (exit ${r.status}); install ${all.join(' ')} by hand and run again.`);
     process.exit(1);
   }
@@ -52,7 +83,7 @@ const plain = pkgs(missing.filter((n) => !n.noRecommends));
 const lean = pkgs(missing.filter((n) => n.noRecommends));
 if (plain.length) apt(['install', '-y', '-qq', ...plain]);
 if (lean.length) apt(['install', '-y', '-qq', '--no-install-recommends', ...lean]);
-const still = needs.filter((n) => !has(n.bin));
+const still = needs.filter((n) => !present(n));
 if (still.length) {
   console.error(`Still missing after install: ${still.map((n) => n.bin).join(', ')}`);
   process.exit(1);

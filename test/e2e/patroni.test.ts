@@ -1,0 +1,170 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ClusterStatus, ComponentStatus } from '../../src/evaluate/snapshot.js';
+import { EtcdCluster } from '../helpers/etcd.js';
+import { PatroniCluster, PG_PORT, PRIMARY_ROLES, REST_PORT, type PatroniNode } from '../helpers/patroni.js';
+import { value, watch, type WatchingExporter } from '../helpers/real-cluster.js';
+import { waitFor } from '../helpers/stack.js';
+
+// A real two-node Patroni cluster (Debian's patroni 3.0 with PostgreSQL 15) on a real etcd,
+// watched by the exporter. The configuration is what the `patroni` preset supplies,
+// written out: /patroni with state, role as a fact, Patroni's and PostgreSQL's versions as
+// two components, dcs_last_seen as the heartbeat, exactly one primary as an expectation,
+// PostgreSQL's port as TCP.
+const INTERVAL_S = 1;
+
+const config = (patroni: PatroniCluster): string => `
+clusters:
+  - name: patroni
+    heartbeat_interval: ${INTERVAL_S}s
+    probe_timeout: 700ms
+    stale_timeout: 10s
+    expectations:
+      servers_with_fact:
+        - { name: one_primary, fact: role, values: [${PRIMARY_ROLES.join(', ')}], count: 1 }
+    endpoints:
+      patroni:
+        http: { url: "http://{address}:${REST_PORT}/patroni" }
+    components:
+      - name: patroni
+        endpoint: patroni
+        status: { json: state, healthy: [running] }
+        version: patroni.version
+        heartbeat: dcs_last_seen
+        facts: { role: role }
+      - name: postgresql
+        endpoint: patroni
+        version: server_version
+      - name: postgresql-port
+        probe: { tcp: { port: ${PG_PORT} } }
+    servers:
+${patroni.nodes.map((n) => `      - { name: ${n.name}, address: ${n.address} }`).join('\n')}
+`;
+
+let etcd: EtcdCluster | undefined;
+let patroni: PatroniCluster | undefined;
+let exporter: WatchingExporter | undefined;
+
+beforeAll(async () => {
+  const started = Date.now();
+  // One etcd member is all the DCS a two-node test needs, and spares the machine two processes.
+  etcd = await EtcdCluster.start(1);
+  patroni = await PatroniCluster.start(etcd, 2);
+  console.log(`patroni: etcd and two Patroni nodes running in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  exporter = await watch(config(patroni));
+}, 150_000);
+
+afterAll(async () => {
+  await exporter?.close();
+  await patroni?.stop();
+  await etcd?.stop();
+});
+
+const component = (c: ClusterStatus, server: string, name: string): ComponentStatus =>
+  c.servers.find((s) => s.name === server)!.components.find((x) => x.name === name)!;
+const oneprimary = (c: ClusterStatus) => c.expectations.find((e) => e.name === 'one_primary')!;
+const roleOf = (c: ClusterStatus, server: string): string | undefined => {
+  const p = component(c, server, 'patroni');
+  return p.up ? p.facts['role'] : undefined;
+};
+
+/** Waits until every Patroni component has been probed `n` more times than when called. */
+async function probedAgain(n: number): Promise<void> {
+  const first = await exporter!.cluster();
+  const since = Object.fromEntries(first.servers.map((s) => [s.name, component(first, s.name, 'patroni').lastProbe ?? 0]));
+  await waitFor(
+    `${n} more probes of every node`,
+    async () => {
+      const c = await exporter!.cluster();
+      return c.servers.every((s) => (component(c, s.name, 'patroni').lastProbe ?? 0) >= since[s.name]! + (n - 0.5) * INTERVAL_S) ? true : undefined;
+    },
+    (n + 10) * INTERVAL_S * 1000,
+  );
+}
+
+describe('a real Patroni cluster', () => {
+  it('both nodes online, one primary, the Patroni and PostgreSQL versions and the DCS heartbeat', async () => {
+    const c = await waitFor(
+      'both Patroni nodes online, exactly one primary',
+      async () => {
+        const s = await exporter!.cluster();
+        return s.serversOnline === 2 && oneprimary(s).met === true ? s : undefined;
+      },
+      20_000,
+    );
+    const primary = (await patroni!.primary())!;
+    expect(oneprimary(c).matching).toEqual([primary.name]);
+    for (const node of patroni!.nodes) {
+      const own = (await patroni!.state(node))!;
+      const p = component(c, node.name, 'patroni');
+      expect(p.version).toBe(own.patroni!.version);
+      expect(component(c, node.name, 'postgresql').version).toBe(String(own.server_version));
+      expect(p.heartbeatProblem).toBeNull();
+      expect(p.lastHeartbeat).toBeGreaterThan(Date.now() / 1000 - 10);
+      expect(component(c, node.name, 'postgresql-port').up).toBe(true);
+      expect(roleOf(c, node.name)).toBe(node === primary ? own.role : 'replica');
+    }
+    const page = await exporter!.metrics();
+    for (const node of patroni!.nodes) {
+      for (const name of ['patroni', 'postgresql']) {
+        expect(value(page, 'appcluster_component_version_in_sync', { app_cluster: 'patroni', server: node.name, component: name })).toBe(1);
+      }
+    }
+    expect(value(page, 'appcluster_cluster_expectation_servers', { app_cluster: 'patroni', expectation: 'one_primary' })).toBe(1);
+    expect(value(page, 'appcluster_cluster_expectation_member_info', { app_cluster: 'patroni', expectation: 'one_primary', server: primary.name })).toBe(1);
+  });
+
+  it('a switchover moves the role fact; exactly one primary holds outside the switchover window', async () => {
+    const from: PatroniNode = (await patroni!.primary())!;
+    const to: PatroniNode = patroni!.nodes.find((n) => n !== from)!;
+
+    // Every answer of the API from here on, with when it was asked for and when it came:
+    // one that came before the switchover began judged the state before it, and one asked
+    // for after the exporter was seen settled judged the state after (judgements only move on).
+    const seen: { sent: number; received: number; met: boolean | null; matching: readonly string[] }[] = [];
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const sent = Date.now();
+        const e = oneprimary(await exporter!.cluster());
+        seen.push({ sent, received: Date.now(), met: e.met, matching: e.matching });
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    try {
+      await probedAgain(3);
+      const startedAt = Date.now();
+      const answer = await patroni!.switchover(from, to);
+      const answeredAt = Date.now();
+      const settled = await waitFor(
+        `${to.name} primary and ${from.name} replica in the exporter`,
+        async () => {
+          const c = await exporter!.cluster();
+          return PRIMARY_ROLES.includes(roleOf(c, to.name) ?? '') && roleOf(c, from.name) === 'replica' && oneprimary(c).met === true ? c : undefined;
+        },
+        30_000,
+      );
+      const settledAt = Date.now();
+      await probedAgain(3);
+      sampling = false;
+      await sampler;
+
+      console.log(
+        `patroni: switchover ${from.name} -> ${to.name}: answered in ${((answeredAt - startedAt) / 1000).toFixed(1)} s (${answer.trim()}), ` +
+          `settled in the exporter after ${((settledAt - startedAt) / 1000).toFixed(1)} s; ` +
+          `${seen.filter((s) => s.met === false).length} of ${seen.length} API answers without exactly one primary, all inside the window`,
+      );
+      expect(oneprimary(settled).matching).toEqual([to.name]);
+      expect((await patroni!.primary())?.name).toBe(to.name);
+      const before = seen.filter((x) => x.received < startedAt);
+      const after = seen.filter((x) => x.sent > settledAt);
+      expect(before.length).toBeGreaterThan(0);
+      expect(after.length).toBeGreaterThan(0);
+      for (const s of before) expect(s).toMatchObject({ met: true, matching: [from.name] });
+      for (const s of after) expect(s).toMatchObject({ met: true, matching: [to.name] });
+      expect(exporter!.logLines.join('')).toMatch(new RegExp(`msg="fact changed" app_cluster=patroni server=${to.name} component=patroni fact=role from=replica to=(${PRIMARY_ROLES.join('|')})`));
+    } finally {
+      sampling = false;
+      await sampler.catch(() => {});
+    }
+  }, 120_000);
+});
