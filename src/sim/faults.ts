@@ -1,7 +1,8 @@
 /**
- * Faults a simulated component can be switched into while it runs. The first eleven work
- * on every server (a product-shaped one answers them in its own documents, see each
- * shape); the rest belong to one product.
+ * Faults a simulated component can be switched into while it runs. The first eleven are
+ * the generic server's; a product-shaped server shows each in its own documents where they
+ * can hold it (see each shape's `faults`) and refuses the others (no product here reports
+ * a key). The last seven belong to one product each.
  */
 export const FAULTS = [
   'down', // listener closed: connection refused

@@ -121,6 +121,7 @@ export const PROFILES = {
 
 export type ProfileName = keyof typeof PROFILES;
 
+/** True when `name` is one of PROFILES (for command-line input). */
 export function isProfileName(name: string): name is ProfileName {
   return Object.hasOwn(PROFILES, name);
 }
