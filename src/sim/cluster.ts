@@ -1,26 +1,17 @@
-import { createHash } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
+import { EXCLUSIVE_FAULTS, FAULTS, TRANSPORT_FAULTS, type Fault, type FaultState } from './faults.js';
+import type { AnswerContext, HttpShape, Reply, Shape, SimClusterView, SimServerView } from './shape.js';
+import { SHAPES, type ShapeName, type ShapeOptions } from './shapes/registry.js';
 
-/** Faults a simulated component can be switched into while it runs. */
-export const FAULTS = [
-  'down', // listener closed: connection refused
-  'hang', // accepts and never answers
-  'slow', // answers after `value` ms (default 3000)
-  'http500', // answers HTTP 500
-  'unhealthy', // answers 200 with status "degraded"
-  'malformed', // answers truncated JSON
-  'oversized', // streams a body without end (up to 1 GiB) until the client goes away
-  'version_drift', // reports version `value` (default 0.0.1-drift)
-  'key_drift', // reports another encryption key
-  'frozen_heartbeat', // reports the heartbeat of the moment the fault was set
-  'flapping', // every other request fails with HTTP 503
-] as const;
-export type Fault = (typeof FAULTS)[number];
+export { FAULTS, type Fault } from './faults.js';
+export type { ShapeName, ShapeOptions } from './shapes/registry.js';
 
 export interface SimComponentSpec {
   readonly name: string;
   readonly port: number;
+  /** What the listener answers (default `generic`, the plain health document); see `shapes/`. */
+  readonly shape?: ShapeName;
 }
 
 export interface SimOptions {
@@ -30,18 +21,17 @@ export interface SimOptions {
   /** First server's address; each next server takes the next loopback address. */
   readonly baseAddress?: string;
   readonly namePrefix?: string;
+  /** The version every server reports (a product shape: its release, e.g. ProGet's releaseNumber). */
   readonly version?: string;
   readonly key?: string;
   readonly os?: string;
   /** Also report the raw key (as some products' admin APIs do), to exercise key hashing. */
   readonly exposeRawKey?: boolean;
+  /** Settings of the product shapes. */
+  readonly products?: ShapeOptions;
 }
 
-interface FaultState {
-  readonly fault: Fault;
-  readonly value?: string;
-  readonly since: number;
-}
+const HTTP_TRANSPORT = new Set<Fault>(TRANSPORT_FAULTS);
 
 class SimComponent {
   private server: Server;
@@ -51,20 +41,31 @@ class SimComponent {
   listening = false;
 
   constructor(
-    readonly serverName: string,
-    readonly address: string,
+    readonly host: SimServer,
     readonly spec: SimComponentSpec,
-    private readonly node: SimCluster,
-    /** The cluster's one primary server (the first); the others answer role "replica". */
-    private readonly primary: boolean,
+    readonly shape: Shape,
   ) {
     this.server = this.makeServer();
   }
 
+  /** Whether `fault` means something on this component's shape. */
+  accepts(fault: Fault): boolean {
+    if (fault === 'down') return true;
+    return (this.shape.protocol === 'http' && HTTP_TRANSPORT.has(fault)) || fault in this.shape.faults;
+  }
+
   private makeServer(): Server {
-    const server = createServer((req, res) => this.answer(req, res));
-    server.keepAliveTimeout = 30_000;
-    server.on('connection', (socket) => {
+    const shape = this.shape;
+    let server: Server;
+    if (shape.protocol === 'http') {
+      const http = createServer((req, res) => this.answer(shape, req, res));
+      http.keepAliveTimeout = 30_000;
+      server = http;
+    } else {
+      // A reset from a probe that connects and leaves is no error of the simulator.
+      server = createTcpServer((socket) => socket.on('error', () => undefined));
+    }
+    server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
     });
@@ -76,7 +77,7 @@ class SimComponent {
     this.server = this.makeServer();
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(this.spec.port, this.address, () => resolve());
+      this.server.listen(this.spec.port, this.host.address, () => resolve());
     });
     this.listening = true;
   }
@@ -89,43 +90,40 @@ class SimComponent {
     await closed;
   }
 
-  private answer(req: IncomingMessage, res: ServerResponse): void {
+  private answer(shape: HttpShape, req: IncomingMessage, res: ServerResponse): void {
     req.resume();
     this.requests++;
     const f = this.faults;
     if (f.has('hang')) return;
     if (f.has('slow')) {
       const delay = Number(f.get('slow')!.value ?? 3000);
-      const t = setTimeout(() => this.respond(res), delay);
+      const t = setTimeout(() => this.respond(shape, req, res), delay);
       res.on('close', () => clearTimeout(t));
       return;
     }
-    this.respond(res);
+    this.respond(shape, req, res);
   }
 
-  private respond(res: ServerResponse): void {
+  private respond(shape: HttpShape, req: IncomingMessage, res: ServerResponse): void {
     const f = this.faults;
     if (f.has('http500')) return void res.writeHead(500, { 'content-type': 'application/json' }).end('{"status":"error"}');
     if (f.has('flapping') && this.requests % 2 === 0) {
       return void res.writeHead(503, { 'content-type': 'application/json' }).end('{"status":"unavailable"}');
     }
-    if (f.has('malformed')) return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"status": "ok", "version": ');
     if (f.has('oversized')) return this.endless(res);
-    const key = f.has('key_drift') ? `${this.node.key}-drifted` : this.node.key;
-    const heartbeat = f.get('frozen_heartbeat')?.since ?? Date.now();
-    const body: Record<string, unknown> = {
-      status: f.has('unhealthy') ? 'degraded' : 'ok',
-      server: this.serverName,
+    const ctx: AnswerContext = {
+      server: this.host,
       component: this.spec.name,
-      version: f.has('version_drift') ? (f.get('version_drift')!.value ?? '0.0.1-drift') : this.node.version,
-      key_fingerprint: createHash('sha256').update(key).digest('hex').slice(0, 16),
-      heartbeat: new Date(heartbeat).toISOString(),
-      os: this.node.os,
-      sessions: this.requests % 50,
-      role: this.primary ? 'primary' : 'replica',
+      faults: f,
+      requests: this.requests,
+      method: req.method ?? 'GET',
+      url: new URL(req.url ?? '/', 'http://sim'),
+      headers: req.headers,
     };
-    if (this.node.exposeRawKey) body['encryption_key'] = key;
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    const reply: Reply = shape.answer(ctx);
+    // Cut before the end: a JSON object without its closing brace never parses.
+    const body = f.has('malformed') ? reply.body.slice(0, Math.floor(reply.body.length / 2)) : reply.body;
+    res.writeHead(reply.status, { 'content-type': reply.contentType, ...reply.headers }).end(body);
   }
 
   /** Streams up to 1 GiB, honouring back-pressure, until the client disconnects. */
@@ -145,6 +143,21 @@ class SimComponent {
   }
 }
 
+/** One simulated server: its own loopback address, one listener per component. */
+class SimServer implements SimServerView {
+  readonly components: SimComponent[] = [];
+
+  constructor(
+    readonly name: string,
+    readonly address: string,
+    readonly index: number,
+  ) {}
+
+  hasFault(fault: Fault): boolean {
+    return this.components.some((c) => c.faults.has(fault));
+  }
+}
+
 /** Adds `n` to an IPv4 address. */
 export function nthAddress(base: string, n: number): string {
   const parts = base.split('.').map(Number);
@@ -157,16 +170,22 @@ export function nthAddress(base: string, n: number): string {
   return out.join('.');
 }
 
+/** The server name that selects every server in `setFault` and `clearFault`. */
+export const ALL_SERVERS = 'all';
+
 /**
  * A simulated cluster on loopback: every server has its own 127.x.y.z address and every
- * component its own listener there, answering a JSON health document like a real node.
+ * component its own listener there, answering the generic JSON health document or, by its
+ * `shape`, the documents of a product (ProGet, SecureTransport, etcd, Patroni) or a bare
+ * TCP port.
  */
-export class SimCluster {
+export class SimCluster implements SimClusterView {
   readonly version: string;
   readonly key: string;
   readonly os: string;
   readonly exposeRawKey: boolean;
-  readonly servers: { readonly name: string; readonly address: string; readonly components: SimComponent[] }[];
+  readonly servers: SimServer[];
+  private readonly shapes: Shape[] = [];
 
   constructor(readonly options: SimOptions) {
     this.version = options.version ?? '8.6.2';
@@ -175,11 +194,15 @@ export class SimCluster {
     this.exposeRawKey = options.exposeRawKey ?? false;
     const base = options.baseAddress ?? '127.0.10.1';
     const prefix = options.namePrefix ?? 'node-';
-    this.servers = Array.from({ length: options.servers }, (_, i) => {
-      const name = `${prefix}${i + 1}`;
-      const address = nthAddress(base, i);
-      return { name, address, components: options.components.map((c) => new SimComponent(name, address, c, this, i === 0)) };
-    });
+    this.servers = Array.from({ length: options.servers }, (_, i) => new SimServer(`${prefix}${i + 1}`, nthAddress(base, i), i));
+    // One shape instance per cluster, made once every server exists: some span servers.
+    const byName = new Map<ShapeName, Shape>();
+    for (const spec of options.components) {
+      const name = spec.shape ?? 'generic';
+      if (!byName.has(name)) byName.set(name, SHAPES[name](this, options.products ?? {}));
+      for (const s of this.servers) s.components.push(new SimComponent(s, spec, byName.get(name)!));
+    }
+    this.shapes = [...byName.values()];
   }
 
   async start(): Promise<void> {
@@ -193,42 +216,63 @@ export class SimCluster {
   }
 
   private select(server: string, component?: string): SimComponent[] {
-    const s = this.servers.find((x) => x.name === server);
-    if (!s) throw new Error(`no simulated server "${server}"`);
-    const list = component ? s.components.filter((c) => c.spec.name === component) : s.components;
+    const hosts = server === ALL_SERVERS ? this.servers : this.servers.filter((x) => x.name === server);
+    if (hosts.length === 0) throw new Error(`no simulated server "${server}"`);
+    const list = hosts.flatMap((s) => (component ? s.components.filter((c) => c.spec.name === component) : s.components));
     if (list.length === 0) throw new Error(`server "${server}" has no component "${component}"`);
     return list;
   }
 
-  /** Switches a fault on for one server (every component, or one). */
+  private changed(): void {
+    for (const shape of this.shapes) shape.faultsChanged?.();
+  }
+
+  /**
+   * Switches a fault on for one server, or every server (`all`): on every component whose
+   * shape gives it a meaning, or on one. Throws when the fault is unknown, or when no
+   * selected component takes it (the message lists what each shape takes).
+   */
   async setFault(server: string, fault: Fault, opts: { component?: string; value?: string } = {}): Promise<void> {
     if (!FAULTS.includes(fault)) throw new Error(`unknown fault "${fault}"; known: ${FAULTS.join(', ')}`);
-    for (const c of this.select(server, opts.component)) {
+    const selected = this.select(server, opts.component);
+    const taking = selected.filter((c) => c.accepts(fault));
+    if (taking.length === 0) {
+      const shapes = [...new Set(selected.map((c) => c.spec.shape ?? 'generic'))];
+      const takes = shapes.map((name) => `${name} takes ${FAULTS.filter((f) => selected.find((c) => (c.spec.shape ?? 'generic') === name)!.accepts(f)).join(', ')}`);
+      throw new Error(`fault "${fault}" has no meaning on ${server}${opts.component ? `/${opts.component}` : ''}: ${takes.join('; ')}`);
+    }
+    if (EXCLUSIVE_FAULTS.includes(fault)) {
+      for (const s of this.servers) for (const c of s.components) if (!taking.includes(c)) c.faults.delete(fault);
+    }
+    for (const c of taking) {
       c.faults.set(fault, { fault, value: opts.value, since: Date.now() });
       if (fault === 'down') await c.close();
     }
+    this.changed();
   }
 
-  /** Clears one fault, or every fault, of a server (every component, or one). */
+  /** Clears one fault, or every fault, of a server or every server (`all`): every component, or one. */
   async clearFault(server: string, opts: { component?: string; fault?: Fault } = {}): Promise<void> {
     for (const c of this.select(server, opts.component)) {
       if (opts.fault) c.faults.delete(opts.fault);
       else c.faults.clear();
       if (!c.faults.has('down')) await c.listen();
     }
+    this.changed();
   }
 
   async clearAll(): Promise<void> {
-    for (const s of this.servers) await this.clearFault(s.name);
+    await this.clearFault(ALL_SERVERS);
   }
 
-  describe(): { name: string; address: string; components: { name: string; port: number; faults: string[] }[] }[] {
+  describe(): { name: string; address: string; components: { name: string; port: number; shape: ShapeName; faults: string[] }[] }[] {
     return this.servers.map((s) => ({
       name: s.name,
       address: s.address,
       components: s.components.map((c) => ({
         name: c.spec.name,
         port: c.spec.port,
+        shape: c.spec.shape ?? 'generic',
         faults: [...c.faults.values()].map((f) => (f.value ? `${f.fault}=${f.value}` : f.fault)),
       })),
     }));

@@ -4,9 +4,11 @@ import { FAULTS, type Fault, type SimCluster } from './cluster.js';
 
 /**
  * The simulator's control API (loopback only):
- *   GET    /servers                                   servers, components and faults
- *   POST   /faults  {"server","fault","component"?,"value"?}   switch a fault on
+ *   GET    /servers                                   servers, components (with their shape) and faults
+ *   POST   /faults  {"server","fault","component"?,"value"?}   switch a fault on ("server":"all": every server)
  *   DELETE /faults  {"server"?,"component"?,"fault"?}           clear (all when no server)
+ * A fault that no selected component's shape takes (`key_drift` on etcd) answers 400 with
+ * what each shape takes.
  */
 export async function startControl(sim: SimCluster, host = '127.0.0.1', port = 0): Promise<{ url: string; server: Server }> {
   const server = createServer((req, res) => {

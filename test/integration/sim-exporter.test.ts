@@ -1,0 +1,127 @@
+/**
+ * The exporter on product-shaped simulated clusters, configured by the profiles' own
+ * examples/sim-*.yml (servers moved to this file's loopback addresses, timing shortened):
+ * what an operator sees when a product fault happens.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfigFile } from '../../src/config/load.js';
+import type { ServerStatus, Snapshot } from '../../src/evaluate/snapshot.js';
+import { startExporter, type RunningExporter } from '../../src/exporter.js';
+import { createLogger } from '../../src/log.js';
+import { SimCluster } from '../../src/sim/cluster.js';
+import { profileConfigFile, profileExporterConfig, PROFILES, SIM_PASSWORD_ENV, type ProfileName } from '../../src/sim/profiles.js';
+import { randomBase, tempDir, waitFor } from '../helpers/stack.js';
+
+const PASSWORD = 'exporter-test-password';
+process.env[SIM_PASSWORD_ENV] = PASSWORD;
+
+interface ProfileStack {
+  readonly sim: SimCluster;
+  readonly exporter: RunningExporter;
+  server(name: string): Promise<ServerStatus>;
+  metrics(): Promise<string>;
+}
+
+let open: { sim: SimCluster; exporter: RunningExporter } | undefined;
+afterEach(async () => {
+  await open?.exporter.close();
+  await open?.sim.stop();
+  open = undefined;
+});
+
+/** A profile's cluster and an exporter on it (heartbeat 1s, timeout 400ms), every server online. */
+async function startProfile(name: ProfileName): Promise<ProfileStack> {
+  const sim = new SimCluster(PROFILES[name].simOptions({ baseAddress: randomBase(), password: PASSWORD }));
+  await sim.start();
+  const configFile = join(await tempDir(), 'config.yml');
+  await writeFile(configFile, profileExporterConfig(name, sim, { heartbeatInterval: '1s', probeTimeout: '400ms', staleTimeout: '3s' }));
+  const exporter = await startExporter({ configFile, listenAddress: '127.0.0.1:0', logger: createLogger('error', 'logfmt', { write: () => undefined }) });
+  open = { sim, exporter };
+  const status = async () => ((await (await fetch(`${exporter.url}/api/v1/status`)).json()) as { data: Snapshot }).data.clusters[0]!;
+  await waitFor(`every ${name} server online`, async () => ((await status()).serversOnline === sim.servers.length ? true : undefined));
+  return {
+    sim,
+    exporter,
+    server: async (server) => (await status()).servers.find((s) => s.name === server)!,
+    metrics: async () => (await fetch(`${exporter.url}/metrics`)).text(),
+  };
+}
+
+describe('the profiles\' exporter configurations', () => {
+  it.each(Object.keys(PROFILES) as ProfileName[])('%s: loads, and lists the simulated servers at their default addresses', async (name) => {
+    const config = await loadConfigFile(profileConfigFile(name));
+    const sim = new SimCluster(PROFILES[name].simOptions());
+    expect(config.clusters[0]!.servers.map((s) => [s.name, s.address])).toEqual(sim.servers.map((s) => [s.name, s.address]));
+  });
+});
+
+describe('ProGet-shaped cluster', () => {
+  it('database Error: that server Offline, the reason naming the database component and the detail', async () => {
+    const stack = await startProfile('proget');
+    await stack.sim.setFault('proget-2', 'database_error', { value: 'login failed for user monitor' });
+    const s = await waitFor('proget-2 offline', async () => {
+      const n = await stack.server('proget-2');
+      return n.state === 'offline' ? n : undefined;
+    });
+    expect(s.reason).toBe('database: status_not_ok');
+    const database = s.components.find((c) => c.name === 'database')!;
+    expect(database).toMatchObject({ up: false, status: 'Error', detail: 'status "Error": login failed for user monitor' });
+    expect(s.components.find((c) => c.name === 'web')).toMatchObject({ up: true, version: '26.0.2' });
+    expect((await stack.server('proget-1')).state).toBe('online');
+    const metrics = await stack.metrics();
+    expect(metrics).toContain('appcluster_server_online{app_cluster="proget",server="proget-2"} 0');
+    expect(metrics).toContain('appcluster_component_probe_failure_reason{app_cluster="proget",server="proget-2",component="database",reason="status_not_ok"} 1');
+    expect(metrics).toContain('appcluster_component_up{app_cluster="proget",server="proget-2",component="service"} 1');
+    await stack.sim.clearFault('proget-2');
+    await waitFor('proget-2 back online', async () => ((await stack.server('proget-2')).state === 'online' ? true : undefined));
+  });
+});
+
+describe('SecureTransport-shaped cluster', () => {
+  it('the Transaction Manager stopped: that server Offline by the transaction-manager component', async () => {
+    const stack = await startProfile('securetransport');
+    await stack.sim.setFault('st-3', 'tm_stopped');
+    const s = await waitFor('st-3 offline', async () => {
+      const n = await stack.server('st-3');
+      return n.state === 'offline' ? n : undefined;
+    });
+    expect(s.reason).toBe('transaction-manager: status_not_ok');
+    expect(s.components.find((c) => c.name === 'admin')).toMatchObject({ up: true, version: '5.5' });
+  });
+});
+
+describe('etcd-shaped cluster', () => {
+  it('quorum loss: every member Offline with the unhealthy status and its reason, not http_status', async () => {
+    const stack = await startProfile('etcd');
+    await stack.sim.setFault('all', 'quorum_loss');
+    for (const name of ['etcd-1', 'etcd-2', 'etcd-3']) {
+      // The health and status endpoints are probed at their own moments within the interval.
+      const s = await waitFor(`${name} offline, leader 0`, async () => {
+        const n = await stack.server(name);
+        return n.state === 'offline' && n.components.find((c) => c.name === 'raft')!.facts['leader'] === '0' ? n : undefined;
+      });
+      expect(s.reason).toBe('etcd: status_not_ok');
+      expect(s.components.find((c) => c.name === 'etcd')!.detail).toMatch(/^status "false": .*quorum/);
+    }
+  });
+});
+
+describe('Patroni-shaped cluster', () => {
+  it('a switchover moves the role fact from one server to another', async () => {
+    const stack = await startProfile('patroni');
+    const role = (server: string, value: string) =>
+      `appcluster_component_fact_info{app_cluster="patroni",server="${server}",component="patroni",fact="role",value="${value}"} 1`;
+    expect(await stack.metrics()).toContain(role('pg-1', 'primary'));
+    expect(await stack.metrics()).toContain(role('pg-2', 'replica'));
+    await stack.sim.setFault('pg-2', 'switchover');
+    const metrics = await waitFor('the role fact moved', async () => {
+      const m = await stack.metrics();
+      return m.includes(role('pg-2', 'primary')) && m.includes(role('pg-1', 'replica')) ? m : undefined;
+    });
+    expect(metrics).not.toContain(role('pg-1', 'primary'));
+    expect(metrics).toContain(role('pg-3', 'replica'));
+    expect(metrics).toMatch(/appcluster_component_value\{app_cluster="patroni",server="pg-2",component="patroni",name="timeline"\} 2/);
+  });
+});
