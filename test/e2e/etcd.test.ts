@@ -1,12 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLIENT_PORT, EtcdCluster, PEER_PORT } from '../helpers/etcd.js';
+import { EtcdCluster } from '../helpers/etcd.js';
 import { samples, value, watch, type WatchingExporter } from '../helpers/real-cluster.js';
 import { waitFor } from '../helpers/stack.js';
 
-// A real three-member etcd cluster (Debian's etcd-server 3.4) watched by the exporter.
-// The configuration is what the `etcd` preset supplies, written out: /health (HTTP 503
-// with {"health":"false"} without quorum is an unhealthy status, not an HTTP failure),
-// /version, the leader from POST /v3/maintenance/status, the peer port as TCP.
+// A real three-member etcd cluster (Debian's etcd-server 3.4) watched by the exporter
+// through the `etcd` preset (presets/etcd.yml): /health (HTTP 503 with {"health":"false"}
+// without quorum is an unhealthy status, not an HTTP failure), /version, the fact `leader`
+// ("true" where POST /v3/maintenance/status names the member itself) and the expectation
+// `one_leader`, the peer port as TCP. The members listen on etcd's default ports, the
+// preset's defaults, so the cluster gives no parameters; only the timing is shortened.
 const INTERVAL_S = 1;
 const TIMEOUT_S = 0.7;
 // /metrics judges at most once a second, so an answer may be a second older than the probe.
@@ -19,32 +21,12 @@ function config(cluster: EtcdCluster): string {
   return `
 clusters:
   - name: etcd
+    preset: etcd
     heartbeat_interval: ${INTERVAL_S}s
     probe_timeout: ${TIMEOUT_S * 1000}ms
     stale_timeout: 5s
     expectations:
       min_servers_online: 2
-    endpoints:
-      health:
-        http:
-          url: "http://{address}:${CLIENT_PORT}/health"
-          valid_status_codes: [200, 503]
-      version:
-        http: { url: "http://{address}:${CLIENT_PORT}/version" }
-      status:
-        http: { url: "http://{address}:${CLIENT_PORT}/v3/maintenance/status", method: POST }
-    components:
-      - name: health
-        endpoint: health
-        status: { json: health, healthy: ["true"], reason: reason }
-      - name: server
-        endpoint: version
-        version: etcdserver
-      - name: raft
-        endpoint: status
-        facts: { leader: leader, member_id: header.member_id }
-      - name: peer
-        probe: { tcp: { port: ${PEER_PORT} } }
     servers:
 ${servers}
 `;
@@ -64,32 +46,48 @@ afterAll(async () => {
 });
 
 const on = (server: string) => ({ app_cluster: 'etcd', server });
+const ONE_LEADER = { app_cluster: 'etcd', expectation: 'one_leader' };
 
 /**
- * Servers whose raft component is up and whose member id is the leader they report. The
- * exporter reads both facts; which member is the leader is judged here, as the model has
- * no fact that compares two fields of one answer.
+ * The `leader` fact each member with its raft component up reports on /metrics ("true",
+ * "false"; absent when missing). Only up: a killed leader's last fact ("true") stays on the
+ * page while its component is down; the expectation counts only answering components.
  */
-function leaders(page: string): { leaders: string[]; leaderIds: Set<string> } {
-  const up = (server: string) => value(page, 'appcluster_component_up', { ...on(server), component: 'raft' }) === 1;
-  const fact = (server: string, name: string) =>
-    samples(page, 'appcluster_component_fact_info', { ...on(server), component: 'raft', fact: name })[0]?.labels['value'];
-  const servers = etcd!.members.map((m) => m.name).filter(up);
-  const leaderIds = new Set(servers.map((s) => fact(s, 'leader')).filter((v) => v !== undefined));
-  return { leaders: servers.filter((s) => fact(s, 'member_id') === fact(s, 'leader')), leaderIds };
+function leaderFacts(page: string): Map<string, string | undefined> {
+  const facts = new Map<string, string | undefined>();
+  for (const { name } of etcd!.members) {
+    if (value(page, 'appcluster_component_up', { ...on(name), component: 'raft' }) !== 1) continue;
+    const found = samples(page, 'appcluster_component_fact_info', { ...on(name), component: 'raft', fact: 'leader' });
+    facts.set(name, found[0]?.labels['value']);
+  }
+  return facts;
+}
+
+/**
+ * The exporter's `one_leader` judgement on /metrics: how many servers it counts and which.
+ * `consistent` when that agrees with the `leader` facts: the counted servers are exactly
+ * those up with "true", and every other up member reports "false" (it knows a leader).
+ */
+function oneLeader(page: string): { count: number | undefined; leaders: string[]; consistent: boolean } {
+  const count = value(page, 'appcluster_cluster_expectation_servers', ONE_LEADER);
+  const leaders = samples(page, 'appcluster_cluster_expectation_member_info', ONE_LEADER).map((s) => s.labels['server']!).sort();
+  const facts = leaderFacts(page);
+  const withTrue = [...facts].filter(([, v]) => v === 'true').map(([n]) => n).sort();
+  const consistent = withTrue.join() === leaders.join() && [...facts.values()].every((v) => v === 'true' || v === 'false');
+  return { count, leaders, consistent };
 }
 
 const online = (page: string, server: string) => value(page, 'appcluster_server_online', on(server));
 
-/** The whole cluster online, versions in sync, one leader that every member names. */
+/** The whole cluster online and the exporter's `one_leader` counting one leader that the facts agree on. */
 async function allHealthy(): Promise<string> {
   return waitFor(
     'every etcd member online with one leader',
     async () => {
       const page = await exporter!.metrics();
       for (const m of etcd!.members) if (online(page, m.name) !== 1) return undefined;
-      const { leaders: found, leaderIds } = leaders(page);
-      return found.length === 1 && leaderIds.size === 1 ? page : undefined;
+      const judged = oneLeader(page);
+      return judged.count === 1 && judged.consistent && leaderFacts(page).size === etcd!.members.length ? page : undefined;
     },
     30_000,
   );
@@ -100,24 +98,42 @@ describe('a real etcd cluster', () => {
     const started = Date.now();
     const page = await allHealthy();
     console.log(`etcd: all online after exporter start in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    const version = ((await (await fetch(`${etcd!.members[0]!.clientUrl}/version`)).json()) as { etcdserver: string }).etcdserver;
+    const answer = (await (await fetch(`${etcd!.members[0]!.clientUrl}/version`)).json()) as { etcdserver: string; etcdcluster: string };
+    const version = answer.etcdserver;
     expect(version).toMatch(/^3\.\d+\.\d+/);
     for (const m of etcd!.members) {
       expect(value(page, 'appcluster_component_version_in_sync', { ...on(m.name), component: 'server' })).toBe(1);
       expect(value(page, 'appcluster_component_info', { ...on(m.name), component: 'server', version })).toBe(1);
+      expect(value(page, 'appcluster_component_fact_info', { ...on(m.name), component: 'server', fact: 'cluster_version', value: answer.etcdcluster })).toBe(1);
+      // dbSize is a uint64, sent as a JSON string ("20480"): the preset's value reads it as a number.
+      expect(value(page, 'appcluster_component_value', { ...on(m.name), component: 'raft', name: 'db_size_bytes' })).toBeGreaterThan(0);
       expect(value(page, 'appcluster_component_up', { ...on(m.name), component: 'peer' })).toBe(1);
     }
-    expect(leaders(page).leaders).toHaveLength(1);
+    // Exactly one leader, as the preset's expectation judges it on /metrics.
+    expect(value(page, 'appcluster_cluster_expectation_servers', ONE_LEADER)).toBe(1);
+    expect(value(page, 'appcluster_cluster_expectation_min_servers', ONE_LEADER)).toBe(1);
+    expect(value(page, 'appcluster_cluster_expectation_max_servers', ONE_LEADER)).toBe(1);
+    const [leader] = oneLeader(page).leaders;
+    expect(value(page, 'appcluster_component_fact_info', { ...on(leader!), component: 'raft', fact: 'leader', value: 'true' })).toBe(1);
+    for (const m of etcd!.members.filter((x) => x.name !== leader)) {
+      expect(value(page, 'appcluster_component_fact_info', { ...on(m.name), component: 'raft', fact: 'leader', value: 'false' })).toBe(1);
+    }
     expect(value(page, 'appcluster_cluster_expectation_servers', { app_cluster: 'etcd', expectation: 'min_servers_online' })).toBe(3);
 
     const status = await exporter!.cluster();
     expect(status.serversOnline).toBe(3);
     expect(status.referenceVersions['server']).toBe(version);
+    // Every preset field found in the real answers: no component reports a problem.
+    for (const s of status.servers) for (const c of s.components) expect(c.problems, `${s.name} ${c.name}`).toEqual([]);
     expect(status.expectations.find((e) => e.name === 'min_servers_online')?.met).toBe(true);
+    // The API may judge a second later than the page: it agrees on met, whoever leads by then.
+    const one = status.expectations.find((e) => e.name === 'one_leader');
+    expect(one).toMatchObject({ met: true, servers: 1, min: 1, max: 1 });
+    expect(one!.matching).toHaveLength(1);
   });
 
   it('a killed member is Offline with connection_refused within an interval and the timeout; the others stay Online', async () => {
-    const before = leaders(await allHealthy()).leaders[0]!;
+    const before = oneLeader(await allHealthy()).leaders[0]!;
     // The leader: the two left elect a new one, which the exporter must see move.
     const killedAt = Date.now();
     await etcd!.kill(before);
@@ -139,18 +155,23 @@ describe('a real etcd cluster', () => {
       'the other two Online with a new leader',
       async () => {
         const p = await exporter!.metrics();
-        const { leaders: found, leaderIds } = leaders(p);
-        return others.every((n) => online(p, n) === 1) && found.length === 1 && leaderIds.size === 1 ? p : undefined;
+        const judged = oneLeader(p);
+        const factsOfOthers = leaderFacts(p);
+        return others.every((n) => online(p, n) === 1 && factsOfOthers.has(n)) && judged.count === 1 && judged.consistent ? p : undefined;
       },
       15_000,
     );
-    expect(others).toContain(leaders(page).leaders[0]);
+    expect(others).toContain(oneLeader(page).leaders[0]);
+    expect(oneLeader(page).leaders).toHaveLength(1);
     const status = await exporter!.cluster();
     const killed = status.servers.find((s) => s.name === before)!;
     expect(killed.state).toBe('offline');
     expect(killed.reason).toMatch(/connection_refused/);
     expect(killed.components.find((c) => c.name === 'health')!.reason).toBe('connection_refused');
     expect(status.expectations.find((e) => e.name === 'min_servers_online')?.met).toBe(true);
+    const one = status.expectations.find((e) => e.name === 'one_leader')!;
+    expect(one.met).toBe(true);
+    expect(others).toContain(one.matching[0]);
   });
 
   it('two members killed: the survivor is Offline with the unhealthy status, not http_status', async () => {
@@ -171,7 +192,9 @@ describe('a real etcd cluster', () => {
     // Health and the maintenance status are probed at different moments of the interval:
     // wait for both to have answered since the survivor lost its leader. The maintenance
     // status still answers, without `leader` (3.4 says why only there: "errors":
-    // ["etcdserver: no leader"]).
+    // ["etcdserver: no leader"]), so the preset's `equal: [leader, header.member_id]` has
+    // one side missing: the fact `leader` is missing (a problem of the raft component,
+    // which stays up), neither "true" nor "false".
     const status = await waitFor(
       `${survivor.name} Offline with health status_not_ok and no leader`,
       async () => {
@@ -192,11 +215,19 @@ describe('a real etcd cluster', () => {
     expect(health.detail).toBe(body.reason ? `status "false": ${body.reason}` : 'status "false"');
     expect(health.failures.http_status).toBeUndefined();
     expect(status.expectations.find((e) => e.name === 'min_servers_online')?.met).toBe(false);
+    // No leader anywhere: the preset's one_leader counts none and fails.
+    const raft = s.components.find((x) => x.name === 'raft')!;
+    expect(raft.facts['leader']).toBeUndefined();
+    expect(raft.problems).toEqual(['fact leader: missing']);
+    expect(status.expectations.find((e) => e.name === 'one_leader')).toMatchObject({ met: false, servers: 0, matching: [] });
 
     const page = await exporter!.metrics();
     expect(value(page, 'appcluster_component_probe_failure_reason', { ...on(survivor.name), component: 'health', reason: 'status_not_ok' })).toBe(1);
     expect(samples(page, 'appcluster_component_probe_failures_total', { ...on(survivor.name), reason: 'http_status' })).toEqual([]);
     expect(online(page, survivor.name)).toBe(0);
+    expect(value(page, 'appcluster_cluster_expectation_servers', ONE_LEADER)).toBe(0);
+    expect(samples(page, 'appcluster_cluster_expectation_member_info', ONE_LEADER)).toEqual([]);
+    expect(samples(page, 'appcluster_component_fact_info', { ...on(survivor.name), component: 'raft', fact: 'leader' })).toEqual([]);
   });
 
   it('all restarted: all Online with one leader', async () => {
@@ -205,6 +236,9 @@ describe('a real etcd cluster', () => {
     const page = await allHealthy();
     console.log(`etcd: restart to all Online on /metrics in ${((Date.now() - restartedAt) / 1000).toFixed(1)} s`);
     for (const m of etcd!.members) expect(value(page, 'appcluster_component_version_in_sync', { ...on(m.name), component: 'server' })).toBe(1);
-    expect((await exporter!.cluster()).expectations.find((e) => e.name === 'min_servers_online')?.met).toBe(true);
+    expect(value(page, 'appcluster_cluster_expectation_servers', ONE_LEADER)).toBe(1);
+    const expectations = (await exporter!.cluster()).expectations;
+    expect(expectations.find((e) => e.name === 'min_servers_online')?.met).toBe(true);
+    expect(expectations.find((e) => e.name === 'one_leader')?.met).toBe(true);
   });
 });
