@@ -88,7 +88,7 @@ export const clusterMetrics = {
     'A number the component reports (sessions, transfers, queued events), by the configured value name, which carries its unit.',
     [...COMPONENT, 'name'],
   ),
-  factInfo: spec('component_fact_info', 'gauge', 'A text fact the component reports (role, leader), by fact name and value.', [
+  factInfo: spec('component_fact_info', 'gauge', 'A text fact the component reports (role, leader), by fact name and value; absent while the component is down.', [
     ...COMPONENT,
     'fact',
     'value',

@@ -144,8 +144,10 @@ function writeSnapshot(snapshot: Snapshot, out: ByteSink): void {
     if (comp.up === null) return;
     for (const [name, v] of Object.entries(comp.values)) series(`${l},name="${esc(name)}"`, v);
   });
+  // A fact is what the component says now: a component that does not answer says nothing
+  // (its last role must not count as a second primary in PromQL).
   perComponent(m.factInfo, (comp, l, series) => {
-    if (comp.up === null) return;
+    if (comp.up !== true) return;
     for (const [fact, v] of Object.entries(comp.facts)) series(`${l},fact="${esc(fact)}",value="${esc(v)}"`, 1);
   });
   const expectation = (spec: MetricSpec, value: (e: ClusterStatus['expectations'][number]) => number | null): void =>

@@ -67,7 +67,7 @@ export function renderSnapshotWithPromClient(snapshot: Snapshot): Registry {
         if (comp.up === null) continue;
         g.up.set(labels, comp.up ? 1 : 0);
         for (const [name, v] of Object.entries(comp.values)) values.set({ ...labels, name }, v);
-        for (const [fact, value] of Object.entries(comp.facts)) facts.set({ ...labels, fact, value }, 1);
+        if (comp.up) for (const [fact, value] of Object.entries(comp.facts)) facts.set({ ...labels, fact, value }, 1);
         if (comp.reason) g.failureReason.set({ ...labels, reason: comp.reason }, 1);
         if (comp.lastProbe !== null) g.lastProbe.set(labels, comp.lastProbe);
         if (comp.probeDurationSeconds !== null) g.probeDuration.set(labels, comp.probeDurationSeconds);

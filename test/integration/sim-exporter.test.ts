@@ -98,12 +98,12 @@ describe('etcd-shaped cluster', () => {
     await stack.sim.setFault('all', 'quorum_loss');
     for (const name of ['etcd-1', 'etcd-2', 'etcd-3']) {
       // The health and status endpoints are probed at their own moments within the interval.
-      const s = await waitFor(`${name} offline, leader 0`, async () => {
+      const s = await waitFor(`${name} offline, not the leader`, async () => {
         const n = await stack.server(name);
-        return n.state === 'offline' && n.components.find((c) => c.name === 'raft')!.facts['leader'] === '0' ? n : undefined;
+        return n.state === 'offline' && n.components.find((c) => c.name === 'raft')!.facts['leader'] === 'false' ? n : undefined;
       });
-      expect(s.reason).toBe('etcd: status_not_ok');
-      expect(s.components.find((c) => c.name === 'etcd')!.detail).toMatch(/^status "false": .*quorum/);
+      expect(s.reason).toBe('health: status_not_ok');
+      expect(s.components.find((c) => c.name === 'health')!.detail).toMatch(/^status "false": .*quorum/);
     }
   });
 });
