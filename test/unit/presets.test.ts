@@ -149,7 +149,7 @@ describe('merging a cluster over its preset', () => {
       - name: web
         stale_timeout:                        # removed: the cluster's 5m applies
       - { name: messenger, enabled: false }
-      - { name: agent, required: false, probe: { http: { url: "http://{address}:10473/api/v1/facts" } }, os: node.os }
+      - { name: inventory, required: false, probe: { http: { url: "http://{address}:9100/inventory" } }, os: os }
     servers: [{ name: a, address: 10.0.0.1 }]
 `);
     const [a] = c.servers;
@@ -158,7 +158,7 @@ describe('merging a cluster over its preset', () => {
       ['service', true, 300],
       ['database', true, 300],
       ['license', true, 300],
-      ['agent', false, 300],
+      ['inventory', false, 300],
     ]);
     expect(a!.components[2]!.read.status).toMatchObject({ from: { json: ['databaseStatus'] }, healthy: ['ok'], reason: { json: ['databaseStatus'] } });
   });
@@ -315,5 +315,74 @@ describe('what presets read', () => {
     expect(state('Transaction Manager is running (pid 4242)').success).toBe(true);
     expect(state('Not running')).toMatchObject({ success: false, reason: 'status_not_ok', detail: 'status "Not running"' });
     expect(state('Stopped')).toMatchObject({ success: false, reason: 'status_not_ok' });
+  });
+});
+
+describe('the on-node agent in the proget and securetransport presets', () => {
+  const st = `    parameters: { username: u, password_env: HOME }\n`;
+  const names = (s: ServerConfig) => s.components.map((c) => c.name);
+
+  it.each([
+    ['proget', ''],
+    ['securetransport', st],
+  ])('%s: off by default, and its endpoint is not probed', (preset, params) => {
+    const c = load(`  - name: c\n    preset: ${preset}\n${params}    servers: [{ name: a, address: 10.0.0.1 }]\n`);
+    const [a] = c.servers;
+    expect(names(a!)).not.toContain('agent');
+    expect(names(a!)).not.toContain('tm-process');
+    expect(a!.endpoints.map((e) => e.name)).not.toContain('agent');
+  });
+
+  it('proget: turned on, the agent component reads the key fingerprint from the agent on port 10473, or agent_port', () => {
+    const c = load(`  - name: ci
+    preset: proget
+    components: [{ name: agent, enabled: true }]
+    servers:
+      - { name: a, address: 10.0.0.1 }
+      - { name: b, address: 10.0.0.2, components: { agent: { enabled: false } } }
+`);
+    const [a, b] = c.servers;
+    expect(components(a!).at(-1)).toEqual(['agent', false, 300]);
+    expect(a!.endpoints.find((e) => e.name === 'agent')!.target).toEqual({ url: 'http://10.0.0.1:10473/api/v1/facts' });
+    expect(a!.components.at(-1)!.read).toMatchObject({
+      keyFingerprint: { json: ['facts', 'encryption_key', 'fingerprint'] },
+      os: { json: ['node', 'os'] },
+      values: { node_time: { json: ['node', 'time'] } },
+    });
+    // A server without an agent leaves it out, and its endpoint is not probed there.
+    expect(names(b!)).not.toContain('agent');
+    expect(b!.endpoints.map((e) => e.name)).toEqual(['health', '~messenger']);
+
+    const other = load(`  - name: ci\n    preset: proget\n    parameters: { agent_port: "9999" }\n    components: [{ name: agent, enabled: true }]\n    servers: [{ name: a, address: 10.0.0.1 }]\n`);
+    expect(other.servers[0]!.endpoints.find((e) => e.name === 'agent')!.target).toEqual({ url: 'http://10.0.0.1:9999/api/v1/facts' });
+  });
+
+  it('securetransport: the taeh fingerprint and the TM process from the agent; the transaction-manager component still reads the API', () => {
+    const c = load(`  - name: st
+    preset: securetransport
+${st}    components:
+      - { name: agent, enabled: true }
+      - { name: tm-process, enabled: true }
+    servers: [{ name: a, address: 10.0.0.1 }]
+`);
+    const [a] = c.servers;
+    expect(components(a!)).toEqual([
+      ['admin', true, 60],
+      ['transaction-manager', true, 60],
+      ['agent', false, 60],
+      ['tm-process', false, 60],
+    ]);
+    const endpointOf = (name: string) => a!.endpoints.find((e) => e.key === a!.components.find((x) => x.name === name)!.endpoint)!.name;
+    expect(endpointOf('transaction-manager')).toBe('transaction-manager');
+    expect(endpointOf('agent')).toBe('agent');
+    expect(endpointOf('tm-process')).toBe('agent');
+    expect(a!.endpoints.find((e) => e.name === 'agent')!.target).toEqual({ url: 'http://10.0.0.1:10473/api/v1/facts' });
+    expect(a!.components[2]!.read).toMatchObject({ keyFingerprint: { json: ['facts', 'taeh', 'fingerprint'] } });
+    const tm = a!.components[3]!.read;
+    expect(tm.values).toEqual({ start_time: { json: ['facts', 'transaction_manager', 'startTime'] } });
+    const hash = (k: string) => `h(${k})`;
+    const doc = (state: string) => ({ success: true as const, body: { facts: { transaction_manager: { ok: true, state, startTime: 1_700_000_000 } } } });
+    expect(read(tm, doc('running'), hash)).toMatchObject({ success: true, values: { start_time: 1_700_000_000 } });
+    expect(read(tm, doc('stopped'), hash)).toMatchObject({ success: false, reason: 'status_not_ok' });
   });
 });
