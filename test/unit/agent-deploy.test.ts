@@ -65,9 +65,11 @@ describe('deploy/systemd/appcluster-agent.service', () => {
     }
   });
 
-  it('listens where the example exporter configurations look for the agent', () => {
-    for (const name of ['proget-agent.yml', 'securetransport-agent.yml']) {
-      expect(readFileSync(join(root, 'examples', name), 'utf8'), name).toContain('"http://{address}:10473/api/v1/facts"');
+  it('listens where the presets look for the agent', () => {
+    for (const name of ['proget.yml', 'securetransport.yml']) {
+      const preset = readFileSync(join(root, 'presets', name), 'utf8');
+      expect(preset, name).toContain('"http://{address}:{params.agent_port}/api/v1/facts"');
+      expect(preset, name).toMatch(/agent_port:[\s\S]*?default: "10473"/);
     }
   });
 });
