@@ -358,8 +358,10 @@ describe('hostile servers', () => {
     }
 
     // Memory: bounded, and not growing between the middle and the end of the run.
+    // Unbounded reading would take gigabytes; garbage collection on a busy 2-core machine
+    // lets a bounded exporter (about 90 MB idle) peak at 225 MB here.
     const maxRss = Math.max(...rss);
-    expect(maxRss).toBeLessThan(200 * 1024 * 1024);
+    expect(maxRss).toBeLessThan(320 * 1024 * 1024);
     const growth = rss[rss.length - 1]! - rss[4]!;
     console.log(`RSS growth over the last ${rss.length - 5} s: ${mib(growth)}`);
     expect(growth).toBeLessThan(40 * 1024 * 1024);
