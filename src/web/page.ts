@@ -39,9 +39,22 @@ function since(s: ServerStatus, now: number): SafeHtml | '' {
   return html` <span class="since" title="since ${iso(s.since)} (as judged by this exporter; a restart starts over)">for ${formatAge(now - s.since)}</span>`;
 }
 
-/** The Alertmanager 0.25 UI's new-silence form, pre-filled with matchers (`#/silences/new?filter={...}`, values as JSON strings). */
+/**
+ * The matchers that silence one server's alerts: its `app_cluster` and `server` labels,
+ * values quoted as JSON strings (what Alertmanager's UI reads, Utils/Filter.elm, and its
+ * matcher parser accepts).
+ */
+export function silenceMatchers(cluster: string, server: string): string[] {
+  return [`app_cluster=${JSON.stringify(cluster)}`, `server=${JSON.stringify(server)}`];
+}
+
+/**
+ * The Alertmanager UI's new-silence form pre-filled with a server's matchers: the route
+ * `#/silences/new?filter={m1, m2}`, percent-encoded (Alertmanager 0.25,
+ * ui/app/src/Views/SilenceForm/Parsing.elm).
+ */
 export function silenceUrl(alertmanagerUrl: string, cluster: string, server: string): string {
-  const filter = `{app_cluster=${JSON.stringify(cluster)}, server=${JSON.stringify(server)}}`;
+  const filter = `{${silenceMatchers(cluster, server).join(', ')}}`;
   return `${alertmanagerUrl.replace(/\/+$/, '')}/#/silences/new?filter=${encodeURIComponent(filter)}`;
 }
 
