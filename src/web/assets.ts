@@ -38,7 +38,9 @@ const style = `
 @media (prefers-color-scheme: dark) {
   :root { --ok: #3fb950; --warn: #d29922; --bad: #ff7b72; --idle: #9198a1; --line: #3d444d; --stale: #d29922; }
   .banner { background: #3d2e00; color: #f2cc60; }
+  a { color: #58a6ff; } a:visited { color: #bc8cff; }
 }
+html { background: Canvas; color: CanvasText; }
 body { font: 14px/1.45 system-ui, sans-serif; margin: 0 auto; padding: 1rem; max-width: 1400px; }
 header { display: flex; flex-wrap: wrap; align-items: baseline; justify-content: space-between; gap: .5rem; }
 h1 { font-size: 1.4rem; margin: 0; } h2 { font-size: 1.15rem; margin: 1.5rem 0 .5rem; }

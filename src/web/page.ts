@@ -142,7 +142,7 @@ function grafanaLink(opts: PageOptions, path: string, text: string): SafeHtml | 
 
 function silenceLink(opts: PageOptions, cluster: string, s: ServerStatus): SafeHtml | '' {
   if (!opts.alertmanagerUrl || s.state !== 'offline') return '';
-  return html`<br><a class="silence" href="${silenceUrl(opts.alertmanagerUrl, cluster, s.name)}" target="_blank" rel="noopener noreferrer" aria-label="Silence ${s.name} in Alertmanager">Silence in Alertmanager</a>`;
+  return html`<br><a class="silence" href="${silenceUrl(opts.alertmanagerUrl, cluster, s.name)}" target="_blank" rel="noopener noreferrer" aria-label="Silence in Alertmanager: ${s.name}">Silence in Alertmanager</a>`;
 }
 
 function eventList(list: readonly ClusterEvent[], now: number, title: string, label: string): SafeHtml | '' {
