@@ -277,8 +277,8 @@ function evaluateComponent(
  * some component answered, and every required component up with a fresh heartbeat.
  * "Answered" includes an unhealthy answer (`answeredReasons`): `unreachable (...)` is the
  * reason only when no component got any answer at all. Used
- * by evaluate() and, every second over every server, by the transition log: it allocates
- * nothing per component.
+ * by evaluate() and, each round over the servers with new results, by the monitor's
+ * transitions: it allocates nothing per component.
  */
 export function judgeServer(
   s: ServerConfig,

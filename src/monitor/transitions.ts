@@ -93,7 +93,7 @@ export class Transitions {
     const keep = new Set<string>();
     this.clusters = config.clusters.map((c) => {
       const cluster: ClusterCheck = { config: c, servers: [], refsDirty: true, expectationsDirty: true };
-      for (const e of [{ name: 'min_servers_online' }, ...c.factExpectations]) keep.add(serverKey(c.name, e.name));
+      for (const e of [{ name: 'min_servers_online' }, ...c.factExpectations]) keep.add(expectationKey(c.name, e.name));
       for (const s of c.servers) {
         const key = serverKey(c.name, s.name);
         const names = s.components.map((x) => x.name);
@@ -231,7 +231,7 @@ export class Transitions {
     if (config.minServersOnline === undefined && config.factExpectations.length === 0) return;
     const servers = cluster.servers.map((c) => ({ name: c.server.name, role: c.server.role, state: c.memory.state }));
     for (const e of judgeExpectations(config, cluster.servers.map((s) => s.recs), servers)) {
-      const key = serverKey(config.name, e.name);
+      const key = expectationKey(config.name, e.name);
       const was = this.met.get(key) ?? null;
       if (e.met === was) continue;
       this.met.set(key, e.met);
@@ -240,6 +240,8 @@ export class Transitions {
     }
   }
 }
+
+const expectationKey = (cluster: string, name: string): string => `${cluster}\u0000${name}`;
 
 function sameReferences(a: References, b: References | undefined): boolean {
   if (!b || a.key !== b.key) return false;

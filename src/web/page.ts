@@ -9,7 +9,6 @@ export interface PageOptions {
   readonly alertmanagerUrl?: string;
 }
 
-const formatAge = formatDuration;
 
 const iso = (seconds: number): string => new Date(seconds * 1000).toISOString();
 
@@ -36,7 +35,7 @@ function serverBadge(s: ServerStatus): SafeHtml {
 /** "for 3m 10s": how long the server has been in its state, as this exporter saw it. */
 function since(s: ServerStatus, now: number): SafeHtml | '' {
   if (s.since === null || s.state === 'pending') return '';
-  return html` <span class="since" title="since ${iso(s.since)} (as judged by this exporter; a restart starts over)">for ${formatAge(now - s.since)}</span>`;
+  return html` <span class="since" title="since ${iso(s.since)} (as judged by this exporter; a restart starts over)">for ${formatDuration(now - s.since)}</span>`;
 }
 
 /**
@@ -85,9 +84,9 @@ function componentCell(c: ComponentStatus | undefined, cluster: ClusterStatus): 
   const age =
     c.heartbeatAgeSeconds === null
       ? ''
-      : html`<br><span class="muted" title="${c.lastHeartbeat === null ? '' : iso(c.lastHeartbeat)}">heartbeat ${formatAge(c.heartbeatAgeSeconds)} ago</span>`;
+      : html`<br><span class="muted" title="${c.lastHeartbeat === null ? '' : iso(c.lastHeartbeat)}">heartbeat ${formatDuration(c.heartbeatAgeSeconds)} ago</span>`;
   // The web tier's 24 h next to the cluster's 5 min: the heartbeat age alone would mislead.
-  const timeout = c.staleTimeoutSeconds === cluster.staleTimeoutSeconds ? '' : html` <span class="muted stale-timeout">(stale after ${formatAge(c.staleTimeoutSeconds)})</span>`;
+  const timeout = c.staleTimeoutSeconds === cluster.staleTimeoutSeconds ? '' : html` <span class="muted stale-timeout">(stale after ${formatDuration(c.staleTimeoutSeconds)})</span>`;
   // Without it, the age above would pass the last probe off as the reported heartbeat.
   const problem = c.heartbeatProblem === null ? '' : html`<br><span class="reason" title="the last successful probe stands in">${c.heartbeatProblem}</span>`;
   const optional = c.required ? '' : html` ${muted('(optional)')}`;
@@ -132,7 +131,7 @@ function lastProbe(s: ServerStatus, now: number): SafeHtml {
   const times = s.components.map((c) => c.lastProbe).filter((t): t is number => t !== null);
   if (times.length === 0) return muted('never');
   const t = Math.max(...times);
-  return html`<time datetime="${iso(t)}" title="${iso(t)}">${formatAge(Math.max(0, now - t))} ago</time>`;
+  return html`<time datetime="${iso(t)}" title="${iso(t)}">${formatDuration(Math.max(0, now - t))} ago</time>`;
 }
 
 function grafanaLink(opts: PageOptions, path: string, text: string): SafeHtml | '' {
@@ -149,7 +148,7 @@ function eventList(list: readonly ClusterEvent[], now: number, title: string, la
   if (list.length === 0) return '';
   return html`<details class="events" open><summary>${title}</summary>
 <ol aria-label="${label}">${list.map(
-    (e) => html`<li class="event ${e.severity}" data-kind="${e.kind}"><time datetime="${iso(e.time)}" title="${iso(e.time)}">${formatAge(Math.max(0, now - e.time))} ago</time> ${e.severity === 'warning' ? html`<span aria-hidden="true">⚠</span> ` : ''}<span class="message">${e.message}</span></li>`,
+    (e) => html`<li class="event ${e.severity}" data-kind="${e.kind}"><time datetime="${iso(e.time)}" title="${iso(e.time)}">${formatDuration(Math.max(0, now - e.time))} ago</time> ${e.severity === 'warning' ? html`<span aria-hidden="true">⚠</span> ` : ''}<span class="message">${e.message}</span></li>`,
   )}</ol></details>`;
 }
 
@@ -192,8 +191,8 @@ ${names.map((n) => html`<td data-label="${n}" class="component" data-component="
 <div data-fact-row="online"><dt>Servers online</dt><dd>${online}</dd></div>
 <div><dt>Load balancing</dt><dd>${c.loadBalancing ? 'on' : 'off'}</dd></div>
 <div><dt>Automatic failover</dt><dd>${c.automaticFailover ? 'on' : 'off'}</dd></div>
-<div><dt>Heartbeat interval</dt><dd>${formatAge(c.heartbeatIntervalSeconds)}</dd></div>
-<div><dt>Stale timeout</dt><dd>${formatAge(c.staleTimeoutSeconds)}</dd></div>
+<div><dt>Heartbeat interval</dt><dd>${formatDuration(c.heartbeatIntervalSeconds)}</dd></div>
+<div><dt>Stale timeout</dt><dd>${formatDuration(c.staleTimeoutSeconds)}</dd></div>
 <div><dt>Reference version</dt><dd>${reference}</dd></div>
 <div><dt>Encryption key</dt><dd>${keyState}</dd></div>
 ${c.expectations.map(expectationLine)}
