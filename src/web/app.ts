@@ -43,14 +43,14 @@ const gzip = promisify(gzipCallback);
 const GZIP = { level: 1, chunkSize: 1 << 20 };
 
 /** Most events one `/api/v1/events` answer holds, and the default. */
-export const EVENTS_LIMIT = 1000;
+const EVENTS_LIMIT = 1000;
 
 /**
  * The query of `/api/v1/events`: `since` in seconds since the epoch (a decimal number),
  * `cluster` a cluster name, `limit` a positive integer. Returns the reason for a 400 on a
  * malformed or repeated parameter.
  */
-export function eventsQuery(query: Request['query']): { sinceSeconds?: number; cluster?: string; limit: number } | string {
+function eventsQuery(query: Request['query']): { sinceSeconds?: number; cluster?: string; limit: number } | string {
   const one = (name: string): string | undefined | { error: string } => {
     const v = query[name];
     if (v === undefined) return undefined;
