@@ -100,8 +100,8 @@ export async function get(url: string, timeoutMs = 60_000): Promise<Fetched> {
   return { status: res.statusCode, text: buf.toString('utf8'), bytes: buf.length, ms: at - start, at };
 }
 
-/** Polls `url` until it answers 200; fails after `ms` or when `child` exits. */
-export async function waitFor200(url: string, ms: number, child: Child): Promise<void> {
+/** Polls `url` every `pollMs` until it answers 200; fails after `ms` or when `child` exits. */
+export async function waitFor200(url: string, ms: number, child: Child, pollMs = 250): Promise<void> {
   const until = performance.now() + ms;
   while (performance.now() < until) {
     if (child.exited) throw new Error(`${child.name} exited\n${child.tail.join('\n')}`);
@@ -110,7 +110,7 @@ export async function waitFor200(url: string, ms: number, child: Child): Promise
     } catch {
       // not listening yet
     }
-    await sleep(250);
+    await sleep(pollMs);
   }
   throw new Error(`${url} not 200 within ${ms / 1000} s\n${child.tail.join('\n')}`);
 }

@@ -207,12 +207,15 @@ async function main(): Promise<boolean> {
 
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
+    const started = performance.now();
     const exporter = await startChild('exporter', process.execPath, [EXPORTER, `--config.file=${configFile}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn']);
     children.push(exporter);
     await waitFor200(`${url}/-/healthy`, 120_000, exporter);
+    const listeningSeconds = (performance.now() - started) / 1000;
     log(`  exporter pid ${exporter.pid} listening on ${url}; waiting for every component to be probed once`);
-    await waitFor200(`${url}/-/ready`, (INTERVAL_S * 3 + 60) * 1000, exporter);
-    log('  exporter ready');
+    await waitFor200(`${url}/-/ready`, (INTERVAL_S * 3 + 60) * 1000, exporter, 50);
+    const readySeconds = (performance.now() - started) / 1000;
+    log(`  exporter ready after ${f(readySeconds, 2)} s`);
 
     // Before
     const before = await get(`${url}/metrics`);
@@ -289,6 +292,7 @@ async function main(): Promise<boolean> {
     const exporterTable = table(
       ['figure', 'value'],
       [
+        ['exporter listening / ready after start', `${f(listeningSeconds, 2)} s / ${f(readySeconds, 2)} s`],
         ['window (load, then drained)', `${f(windowSeconds, 1)} s (clients ${f(loadSeconds, 1)} s)`],
         ['probes run / expected', `${count(probes)} / ${count(Math.round(expected))} (${f((100 * probes) / expected, 1)}%)`],
         ['probes failed / skipped', `${failures}${failureReasons ? ` (${failureReasons})` : ''} / ${skipped}`],

@@ -213,9 +213,11 @@ async function measureExporter(size: SizeResult, sim: Sim, configFile: string): 
     await waitFor200(`${url}/-/healthy`, 120_000, exporter);
     const startSeconds = (performance.now() - started) / 1000;
     log(`  exporter pid ${exporter.pid} listening after ${startSeconds.toFixed(1)} s; waiting for every component to be probed once`);
-    await waitFor200(`${url}/-/ready`, (INTERVAL_S * 3 + 60) * 1000, exporter);
+    // Polled every 50 ms: the first round probes every component at once, so this is the
+    // time to probe them all under --probe.concurrency, not a random share of the interval.
+    await waitFor200(`${url}/-/ready`, (INTERVAL_S * 3 + 60) * 1000, exporter, 50);
     const readySeconds = (performance.now() - started) / 1000;
-    log(`  exporter ready after ${readySeconds.toFixed(1)} s; measuring for ${WINDOW_S} s (a scrape every ${INTERVAL_S} s, as Prometheus would)`);
+    log(`  exporter ready after ${readySeconds.toFixed(2)} s (${(readySeconds - startSeconds).toFixed(2)} s after listening); measuring for ${WINDOW_S} s (a scrape every ${INTERVAL_S} s, as Prometheus would)`);
 
     // Window: from just after the first scrape to just after the last; scrapes every interval.
     const scrapes: Fetched[] = [];
@@ -444,7 +446,7 @@ function report(size: SizeResult, which: 'exporter' | 'blackbox'): void {
         `(${pct(e.cpuSeconds, e.windowSeconds)}) = ${f(perK(e.cpuSeconds, e.probes))} s/1k probes, peak RSS ${mb(e.peakRss)}, ` +
         `/metrics ${ms(median(e.metricsMs))} ${fmtBytes(e.metricsBytes)}, lag p50 ${f(e.lagP50)} s p99 ${f(e.lagP99)} s, ` +
         `detection ${secs(e.detectionMetrics)} s (log ${secs(e.detectionLog)} s), ${e.skipped} skipped, ` +
-        `heap ${mb(e.heapUsed)} used / ${mb(e.heapTotal)}, ${e.openFiles} fds`,
+        `heap ${mb(e.heapUsed)} used / ${mb(e.heapTotal)}, ${e.openFiles} fds, ready after ${f(e.readySeconds, 2)} s`,
     );
   }
   if (which === 'blackbox' && size.blackbox) {
@@ -506,7 +508,7 @@ function exporterTable(results: readonly SizeResult[]): string {
       `${e.skipped} / ${e.failedProbes}`,
       `${secs(e.detectionMetrics)} s`,
       `${secs(e.detectionLog)} s`,
-      `${f(e.startSeconds, 1)} s / ${f(e.readySeconds, 1)} s`,
+      `${f(e.startSeconds, 1)} s / ${f(e.readySeconds, 2)} s`,
       `${e.openFiles} / ${e.openFileLimit}`,
       e.heapTotal > 0 ? `${mb(e.heapUsed)} / ${mb(e.heapTotal)} / ${mb(e.external)}` : 'not in scrape',
     ];
@@ -576,6 +578,13 @@ function targets(results: readonly SizeResult[]): { target: string; verdict: Ver
       measured: `${ms(m)} (max ${ms(Math.max(...e.metricsMs))}), ${fmtBytes(e.metricsBytes)}`,
     });
   }
+  // The first round probes every component at once: ready within a few seconds, however long the interval.
+  const ready = results.filter((r) => r.exporter && r.components <= 3000);
+  out.push({
+    target: '/-/ready within 5 s of start up to 3,000 components (first round at once)',
+    verdict: ready.length === 0 ? 'not measured' : ready.every((r) => r.exporter!.readySeconds <= 5) ? 'met' : 'MISSED',
+    measured: ready.map((r) => `${r.components.toLocaleString('en-US')}: ${f(r.exporter!.readySeconds, 2)} s`).join(', '),
+  });
   const det = results.filter((r) => r.exporter).map((r) => ({ n: r.components, worst: Math.max(...r.exporter!.detectionMetrics.map((x) => (Number.isFinite(x) ? x : Infinity))) }));
   const bound = INTERVAL_S + PROBE_TIMEOUT_S;
   out.push({

@@ -3,7 +3,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { loadConfigFile } from './config/load.js';
 import { componentCount, shardConfig, WHOLE, type Shard } from './config/shard.js';
-import { ConfigStore } from './config/store.js';
+import { ConfigStore, type ReloadResult } from './config/store.js';
 import type { Config } from './config/types.js';
 import type { Logger } from './log.js';
 import { OwnMetrics } from './metrics/own.js';
@@ -17,6 +17,8 @@ export interface ExporterOptions {
   readonly listenAddress: string;
   readonly telemetryPath?: string;
   readonly grafanaUrl?: string;
+  /** Alertmanager base URL: Offline servers on the status page link to a new silence there. */
+  readonly alertmanagerUrl?: string;
   /** TLS and basic auth, in the exporter-toolkit web-config.yml format. */
   readonly webConfigFile?: string;
   readonly concurrency?: number;
@@ -30,6 +32,8 @@ export interface RunningExporter {
   readonly monitor: Monitor;
   readonly store: ConfigStore;
   readonly metrics: OwnMetrics;
+  /** Reloads the configuration (POST /-/reload, SIGHUP) and records the outcome as an event. */
+  reload(): Promise<ReloadResult>;
   close(): Promise<void>;
 }
 
@@ -61,15 +65,27 @@ export async function startExporter(opts: ExporterOptions): Promise<RunningExpor
   };
   const monitor = new Monitor(owned(config), { concurrency: opts.concurrency ?? 256, logger: opts.logger, metrics });
   const store = new ConfigStore(config, (next) => monitor.apply(owned(next)), (ok) => metrics.reloaded(ok), opts.logger);
+  // Concurrent reloads share one (ConfigStore.reload): its outcome is one event.
+  const noted = new WeakSet<Promise<ReloadResult>>();
+  const reload = (): Promise<ReloadResult> => {
+    const pending = store.reload();
+    if (!noted.has(pending)) {
+      noted.add(pending);
+      void pending.then((result) => monitor.noteReload(result));
+    }
+    return pending;
+  };
   const app = createApp({
     snapshot: () => monitor.snapshot(),
-    configVersion: () => store.generation,
+    snapshotVersion: () => monitor.sequence,
+    events: (query) => monitor.events(query),
     ready: () => monitor.ready(),
-    reload: () => store.reload(),
+    reload,
     ownRegistry: metrics.registry,
     logger: opts.logger,
     telemetryPath: opts.telemetryPath,
     grafanaUrl: opts.grafanaUrl,
+    alertmanagerUrl: opts.alertmanagerUrl,
     guard: web.guard,
   });
   const server: Server = web.tls ? createHttpsServer(web.tls, app) : createServer(app);
@@ -88,6 +104,7 @@ export async function startExporter(opts: ExporterOptions): Promise<RunningExpor
     monitor,
     store,
     metrics,
+    reload,
     close: async () => {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

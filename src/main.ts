@@ -17,6 +17,7 @@ const USAGE = `usage: appcluster-exporter [flags]
   --web.telemetry-path=PATH    path of the metrics (default: /metrics)
   --web.config.file=FILE       TLS and basic auth (exporter-toolkit web-config.yml format)
   --web.grafana-url=URL        Grafana base URL for links from the status page
+  --web.alertmanager-url=URL   Alertmanager base URL: Offline servers link to a new silence
   --probe.concurrency=N        most probes running at once (default: 256)
   --shard.index=I              probe and export only the clusters of shard I (default: 0)
   --shard.count=N              of N shards, by a stable hash of the cluster name (default: 1)
@@ -51,6 +52,7 @@ async function main(): Promise<void> {
         'web.listen-address': { type: 'string', default: ':10471' },
         'web.telemetry-path': { type: 'string', default: '/metrics' },
         'web.grafana-url': { type: 'string' },
+        'web.alertmanager-url': { type: 'string' },
         'web.config.file': { type: 'string' },
         'probe.concurrency': { type: 'string', default: '256' },
         'shard.index': { type: 'string', default: '0' },
@@ -103,6 +105,8 @@ async function main(): Promise<void> {
   if (!Number.isInteger(concurrency) || concurrency < 1) fail('--probe.concurrency must be a positive integer');
   const telemetryPath = values['web.telemetry-path'];
   if (!telemetryPath.startsWith('/') || telemetryPath === '/') fail('--web.telemetry-path must start with / and not be /');
+  const alertmanagerUrl = values['web.alertmanager-url'];
+  if (alertmanagerUrl !== undefined && !/^https?:\/\/[^/]/.test(alertmanagerUrl)) fail('--web.alertmanager-url must be an http:// or https:// URL');
   const logger = createLogger(oneOf('log.level', values['log.level'], LOG_LEVELS), oneOf('log.format', values['log.format'], LOG_FORMATS));
 
   let exporter;
@@ -112,6 +116,7 @@ async function main(): Promise<void> {
       listenAddress: values['web.listen-address'],
       telemetryPath,
       grafanaUrl: values['web.grafana-url'],
+      alertmanagerUrl,
       webConfigFile: values['web.config.file'],
       concurrency,
       shard,
@@ -122,7 +127,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   process.on('SIGHUP', () => {
-    void exporter.store.reload();
+    void exporter.reload();
   });
   let stopping = false;
   const stop = (signal: string): void => {

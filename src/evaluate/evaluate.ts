@@ -1,9 +1,29 @@
 import { answeredReasons } from '../reasons.js';
 import type { ClusterConfig, ComponentConfig, Config, ServerConfig } from '../config/types.js';
+import type { ClusterEvent } from './events.js';
+import { RecentChecks } from './recent.js';
 import type { ComponentRecord } from './record.js';
-import type { ClusterStatus, ComponentStatus, ExpectationStatus, ServerStatus, Snapshot } from './snapshot.js';
+import type { ClusterStatus, ComponentState, ComponentStatus, ExpectationStatus, ServerState, ServerStatus, Snapshot } from './snapshot.js';
 
 export type Records = ReadonlyMap<string, ComponentRecord>;
+
+/**
+ * What a snapshot shows beyond the current observations: kept by the monitor from one
+ * snapshot to the next, and read only, so evaluation stays a function of its inputs.
+ */
+export interface History {
+  /** When the server entered the state it was last judged in, ms since the epoch. */
+  since(cluster: string, server: string): number | undefined;
+  /** The newest events of a cluster (null: the exporter's own), newest first. */
+  recentEvents(cluster: string | null): readonly ClusterEvent[];
+}
+
+const NO_HISTORY: History = { since: () => undefined, recentEvents: () => [] };
+
+/** Identifies a server across reloads (a cluster's server names are unique). */
+export function serverKey(cluster: string, server: string): string {
+  return `${cluster}\u0000${server}`;
+}
 
 const versionOrder = new Intl.Collator('en', { numeric: true, sensitivity: 'base' });
 
@@ -25,14 +45,32 @@ export function majority(values: readonly string[]): string | undefined {
   return best;
 }
 
-/** Pure judgement: configuration and observations at `nowMs` make a snapshot. */
-export function evaluate(config: Config, records: Records, nowMs: number): Snapshot {
-  return { generatedAt: nowMs / 1000, clusters: config.clusters.map((c) => evaluateCluster(c, records, nowMs)) };
+/**
+ * Pure judgement: configuration, observations and history at `nowMs` make a snapshot. The
+ * monitor judges its transitions with the same functions on the same inputs, so a snapshot
+ * shows exactly the states the event log has recorded up to it.
+ */
+export function evaluate(config: Config, records: Records, nowMs: number, history: History = NO_HISTORY): Snapshot {
+  return {
+    generatedAt: nowMs / 1000,
+    clusters: config.clusters.map((c) => evaluateCluster(c, records, nowMs, history)),
+    recentEvents: history.recentEvents(null),
+  };
 }
 
-function evaluateCluster(cluster: ClusterConfig, records: Records, nowMs: number): ClusterStatus {
-  // Each component's record, looked up once: by server, in the order of its components.
-  const recs = cluster.servers.map((s) => s.components.map((c) => records.get(c.key)));
+/** The version each component name is held to, and the key most servers hold. */
+export interface References {
+  readonly versions: Readonly<Record<string, string>>;
+  readonly key: string | undefined;
+  /** Distinct key fingerprints reported in the cluster. */
+  readonly keys: number;
+}
+
+/**
+ * A component's version is held to its expected_version, else to the version most servers
+ * report for that component; keys to the key most servers hold.
+ */
+export function references(cluster: ClusterConfig, recs: readonly (readonly (ComponentRecord | undefined)[])[]): References {
   const versions = new Map<string, string[]>();
   const keys: string[] = [];
   cluster.servers.forEach((s, i) => {
@@ -51,9 +89,28 @@ function evaluateCluster(cluster: ClusterConfig, records: Records, nowMs: number
   for (const s of cluster.servers) for (const c of s.components) if (c.expectedVersion !== undefined) expected.set(c.name, c.expectedVersion);
   const referenceVersions: Record<string, string> = {};
   for (const [name, list] of versions) referenceVersions[name] = expected.get(name) ?? majority(list)!;
-  const referenceKey = majority(keys);
+  return { versions: referenceVersions, key: majority(keys), keys: new Set(keys).size };
+}
 
-  const servers = cluster.servers.map((s, i) => evaluateServer(s, recs[i]!, nowMs, referenceVersions, referenceKey));
+/** True when `value` equals its reference; null when either is unknown. */
+export function inSync(value: string | undefined, reference: string | undefined): boolean | null {
+  return value === undefined || reference === undefined ? null : value === reference;
+}
+
+/** What the cluster's components are configured to read at all: "not configured" is not "unknown". */
+function readsOf(components: readonly ComponentConfig[]): { version: boolean; key: boolean; os: boolean } {
+  return {
+    version: components.some((c) => c.read.version !== undefined),
+    key: components.some((c) => c.read.key !== undefined || c.read.keyFingerprint !== undefined),
+    os: components.some((c) => c.read.os !== undefined),
+  };
+}
+
+function evaluateCluster(cluster: ClusterConfig, records: Records, nowMs: number, history: History): ClusterStatus {
+  // Each component's record, looked up once: by server, in the order of its components.
+  const recs = cluster.servers.map((s) => s.components.map((c) => records.get(c.key)));
+  const refs = references(cluster, recs);
+  const servers = cluster.servers.map((s, i) => evaluateServer(cluster, s, recs[i]!, nowMs, refs, history));
   return {
     name: cluster.name,
     heartbeatIntervalSeconds: cluster.heartbeatIntervalMs / 1000,
@@ -62,11 +119,14 @@ function evaluateCluster(cluster: ClusterConfig, records: Records, nowMs: number
     loadBalancing: cluster.loadBalancing,
     automaticFailover: cluster.automaticFailover,
     expectedVersion: cluster.expectedVersion ?? null,
-    referenceVersions,
-    keyFingerprints: new Set(keys).size,
+    referenceVersions: refs.versions,
+    keyFingerprints: refs.keys,
+    reads: readsOf(cluster.servers.flatMap((s) => s.components)),
     serversTotal: servers.length,
     serversOnline: servers.filter((s) => s.state === 'online').length,
+    serversPending: servers.filter((s) => s.state === 'pending').length,
     expectations: judgeExpectations(cluster, recs, servers),
+    recentEvents: history.recentEvents(cluster.name),
     servers,
   };
 }
@@ -77,10 +137,11 @@ function evaluateCluster(cluster: ClusterConfig, records: Records, nowMs: number
  * up component reports a fact with one of the expected values (exactly one primary).
  * `met` is null while some server has not been judged yet.
  */
-function judgeExpectations(
+export function judgeExpectations(
   cluster: ClusterConfig,
   recs: readonly (readonly (ComponentRecord | undefined)[])[],
-  servers: readonly ServerStatus[],
+  /** Each server's judged state, in the order of `cluster.servers`. */
+  servers: readonly { readonly name: string; readonly role: ServerConfig['role']; readonly state: ServerState }[],
 ): ExpectationStatus[] {
   const pending = servers.some((s) => s.state === 'pending');
   const out: ExpectationStatus[] = [];
@@ -125,13 +186,15 @@ function judgeExpectations(
 }
 
 function evaluateServer(
+  cluster: ClusterConfig,
   s: ServerConfig,
   recs: readonly (ComponentRecord | undefined)[],
   nowMs: number,
-  referenceVersions: Readonly<Record<string, string>>,
-  referenceKey: string | undefined,
+  refs: References,
+  history: History,
 ): ServerStatus {
   const { state, reason } = judgeServer(s, recs, nowMs);
+  const since = history.since(cluster.name, s.name);
   return {
     name: s.name,
     address: s.address,
@@ -139,10 +202,32 @@ function evaluateServer(
     role: s.role,
     labels: s.labels,
     os: recs.find((r) => r?.os !== undefined)?.os ?? null,
+    reads: readsOf(s.components),
     state,
     reason,
-    components: s.components.map((c, i) => evaluateComponent(c, recs[i], nowMs, referenceVersions[c.name], referenceKey)),
+    since: since === undefined ? null : since / 1000,
+    components: s.components.map((c, i) => evaluateComponent(c, recs[i], nowMs, refs.versions[c.name], refs.key)),
   };
+}
+
+/**
+ * A component's state at `nowMs`: pending until probed, down when the last probe failed,
+ * stale when its heartbeat (the reported one when valid, else the last successful probe)
+ * is older than its stale timeout, else up.
+ */
+export function componentState(c: ComponentConfig, r: ComponentRecord | undefined, nowMs: number): ComponentState {
+  const last = r?.last;
+  if (!last) return 'pending';
+  if (!last.success) return 'down';
+  const heartbeatMs = r.heartbeatMs ?? r.lastSuccessMs;
+  return heartbeatMs === undefined || Math.max(0, nowMs - heartbeatMs) > c.staleTimeoutMs ? 'stale' : 'up';
+}
+
+/** The first instant (whole ms) at which an up component turns stale without a new probe; Infinity if none. */
+export function staleAt(c: ComponentConfig, r: ComponentRecord | undefined): number {
+  if (!r?.last?.success) return Infinity;
+  const heartbeatMs = r.heartbeatMs ?? r.lastSuccessMs;
+  return heartbeatMs === undefined ? Infinity : Math.floor(heartbeatMs + c.staleTimeoutMs) + 1;
 }
 
 function evaluateComponent(
@@ -158,7 +243,7 @@ function evaluateComponent(
   const ageSeconds = ageMs === null ? null : ageMs / 1000;
   const stale = ageMs === null || ageMs > c.staleTimeoutMs;
   const up = last ? last.success : null;
-  const state = up === null ? 'pending' : !up ? 'down' : stale ? 'stale' : 'up';
+  const state = componentState(c, r, nowMs);
   return {
     name: c.name,
     required: c.required,
@@ -168,8 +253,10 @@ function evaluateComponent(
     detail: last?.success === false ? (last.detail ?? null) : null,
     status: last?.status ?? null,
     version: r?.version ?? null,
-    versionInSync: r?.version === undefined || referenceVersion === undefined ? null : r.version === referenceVersion,
-    keyInSync: r?.keyHash === undefined || referenceKey === undefined ? null : r.keyHash === referenceKey,
+    // The version was not in the latest answer (the component is down, or stopped reporting it).
+    versionLastKnown: r?.version !== undefined && last?.version === undefined,
+    versionInSync: inSync(r?.version, referenceVersion),
+    keyInSync: inSync(r?.keyHash, referenceKey),
     lastHeartbeat: heartbeatMs === undefined ? null : heartbeatMs / 1000,
     heartbeatProblem: r?.heartbeatProblem ?? null,
     heartbeatAgeSeconds: ageSeconds,
@@ -181,6 +268,7 @@ function evaluateComponent(
     values: { ...last?.values },
     facts: { ...r?.facts },
     problems: last?.problems ?? [],
+    recent: RecentChecks.of(r),
   };
 }
 
@@ -189,8 +277,8 @@ function evaluateComponent(
  * some component answered, and every required component up with a fresh heartbeat.
  * "Answered" includes an unhealthy answer (`answeredReasons`): `unreachable (...)` is the
  * reason only when no component got any answer at all. Used
- * by evaluate() and, every second over every server, by the transition log: it allocates
- * nothing per component.
+ * by evaluate() and, each round over the servers with new results, by the monitor's
+ * transitions: it allocates nothing per component.
  */
 export function judgeServer(
   s: ServerConfig,
@@ -216,9 +304,8 @@ export function judgeServer(
       failing = `${c.name}: ${reason}`;
       continue;
     }
-    const heartbeatMs = r.heartbeatMs ?? r.lastSuccessMs;
-    if (heartbeatMs === undefined || Math.max(0, nowMs - heartbeatMs) > c.staleTimeoutMs) failing = `${c.name}: stale`;
-    else changesAt = Math.min(changesAt, heartbeatMs + c.staleTimeoutMs + 1);
+    if (componentState(c, r, nowMs) === 'stale') failing = `${c.name}: stale`;
+    else changesAt = Math.min(changesAt, staleAt(c, r));
   }
   if (s.components.length === 0) return { state: 'offline', reason: 'no components', changesAt };
   if (!answered) return { state: 'offline', reason: `unreachable (${first})`, changesAt };

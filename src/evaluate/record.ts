@@ -22,6 +22,9 @@ export interface ComponentRecord {
   /** Text facts of the latest answer that was read. */
   facts?: Readonly<Record<string, string>>;
   failures: Partial<Record<ProbeReason, number>>;
+  /** The last probe results, packed one number each, and the next slot to write (see recent.ts: replaced on write, never changed in place). */
+  recent?: number[];
+  recentNext?: number;
 }
 
 export { recordKey } from '../config/load.js';

@@ -1,5 +1,7 @@
 import type { Role } from '../config/types.js';
 import type { ProbeReason } from '../reasons.js';
+import type { ClusterEvent } from './events.js';
+import type { RecentChecks } from './recent.js';
 
 /**
  * The judged state of every configured cluster at one instant. Immutable and JSON-ready:
@@ -9,6 +11,15 @@ import type { ProbeReason } from '../reasons.js';
 export interface Snapshot {
   readonly generatedAt: number;
   readonly clusters: readonly ClusterStatus[];
+  /** The exporter's own latest events (start, reloads and their outcome), newest first. */
+  readonly recentEvents: readonly ClusterEvent[];
+}
+
+/** Whether any component is configured to read each of these; false shows as "not configured". */
+export interface Reads {
+  readonly version: boolean;
+  readonly key: boolean;
+  readonly os: boolean;
 }
 
 export interface ClusterStatus {
@@ -22,9 +33,14 @@ export interface ClusterStatus {
   /** The version each component name is held to: expected_version, else the majority. */
   readonly referenceVersions: Readonly<Record<string, string>>;
   readonly keyFingerprints: number;
+  readonly reads: Reads;
   readonly serversTotal: number;
   readonly serversOnline: number;
+  /** Servers not judged yet (a component not probed once). */
+  readonly serversPending: number;
   readonly expectations: readonly ExpectationStatus[];
+  /** The cluster's latest events, newest first (at most 10; `/api/v1/events` has more). */
+  readonly recentEvents: readonly ClusterEvent[];
   readonly servers: readonly ServerStatus[];
 }
 
@@ -56,10 +72,16 @@ export interface ServerStatus {
   readonly role: Role;
   readonly labels: Readonly<Record<string, string>>;
   readonly os: string | null;
+  readonly reads: Reads;
   /** `pending` until every component has been probed once. */
   readonly state: ServerState;
   /** Why the server is offline, e.g. `service: connection_refused` or `web: stale`. */
   readonly reason: string | null;
+  /**
+   * When the server entered `state`, as this exporter judged it (a restart starts over):
+   * seconds since the epoch; null when the snapshot was not taken by a monitor.
+   */
+  readonly since: number | null;
   readonly components: readonly ComponentStatus[];
 }
 
@@ -74,6 +96,8 @@ export interface ComponentStatus {
   readonly detail: string | null;
   readonly status: string | null;
   readonly version: string | null;
+  /** The version was not in the latest answer: it is the last one the component reported. */
+  readonly versionLastKnown: boolean;
   readonly versionInSync: boolean | null;
   readonly keyInSync: boolean | null;
   /** The reported heartbeat when valid, else the last successful probe. */
@@ -96,4 +120,6 @@ export interface ComponentStatus {
   readonly facts: Readonly<Record<string, string>>;
   /** Configured values and facts the last answer did not hold, e.g. `value sessions: missing`. */
   readonly problems: readonly string[];
+  /** The last probe results, oldest first (up, stale, or down with the reason). */
+  readonly recent: RecentChecks;
 }

@@ -1,57 +1,76 @@
-import type { ClusterConfig, ComponentConfig, Config, ServerConfig } from '../config/types.js';
-import { evaluate, judgeServer } from '../evaluate/evaluate.js';
-import type { ServerState, Snapshot } from '../evaluate/snapshot.js';
+import type { ReloadResult } from '../config/store.js';
+import type { ComponentConfig, Config, ServerConfig } from '../config/types.js';
+import { evaluate, serverKey, type History } from '../evaluate/evaluate.js';
+import { events as event, type ClusterEvent, type EventKind } from '../evaluate/events.js';
+import type { ComponentRecord, Observation } from '../evaluate/record.js';
+import type { Snapshot } from '../evaluate/snapshot.js';
 import type { Logger } from '../log.js';
 import type { OwnMetrics } from '../metrics/own.js';
 import { buildProbes, type EndpointProbes } from '../probes/build.js';
 import { read } from '../probes/extract.js';
 import type { Answer, EndpointProbe } from '../probes/types.js';
-import { observe, type ComponentRecord } from '../evaluate/record.js';
+import { EventLog } from './event-log.js';
+import { Transitions, type ServerCheck } from './transitions.js';
 
 export interface MonitorOptions {
   /** Most probes running at once, across all clusters. */
   readonly concurrency: number;
   readonly logger: Logger;
   readonly metrics: OwnMetrics;
-  /** How often server states are re-judged for the transition log. */
-  readonly transitionCheckMs?: number;
+  /** How often a round folds the probe results in and judges them (default 1 s). */
+  readonly roundMs?: number;
+  /** Picks where in its interval each endpoint's steady schedule falls (default Math.random). */
   readonly random?: () => number;
-}
-
-/** One server as the transition log sees it. */
-interface ServerCheck {
-  readonly cluster: ClusterConfig;
-  readonly server: ServerConfig;
-  readonly key: string;
-  /** The records of `server.components`, in the same order. */
-  readonly recs: readonly (ComponentRecord | undefined)[];
-  /** A probe of the server finished since it was last judged. */
-  dirty: boolean;
-  /** Without new probes, the judgement can change no earlier than this (a heartbeat going stale). */
-  recheckAt: number;
 }
 
 /** One endpoint of one server: what is scheduled and probed. */
 interface Target {
   readonly key: string;
-  /** The transition check of the target's server, told when a probe finishes. */
-  check?: ServerCheck;
   probe: EndpointProbe;
-  /** The components that read the endpoint's answer, with their records. */
-  readers: readonly { readonly component: ComponentConfig; readonly cluster: string; readonly server: string }[];
+  /** The components that read the endpoint's answer: where to fold their results. */
+  readers: readonly { readonly component: ComponentConfig; readonly check: ServerCheck; readonly index: number }[];
   intervalMs: number;
   timeoutMs: number;
   dueMs: number;
   timer?: NodeJS.Timeout;
   /** Queued or running: a component is never probed twice at once. */
   busy: boolean;
+  /** On its steady schedule; false until its first probe (queued at once) has finished. */
+  steady: boolean;
 }
 
+/** Events of the exporter's own and of clusters shown in snapshots: the page's lists. */
+const SHOWN_PER_CLUSTER = 10;
+const SHOWN_OWN = 5;
+
+/** Log message and extra fields of each kind of event; the exporter's own are logged where they happen. */
+const LOGGED: Partial<Record<EventKind, string>> = {
+  server_offline: 'server offline',
+  server_online: 'server back online',
+  component_down: 'component down',
+  component_stale: 'component stale',
+  component_up: 'component up',
+  version_drift: 'version out of sync',
+  version_in_sync: 'version back in sync',
+  key_drift: 'key out of sync',
+  key_in_sync: 'key back in sync',
+  fact_changed: 'fact changed',
+  expectation_not_met: 'expectation not met',
+  expectation_met: 'expectation met',
+};
+
 /**
- * Probes every server's endpoints in the background, each once per interval (the shortest
- * heartbeat interval of the components that read it), with a random first offset so
- * probes spread over the interval, under one bound on concurrent probes. Every component
- * reading an endpoint reads the same answer; the last observation of each component is kept.
+ * Probes every server's endpoints in the background: each new endpoint at once (at start
+ * and when a reload adds it), then once per interval (the shortest heartbeat interval of
+ * the components that read it) at a random point of it, so probes spread over the
+ * interval; all under one bound on concurrent probes. Every component reading an endpoint
+ * reads the same answer.
+ *
+ * Results are folded in by rounds (every second, and at once when the first probe of every
+ * component is in): a round judges what changed (Transitions), logs it and keeps it in the
+ * event log, and starts a new snapshot. Between rounds nothing a snapshot reads changes, so
+ * `/metrics`, the API, the page and the log judge alike: every logged change is in the
+ * snapshot of the same round, and no change is logged that no snapshot shows.
  */
 export class Monitor {
   private config: Config;
@@ -63,10 +82,22 @@ export class Monitor {
   private running = 0;
   private stopped = false;
   private readonly inFlight = new Set<Promise<void>>();
-  private transitionTimer?: NodeJS.Timeout;
-  private readonly serverStates = new Map<string, ServerState>();
-  /** Per server, resolved once per configuration: what the transition log judges every second. */
-  private checks: ServerCheck[] = [];
+  private roundTimer?: NodeJS.Timeout;
+  private readonly transitions = new Transitions();
+  private readonly eventLog = new EventLog();
+  /** Results of finished probes, folded in at the next round. */
+  private pending: { readonly check: ServerCheck; readonly index: number; readonly obs: Observation }[] = [];
+  /** Components without any result yet: when the last one has one, a round runs at once. */
+  private readonly unprobed = new Set<string>();
+  /** The instant of the latest round (ms since the epoch) and how many rounds have run. */
+  private roundAtMs = 0;
+  private rounds = 0;
+  /** Servers by serverKey, for the site and role in log lines. */
+  private servers = new Map<string, ServerConfig>();
+  private readonly history: History = {
+    since: (cluster, server) => this.transitions.since(cluster, server),
+    recentEvents: (cluster) => this.eventLog.latest(cluster, cluster === null ? SHOWN_OWN : SHOWN_PER_CLUSTER),
+  };
 
   constructor(
     config: Config,
@@ -80,50 +111,77 @@ export class Monitor {
   }
 
   start(): void {
+    const now = Date.now();
+    const components = this.config.clusters.reduce((n, c) => n + c.servers.reduce((m, s) => m + s.components.length, 0), 0);
+    this.eventLog.add(event.started(now / 1000, this.config.clusters.length, components));
     this.apply(this.config);
-    this.transitionTimer = setInterval(() => this.logTransitions(), this.opts.transitionCheckMs ?? 1000);
-    this.transitionTimer.unref();
+    this.roundTimer = setInterval(() => this.round(), this.opts.roundMs ?? 1000);
+    this.roundTimer.unref();
+  }
+
+  /** How many rounds have run (reloads count as rounds): a snapshot is shared only within one. */
+  get sequence(): number {
+    return this.rounds;
   }
 
   /**
    * Swaps in a new configuration and its probes; the old probes' pools close once their
-   * last probe is done. Endpoints still configured keep their phase, components their records.
+   * last probe is done. Endpoints still configured keep their phase, components their
+   * records, servers their state; new endpoints are probed at once.
    */
   apply(config: Config): void {
+    // Results of the old configuration are judged under it first.
+    if (this.pending.length > 0) this.round();
     const endpoints = buildProbes(config);
     for (const warning of endpoints.warnings) this.opts.logger.warn({ file: config.file }, warning);
-    const wanted = new Map<string, Pick<Target, 'probe' | 'readers' | 'intervalMs' | 'timeoutMs'>>();
     const components = new Set<string>();
-    for (const cluster of config.clusters) {
-      for (const server of cluster.servers) {
-        for (const e of server.endpoints) {
-          const readers = server.components.filter((c) => c.endpoint === e.key).map((component) => ({ component, cluster: cluster.name, server: server.name }));
-          wanted.set(e.key, { probe: endpoints.probes.get(e.key)!, readers, intervalMs: e.intervalMs, timeoutMs: e.timeoutMs });
-        }
-        for (const c of server.components) components.add(c.key);
+    for (const cluster of config.clusters) for (const server of cluster.servers) for (const c of server.components) components.add(c.key);
+    for (const key of this.records.keys()) {
+      if (!components.has(key)) {
+        this.records.delete(key);
+        this.unprobed.delete(key);
       }
     }
+    for (const key of components) {
+      if (!this.records.has(key)) {
+        this.records.set(key, { failures: {} });
+        this.unprobed.add(key);
+      }
+    }
+    const now = Date.now();
+    this.transitions.configure(config, this.records, now);
+    const wanted = new Map<string, Pick<Target, 'probe' | 'readers' | 'intervalMs' | 'timeoutMs'>>();
+    const servers = new Map<string, ServerConfig>();
+    for (const cluster of config.clusters) {
+      for (const server of cluster.servers) {
+        servers.set(serverKey(cluster.name, server.name), server);
+        const check = this.transitions.check(cluster.name, server.name)!;
+        for (const e of server.endpoints) {
+          const readers = server.components.flatMap((component, index) => (component.endpoint === e.key ? [{ component, check, index }] : []));
+          wanted.set(e.key, { probe: endpoints.probes.get(e.key)!, readers, intervalMs: e.intervalMs, timeoutMs: e.timeoutMs });
+        }
+      }
+    }
+    this.servers = servers;
     for (const [key, t] of this.targets) {
       if (!wanted.has(key)) {
         clearTimeout(t.timer);
         this.targets.delete(key);
       }
     }
-    for (const key of this.records.keys()) if (!components.has(key)) this.records.delete(key);
-    for (const key of components) if (!this.records.has(key)) this.records.set(key, { failures: {} });
-    const now = Date.now();
     const random = this.opts.random ?? Math.random;
     for (const [key, w] of wanted) {
       const existing = this.targets.get(key);
       if (existing) {
-        const reschedule = existing.intervalMs !== w.intervalMs;
+        const reschedule = existing.steady && existing.intervalMs !== w.intervalMs;
         Object.assign(existing, w);
         if (reschedule) this.schedule(existing, now + random() * w.intervalMs);
         continue;
       }
-      const target: Target = { key, ...w, dueMs: 0, busy: false };
+      // The first round: queued at once, bounded by the concurrency like any probe.
+      const target: Target = { key, ...w, dueMs: now, busy: true, steady: false };
       this.targets.set(key, target);
-      this.schedule(target, now + random() * w.intervalMs);
+      this.queue.push(target);
     }
     const previous = this.endpoints;
     this.endpoints = endpoints;
@@ -135,42 +193,93 @@ export class Monitor {
       this.closing.add(done);
     }
     this.config = config;
-    // What the transition log judges every second, resolved once per configuration.
-    this.checks = config.clusters.flatMap((cluster) =>
-      cluster.servers.map((server) => ({
-        cluster,
-        server,
-        key: serverKey(cluster.name, server.name),
-        recs: server.components.map((c) => this.records.get(c.key)),
-        dirty: true,
-        recheckAt: 0,
-      })),
-    );
-    for (const check of this.checks) for (const e of check.server.endpoints) this.targets.get(e.key)!.check = check;
-    const servers = new Set(this.checks.map((check) => check.key));
-    for (const key of this.serverStates.keys()) if (!servers.has(key)) this.serverStates.delete(key);
+    this.eventLog.retain(new Set(config.clusters.map((c) => c.name)));
+    // The new configuration shows at once: removed servers are gone, new ones pending.
+    this.round(now);
+    this.drain();
   }
 
-  /** Judges the current state; cheap enough to run on every scrape. */
-  snapshot(nowMs = Date.now()): Snapshot {
-    return evaluate(this.config, this.records, nowMs);
+  /**
+   * The judgement of the latest round: evaluate() on the records and at the instant the
+   * round judged. Requests share it until the next round (see `sequence`).
+   */
+  snapshot(): Snapshot {
+    return evaluate(this.config, this.records, this.roundAtMs || Date.now(), this.history);
   }
 
-  /** True once every configured component has been probed at least once. */
+  /** True once every configured component has a result, as of the latest round. */
   ready(): boolean {
     for (const r of this.records.values()) if (!r.last) return false;
     return true;
   }
 
-  /** Stops probing, waits for running probes and closes every connection pool. */
+  /**
+   * Events after `sinceSeconds` (exclusive), newest first, at most `limit`: of one cluster,
+   * or of all and the exporter's own.
+   */
+  events(opts: { sinceSeconds?: number; cluster?: string; limit: number }): ClusterEvent[] {
+    return this.eventLog.query(opts);
+  }
+
+  /** Records a reload's outcome as an event, shown from the next snapshot on. */
+  noteReload(result: ReloadResult, nowMs = Date.now()): void {
+    this.eventLog.add(result.ok ? event.reloaded(nowMs / 1000, result.changed, this.config.clusters.length) : event.reloadFailed(nowMs / 1000, result.error));
+    this.rounds++;
+  }
+
+  /** Stops probing, waits for running probes, folds their results in and closes every connection pool. */
   async stop(): Promise<void> {
     this.stopped = true;
-    clearInterval(this.transitionTimer);
+    clearInterval(this.roundTimer);
     for (const t of this.targets.values()) clearTimeout(t.timer);
     this.queue.length = 0;
     await Promise.all(this.inFlight);
+    this.round();
     await Promise.all(this.closing);
     await this.endpoints?.close();
+  }
+
+  /**
+   * One round at `nowMs`: folds in the results that came since the last one, judges what
+   * changed, logs it and keeps it as events, and starts a new snapshot.
+   */
+  round(nowMs = Date.now()): void {
+    const batch = this.pending;
+    this.pending = [];
+    for (const { check, index, obs } of batch) {
+      const problems = obs.problems;
+      const had = check.recs[index]?.last?.problems;
+      this.transitions.fold(check, index, obs);
+      if (problems && problems.join() !== had?.join()) {
+        const fields = { app_cluster: check.cluster.config.name, server: check.server.name, component: check.server.components[index]!.name };
+        this.opts.logger.debug({ ...fields, problems: problems.join('; ') }, 'answer lacks configured values or facts');
+      }
+    }
+    for (const e of this.transitions.judge(nowMs)) {
+      this.eventLog.add(e);
+      this.log(e);
+    }
+    this.roundAtMs = nowMs;
+    this.rounds++;
+  }
+
+  /** One log line per event, in the fields the logs have always had. */
+  private log(e: ClusterEvent): void {
+    const msg = LOGGED[e.kind];
+    if (!msg) return;
+    const fields: Record<string, string> = { app_cluster: e.cluster ?? '' };
+    if (e.server !== null) {
+      fields['server'] = e.server;
+      const s = this.servers.get(serverKey(e.cluster ?? '', e.server));
+      if (s && e.component === null) Object.assign(fields, { site: s.site, role: s.role });
+    }
+    if (e.component !== null) fields['component'] = e.component;
+    if (e.kind === 'fact_changed') Object.assign(fields, { fact: e.subject, from: e.from, to: e.to });
+    else if (e.kind === 'expectation_met' || e.kind === 'expectation_not_met') fields['expectation'] = e.subject ?? '';
+    else if (e.kind === 'version_drift') Object.assign(fields, { version: e.to, reference: e.from });
+    if (e.reason !== null) fields['reason'] = e.reason;
+    const level = e.severity === 'warning' ? 'warn' : 'info';
+    this.opts.logger[level](fields, msg);
   }
 
   private schedule(t: Target, dueMs: number): void {
@@ -205,6 +314,11 @@ export class Monitor {
         this.opts.metrics.probesInFlight.set(this.running);
         t.busy = false;
         this.inFlight.delete(p);
+        if (!t.steady && !this.stopped && this.targets.get(t.key) === t) {
+          // After the first probe, a random point of the interval: probes spread over it.
+          t.steady = true;
+          this.schedule(t, Date.now() + (this.opts.random ?? Math.random)() * t.intervalMs);
+        }
         this.drain();
       });
       this.inFlight.add(p);
@@ -226,56 +340,16 @@ export class Monitor {
     if (this.targets.get(t.key) !== t) return;
     const finishedMs = Date.now();
     const hashKey = this.endpoints!.hashKey;
-    for (const { component, cluster, server } of t.readers) {
-      const record = this.records.get(component.key);
-      if (!record) continue;
-      const before = record.facts;
-      const hadProblems = record.last?.problems;
-      observe(record, { ...read(component.read, answer, hashKey, finishedMs), finishedMs, durationMs });
-      if (before && record.facts && record.facts !== before) this.logFactChanges(cluster, server, component.name, before, record.facts);
-      const problems = record.last?.problems;
-      if (problems && problems.join() !== hadProblems?.join()) {
-        this.opts.logger.debug({ app_cluster: cluster, server, component: component.name, problems: problems.join('; ') }, 'answer lacks configured values or facts');
-      }
+    let firstRoundDone = false;
+    for (const { component, check, index } of t.readers) {
+      this.pending.push({ check, index, obs: { ...read(component.read, answer, hashKey, finishedMs), finishedMs, durationMs } });
+      if (this.unprobed.delete(component.key) && this.unprobed.size === 0) firstRoundDone = true;
     }
-    if (t.check) t.check.dirty = true;
+    // Everything has been probed once: ready now, not at the next round.
+    if (firstRoundDone) this.round();
     this.opts.metrics.probes.inc({ result: answer.success ? 'success' : 'failure' });
     this.opts.metrics.probeDuration.observe(durationMs / 1000);
   }
-
-  /** A fact that changes (the leader moves, a node becomes primary) is logged like a state change. */
-  private logFactChanges(cluster: string, server: string, component: string, before: Readonly<Record<string, string>>, after: Readonly<Record<string, string>>): void {
-    for (const [fact, value] of Object.entries(after)) {
-      const old = before[fact];
-      if (old !== undefined && old !== value) {
-        this.opts.logger.info({ app_cluster: cluster, server, component, fact, from: old, to: value }, 'fact changed');
-      }
-    }
-  }
-
-  /**
-   * Logs a server-log entry when a server goes offline or comes back online. Judges only
-   * servers with a new probe result or a heartbeat that may have gone stale since.
-   */
-  logTransitions(nowMs = Date.now()): void {
-    for (const check of this.checks) {
-      if (!check.dirty && nowMs < check.recheckAt) continue;
-      const { cluster, server: s, key } = check;
-      const before = this.serverStates.get(key) ?? 'pending';
-      const judged = judgeServer(s, check.recs, nowMs);
-      check.dirty = false;
-      check.recheckAt = judged.changesAt;
-      if (judged.state === before || judged.state === 'pending') continue;
-      this.serverStates.set(key, judged.state);
-      const fields = { app_cluster: cluster.name, server: s.name, site: s.site, role: s.role };
-      if (judged.state === 'offline') this.opts.logger.warn({ ...fields, reason: judged.reason }, 'server offline');
-      else if (before === 'offline') this.opts.logger.info(fields, 'server back online');
-    }
-  }
-}
-
-function serverKey(cluster: string, server: string): string {
-  return `${cluster}\u0000${server}`;
 }
 
 /** A probe never throws past here, and never outlives its deadline even if it ignores the signal. */

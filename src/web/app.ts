@@ -3,6 +3,7 @@ import { gzip as gzipCallback } from 'node:zlib';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { Registry } from 'prom-client';
 import type { ReloadResult } from '../config/store.js';
+import type { ClusterEvent } from '../evaluate/events.js';
 import type { Snapshot } from '../evaluate/snapshot.js';
 import type { Logger } from '../log.js';
 import { exposition } from '../metrics/render.js';
@@ -11,11 +12,17 @@ import { renderClusters, renderPage } from './page.js';
 import { SnapshotCache, type Render } from './snapshot-cache.js';
 
 export interface AppDeps {
+  /** The judgement of the latest round (Monitor.snapshot). */
   readonly snapshot: () => Snapshot;
-  /** Changes with every reload, failed ones too: a cached snapshot is not reused across it. */
-  readonly configVersion: () => unknown;
-  /** How long requests share one snapshot and its renderings (default 1 s; 0: never). */
+  /**
+   * Changes with every round of results and every reload, failed ones too: a snapshot is
+   * shared only while it holds (Monitor.sequence).
+   */
+  readonly snapshotVersion: () => unknown;
+  /** How long requests share one snapshot and its renderings at most (default 1 s; 0: never). */
   readonly snapshotMaxAgeMs?: number;
+  /** Recent events, newest first (Monitor.events). */
+  readonly events: (opts: { sinceSeconds?: number; cluster?: string; limit: number }) => readonly ClusterEvent[];
   readonly ready: () => boolean;
   readonly reload: () => Promise<ReloadResult>;
   /** The exporter's own, long-lived metrics. */
@@ -23,6 +30,8 @@ export interface AppDeps {
   readonly logger: Logger;
   readonly telemetryPath?: string;
   readonly grafanaUrl?: string;
+  /** Alertmanager base URL: Offline servers link to a new silence there. */
+  readonly alertmanagerUrl?: string;
   /** Runs before every route (authentication). */
   readonly guard?: (req: Request, res: Response, next: NextFunction) => void;
 }
@@ -32,6 +41,38 @@ const gzip = promisify(gzipCallback);
 // in 1 MB pieces: zlib calls back to the event loop once per piece, and with the default
 // 16 KB a busy loop made a 30,000-component scrape wait seconds for ~110 round trips.
 const GZIP = { level: 1, chunkSize: 1 << 20 };
+
+/** Most events one `/api/v1/events` answer holds, and the default. */
+const EVENTS_LIMIT = 1000;
+
+/**
+ * The query of `/api/v1/events`: `since` in seconds since the epoch (a decimal number),
+ * `cluster` a cluster name, `limit` a positive integer. Returns the reason for a 400 on a
+ * malformed or repeated parameter.
+ */
+function eventsQuery(query: Request['query']): { sinceSeconds?: number; cluster?: string; limit: number } | string {
+  const one = (name: string): string | undefined | { error: string } => {
+    const v = query[name];
+    if (v === undefined) return undefined;
+    return typeof v === 'string' ? v : { error: `${name}: give it once, as a plain value` };
+  };
+  const since = one('since');
+  const cluster = one('cluster');
+  const limit = one('limit');
+  for (const v of [since, cluster, limit]) if (typeof v === 'object') return v.error;
+  const shown = (v: string) => JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+  let sinceSeconds: number | undefined;
+  if (typeof since === 'string') {
+    if (!/^\d{1,12}(\.\d{1,9})?$/.test(since)) return `since: ${shown(since)} is not a time in seconds since the epoch (e.g. 1795443131.364)`;
+    sinceSeconds = Number(since);
+  }
+  let n = EVENTS_LIMIT;
+  if (typeof limit === 'string') {
+    if (!/^\d{1,6}$/.test(limit) || Number(limit) < 1 || Number(limit) > EVENTS_LIMIT) return `limit: ${shown(limit)} is not a whole number from 1 to ${EVENTS_LIMIT}`;
+    n = Number(limit);
+  }
+  return { ...(sinceSeconds !== undefined ? { sinceSeconds } : {}), ...(typeof cluster === 'string' ? { cluster } : {}), limit: n };
+}
 
 const CSP = [
   "default-src 'none'",
@@ -54,7 +95,7 @@ export function createApp(deps: AppDeps): Express {
     next();
   });
   if (deps.guard) app.use(deps.guard);
-  const cache = new SnapshotCache(deps.snapshot, deps.configVersion, deps.snapshotMaxAgeMs ?? 1000);
+  const cache = new SnapshotCache(deps.snapshot, deps.snapshotVersion, deps.snapshotMaxAgeMs ?? 1000);
   /**
    * Sends a shared rendering, gzipped (level 1, off the main thread) for clients that ask,
    * as Prometheus does: at 30,000 components 32 MB of text become 1.8 MB.
@@ -92,11 +133,27 @@ export function createApp(deps: AppDeps): Express {
     await sendRendering(req, res, 'application/json; charset=utf-8', 'status', (data) => Buffer.from(JSON.stringify({ status: 'success', data })));
   });
 
+  app.get('/api/v1/events', (req, res) => {
+    const query = eventsQuery(req.query);
+    res.set('Cache-Control', 'no-store');
+    if (typeof query === 'string') {
+      res.status(400).json({ status: 'error', errorType: 'bad_data', error: query });
+      return;
+    }
+    res.json({ status: 'success', data: { events: deps.events(query) } });
+  });
+
   app.get('/', (req, res) => {
-    const opts = { grafanaUrl: deps.grafanaUrl };
+    const opts = { grafanaUrl: deps.grafanaUrl, alertmanagerUrl: deps.alertmanagerUrl };
     const snapshot = cache.snapshot();
     const body = req.query['fragment'] === 'clusters' ? renderClusters(snapshot, opts) : renderPage(snapshot, opts);
     res.set('Content-Security-Policy', CSP).set('Cache-Control', 'no-store').type('html').send(body.value);
+  });
+
+  // Browsers ask for it on pages without an icon link (the JSON answers): not a 404 in their console.
+  app.get('/favicon.ico', (_req, res) => {
+    const icon = assets['favicon.svg']!;
+    res.type(icon.type).set('Cache-Control', 'max-age=300').send(icon.body);
   });
 
   app.get('/static/:name', (req, res) => {

@@ -1,19 +1,14 @@
+import { formatDuration, type ClusterEvent } from '../evaluate/events.js';
 import type { ClusterStatus, ComponentStatus, ServerStatus, Snapshot } from '../evaluate/snapshot.js';
 import { html, type SafeHtml } from './html.js';
 
 export interface PageOptions {
   /** Base URL of a Grafana that has the bundled dashboards; adds links when set. */
   readonly grafanaUrl?: string;
+  /** Base URL of an Alertmanager; each Offline server links to a new silence for it. */
+  readonly alertmanagerUrl?: string;
 }
 
-/** Seconds as a short age: `4s`, `3m 10s`, `2h 5m`, `3d 4h`. */
-export function formatAge(seconds: number): string {
-  const s = Math.round(seconds);
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
-  if (s < 86400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
-  return `${Math.floor(s / 86400)}d ${Math.floor((s % 86400) / 3600)}h`;
-}
 
 const iso = (seconds: number): string => new Date(seconds * 1000).toISOString();
 
@@ -21,14 +16,62 @@ function badge(kind: 'ok' | 'warn' | 'bad' | 'idle', icon: string, word: string)
   return html`<span class="badge ${kind}"><span aria-hidden="true">${icon}</span> ${word}</span>`;
 }
 
+const muted = (text: string): SafeHtml => html`<span class="muted">${text}</span>`;
+/** Nothing of this kind is read for the cluster: not the same as "unknown" (read, not reported yet). */
+const NOT_CONFIGURED = (): SafeHtml => muted('not configured');
+const UNKNOWN = (): SafeHtml => muted('unknown');
+
+/** The one wording of every sync mark on the page. */
+function syncMark(inSync: boolean): SafeHtml {
+  return inSync ? badge('ok', '✔', 'In sync') : badge('bad', '⚠', 'Out of sync');
+}
+
 function serverBadge(s: ServerStatus): SafeHtml {
   if (s.state === 'online') return badge('ok', '✔', 'Online');
-  if (s.state === 'pending') return badge('idle', '…', 'Pending');
+  if (s.state === 'pending') return badge('idle', '…', 'Checking');
   return badge(s.role === 'standby' ? 'warn' : 'bad', '✖', 'Offline');
 }
 
-function componentCell(c: ComponentStatus | undefined): SafeHtml {
-  if (!c) return html`<span class="muted">not run</span>`;
+/** "for 3m 10s": how long the server has been in its state, as this exporter saw it. */
+function since(s: ServerStatus, now: number): SafeHtml | '' {
+  if (s.since === null || s.state === 'pending') return '';
+  return html` <span class="since" title="since ${iso(s.since)} (as judged by this exporter; a restart starts over)">for ${formatDuration(now - s.since)}</span>`;
+}
+
+/**
+ * The matchers that silence one server's alerts: its `app_cluster` and `server` labels,
+ * values quoted as JSON strings (what Alertmanager's UI reads, Utils/Filter.elm, and its
+ * matcher parser accepts).
+ */
+export function silenceMatchers(cluster: string, server: string): string[] {
+  return [`app_cluster=${JSON.stringify(cluster)}`, `server=${JSON.stringify(server)}`];
+}
+
+/**
+ * The Alertmanager UI's new-silence form pre-filled with a server's matchers: the route
+ * `#/silences/new?filter={m1, m2}`, percent-encoded (Alertmanager 0.25,
+ * ui/app/src/Views/SilenceForm/Parsing.elm).
+ */
+export function silenceUrl(alertmanagerUrl: string, cluster: string, server: string): string {
+  const filter = `{${silenceMatchers(cluster, server).join(', ')}}`;
+  return `${alertmanagerUrl.replace(/\/+$/, '')}/#/silences/new?filter=${encodeURIComponent(filter)}`;
+}
+
+/** The strip of recent checks: full bars up, two-thirds stale, one-third down (shape, not colour alone). */
+function strip(c: ComponentStatus): SafeHtml | '' {
+  if (c.recent.length === 0) return '';
+  const counts = { up: 0, stale: 0, down: 0 };
+  const marks = [...c.recent].map((r) => {
+    counts[r.result]++;
+    const what = r.result === 'down' ? `down: ${r.reason ?? 'error'}` : r.result;
+    return html`<span class="check ${r.result}" title="${iso(r.at)} ${what}"></span>`;
+  });
+  const label = `Last ${c.recent.length} checks: ${counts.up} up, ${counts.stale} stale, ${counts.down} down`;
+  return html`<br><span class="strip" role="img" aria-label="${label}" title="${label}">${marks}</span>`;
+}
+
+function componentCell(c: ComponentStatus | undefined, cluster: ClusterStatus): SafeHtml {
+  if (!c) return muted('not run');
   const state =
     c.state === 'up'
       ? badge('ok', '✔', 'Up')
@@ -36,15 +79,17 @@ function componentCell(c: ComponentStatus | undefined): SafeHtml {
         ? badge('warn', '⚠', 'Stale')
         : c.state === 'down'
           ? badge('bad', '✖', 'Down')
-          : badge('idle', '…', 'Pending');
+          : badge('idle', '…', 'Checking');
   const why = c.state === 'down' ? html` <span class="reason">${c.reason}${c.detail ? ` (${c.detail})` : ''}</span>` : '';
   const age =
     c.heartbeatAgeSeconds === null
       ? ''
-      : html`<br><span class="muted" title="${c.lastHeartbeat === null ? '' : iso(c.lastHeartbeat)}">heartbeat ${formatAge(c.heartbeatAgeSeconds)} ago</span>`;
+      : html`<br><span class="muted" title="${c.lastHeartbeat === null ? '' : iso(c.lastHeartbeat)}">heartbeat ${formatDuration(c.heartbeatAgeSeconds)} ago</span>`;
+  // The web tier's 24 h next to the cluster's 5 min: the heartbeat age alone would mislead.
+  const timeout = c.staleTimeoutSeconds === cluster.staleTimeoutSeconds ? '' : html` <span class="muted stale-timeout">(stale after ${formatDuration(c.staleTimeoutSeconds)})</span>`;
   // Without it, the age above would pass the last probe off as the reported heartbeat.
   const problem = c.heartbeatProblem === null ? '' : html`<br><span class="reason" title="the last successful probe stands in">${c.heartbeatProblem}</span>`;
-  const optional = c.required ? '' : html` <span class="muted">(optional)</span>`;
+  const optional = c.required ? '' : html` ${muted('(optional)')}`;
   // Facts and workload figures the component reports: "role primary", "sessions 4".
   const facts = Object.entries(c.facts);
   const values = Object.entries(c.values);
@@ -53,39 +98,40 @@ function componentCell(c: ComponentStatus | undefined): SafeHtml {
       ? ''
       : html`<br><span class="reported">${[...facts, ...values].map(([k, v], i) => html`${i ? ', ' : ''}<span data-fact="${k}">${k} <b>${String(v)}</b></span>`)}</span>`;
   const problems = c.problems.length === 0 ? '' : html`<br><span class="reason" title="configured, but not in the answer">${c.problems.join('; ')}</span>`;
-  return html`${state}${optional}${why}${age}${problem}${reported}${problems}`;
+  return html`${state}${optional}${why}${age}${timeout}${problem}${reported}${problems}${strip(c)}`;
 }
 
 function expectationLine(e: ClusterStatus['expectations'][number]): SafeHtml {
   const label = e.name === 'min_servers_online' ? 'Minimum online' : e.name;
   const mark = e.met === null ? badge('idle', '…', 'checking') : e.met ? badge('ok', '✔', 'met') : badge('bad', '⚠', 'not met');
-  return html`<div data-expectation="${e.name}"><dt>${label}</dt><dd>${mark} <span class="muted">${e.summary}</span></dd></div>`;
-}
-
-function syncMark(inSync: boolean | null, good: string, badWord: string): SafeHtml {
-  if (inSync === null) return html`<span class="muted">unknown</span>`;
-  return inSync ? badge('ok', '✔', good) : badge('bad', '⚠', badWord);
+  return html`<div data-expectation="${e.name}"><dt>${label}</dt><dd>${mark} ${muted(e.summary)}</dd></div>`;
 }
 
 function versionCell(s: ServerStatus): SafeHtml {
+  if (!s.reads.version) return NOT_CONFIGURED();
   const known = s.components.filter((c) => c.version !== null);
-  if (known.length === 0) return html`<span class="muted">unknown</span>`;
-  const versions = [...new Set(known.map((c) => c.version!))];
+  if (known.length === 0) return UNKNOWN();
+  const versions = [...new Set(known.map((c) => c.version!))].map((v) => {
+    // Last known: every component reporting it has since gone quiet (down, or no longer says).
+    const lastKnown = known.filter((c) => c.version === v).every((c) => c.versionLastKnown);
+    return html`<span class="version">${v}</span>${lastKnown ? html` <span class="muted last-known" title="not in the latest answer">(last known)</span>` : ''}`;
+  });
   const inSync = known.every((c) => c.versionInSync !== false);
-  return html`<span class="version">${versions.join(', ')}</span> ${syncMark(inSync, 'in sync', 'out of sync')}`;
+  return html`${versions.map((v, i) => html`${i ? ', ' : ''}${v}`)} ${syncMark(inSync)}`;
 }
 
 function keyCell(s: ServerStatus): SafeHtml {
+  if (!s.reads.key) return NOT_CONFIGURED();
   const known = s.components.filter((c) => c.keyInSync !== null);
-  if (known.length === 0) return html`<span class="muted">unknown</span>`;
-  return syncMark(known.every((c) => c.keyInSync), 'In sync', 'Out of sync');
+  if (known.length === 0) return UNKNOWN();
+  return syncMark(known.every((c) => c.keyInSync));
 }
 
 function lastProbe(s: ServerStatus, now: number): SafeHtml {
   const times = s.components.map((c) => c.lastProbe).filter((t): t is number => t !== null);
-  if (times.length === 0) return html`<span class="muted">never</span>`;
+  if (times.length === 0) return muted('never');
   const t = Math.max(...times);
-  return html`<time datetime="${iso(t)}" title="${iso(t)}">${formatAge(Math.max(0, now - t))} ago</time>`;
+  return html`<time datetime="${iso(t)}" title="${iso(t)}">${formatDuration(Math.max(0, now - t))} ago</time>`;
 }
 
 function grafanaLink(opts: PageOptions, path: string, text: string): SafeHtml | '' {
@@ -93,40 +139,61 @@ function grafanaLink(opts: PageOptions, path: string, text: string): SafeHtml | 
   return html` <a class="grafana" href="${opts.grafanaUrl.replace(/\/$/, '')}${path}">${text}</a>`;
 }
 
+function silenceLink(opts: PageOptions, cluster: string, s: ServerStatus): SafeHtml | '' {
+  if (!opts.alertmanagerUrl || s.state !== 'offline') return '';
+  return html`<br><a class="silence" href="${silenceUrl(opts.alertmanagerUrl, cluster, s.name)}" target="_blank" rel="noopener noreferrer" aria-label="Silence in Alertmanager: ${s.name}">Silence in Alertmanager</a>`;
+}
+
+function eventList(list: readonly ClusterEvent[], now: number, title: string, label: string): SafeHtml | '' {
+  if (list.length === 0) return '';
+  return html`<details class="events" open><summary>${title}</summary>
+<ol aria-label="${label}">${list.map(
+    (e) => html`<li class="event ${e.severity}" data-kind="${e.kind}"><time datetime="${iso(e.time)}" title="${iso(e.time)}">${formatDuration(Math.max(0, now - e.time))} ago</time> ${e.severity === 'warning' ? html`<span aria-hidden="true">⚠</span> ` : ''}<span class="message">${e.message}</span></li>`,
+  )}</ol></details>`;
+}
+
 function clusterSection(c: ClusterStatus, now: number, opts: PageOptions): SafeHtml {
   const names = [...new Set(c.servers.flatMap((s) => s.components.map((x) => x.name)))];
   const q = (v: string) => encodeURIComponent(v);
-  const keyState =
-    c.keyFingerprints === 0
-      ? html`<span class="muted">unknown</span>`
+  const keyState = !c.reads.key
+    ? NOT_CONFIGURED()
+    : c.keyFingerprints === 0
+      ? UNKNOWN()
       : c.keyFingerprints === 1
-        ? badge('ok', '✔', 'In sync')
-        : badge('bad', '⚠', `${c.keyFingerprints} different keys`);
-  const degraded = c.serversOnline < c.serversTotal;
+        ? syncMark(true)
+        : html`${syncMark(false)} ${muted(`(${c.keyFingerprints} different keys)`)}`;
+  // Servers not judged yet are being checked, not down: no red count before the first round is in.
+  const online =
+    c.serversPending > 0
+      ? badge('idle', '…', `checking ${c.serversPending} ${c.serversPending === 1 ? 'server' : 'servers'}`)
+      : c.serversOnline < c.serversTotal
+        ? badge('bad', '⚠', `${c.serversOnline} of ${c.serversTotal}`)
+        : badge('ok', '✔', `${c.serversOnline} of ${c.serversTotal}`);
   const rows = c.servers.map(
     (s) => html`<tr class="server ${s.state}" data-server="${s.name}">
-<th scope="row" data-label="Server">${s.name}${grafanaLink(opts, `/d/appcluster-server?var-app_cluster=${q(c.name)}&var-server=${q(s.name)}`, 'dashboard')}</th>
+<th scope="row" data-label="Server"><span class="name">${s.name}</span>${grafanaLink(opts, `/d/appcluster-server?var-app_cluster=${q(c.name)}&var-server=${q(s.name)}`, 'dashboard')}</th>
 <td data-label="Address">${s.address}</td>
-<td data-label="OS">${s.os ?? html`<span class="muted">unknown</span>`}</td>
+<td data-label="OS">${!s.reads.os ? NOT_CONFIGURED() : (s.os ?? UNKNOWN())}</td>
 <td data-label="Site">${s.site}</td>
 <td data-label="Role">${s.role}</td>
-<td data-label="Status" class="status">${serverBadge(s)}${s.reason ? html`<br><span class="reason">${s.reason}</span>` : ''}</td>
-${names.map((n) => html`<td data-label="${n}" class="component" data-component="${n}">${componentCell(s.components.find((x) => x.name === n))}</td>`)}
+<td data-label="Status" class="status">${serverBadge(s)}${since(s, now)}${s.reason ? html`<br><span class="reason">${s.reason}</span>` : ''}${silenceLink(opts, c.name, s)}</td>
+${names.map((n) => html`<td data-label="${n}" class="component" data-component="${n}">${componentCell(s.components.find((x) => x.name === n), c)}</td>`)}
 <td data-label="Version">${versionCell(s)}</td>
 <td data-label="Key">${keyCell(s)}</td>
 <td data-label="Last probe">${lastProbe(s, now)}</td>
 </tr>`,
   );
   const refs = Object.entries(c.referenceVersions);
+  const reference = !c.reads.version ? NOT_CONFIGURED() : refs.length === 0 ? UNKNOWN() : html`${refs.map(([k, v], i) => html`${i ? ', ' : ''}${k} ${v}`)}${c.expectedVersion ? ' (expected)' : ''}`;
   return html`<section class="cluster" data-cluster="${c.name}">
 <h2>${c.name}${grafanaLink(opts, `/d/appcluster-overview?var-app_cluster=${q(c.name)}`, 'Grafana dashboard')}</h2>
 <dl class="facts">
-<div><dt>Servers online</dt><dd>${degraded ? badge('bad', '⚠', `${c.serversOnline} of ${c.serversTotal}`) : badge('ok', '✔', `${c.serversOnline} of ${c.serversTotal}`)}</dd></div>
+<div data-fact-row="online"><dt>Servers online</dt><dd>${online}</dd></div>
 <div><dt>Load balancing</dt><dd>${c.loadBalancing ? 'on' : 'off'}</dd></div>
 <div><dt>Automatic failover</dt><dd>${c.automaticFailover ? 'on' : 'off'}</dd></div>
-<div><dt>Heartbeat interval</dt><dd>${formatAge(c.heartbeatIntervalSeconds)}</dd></div>
-<div><dt>Stale timeout</dt><dd>${formatAge(c.staleTimeoutSeconds)}</dd></div>
-<div><dt>Reference version</dt><dd>${refs.length === 0 ? html`<span class="muted">unknown</span>` : refs.map(([k, v], i) => html`${i ? ', ' : ''}${k} ${v}`)}${c.expectedVersion ? ' (expected)' : ''}</dd></div>
+<div><dt>Heartbeat interval</dt><dd>${formatDuration(c.heartbeatIntervalSeconds)}</dd></div>
+<div><dt>Stale timeout</dt><dd>${formatDuration(c.staleTimeoutSeconds)}</dd></div>
+<div><dt>Reference version</dt><dd>${reference}</dd></div>
 <div><dt>Encryption key</dt><dd>${keyState}</dd></div>
 ${c.expectations.map(expectationLine)}
 </dl>
@@ -135,15 +202,17 @@ ${c.expectations.map(expectationLine)}
 <thead><tr><th scope="col">Server</th><th scope="col">Address</th><th scope="col">OS</th><th scope="col">Site</th><th scope="col">Role</th><th scope="col">Status</th>${names.map((n) => html`<th scope="col">${n}</th>`)}<th scope="col">Version</th><th scope="col">Key</th><th scope="col">Last probe</th></tr></thead>
 <tbody>${rows}</tbody>
 </table></div>
+${eventList(c.recentEvents, now, 'Recent events', `Recent events of cluster ${c.name}, newest first`)}
 </section>`;
 }
 
-/** The part of the page that refreshes: every cluster. */
+/** The part of the page that refreshes: every cluster, and the exporter's own events. */
 export function renderClusters(snapshot: Snapshot, opts: PageOptions): SafeHtml {
   const now = snapshot.generatedAt;
   return html`<div id="clusters" data-generated="${iso(now)}">
 ${snapshot.clusters.map((c) => clusterSection(c, now, opts))}
-<p class="muted">Updated <time datetime="${iso(now)}">${iso(now)}</time>.</p>
+${eventList(snapshot.recentEvents, now, 'Exporter events', 'Events of the exporter itself, newest first')}
+<p class="muted">Updated <time datetime="${iso(now)}">${iso(now)}</time>. Events are kept in memory and lost on restart; Prometheus keeps the history.</p>
 </div>`;
 }
 
@@ -157,12 +226,13 @@ export function renderPage(snapshot: Snapshot, opts: PageOptions): SafeHtml {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Cluster status · appcluster-exporter</title>
+<link rel="icon" href="static/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="static/status.css">
 <script src="static/status.js" defer></script>
 </head>
 <body data-refresh-ms="${refreshMs}">
 <header><h1>Cluster status</h1>
-<nav><a href="metrics">Metrics</a> · <a href="api/v1/status">JSON</a>${opts.grafanaUrl ? html` · <a href="${opts.grafanaUrl}">Grafana</a>` : ''}</nav></header>
+<nav aria-label="Other views"><a href="metrics">Metrics</a> · <a href="api/v1/status">JSON</a> · <a href="api/v1/events">Events</a>${opts.grafanaUrl ? html` · <a href="${opts.grafanaUrl}">Grafana</a>` : ''}${opts.alertmanagerUrl ? html` · <a href="${opts.alertmanagerUrl}">Alertmanager</a>` : ''}</nav></header>
 <main>${renderClusters(snapshot, opts)}</main>
 </body>
 </html>`;

@@ -13,8 +13,9 @@ interface Entry {
  * One judgement of the cluster shared by every request for up to `maxAgeMs`, and one
  * rendering of it per format however many clients ask: a hundred clients scraping
  * `/metrics` and `/api/v1/status` back to back cost what one client does, so they cannot
- * starve the probes of CPU. A change of `version()` (a reload) starts afresh at once, and
- * all formats are rendered from the same snapshot, so they agree with each other.
+ * starve the probes of CPU. A change of `version()` (the monitor's next round, a reload)
+ * starts afresh at once, and all formats are rendered from the same snapshot, so they
+ * agree with each other and with the events of that round.
  */
 export class SnapshotCache {
   private entry?: Entry;

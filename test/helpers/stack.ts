@@ -2,7 +2,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Snapshot } from '../../src/evaluate/snapshot.js';
-import { startExporter, type RunningExporter } from '../../src/exporter.js';
+import { startExporter, type ExporterOptions, type RunningExporter } from '../../src/exporter.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { SimCluster, type SimOptions } from '../../src/sim/cluster.js';
 import { simExporterConfig, type SimExporterConfigOptions } from '../../src/sim/exporter-config.js';
@@ -33,6 +33,8 @@ export async function startStack(
   sim: Partial<SimOptions> = {},
   config: SimExporterConfigOptions = {},
   logger?: Logger,
+  /** More exporter options, e.g. `alertmanagerUrl`. */
+  exporterOptions: Partial<ExporterOptions> = {},
 ): Promise<Stack> {
   const cluster = new SimCluster({
     servers: 3,
@@ -55,6 +57,7 @@ export async function startStack(
     configFile,
     listenAddress: '127.0.0.1:0',
     logger: logger ?? createLogger('debug', 'logfmt', { write: (s: string) => logLines.push(s) }),
+    ...exporterOptions,
   });
   return {
     sim: cluster,

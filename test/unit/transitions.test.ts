@@ -9,7 +9,7 @@ import { waitFor } from '../helpers/stack.js';
 
 // One component probed once (the next probe is an hour away): after that first result no
 // probe finishes, so only its heartbeat going stale can change the server's state.
-describe('the transition log', () => {
+describe('the rounds of the monitor', () => {
   let listener: Server;
   let config: Config;
   beforeAll(async () => {
@@ -34,18 +34,22 @@ describe('the transition log', () => {
   it('notices a heartbeat going stale with no new probe result, not a millisecond early', async () => {
     const lines: string[] = [];
     const logger = createLogger('info', 'logfmt', { write: (l: string) => lines.push(l) });
-    const monitor = new Monitor(config, { concurrency: 1, logger, metrics: new OwnMetrics(false), random: () => 0 });
+    const monitor = new Monitor(config, { concurrency: 1, logger, metrics: new OwnMetrics(false), random: () => 0.5 });
     monitor.start();
     try {
       await waitFor('the first probe', () => (monitor.ready() ? true : undefined));
       const heartbeatMs = monitor.snapshot().clusters[0]!.servers[0]!.components[0]!.lastHeartbeat! * 1000;
       const offline = () => lines.filter((l) => l.includes('server offline'));
-      monitor.logTransitions(heartbeatMs + 1000);
-      monitor.logTransitions(heartbeatMs + 10_000);
+      monitor.round(heartbeatMs + 1000);
+      monitor.round(heartbeatMs + 10_000);
       expect(offline()).toHaveLength(0);
-      monitor.logTransitions(heartbeatMs + 10_001);
+      expect(monitor.snapshot().clusters[0]!.servers[0]!.state).toBe('online');
+      monitor.round(heartbeatMs + 10_001);
       expect(offline()).toHaveLength(1);
       expect(offline()[0]).toMatch(/reason="web: stale"/);
+      // The snapshot of that round shows what the log says, and the event is kept.
+      expect(monitor.snapshot().clusters[0]!.servers[0]).toMatchObject({ state: 'offline', reason: 'web: stale', since: (heartbeatMs + 10_001) / 1000 });
+      expect(monitor.events({ limit: 10 }).map((e) => e.kind)).toEqual(['server_offline', 'component_stale', 'started']);
     } finally {
       await monitor.stop();
     }

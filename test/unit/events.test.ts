@@ -1,0 +1,299 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load.js';
+import type { Config } from '../../src/config/types.js';
+import { evaluate, type History } from '../../src/evaluate/evaluate.js';
+import { events, type ClusterEvent } from '../../src/evaluate/events.js';
+import { pushRecent, RECENT_CHECKS, RecentChecks } from '../../src/evaluate/recent.js';
+import { recordKey, type ComponentRecord, type Observation } from '../../src/evaluate/record.js';
+import { EventLog } from '../../src/monitor/event-log.js';
+import { Transitions } from '../../src/monitor/transitions.js';
+
+const T0 = Date.UTC(2026, 10, 23, 12, 0, 0);
+
+const config = parseConfig(
+  `clusters:
+  - name: mft
+    stale_timeout: 60s
+    expectations:
+      min_servers_online: 2
+      servers_with_fact: [{ name: one_primary, fact: role, values: [primary], count: 1 }]
+    components:
+      - { name: web, stale_timeout: 24h, probe: { http: { url: "http://{address}/" } }, version: version, key_fingerprint: key }
+      - { name: service, probe: { http: { url: "http://{address}:81/" } }, version: version, key_fingerprint: key, facts: { role: role } }
+    servers:
+      - { name: a, address: 127.0.0.1 }
+      - { name: b, address: 127.0.0.2 }
+      - { name: c, address: 127.0.0.3 }
+`,
+  'events.yml',
+);
+
+/** Transitions over `config` with records for it, and helpers to feed results and run rounds. */
+function setup(cfg: Config = config) {
+  const records = new Map<string, ComponentRecord>();
+  const transitions = new Transitions();
+  const log: ClusterEvent[] = [];
+  const configure = (next: Config, nowMs: number) => {
+    const keys = new Set<string>();
+    for (const c of next.clusters) for (const s of c.servers) for (const x of s.components) keys.add(x.key);
+    for (const k of records.keys()) if (!keys.has(k)) records.delete(k);
+    for (const k of keys) if (!records.has(k)) records.set(k, { failures: {} });
+    transitions.configure(next, records, nowMs);
+    current = next;
+  };
+  let current = cfg;
+  configure(cfg, T0);
+  const history: History = { since: (c, s) => transitions.since(c, s), recentEvents: () => [] };
+  return {
+    records,
+    configure,
+    fold(server: string, component: string, obs: Partial<Observation> & { success: boolean; finishedMs: number }) {
+      const cluster = current.clusters[0]!;
+      const check = transitions.check(cluster.name, server)!;
+      const index = check.server.components.findIndex((c) => c.name === component);
+      transitions.fold(check, index, { durationMs: 1, ...obs });
+    },
+    /** One round at `nowMs`: the events, and the snapshot taken in that round. */
+    round(nowMs: number) {
+      const out = transitions.judge(nowMs);
+      log.push(...out);
+      return { events: out, snapshot: evaluate(current, records, nowMs, history) };
+    },
+    log,
+    transitions,
+  };
+}
+
+const ok = (at: number, extra: Partial<Observation> = {}) => ({ success: true, finishedMs: at, heartbeatMs: at, version: '8.6.2', keyHash: 'k1', ...extra });
+const refused = (at: number) => ({ success: false, reason: 'connection_refused' as const, finishedMs: at });
+const kinds = (list: readonly ClusterEvent[]) => list.map((e) => `${e.kind} ${e.server ?? ''}${e.component ? `/${e.component}` : ''}`.trim());
+
+function allHealthy(t: ReturnType<typeof setup>, at: number, role: (s: string) => string = (s) => (s === 'a' ? 'primary' : 'replica')) {
+  for (const s of ['a', 'b', 'c']) {
+    t.fold(s, 'web', ok(at));
+    t.fold(s, 'service', ok(at, { facts: { role: role(s) } }));
+  }
+}
+
+describe('transitions between rounds', () => {
+  it('says nothing while servers come up, then logs offline with the reason and back online with the time offline', () => {
+    const t = setup();
+    expect(t.round(T0).events).toEqual([]);
+    allHealthy(t, T0 + 100);
+    const first = t.round(T0 + 1000);
+    expect(first.events).toEqual([]);
+    expect(first.snapshot.clusters[0]!.servers.map((s) => [s.state, s.since])).toEqual([
+      ['online', (T0 + 1000) / 1000],
+      ['online', (T0 + 1000) / 1000],
+      ['online', (T0 + 1000) / 1000],
+    ]);
+    t.fold('b', 'service', refused(T0 + 1500));
+    const down = t.round(T0 + 2000);
+    expect(kinds(down.events)).toEqual(['component_down b/service', 'server_offline b']);
+    expect(down.events[1]).toMatchObject({ severity: 'warning', reason: 'service: connection_refused', message: 'b offline: service: connection_refused', time: (T0 + 2000) / 1000 });
+    expect(down.snapshot.clusters[0]!.servers[1]).toMatchObject({ state: 'offline', since: (T0 + 2000) / 1000 });
+    // Every server reports again; only b's state changes.
+    allHealthy(t, T0 + 192_500);
+    const back = t.round(T0 + 193_000);
+    expect(kinds(back.events)).toEqual(['component_up b/service', 'server_online b']);
+    expect(back.events[1]!.message).toBe('b back online after 3m 11s offline');
+  });
+
+  it('logs nothing for a failure and a recovery within one round: no snapshot showed it', () => {
+    const t = setup();
+    allHealthy(t, T0);
+    t.round(T0 + 1000);
+    t.fold('b', 'service', refused(T0 + 1200));
+    t.fold('b', 'service', ok(T0 + 1700));
+    const r = t.round(T0 + 2000);
+    expect(r.events).toEqual([]);
+    expect(r.snapshot.clusters[0]!.servers[1]!.state).toBe('online');
+    // The strip still shows every probe, the failure included.
+    expect(r.snapshot.clusters[0]!.servers[1]!.components[1]!.recent.toJSON().map((x) => x.result)).toEqual(['up', 'down', 'up']);
+  });
+
+  it('notices a heartbeat going stale with no new result, not a millisecond early, and says how old', () => {
+    const t = setup();
+    allHealthy(t, T0);
+    t.round(T0 + 1000);
+    expect(t.round(T0 + 60_000).events).toEqual([]);
+    const r = t.round(T0 + 60_001);
+    expect(kinds(r.events)).toEqual([
+      'component_stale a/service',
+      'server_offline a',
+      'component_stale b/service',
+      'server_offline b',
+      'component_stale c/service',
+      'server_offline c',
+      'expectation_not_met',
+    ]);
+    expect(r.events.filter((e) => e.kind === 'server_offline').map((e) => e.reason)).toEqual(['service: stale', 'service: stale', 'service: stale']);
+    expect(r.events.find((e) => e.kind === 'component_stale')!.reason).toBe('heartbeat 1m 0s old, stale timeout 1m 0s');
+    expect(r.snapshot.clusters[0]!.servers.every((s) => s.state === 'offline')).toBe(true);
+    // min_servers_online is breached in the same round.
+    expect(r.events.find((e) => e.kind === 'expectation_not_met')).toMatchObject({ subject: 'min_servers_online', severity: 'warning' });
+  });
+
+  it('logs version and key drift and their return, against the majority', () => {
+    const t = setup();
+    allHealthy(t, T0);
+    t.round(T0 + 1000);
+    t.fold('c', 'web', ok(T0 + 1500, { version: '8.5.0', keyHash: 'k2' }));
+    const drift = t.round(T0 + 2000);
+    expect(kinds(drift.events)).toEqual(['version_drift c/web', 'key_drift c/web']);
+    expect(drift.events[0]).toMatchObject({ from: '8.6.2', to: '8.5.0', message: 'c web version 8.5.0 out of sync (cluster: 8.6.2)' });
+    t.fold('c', 'web', ok(T0 + 2500));
+    expect(kinds(t.round(T0 + 3000).events)).toEqual(['version_in_sync c/web', 'key_in_sync c/web']);
+  });
+
+  it('logs a fact that changes between rounds, not one that changed back within a round', () => {
+    const t = setup();
+    allHealthy(t, T0);
+    t.round(T0 + 1000);
+    t.fold('a', 'service', ok(T0 + 1100, { facts: { role: 'replica' } }));
+    t.fold('a', 'service', ok(T0 + 1200, { facts: { role: 'primary' } }));
+    expect(t.round(T0 + 2000).events).toEqual([]);
+    // The leader moves: a to replica, b to primary.
+    t.fold('a', 'service', ok(T0 + 2100, { facts: { role: 'replica' } }));
+    const r1 = t.round(T0 + 3000);
+    expect(kinds(r1.events)).toEqual(['fact_changed a/service', 'expectation_not_met']);
+    expect(r1.events[0]).toMatchObject({ subject: 'role', from: 'primary', to: 'replica', message: 'a service role: primary → replica' });
+    expect(r1.events[1]).toMatchObject({ subject: 'one_primary', reason: '0 servers with role primary, expected exactly 1' });
+    t.fold('b', 'service', ok(T0 + 3100, { facts: { role: 'primary' } }));
+    const r2 = t.round(T0 + 4000);
+    expect(kinds(r2.events)).toEqual(['fact_changed b/service', 'expectation_met']);
+  });
+
+  it('judges exactly as evaluate() does, round after round', () => {
+    // A pseudo-random run: results fold in between rounds; at each round the remembered
+    // state of every server equals the snapshot's, so the log and the snapshot agree.
+    const t = setup();
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    let now = T0;
+    let offline = 0;
+    for (let round = 0; round < 400; round++) {
+      for (let k = Math.floor(rand() * 4); k > 0; k--) {
+        const server = ['a', 'b', 'c'][Math.floor(rand() * 3)]!;
+        const component = rand() < 0.5 ? 'web' : 'service';
+        const at = now + Math.floor(rand() * 1000);
+        const x = rand();
+        t.fold(server, component, x < 0.2 ? refused(at) : ok(at - (x < 0.3 ? 70_000 : 0), { version: x < 0.35 ? '8.5.0' : '8.6.2' }));
+      }
+      now += 1000 + Math.floor(rand() * 30_000);
+      const { events: evs, snapshot } = t.round(now);
+      offline += evs.filter((e) => e.kind === 'server_offline').length;
+      for (const s of snapshot.clusters[0]!.servers) {
+        expect(s.state).toBe(t.transitions.state('mft', s.name));
+        expect(s.since).toBe(t.transitions.since('mft', s.name)! / 1000);
+      }
+      for (const e of evs.filter((x) => x.kind === 'server_offline' || x.kind === 'server_online')) {
+        expect(snapshot.clusters[0]!.servers.find((s) => s.name === e.server)!.state).toBe(e.to);
+      }
+    }
+    expect(offline).toBeGreaterThan(5);
+  });
+
+  it('keeps state and since across a reload, and starts new servers pending', () => {
+    const t = setup();
+    allHealthy(t, T0);
+    t.round(T0 + 1000);
+    t.fold('b', 'service', refused(T0 + 1500));
+    t.round(T0 + 2000);
+    const next = parseConfig(
+      `clusters:
+  - name: mft
+    stale_timeout: 60s
+    components:
+      - { name: web, stale_timeout: 24h, probe: { http: { url: "http://{address}/" } }, version: version, key_fingerprint: key }
+      - { name: service, probe: { http: { url: "http://{address}:81/" } }, version: version, key_fingerprint: key, facts: { role: role } }
+    servers:
+      - { name: b, address: 127.0.0.2 }
+      - { name: d, address: 127.0.0.4 }
+`,
+      'events.yml',
+    );
+    t.configure(next, T0 + 5000);
+    const r = t.round(T0 + 5000);
+    expect(r.events).toEqual([]);
+    expect(r.snapshot.clusters[0]!.servers.map((s) => [s.name, s.state, s.since])).toEqual([
+      ['b', 'offline', (T0 + 2000) / 1000],
+      ['d', 'pending', (T0 + 5000) / 1000],
+    ]);
+    expect(r.snapshot.clusters[0]!.serversPending).toBe(1);
+    expect(t.transitions.since('mft', 'a')).toBeUndefined();
+  });
+});
+
+describe('the event log', () => {
+  const ev = (time: number, cluster: string | null, n = 0) =>
+    cluster === null ? events.reloaded(time, true, 1) : events.component(time, cluster, `s${n}`, 'web', 'up', 'down', 'timeout');
+
+  it('keeps a bounded ring per cluster, so a noisy cluster cannot push out another', () => {
+    const log = new EventLog(5);
+    log.add(ev(1, 'quiet'));
+    for (let i = 0; i < 12; i++) log.add(ev(2 + i, 'noisy', i));
+    expect(log.latest('noisy', 100).map((e) => e.server)).toEqual(['s11', 's10', 's9', 's8', 's7']);
+    expect(log.latest('quiet', 100)).toHaveLength(1);
+    expect(log.query({ limit: 100 })).toHaveLength(6);
+  });
+
+  it('answers newest first, after `since` (exclusive), per cluster, at most `limit`', () => {
+    const log = new EventLog();
+    log.add(ev(10, 'a', 1));
+    log.add(ev(10, 'b', 2));
+    log.add(ev(11, null));
+    log.add(ev(12, 'a', 3));
+    log.add(ev(12, 'a', 4));
+    expect(log.query({ limit: 100 }).map((e) => [e.time, e.server])).toEqual([
+      [12, 's4'],
+      [12, 's3'],
+      [11, null],
+      [10, 's2'],
+      [10, 's1'],
+    ]);
+    expect(log.query({ sinceSeconds: 10, limit: 100 })).toHaveLength(3);
+    expect(log.query({ sinceSeconds: 12, limit: 100 })).toEqual([]);
+    expect(log.query({ cluster: 'a', limit: 100 }).map((e) => e.server)).toEqual(['s4', 's3', 's1']);
+    expect(log.query({ limit: 2 }).map((e) => e.server)).toEqual(['s4', 's3']);
+    expect(log.query({ cluster: 'nope', limit: 100 })).toEqual([]);
+    log.retain(new Set(['b']));
+    expect(log.query({ limit: 100 }).map((e) => e.cluster)).toEqual([null, 'b']);
+  });
+
+  it('clips a failed reload error', () => {
+    const e = events.reloadFailed(1, 'x'.repeat(10_000));
+    expect(e.reason!.length).toBeLessThanOrEqual(401);
+    expect(e.message.length).toBeLessThan(500);
+  });
+});
+
+describe('the ring of recent checks', () => {
+  it('keeps the last RECENT_CHECKS results in a fixed array of numbers, oldest first', () => {
+    const r: ComponentRecord = { failures: {} };
+    for (let i = 0; i < RECENT_CHECKS + 7; i++) {
+      pushRecent(r, i % 5 === 0 ? 'down' : i % 7 === 0 ? 'stale' : 'up', i % 10 === 0 ? 'timeout' : 'connection_reset', T0 + i * 1000);
+    }
+    expect(r.recent).toHaveLength(RECENT_CHECKS);
+    expect(r.recent!.every((x) => typeof x === 'number')).toBe(true);
+    const list = RecentChecks.of(r).toJSON();
+    expect(list).toHaveLength(RECENT_CHECKS);
+    expect(list[0]).toEqual({ at: (T0 + 7000) / 1000, result: 'stale' });
+    expect(list.at(-1)).toEqual({ at: (T0 + 26_000) / 1000, result: 'up' });
+    expect(list.find((x) => x.at === (T0 + 10_000) / 1000)).toEqual({ at: (T0 + 10_000) / 1000, result: 'down', reason: 'timeout' });
+    expect(list.find((x) => x.at === (T0 + 15_000) / 1000)).toEqual({ at: (T0 + 15_000) / 1000, result: 'down', reason: 'connection_reset' });
+    expect(list.find((x) => x.at === (T0 + 14_000) / 1000)!.result).toBe('stale');
+    expect(JSON.parse(JSON.stringify({ recent: RecentChecks.of(r) })).recent).toEqual(list);
+  });
+
+  it('is empty before the first probe, and a snapshot holds a copy', () => {
+    const records = new Map<string, ComponentRecord>([[recordKey('mft', 'a', 'web'), { failures: {} }]]);
+    const r = records.get(recordKey('mft', 'a', 'web'))!;
+    expect(RecentChecks.of(r).length).toBe(0);
+    pushRecent(r, 'up', undefined, T0);
+    const copy = RecentChecks.of(r);
+    pushRecent(r, 'down', 'timeout', T0 + 1000);
+    expect(copy.length).toBe(1);
+    expect(RecentChecks.of(r).length).toBe(2);
+  });
+});
