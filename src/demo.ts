@@ -3,24 +3,56 @@
  * `npm start`: a simulated three-server cluster on loopback and the exporter watching it.
  * `npm start -- --profile NAME` picks the cluster: `demo` (the default, a generic health
  * document, examples/demo.yml), or one shaped like a product: `proget`, `securetransport`,
- * `etcd`, `patroni` (examples/sim-NAME.yml).
+ * `etcd`, `patroni` (examples/sim-NAME.yml). The exporter's own flags pass through:
+ * `npm start -- --web.listen-address=:9100 --log.level=debug --web.config.file=web.yml`.
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { startExporter } from './exporter.js';
-import { createLogger } from './log.js';
+import { createLogger, LOG_FORMATS, LOG_LEVELS } from './log.js';
 import { SimCluster } from './sim/cluster.js';
 import { startControl } from './sim/control.js';
 import { isProfileName, profileConfigFile, PROFILES, SIM_PASSWORD_ENV } from './sim/profiles.js';
 
-const { values } = parseArgs({ options: { profile: { type: 'string', default: 'demo' } } });
-const name = values.profile;
+const flags = (() => {
+  try {
+    return parseArgs({
+      options: {
+        profile: { type: 'string', default: 'demo' },
+        'web.listen-address': { type: 'string', default: '127.0.0.1:10471' },
+        'web.telemetry-path': { type: 'string' },
+        'web.config.file': { type: 'string' },
+        'web.grafana-url': { type: 'string' },
+        'web.alertmanager-url': { type: 'string' },
+        'probe.concurrency': { type: 'string' },
+        'log.level': { type: 'string', default: 'info' },
+        'log.format': { type: 'string', default: 'logfmt' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\nusage: npm start -- [--profile NAME] [exporter flags: --web.listen-address, --web.telemetry-path, --web.config.file, --web.grafana-url, --web.alertmanager-url, --probe.concurrency, --log.level, --log.format]\n`);
+    process.exit(2);
+  }
+})();
+const oneOf = <T extends string>(flag: string, value: string, allowed: readonly T[]): T => {
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  process.stderr.write(`--${flag} must be one of ${allowed.join(', ')}, got "${value}"\n`);
+  process.exit(2);
+};
+const concurrency = flags['probe.concurrency'] === undefined ? undefined : Number(flags['probe.concurrency']);
+if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) {
+  process.stderr.write('--probe.concurrency must be a positive integer\n');
+  process.exit(2);
+}
+const name = flags.profile;
 if (!isProfileName(name)) {
   process.stderr.write(`unknown profile "${name}"; known: ${Object.keys(PROFILES).join(', ')}\n`);
   process.exit(2);
 }
 const profile = PROFILES[name];
-const logger = createLogger('info', 'logfmt');
+const logger = createLogger(oneOf('log.level', flags['log.level'], LOG_LEVELS), oneOf('log.format', flags['log.format'], LOG_FORMATS));
 
 // The SecureTransport profile's configuration reads the admin password from the environment.
 process.env[SIM_PASSWORD_ENV] ??= randomBytes(12).toString('hex');
@@ -32,7 +64,16 @@ try {
   process.exit(1);
 }
 const control = await startControl(sim, '127.0.0.1', 10472);
-const exporter = await startExporter({ configFile: profileConfigFile(name), listenAddress: '127.0.0.1:10471', logger }).catch((err: Error) => {
+const exporter = await startExporter({
+  configFile: profileConfigFile(name),
+  listenAddress: flags['web.listen-address'],
+  telemetryPath: flags['web.telemetry-path'],
+  webConfigFile: flags['web.config.file'],
+  grafanaUrl: flags['web.grafana-url'],
+  alertmanagerUrl: flags['web.alertmanager-url'],
+  concurrency,
+  logger,
+}).catch((err: Error) => {
   process.stderr.write(`cannot start the exporter: ${err.message}\n`);
   process.exit(1);
 });
