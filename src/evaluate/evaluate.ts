@@ -133,8 +133,8 @@ function evaluateCluster(cluster: ClusterConfig, records: Records, nowMs: number
 
 /**
  * The cluster's expectations: at least `min_servers_online` active servers online (standby
- * servers of a disaster-recovery site do not count), and between min and max servers whose
- * up component reports a fact with one of the expected values (exactly one primary).
+ * servers of a disaster-recovery site do not count), and between min and max Online servers
+ * whose up component reports a fact with one of the expected values (exactly one primary).
  * `met` is null while some server has not been judged yet.
  */
 export function judgeExpectations(
@@ -160,8 +160,11 @@ export function judgeExpectations(
     });
   }
   for (const e of cluster.factExpectations) {
+    // Only an Online server counts: a leader that stopped answering its health check must
+    // not count while its other endpoint still holds its last answer.
     const matching = cluster.servers
       .filter((s, i) =>
+        servers[i]!.state === 'online' &&
         s.components.some((_, j) => {
           const r = recs[i]![j];
           const value = r?.last?.success ? r.facts?.[e.fact] : undefined;

@@ -216,3 +216,37 @@ describe('judgeServer', () => {
     expect(judgeServer(a, recs, judged.changesAt)).toMatchObject({ state: 'offline', reason: 'service: stale' });
   });
 });
+
+describe('fact expectations', () => {
+  // etcd's shape: the health endpoint says whether a member serves, the status endpoint
+  // (another schedule) says who leads.
+  const etcd = parseConfig(
+    `clusters:
+  - name: etcd
+    expectations:
+      servers_with_fact: [{ name: one_leader, fact: leader, values: ["true"], count: 1 }]
+    components:
+      - { name: health, probe: { http: { url: "http://{address}:2379/health" } }, status: health }
+      - { name: raft, required: false, probe: { http: { url: "http://{address}:2379/status" } }, facts: { leader: leader } }
+    servers: [{ name: m1, address: 127.0.0.1 }, { name: m2, address: 127.0.0.2 }, { name: m3, address: 127.0.0.3 }]
+`,
+    'etcd.yml',
+  );
+  const judge = (set: ReturnType<typeof recordsFor>['set'], records: ReturnType<typeof recordsFor>['records']) =>
+    evaluate(etcd, records, NOW).clusters[0]!.expectations[0]!;
+
+  it('counts only Online servers: a killed leader whose status endpoint still holds its last answer is not a leader', () => {
+    const { records, set } = recordsFor(etcd);
+    for (const [server, leader] of [['m1', 'true'], ['m2', 'false'], ['m3', 'false']] as const) {
+      set('etcd', server, 'health', { success: true, finishedMs: NOW - 500, status: 'true' });
+      set('etcd', server, 'raft', { success: true, finishedMs: NOW - 500, facts: { leader } });
+    }
+    expect(judge(set, records)).toMatchObject({ servers: 1, met: true, matching: ['m1'] });
+    // m1 is killed: its health probe fails first; its raft record still says "true".
+    set('etcd', 'm1', 'health', { success: false, reason: 'connection_refused', finishedMs: NOW - 100 });
+    expect(judge(set, records)).toMatchObject({ servers: 0, met: false, matching: [] });
+    // m2 takes over.
+    set('etcd', 'm2', 'raft', { success: true, finishedMs: NOW - 50, facts: { leader: 'true' } });
+    expect(judge(set, records)).toMatchObject({ servers: 1, met: true, matching: ['m2'] });
+  });
+});
