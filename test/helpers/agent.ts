@@ -1,10 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FactEntry, FactsDocument } from '../../src/agent/collector.js';
 import { startAgent, type RunningAgent } from '../../src/agent/server.js';
 import { createLogger } from '../../src/log.js';
-import { MAIN } from './process.js';
+import { MAIN, spawnListening } from './process.js';
 
 /** A ProGet shared configuration file (root InedoAppConfig) holding `key`. */
 export function progetConfig(key: string, extra = ''): string {
@@ -64,34 +64,6 @@ export interface AgentProcess {
  * Runs `appcluster-exporter agent` from dist/ as users do and waits for its "listening"
  * line. `wrapper` is a command that execs the rest, such as `setpriv ... --`.
  */
-export async function spawnAgent(args: string[], options: { env?: NodeJS.ProcessEnv; wrapper?: string[] } = {}): Promise<AgentProcess> {
-  const [command, ...rest] = [...(options.wrapper ?? []), process.execPath, MAIN, 'agent', '--web.listen-address=127.0.0.1:0', ...args];
-  const child = spawn(command!, rest, { env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const stop = async (): Promise<number | null> => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    return exited;
-  };
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      void stop();
-      reject(new Error(`agent did not start:\n${out}`));
-    }, 15_000);
-    const check = (): void => {
-      const m = /msg=listening address=([\d.]+:\d+)/.exec(out) ?? /"address":"([\d.]+:\d+)"[^\n]*"msg":"listening"/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(`http://${m[1]}`);
-      }
-    };
-    child.stdout!.on('data', check);
-    void exited.then(() => {
-      clearTimeout(timer);
-      reject(new Error(`agent exited:\n${out}`));
-    });
-  });
-  return { child, url, output: () => out, stop };
+export function spawnAgent(args: string[], options: { env?: NodeJS.ProcessEnv; wrapper?: string[] } = {}): Promise<AgentProcess> {
+  return spawnListening('agent', [process.execPath, MAIN, 'agent', '--web.listen-address=127.0.0.1:0', ...args], options.env ?? process.env, options.wrapper);
 }

@@ -14,8 +14,16 @@ export interface ExporterProcess {
  * Runs the built exporter as users do and waits for its "listening" line (logfmt or JSON).
  * `wrapper` is a command that execs the rest, such as `prlimit --nofile=600 --`.
  */
-export async function spawnExporter(args: string[], env: NodeJS.ProcessEnv = process.env, wrapper: string[] = []): Promise<ExporterProcess> {
-  const argv = [process.execPath, MAIN, '--web.listen-address=127.0.0.1:0', ...args];
+export function spawnExporter(args: string[], env: NodeJS.ProcessEnv = process.env, wrapper: string[] = []): Promise<ExporterProcess> {
+  return spawnListening('exporter', [process.execPath, MAIN, '--web.listen-address=127.0.0.1:0', ...args], env, wrapper);
+}
+
+/**
+ * Runs a command of the built binary (the exporter, `agent`) and waits for its "listening"
+ * line (logfmt or JSON); rejects with its output when it exits first or does not listen
+ * within 15 s.
+ */
+export async function spawnListening(what: string, argv: string[], env: NodeJS.ProcessEnv, wrapper: string[] = []): Promise<ExporterProcess> {
   const [command, ...rest] = [...wrapper, ...argv];
   const child = spawn(command!, rest, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -29,7 +37,7 @@ export async function spawnExporter(args: string[], env: NodeJS.ProcessEnv = pro
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {
       void stop();
-      reject(new Error(`exporter did not start:\n${out}`));
+      reject(new Error(`${what} did not start:\n${out}`));
     }, 15_000);
     const check = (): void => {
       const m = /msg=listening address=([\d.]+:\d+)/.exec(out) ?? /"address":"([\d.]+:\d+)"[^\n]*"msg":"listening"/.exec(out);
@@ -41,7 +49,7 @@ export async function spawnExporter(args: string[], env: NodeJS.ProcessEnv = pro
     child.stdout!.on('data', check);
     void exited.then(() => {
       clearTimeout(timer);
-      reject(new Error(`exporter exited:\n${out}`));
+      reject(new Error(`${what} exited:\n${out}`));
     });
   });
   return { child, url, output: () => out, stop };
