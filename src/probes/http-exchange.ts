@@ -1,41 +1,64 @@
 /**
- * One HTTP exchange of the http probe over an undici dispatcher: the request, one retry
- * when a kept-alive connection turns out to be closed, and the body read up to a limit
- * on the bytes it decodes to.
+ * One HTTP exchange of the http probe over Node's own HTTP client (node:http, node:https):
+ * the request, one retry when a kept-alive connection turns out to be closed, and the body
+ * read up to a limit on the bytes it decodes to.
  */
-import { subscribe } from 'node:diagnostics_channel';
+import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, type RequestOptions } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { kMaxLength } from 'node:buffer';
+import type { Socket } from 'node:net';
 import { promisify } from 'node:util';
 import { brotliDecompress, gunzip, inflate, inflateRaw, type ZlibOptions } from 'node:zlib';
-import { Client, type Dispatcher } from 'undici';
-import type { IncomingHttpHeaders } from 'undici/types/header.js';
 import { clip, ProbeFailure } from './reasons.js';
 
 /** What the probe asks for the Accept-Encoding header: every coding `decode` reads. */
 export const ACCEPT_ENCODING = 'gzip, deflate, br';
 
+/** Most bytes of a response head (status line and headers), as Node's default `--max-http-header-size`. */
+export const MAX_HEADER_BYTES = 16 * 1024;
+
 /** The parts of a probe's request that stay the same from one probe to the next. */
 export interface Endpoint {
-  /** The dispatcher that keeps connections alive between probes. */
-  readonly dispatcher: Dispatcher;
-  /** For the one-off client that makes a retry's new connection: the agent's own options. */
-  readonly clientOptions: Client.Options;
-  readonly request: Dispatcher.DispatchOptions & { readonly origin: string };
+  /** `https:` requests go out through node:https, with the agent's TLS options. */
+  readonly secure: boolean;
+  /** Keeps connections alive between probes, or opens one per request (`keepAlive: false`). */
+  readonly agent: HttpAgent;
+  /** Opens a new connection for every request: a retry's, and every request of an endpoint without keep-alive. */
+  readonly oneOff: HttpAgent;
+  /** Host (bare, IPv6 without brackets), port, path, method, headers. */
+  readonly request: RequestOptions;
+  /** Sent as written (POST), else no body. */
+  readonly body?: string;
   /** Most bytes the decoded body may have; over it the probe fails `body_too_large`. */
   readonly bodyLimit: number;
 }
 
 /**
+ * The agents of one endpoint setting, shared by every server's probe of it: `keepAlive`
+ * keeps one idle connection per server between probes, `oneOff` closes each after its
+ * answer. Idle connections are closed after 60 s, or a second before the server's own
+ * `Keep-Alive: timeout=N` (node:http's Agent reads that hint). TCP keep-alive probes start
+ * after 60 s idle, so an idle connection between probes sends none.
+ */
+export function agentsFor(secure: boolean, tls: object | undefined): { keepAlive: HttpAgent; oneOff: HttpAgent } {
+  const Agent = secure ? HttpsAgent : HttpAgent;
+  return {
+    keepAlive: new Agent({ ...tls, keepAlive: true, keepAliveMsecs: 60_000, timeout: 60_000, scheduling: 'lifo' }),
+    oneOff: new Agent({ ...tls, keepAlive: false }),
+  };
+}
+
+/**
  * The request and the response's head; `body()` reads the rest. Whoever holds it calls
- * `drop()` when done, which closes the connection if the body was not read to its end.
+ * `drop()` when done, which closes the connection if the body did not arrive to its end.
  */
 export interface Answer {
   readonly status: number;
   readonly headers: IncomingHttpHeaders;
   /**
    * The body, decoded. Rejects with a ProbeFailure: `body_too_large` past the limit (or a
-   * Content-Length already past it), `bad_body` for a coding it cannot decode; else with
-   * the error undici or the socket raised.
+   * Content-Length already past it), `bad_body` for a coding it cannot decode or a body
+   * cut short by the server's close; else with the error the socket or parser raised.
    */
   body(): Promise<Buffer>;
   drop(): void;
@@ -46,78 +69,43 @@ export interface Answer {
  * deadline, which covers the retry too). A failure on a connection that an earlier request
  * used, before any byte of the answer arrived and because the connection closed, is
  * retried once on a new connection: the server closed an idle keep-alive connection just
- * as the request went out (RFC 9112 section 9.3.1 lets a client retry such a request).
- * Never a second retry, never after a byte of the answer, never on a fresh connection.
- * Rejects with the error of the last attempt.
+ * as the request went out (RFC 9112 section 9.3.1 lets a client retry such a request; the
+ * Node.js documentation of `request.reusedSocket` shows the same retry). Never a second
+ * retry, never after a byte of the answer, never on a fresh connection. Rejects with the
+ * error of the last attempt.
  */
 export async function exchange(endpoint: Endpoint, signal: AbortSignal): Promise<Answer> {
-  const first = new Attempt(endpoint, signal);
-  send(first, endpoint.dispatcher, endpoint.request, true);
+  const first = new Attempt(endpoint, signal, endpoint.agent);
   try {
     return await first.head;
   } catch (err) {
     if (!first.mayRetry(err) || signal.aborted) throw err;
   }
-  // A client of its own: the agent could hand the retry another idle connection that the
-  // server has closed just the same.
-  const client = new Client(endpoint.request.origin, endpoint.clientOptions);
-  const second = new Attempt(endpoint, signal);
-  send(second, client, { ...endpoint.request, reset: true }, false);
-  // Closes the client once the retry is over, however it ends.
-  client.close().catch(() => {});
-  return second.head;
-}
-
-// A connection can only be seen to be reused in the requests undici writes to it: the
-// request object undici creates for our dispatch (synchronously, inside dispatch()) is
-// matched to our attempt, and the socket it is written on to the sockets written on before.
-// Both channels are undici's documented diagnostics (docs/api/DiagnosticsChannel.md). If
-// undici ever created the request later, nothing would match and no retry would happen.
-let dispatching: Attempt | undefined;
-const attempts = new WeakMap<object, Attempt>();
-const usedSockets = new WeakSet<object>();
-subscribe('undici:request:create', (message) => {
-  if (!dispatching) return;
-  attempts.set((message as { request: object }).request, dispatching);
-  dispatching = undefined;
-});
-subscribe('undici:client:sendHeaders', (message) => {
-  const { request, socket } = message as { request: object; socket: object };
-  const attempt = attempts.get(request);
-  if (!attempt) return;
-  attempt.reused = usedSockets.has(socket);
-  usedSockets.add(socket);
-});
-
-/** Dispatches an attempt; `watch` has the connection it goes out on checked for reuse. */
-function send(attempt: Attempt, dispatcher: Dispatcher, request: Dispatcher.DispatchOptions, watch: boolean): void {
-  if (watch) dispatching = attempt;
-  try {
-    dispatcher.dispatch(request, attempt);
-  } finally {
-    dispatching = undefined;
-  }
+  // A connection of its own: the pool could hand the retry another idle connection that
+  // the server has closed just the same.
+  return new Attempt(endpoint, signal, endpoint.oneOff).head;
 }
 
 /** Errors of a connection the server closed: the only ones a retry can cure. */
-const CLOSED = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
+const CLOSED = new Set(['ECONNRESET', 'EPIPE']);
 
 /** Extra wire bytes a compressed body may take over its decoded size (deflate's stored blocks: 5 bytes per 64 KiB; gzip's frame). */
 const wireAllowance = (limit: number): number => Math.ceil(limit / 1024) + 1024;
 
-/** Aborts a body nobody reads; one instance, since nobody looks at it. */
+/** Destroys a request whose body nobody reads; one instance, since nobody looks at it. */
 const DROPPED = new Error('body not read');
 
-class Attempt implements Dispatcher.DispatchHandler, Answer {
+class Attempt implements Answer {
   status = 0;
   headers: IncomingHttpHeaders = {};
-  /** The request went out on a connection an earlier request used. */
-  reused = false;
   readonly head: Promise<Answer>;
   private settleHead!: { resolve: (a: Answer) => void; reject: (e: unknown) => void };
-  private controller: Dispatcher.DispatchController | undefined;
-  /** A byte of the answer arrived: from then on, never retried. */
-  private started = false;
+  private readonly req: ClientRequest;
+  private socket: Socket | undefined;
+  /** The socket's bytesRead when this request got it: later bytes are this request's answer. */
+  private bytesBefore = 0;
+  /** The server sent FIN on this request's connection. */
+  private peerEnded = false;
   private headDone = false;
   private ended = false;
   private error: unknown;
@@ -127,64 +115,86 @@ class Attempt implements Dispatcher.DispatchHandler, Answer {
   private codings: string[] = [];
   private waiter: { resolve: (b: Buffer) => void; reject: (e: unknown) => void } | undefined;
   private readonly onAbort = (): void => this.fail(this.signal.reason);
+  private readonly onPeerEnd = (): void => {
+    this.peerEnded = true;
+  };
 
   constructor(
     private readonly endpoint: Endpoint,
     private readonly signal: AbortSignal,
+    agent: HttpAgent,
   ) {
     this.wireLimit = endpoint.bodyLimit;
     this.head = new Promise<Answer>((resolve, reject) => (this.settleHead = { resolve, reject }));
+    const send = endpoint.secure ? httpsRequest : httpRequest;
+    let req: ClientRequest;
+    try {
+      req = send({ ...endpoint.request, agent, maxHeaderSize: MAX_HEADER_BYTES });
+    } catch (err) {
+      // Node refuses a request it cannot write (a control byte in a configured header).
+      this.req = undefined as unknown as ClientRequest;
+      this.error = err;
+      this.settleHead.reject(err);
+      return;
+    }
+    this.req = req;
+    req.on('socket', (socket) => {
+      this.socket = socket;
+      this.bytesBefore = socket.bytesRead;
+      socket.once('end', this.onPeerEnd);
+    });
+    req.on('response', (res) => this.onResponse(res));
+    req.on('error', (err) => this.fail(err));
+    req.on('close', () => {
+      this.socket?.removeListener('end', this.onPeerEnd);
+      // Closed before the answer was complete and without an error of its own.
+      if (this.ended) return;
+      const hangUp = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+      this.fail(this.headDone ? this.cutShort(hangUp) : hangUp);
+    });
     signal.addEventListener('abort', this.onAbort, { once: true });
+    req.end(endpoint.body);
   }
 
+  /** The request went out on a reused connection and failed on its close before any byte of its answer. */
   mayRetry(err: unknown): boolean {
     const code = (err as { code?: unknown } | undefined)?.code;
-    return this.reused && !this.started && typeof code === 'string' && CLOSED.has(code);
+    const answered = this.headDone || (this.socket !== undefined && this.socket.bytesRead > this.bytesBefore);
+    return this.req !== undefined && this.req.reusedSocket && !answered && typeof code === 'string' && CLOSED.has(code);
   }
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.controller = controller;
-    // The deadline passed while the request waited for its connection.
-    if (this.error !== undefined) controller.abort(this.error as Error);
-  }
-
-  /** Called by undici when the first byte of an answer is parsed (legacy name, still forwarded). */
-  onResponseStarted(): void {
-    this.started = true;
-  }
-
-  onResponseStart(_c: Dispatcher.DispatchController, status: number, headers: IncomingHttpHeaders): void {
-    this.started = true;
-    // 1xx answers come before the real one.
-    if (status < 200) return;
+  private onResponse(res: IncomingMessage): void {
+    const status = res.statusCode ?? 0;
     this.status = status;
-    this.headers = headers;
-    const codings = headers['content-encoding'];
+    this.headers = res.headers;
+    const codings = res.headers['content-encoding'];
     if (codings !== undefined) {
-      this.codings = codingsOf(Array.isArray(codings) ? codings.join(',') : codings);
+      this.codings = codingsOf(codings);
       if (this.codings.length > 0) this.wireLimit += wireAllowance(this.endpoint.bodyLimit);
     }
+    res.on('data', (chunk: Buffer) => {
+      this.received += chunk.length;
+      if (this.received > this.wireLimit) {
+        this.fail(new ProbeFailure('body_too_large', `more than ${this.wireLimit} bytes`));
+        return;
+      }
+      this.chunks?.push(chunk);
+    });
+    res.on('end', () => {
+      this.ended = true;
+      this.signal.removeEventListener('abort', this.onAbort);
+      if (this.waiter) this.waiter.resolve(this.raw());
+    });
+    res.on('error', (err) => this.fail(this.cutShort(err)));
     this.headDone = true;
     this.settleHead.resolve(this);
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    this.received += chunk.length;
-    if (this.received > this.wireLimit) {
-      controller.abort(new ProbeFailure('body_too_large', `more than ${this.wireLimit} bytes`));
-      return;
-    }
-    this.chunks?.push(chunk);
-  }
-
-  onResponseEnd(): void {
-    this.ended = true;
-    this.signal.removeEventListener('abort', this.onAbort);
-    if (this.waiter) this.waiter.resolve(this.raw());
-  }
-
-  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
-    this.fail(err);
+  /** A body the server ended (FIN) before it was complete is a malformed answer, not a reset. */
+  private cutShort(err: Error): unknown {
+    if (!this.peerEnded) return err;
+    const length = this.headers['content-length'];
+    return new ProbeFailure('bad_body', length !== undefined ? 'body shorter than its Content-Length' : 'body cut short');
   }
 
   body(): Promise<Buffer> {
@@ -200,7 +210,7 @@ class Attempt implements Dispatcher.DispatchHandler, Answer {
 
   drop(): void {
     this.chunks = undefined;
-    if (!this.ended && this.error === undefined) this.controller?.abort(DROPPED);
+    if (!this.ended && this.error === undefined) this.fail(DROPPED);
   }
 
   private raw(): Buffer {
@@ -215,8 +225,8 @@ class Attempt implements Dispatcher.DispatchHandler, Answer {
     this.signal.removeEventListener('abort', this.onAbort);
     if (!this.headDone) this.settleHead.reject(err);
     else this.waiter?.reject(err);
-    // Frees the connection; a request still waiting for one is aborted in onRequestStart.
-    this.controller?.abort(err as Error);
+    // Closes the connection: it is in an unknown state.
+    this.req.destroy();
   }
 }
 

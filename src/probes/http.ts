@@ -1,6 +1,6 @@
-import { Agent, Client } from 'undici';
+import type { Agent as HttpAgent } from 'node:http';
 import type { HttpEndpoint } from '../config/types.js';
-import { ACCEPT_ENCODING, exchange, type Endpoint } from './http-exchange.js';
+import { ACCEPT_ENCODING, agentsFor, exchange, type Endpoint } from './http-exchange.js';
 import { failure } from './reasons.js';
 import { tlsOptions } from './tls.js';
 import type { Answer, EndpointProbe, ProbeKind } from './types.js';
@@ -35,37 +35,49 @@ export const httpProbe: ProbeKind<HttpEndpoint> = (e, ctx) => {
     validStatus: codes ? (s) => codes.includes(s) : (s) => s >= 200 && s < 300,
     bodyLimit: e.bodySizeLimit,
   };
-  // When the URL's origin names the server ({address}, {name}, ...), each server is its own
-  // origin and a probe never runs twice at once on it: one Client per origin, not undici's
-  // default Pool with its 2048-slot request queue (16 KB) each. An origin shared by all
-  // servers (a management console) gets a Pool, so probes of different servers run side by
-  // side; its connections are bounded by the probe concurrency and always kept alive.
-  // The probe's deadline bounds the wait for headers and body: undici's own timers (300 s)
-  // are off, so they never cut a long probe_timeout short. Connecting keeps undici's 10 s.
-  const clientOptions: Client.Options = { connect: { ...tlsOptions(e.tls) }, keepAliveMaxTimeout: 60_000, headersTimeout: 0, bodyTimeout: 0 };
-  const agent = new Agent({
-    ...(e.perServerOrigin ? { factory: (origin: string, opts: object) => new Client(origin, opts) } : {}),
-    ...clientOptions,
-  });
+  // One keep-alive agent for every server's probe of this endpoint: each server's origin
+  // gets its own idle connection (when the open-file budget allows), and an origin shared
+  // by all servers (a management console) a pool of them, bounded by the probe concurrency.
+  // The probe's deadline bounds connecting, the head and the body: no timer of the HTTP
+  // client cuts a long probe_timeout short.
+  // The scheme is known per server (a template may fill it in): agents per scheme, made on first use.
+  const made = new Map<boolean, ReturnType<typeof agentsFor>>();
+  const agentsOf = (secure: boolean): ReturnType<typeof agentsFor> => {
+    let agents = made.get(secure);
+    if (!agents) made.set(secure, (agents = agentsFor(secure, tlsOptions(e.tls))));
+    return agents;
+  };
   return {
     bind: (target, needsJson) => {
       if (!('url' in target)) throw new Error('http probe bound to a host and port');
       // An idle keep-alive connection per server costs one file descriptor: reuse
       // connections for as many as the open-file limit allows, no more.
       const reuse = e.perServerOrigin ? ctx.claimKeepAlive() : true;
-      return probeOf(endpointOf(target.url, settings, agent, clientOptions, reuse), settings, needsJson);
+      return probeOf(endpointOf(target.url, settings, agentsOf, reuse), settings, needsJson);
     },
-    close: () => agent.close(),
+    close: async () => {
+      for (const agents of made.values()) {
+        agents.keepAlive.destroy();
+        agents.oneOff.destroy();
+      }
+    },
   };
 };
 
 /** The request of one server's probe, built once: the URL (checked by the loader) is parsed at bind time. */
-function endpointOf(url: string, s: HttpSettings, dispatcher: Agent, clientOptions: Client.Options, reuse: boolean): Endpoint {
-  const { origin, pathname, search } = new URL(url);
+function endpointOf(url: string, s: HttpSettings, agentsOf: (secure: boolean) => { keepAlive: HttpAgent; oneOff: HttpAgent }, reuse: boolean): Endpoint {
+  const { protocol, hostname, port, pathname, search } = new URL(url);
+  const secure = protocol === 'https:';
+  const { keepAlive, oneOff } = agentsOf(secure);
+  const agent = reuse ? keepAlive : oneOff;
+  // An IPv6 address is written in brackets in a URL, bare in a connection's host.
+  const host = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
   return {
-    dispatcher,
-    clientOptions,
-    request: { origin, path: `${pathname}${search}`, method: s.method, headers: s.headers, ...(s.body !== undefined ? { body: s.body } : {}), reset: !reuse },
+    secure,
+    agent,
+    oneOff,
+    request: { host, port: port === '' ? (secure ? 443 : 80) : Number(port), path: `${pathname}${search}`, method: s.method, headers: s.headers },
+    ...(s.body !== undefined ? { body: s.body } : {}),
     bodyLimit: s.bodyLimit,
   };
 }

@@ -1,4 +1,3 @@
-import { errors } from 'undici';
 import type { ProbeReason } from '../reasons.js';
 import type { Answer } from './types.js';
 
@@ -17,30 +16,20 @@ export class ProbeFailure extends Error {
 }
 
 /**
- * Error codes that name their reason. Each is raised by Node 20 or undici 7 as it is today
- * and, but for ETIMEDOUT, produced on loopback in test/integration/reasons.test.ts. Codes
- * undici could only raise after the probe's own deadline are left out (the agent turns its
- * header and body timers off; `RequestAbortedError` and `AbortError` come from that
- * deadline), and so are codes nothing raises (undici never sets an `HPE_*` code: see
- * HTTP_PARSER below).
+ * Error codes that name their reason. Each is raised by Node 20's HTTP client or sockets
+ * and, but for ETIMEDOUT, produced on loopback in test/integration/reasons.test.ts.
+ * Response parser errors (`HPE_*`, llhttp's) are handled apart: see `parserFailure`.
  */
 const CODE_REASONS: Record<string, ProbeReason> = {
   ECONNREFUSED: 'connection_refused',
+  // A reset, or a close before any answer ("socket hang up").
   ECONNRESET: 'connection_reset',
   // Writing a request to a connection the server has closed (Linux: a reset in CLOSE_WAIT).
   EPIPE: 'connection_reset',
-  // undici SocketError: the server closed before its answer ended ("other side closed").
-  UND_ERR_SOCKET: 'connection_reset',
-  // undici's own connect timeout (10 s), when probe_timeout is longer.
-  UND_ERR_CONNECT_TIMEOUT: 'timeout',
-  // The kernel gave up connecting (about 2 min on Linux, tcp_syn_retries 6): only the tcp
-  // probe, which has no connect timeout of its own, under a probe_timeout that long. The
-  // one entry the test does not produce, as it takes those two minutes.
+  // The kernel gave up connecting (about 2 min on Linux, tcp_syn_retries 6): only under a
+  // probe_timeout that long. The one entry the test does not produce, as it takes those
+  // two minutes.
   ETIMEDOUT: 'timeout',
-  // Response headers over undici's maxHeaderSize (16 KiB).
-  UND_ERR_HEADERS_OVERFLOW: 'bad_body',
-  // A body shorter than its Content-Length on a closing connection, or two lengths.
-  UND_ERR_RES_CONTENT_LENGTH_MISMATCH: 'bad_body',
 };
 
 /**
@@ -61,36 +50,41 @@ const X509_CODES = new Set([
 const TLS_PREFIX = /^ERR_(TLS|SSL|OSSL)_/;
 
 /**
- * undici's HTTPParserError (an answer that is not HTTP/1.1: a bad header name, a control
- * byte, a bad chunk size) has no code: undici looks its llhttp error number up in a table
- * keyed by name, so `code` stays undefined (undici 7 lib/dispatcher/client-h1.js,
- * createError). Its class is the stable part; the class checks a brand, not a prototype.
+ * An answer that is not HTTP/1.1 (a bad header name, a control byte, a bad chunk size,
+ * headers over the limit): llhttp's error, as Node raises it with an `HPE_*` code and
+ * llhttp's own words in `reason`, a fixed set, not server text.
  */
-const HTTP_PARSER = errors.HTTPParserError;
-
-/** llhttp's own words for what was wrong, e.g. "Invalid header token": a fixed set, not server text. */
-const PARSER_REASON = /\(([^()]{1,60})\)$/;
+function parserFailure(code: string, reason: unknown): Answer {
+  if (code === 'HPE_HEADER_OVERFLOW') return { success: false, reason: 'bad_body', detail: 'headers over 16 KiB' };
+  const words = typeof reason === 'string' && /^[\w ./,'-]{1,60}$/.test(reason) ? reason : undefined;
+  return { success: false, reason: 'bad_body', detail: words ? `not HTTP/1.1: ${words}` : 'not HTTP/1.1' };
+}
 
 /**
- * Maps an error thrown by a socket, undici or the probe itself to a reason from the closed
+ * Maps an error thrown by a socket, Node's HTTP client or the probe itself to a reason from the closed
  * set (src/metrics/catalogue.ts), following `cause` chains. After the deadline every error
- * is `timeout`; anything unknown is `error` with the error's class name as detail.
+ * is `timeout`; anything unknown is `error` with its Node error code (`ERR_*`) or class
+ * name as detail.
  */
 export function failure(err: unknown, signal: AbortSignal): Answer {
   if (err instanceof ProbeFailure) return { success: false, reason: err.reason, detail: err.detail };
   if (signal.aborted) return { success: false, reason: 'timeout', detail: 'deadline exceeded' };
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    if (e instanceof HTTP_PARSER) {
-      const words = PARSER_REASON.exec(e.message)?.[1];
-      return { success: false, reason: 'bad_body', detail: words ? `not HTTP/1.1: ${words}` : 'not HTTP/1.1' };
-    }
     const { code, syscall } = e as { code?: unknown; syscall?: unknown };
     // Every failed name lookup (ENOTFOUND, EAI_AGAIN, EAI_FAIL, ...) comes from getaddrinfo.
     if (syscall === 'getaddrinfo') return { success: false, reason: 'dns', detail: typeof code === 'string' ? code : 'getaddrinfo' };
     if (typeof code !== 'string') continue;
+    if (code.startsWith('HPE_')) return parserFailure(code, (e as { reason?: unknown }).reason);
+    // OpenSSL's record layer refused the answer (plain HTTP on an https:// URL): its own words.
+    if (code === 'EPROTO') {
+      const words = /SSL routines:[^:]*:([a-z ]{1,60}):/.exec(e.message)?.[1];
+      return { success: false, reason: 'tls', detail: words ? `EPROTO: ${words}` : 'EPROTO' };
+    }
     const reason = CODE_REASONS[code] ?? (X509_CODES.has(code) || TLS_PREFIX.test(code) ? 'tls' : undefined);
     if (reason) return { success: false, reason, detail: code };
   }
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string' && /^ERR_[A-Z_]{1,60}$/.test(code)) return { success: false, reason: 'error', detail: code };
   const name = err instanceof Error ? err.name : typeof err;
   return { success: false, reason: 'error', detail: name };
 }

@@ -1,8 +1,8 @@
-import { Agent, request } from 'undici';
 import { z } from 'zod';
 import { PROBE_KINDS } from '../../config/schema.js';
 import { readTlsFiles } from '../../config/tls-files.js';
 import { nonEmptyText } from '../../config/yaml-schema.js';
+import { agentsFor, exchange, type Endpoint } from '../../probes/http-exchange.js';
 import { failure } from '../../probes/reasons.js';
 import { tlsOptions } from '../../probes/tls.js';
 import { duration } from '../fields.js';
@@ -37,17 +37,31 @@ export const httpFact: FactKind<typeof schema> = {
     const timeoutMs = settings.timeout ?? DEFAULT_TIMEOUT_MS;
     const tls = settings.tls ? readTlsFiles(settings.tls, ctx.baseDir, (field, message) => invalid(['tls', field], message)) : undefined;
     // No keep-alive: a health check every few seconds need not hold a connection open.
-    const agent = new Agent({ connect: { ...tlsOptions(tls) } });
+    const { hostname, port, pathname, search, protocol } = new URL(url);
+    const secure = protocol === 'https:';
+    const { oneOff } = agentsFor(secure, tlsOptions(tls));
+    const endpoint: Endpoint = {
+      secure,
+      agent: oneOff,
+      oneOff,
+      request: {
+        host: hostname.startsWith('[') ? hostname.slice(1, -1) : hostname,
+        port: port === '' ? (secure ? 443 : 80) : Number(port),
+        path: `${pathname}${search}`,
+        method: 'GET',
+      },
+      // The body is never read: drop() closes the connection as soon as the head is in.
+      bodyLimit: 0,
+    };
     return async () => {
       const started = performance.now();
       const signal = AbortSignal.timeout(timeoutMs);
       try {
-        const res = await request(url, { method: 'GET', dispatcher: agent, signal, reset: true });
+        const res = await exchange(endpoint, signal);
         const seconds = elapsedSeconds(started);
-        res.body.on('error', () => {});
-        res.body.destroy();
-        const up = res.statusCode >= 200 && res.statusCode < 300;
-        return { state: up ? 'up' : 'down', httpStatus: res.statusCode, seconds, reason: up ? null : 'http_status' };
+        res.drop();
+        const up = res.status >= 200 && res.status < 300;
+        return { state: up ? 'up' : 'down', httpStatus: res.status, seconds, reason: up ? null : 'http_status' };
       } catch (err) {
         return { state: 'down', httpStatus: null, seconds: elapsedSeconds(started), reason: failure(err, signal).reason ?? 'error' };
       }
