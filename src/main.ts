@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First: V8 heap settings, before any other module allocates.
+import './heap.js';
 import { parseArgs } from 'node:util';
 import { ConfigError } from './config/errors.js';
 import { loadConfigFile } from './config/load.js';

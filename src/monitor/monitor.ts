@@ -10,6 +10,7 @@ import { buildProbes, type EndpointProbes } from '../probes/build.js';
 import { read } from '../probes/extract.js';
 import type { Answer, EndpointProbe } from '../probes/types.js';
 import { EventLog } from './event-log.js';
+import { Slots } from './slots.js';
 import { Transitions, type ServerCheck } from './transitions.js';
 
 export interface MonitorOptions {
@@ -31,13 +32,20 @@ interface Target {
   readers: readonly { readonly component: ComponentConfig; readonly check: ServerCheck; readonly index: number }[];
   intervalMs: number;
   timeoutMs: number;
+  /** The instant its next probe is scheduled for (a slot's start, ms since the epoch). */
   dueMs: number;
-  timer?: NodeJS.Timeout;
   /** Queued or running: a component is never probed twice at once. */
   busy: boolean;
   /** On its steady schedule; false until its first probe (queued at once) has finished. */
   steady: boolean;
 }
+
+/**
+ * Probes are scheduled in slots of this many milliseconds: what falls due within one starts
+ * together, on one wake-up of the process (src/monitor/slots.ts). Schedule lag is counted
+ * from the slot's start.
+ */
+export const SLOT_MS = 100;
 
 /** Events of the exporter's own and of clusters shown in snapshots: the page's lists. */
 const SHOWN_PER_CLUSTER = 10;
@@ -77,6 +85,8 @@ export class Monitor {
   private endpoints?: EndpointProbes;
   private readonly closing = new Set<Promise<void>>();
   private readonly targets = new Map<string, Target>();
+  /** Every target's next probe, in slots of SLOT_MS under one timer. */
+  private readonly slots = new Slots<Target>(SLOT_MS, (t) => this.due(t));
   private readonly records = new Map<string, ComponentRecord>();
   private readonly queue: Target[] = [];
   private running = 0;
@@ -165,7 +175,7 @@ export class Monitor {
     this.servers = servers;
     for (const [key, t] of this.targets) {
       if (!wanted.has(key)) {
-        clearTimeout(t.timer);
+        this.slots.remove(t);
         this.targets.delete(key);
       }
     }
@@ -231,7 +241,7 @@ export class Monitor {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.roundTimer);
-    for (const t of this.targets.values()) clearTimeout(t.timer);
+    this.slots.clear();
     this.queue.length = 0;
     await Promise.all(this.inFlight);
     this.round();
@@ -283,9 +293,7 @@ export class Monitor {
   }
 
   private schedule(t: Target, dueMs: number): void {
-    clearTimeout(t.timer);
-    t.dueMs = dueMs;
-    t.timer = setTimeout(() => this.due(t), Math.max(0, dueMs - Date.now()));
+    t.dueMs = this.slots.add(t, dueMs);
   }
 
   private due(t: Target): void {
@@ -329,12 +337,7 @@ export class Monitor {
     const started = performance.now();
     const startedMs = Date.now();
     this.opts.metrics.scheduleLag.observe(Math.max(0, startedMs - t.dueMs) / 1000);
-    // A deadline that is cleared when the probe settles: AbortSignal.timeout() would stay
-    // armed for the whole timeout and build a DOMException (with a stack) for every probe.
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), t.timeoutMs);
-    const answer = await runGuarded(t.probe, controller.signal);
-    clearTimeout(timer);
+    const answer = await runGuarded(t.probe, t.timeoutMs);
     const durationMs = performance.now() - started;
     // A reload may have removed the endpoint while it was being probed.
     if (this.targets.get(t.key) !== t) return;
@@ -352,16 +355,38 @@ export class Monitor {
   }
 }
 
-/** A probe never throws past here, and never outlives its deadline even if it ignores the signal. */
-async function runGuarded(probe: EndpointProbe, signal: AbortSignal): Promise<Answer> {
-  const deadline = new Promise<Answer>((resolve) => {
-    signal.addEventListener('abort', () => resolve({ success: false, reason: 'timeout', detail: 'deadline exceeded' }), {
-      once: true,
-    });
+const DEADLINE: Answer = { success: false, reason: 'timeout', detail: 'deadline exceeded' };
+const THREW: Answer = { success: false, reason: 'error', detail: 'probe failed' };
+
+/**
+ * Runs a probe under its deadline (`timeoutMs`): the probe's signal aborts then, and the
+ * answer is a timeout even if the probe ignores the signal; a probe that throws is an
+ * `error`. The timer is cleared when the probe settles: AbortSignal.timeout() would stay
+ * armed for the whole timeout and build a DOMException (with a stack) for every probe. One
+ * promise, one timer and one controller per probe: this runs thousands of times a second.
+ */
+function runGuarded(probe: EndpointProbe, timeoutMs: number): Promise<Answer> {
+  return new Promise<Answer>((resolve) => {
+    const controller = new AbortController();
+    const timer = setTimeout(() => {
+      controller.abort();
+      resolve(DEADLINE);
+    }, timeoutMs);
+    let running: Promise<Answer>;
+    try {
+      running = probe(controller.signal);
+    } catch {
+      running = Promise.resolve(THREW);
+    }
+    running.then(
+      (answer) => {
+        clearTimeout(timer);
+        resolve(answer);
+      },
+      () => {
+        clearTimeout(timer);
+        resolve(THREW);
+      },
+    );
   });
-  try {
-    return await Promise.race([probe(signal), deadline]);
-  } catch {
-    return { success: false, reason: 'error', detail: 'probe failed' };
-  }
 }
