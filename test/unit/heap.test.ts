@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { operatorHeapFlags } from '../../src/heap.js';
+import { NEW_SPACE_CAP_BYTES, operatorHeapFlags, semiSpaceGrowthFactor } from '../../src/heap.js';
 
 describe('V8 heap settings of the exporter process', () => {
   it('an operator flag on the command line or in NODE_OPTIONS wins', () => {
@@ -10,4 +10,40 @@ describe('V8 heap settings of the exporter process', () => {
     expect(operatorHeapFlags(['--enable-source-maps'], '--max-semi-space-size=4')).toBe(false);
   });
 
+
+  it('the new space grows (factor 2) below its cap and stops (factor 1) at it', () => {
+    expect(semiSpaceGrowthFactor(2 * 1024 * 1024)).toBe(2);
+    expect(semiSpaceGrowthFactor(NEW_SPACE_CAP_BYTES - 1)).toBe(2);
+    expect(semiSpaceGrowthFactor(NEW_SPACE_CAP_BYTES)).toBe(1);
+    expect(semiSpaceGrowthFactor(32 * 1024 * 1024)).toBe(1);
+  });
+
+  it('a live exporter process keeps its new space at the cap or under it', async () => {
+    const { spawn } = await import('node:child_process');
+    const script = `await import(${JSON.stringify(new URL('../../dist/src/heap.js', import.meta.url).pathname)});
+      const v8 = await import('node:v8');
+      // Allocation with survivors, as probes and scrapes make: V8 would grow the new space to 32 MB.
+      const keep = [];
+      for (let round = 0; round < 200; round++) {
+        for (let i = 0; i < 20000; i++) keep.push({ round, i, s: 'x'.repeat(i % 50) });
+        if (keep.length > 200000) keep.splice(0, 100000);
+        await new Promise((r) => setImmediate(r));
+      }
+      const ns = v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space');
+      process.stdout.write(String(ns.space_size));`;
+    const run = (flags: string[]): Promise<number> =>
+      new Promise((resolve, reject) => {
+        const child = spawn(process.execPath, [...flags, '--input-type=module', '-e', script]);
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => (out += String(d)));
+        child.on('error', reject);
+        child.on('exit', () => resolve(Number(out)));
+      });
+    const capped = await run([]);
+    // The same program with the operator's own young-generation flag: V8's default growth.
+    const uncapped = await run(['--semi-space-growth-factor=2']);
+    expect(capped).toBeGreaterThan(0);
+    expect(capped).toBeLessThanOrEqual(NEW_SPACE_CAP_BYTES + 1024 * 1024);
+    expect(uncapped).toBeGreaterThan(NEW_SPACE_CAP_BYTES + 1024 * 1024);
+  }, 60_000);
 });
