@@ -558,6 +558,22 @@ function targets(results: readonly SizeResult[]): { target: string; verdict: Ver
     verdict: ratios.length === 0 ? 'not measured' : ratios.every((x) => x.ratio <= 0.5) ? 'met' : 'MISSED',
     measured: ratios.map((x) => `${x.n.toLocaleString('en-US')}: ${f(x.ratio, 2)}x`).join(', '),
   });
+  // Issue 17's bounds on peak RSS (VmHWM), without node flags: sizes in between take the next larger bound.
+  const rssBounds: readonly [number, number][] = [
+    [300, 90e6],
+    [3_000, 130e6],
+    [30_000, 300e6],
+  ];
+  const rss = results
+    .filter((r) => r.exporter)
+    .map((r) => ({ n: r.components, peak: r.exporter!.peakRss, bound: rssBounds.find(([n]) => r.components <= n)?.[1] }))
+    .filter((x): x is { n: number; peak: number; bound: number } => x.bound !== undefined);
+  const flagged = flags['exporter-node-flags'] !== '';
+  out.push({
+    target: 'peak RSS at most 90 MB at 300 components, 130 MB at 3,000, 300 MB at 30,000 (no node flags)',
+    verdict: rss.length === 0 || flagged ? 'not measured' : rss.every((x) => x.peak <= x.bound) ? 'met' : 'MISSED',
+    measured: rss.map((x) => `${x.n.toLocaleString('en-US')}: ${mb(x.peak)} (bound ${mb(x.bound)})`).join(', ') + (flagged ? ' (with --exporter-node-flags)' : ''),
+  });
   const big = results.find((r) => r.components >= 30_000 && r.exporter);
   if (!big?.exporter) {
     out.push({ target: '30,000 components at 15 s on one core, RSS under 300 MB', verdict: 'not measured', measured: '' });
