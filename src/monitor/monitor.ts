@@ -345,7 +345,9 @@ export class Monitor {
     const hashKey = this.endpoints!.hashKey;
     let firstRoundDone = false;
     for (const { component, check, index } of t.readers) {
-      this.pending.push({ check, index, obs: { ...read(component.read, answer, hashKey, finishedMs), finishedMs, durationMs } });
+      // read() builds a fresh result: the two timings are added to it, not copied with it.
+      const obs: Observation = Object.assign(read(component.read, answer, hashKey, finishedMs), { finishedMs, durationMs });
+      this.pending.push({ check, index, obs });
       if (this.unprobed.delete(component.key) && this.unprobed.size === 0) firstRoundDone = true;
     }
     // Everything has been probed once: ready now, not at the next round.
