@@ -58,6 +58,18 @@ export function evaluate(config: Config, records: Records, nowMs: number, histor
   };
 }
 
+/** The configured cluster of each status evaluate() made (see `judgedFrom`). */
+const sources = new WeakMap<ClusterStatus, ClusterConfig>();
+
+/**
+ * The configured cluster `status` was judged from, when evaluate() made it; undefined for
+ * a status made otherwise. Renderers key what depends on the configuration alone (escaped
+ * label sets) on it, so it is made once per configuration rather than once per scrape.
+ */
+export function judgedFrom(status: ClusterStatus): ClusterConfig | undefined {
+  return sources.get(status);
+}
+
 /** The version each component name is held to, and the key most servers hold. */
 export interface References {
   readonly versions: Readonly<Record<string, string>>;
@@ -111,7 +123,7 @@ function evaluateCluster(cluster: ClusterConfig, records: Records, nowMs: number
   const recs = cluster.servers.map((s) => s.components.map((c) => records.get(c.key)));
   const refs = references(cluster, recs);
   const servers = cluster.servers.map((s, i) => evaluateServer(cluster, s, recs[i]!, nowMs, refs, history));
-  return {
+  const status: ClusterStatus = {
     name: cluster.name,
     heartbeatIntervalSeconds: cluster.heartbeatIntervalMs / 1000,
     probeTimeoutSeconds: cluster.probeTimeoutMs / 1000,
@@ -129,6 +141,8 @@ function evaluateCluster(cluster: ClusterConfig, records: Records, nowMs: number
     recentEvents: history.recentEvents(cluster.name),
     servers,
   };
+  sources.set(status, cluster);
+  return status;
 }
 
 /**
