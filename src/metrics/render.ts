@@ -2,7 +2,7 @@ import type { Registry } from 'prom-client';
 import { judgedFrom } from '../evaluate/evaluate.js';
 import type { ClusterStatus, ComponentStatus, ExpectationStatus, Snapshot } from '../evaluate/snapshot.js';
 import { clusterMetrics as m, type MetricSpec } from './catalogue.js';
-import { TextBuffer } from './text-buffer.js';
+import { TextBuffer, type BufferPool } from './text-buffer.js';
 
 /**
  * The label sets of one cluster's series, as UTF-8 bytes, escaped, without the closing
@@ -303,12 +303,14 @@ function writeSnapshot(snapshot: Snapshot, w: FamilyWriter): void {
 
 /**
  * A whole scrape: the snapshot's cluster metrics, then the exporter's own registry, as
- * UTF-8 text in the exposition format (a view of a buffer made for this scrape).
+ * UTF-8 text in the exposition format. The result is a view of a buffer taken from `pool`
+ * when one is given (give it back once it is sent), else of a new one.
  */
-export async function exposition(snapshot: Snapshot, own: Registry): Promise<Buffer> {
+export async function exposition(snapshot: Snapshot, own: Registry, pool?: BufferPool): Promise<Buffer> {
   let components = 0;
   for (const c of snapshot.clusters) for (const s of c.servers) components += s.components.length;
-  const out = new TextBuffer(lastSize > 0 ? lastSize * 1.05 : components * FIRST_GUESS);
+  // Room to grow a little, so the next scrape fits in a buffer this one gives back.
+  const out = new TextBuffer(lastSize > 0 ? lastSize * 1.1 + 65536 : components * FIRST_GUESS, pool);
   writeSnapshot(snapshot, new FamilyWriter(out));
   out.utf8('\n\n');
   out.utf8(await own.metrics());

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { escapeLabelValue, TextBuffer } from '../../src/metrics/text-buffer.js';
+import { BufferPool, escapeLabelValue, TextBuffer } from '../../src/metrics/text-buffer.js';
 
 /** Sample values as prom-client writes them. */
 const reference = (v: number): string => (Number.isNaN(v) ? 'Nan' : v === Infinity ? '+Inf' : v === -Infinity ? '-Inf' : String(v));
@@ -45,5 +45,41 @@ describe('TextBuffer', () => {
       }
     });
     expect(text).toBe(parts.map((p) => `${p}|,`).join(''));
+  });
+
+  it('takes its memory from a pool, and gives back a buffer it outgrew', () => {
+    const pool = new BufferPool(2, 1024);
+    const first = new TextBuffer(5000, pool);
+    first.utf8('x'.repeat(12_000));
+    const body = first.result();
+    expect(body.toString()).toBe('x'.repeat(12_000));
+    // The 5000-byte buffer it outgrew went back; the body's buffer is still the caller's.
+    expect(pool.held).toEqual({ buffers: 1, bytes: 5000 });
+    pool.give(body);
+    pool.give(body);
+    expect(pool.held.buffers).toBe(2);
+    const second = new TextBuffer(6000, pool);
+    second.utf8('y');
+    expect(second.result().buffer).toBe(body.buffer);
+    expect(pool.held).toEqual({ buffers: 1, bytes: 5000 });
+  });
+});
+
+describe('BufferPool', () => {
+  it('keeps the largest idle buffers up to its limit, none below its minimum', () => {
+    const pool = new BufferPool(1, 1000);
+    // Not its own: a slice of Node's shared pool, a buffer it did not make.
+    pool.give(Buffer.allocUnsafe(500));
+    pool.give(Buffer.allocUnsafeSlow(8000));
+    pool.give(pool.take(500));
+    expect(pool.held.buffers).toBe(0);
+    const [a, b] = [pool.take(4000), pool.take(8000)];
+    pool.give(a);
+    pool.give(b);
+    expect(pool.held).toEqual({ buffers: 1, bytes: 8000 });
+    expect(pool.take(9000).length).toBe(9000);
+    expect(pool.held.buffers).toBe(1);
+    expect(pool.take(100).length).toBe(8000);
+    expect(pool.held.buffers).toBe(0);
   });
 });
