@@ -1,17 +1,23 @@
 #!/usr/bin/env node
 // Micro-benchmark of a /metrics scrape without the network: evaluate() plus the text writer
-// on a cluster of N components (2 per server) whose every component has a full record.
+// on a cluster of N components (2 per server) whose every component has a full record. The
+// text's buffer goes back to a pool after each run, as the app does once it is sent
+// (--no-pool: a new buffer every run).
 //
-//   npm run build && node dist/bench/render.js [--components=30000] [--runs=7]
+//   npm run build && node dist/bench/render.js [--components=30000] [--runs=7] [--no-pool]
 import { parseArgs } from 'node:util';
 import { parseConfig } from '../src/config/load.js';
 import { evaluate } from '../src/evaluate/evaluate.js';
 import { OwnMetrics } from '../src/metrics/own.js';
 import { exposition } from '../src/metrics/render.js';
+import { BufferPool } from '../src/metrics/text-buffer.js';
 import { observe, recordKey, type ComponentRecord } from '../src/evaluate/record.js';
 import { median } from './lib.js';
 
-const { values } = parseArgs({ options: { components: { type: 'string', default: '30000' }, runs: { type: 'string', default: '7' } } });
+const { values } = parseArgs({
+  options: { components: { type: 'string', default: '30000' }, runs: { type: 'string', default: '7' }, 'no-pool': { type: 'boolean', default: false } },
+});
+const pool = values['no-pool'] ? undefined : new BufferPool();
 const servers = Math.ceil(Number(values.components) / 2);
 const lines = ['clusters:', '  - name: bench', '    components:'];
 for (const [name, port] of [['web', 80], ['service', 81]] as const) lines.push(`      - { name: ${name}, probe: { tcp: { port: ${port} } } }`);
@@ -36,12 +42,13 @@ for (let i = 0; i < Number(values.runs); i++) {
   const a = performance.now();
   const snap = evaluate(config, records, Date.now());
   const b = performance.now();
-  const text = await exposition(snap, own.registry);
+  const text = await exposition(snap, own.registry, pool);
   const c = performance.now();
   times.push({ evaluate: b - a, text: c - b, bytes: text.length });
+  pool?.give(text);
 }
 const mem = process.memoryUsage();
 process.stdout.write(
-  `${servers * 2} components: evaluate ${median(times.map((t) => t.evaluate)).toFixed(0)} ms, text ${median(times.map((t) => t.text)).toFixed(0)} ms (median of ${times.length}), ` +
+  `${servers * 2} components: evaluate ${median(times.map((t) => t.evaluate)).toFixed(0)} ms, text ${median(times.map((t) => t.text)).toFixed(0)} ms (median of ${times.length}${pool ? '' : ', no pool'}), ` +
     `${(times[0]!.bytes / 1e6).toFixed(1)} MB; heap used ${(mem.heapUsed / 1e6).toFixed(0)} MB, rss ${(mem.rss / 1e6).toFixed(0)} MB\n`,
 );

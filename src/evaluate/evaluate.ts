@@ -3,7 +3,7 @@ import type { ClusterConfig, ComponentConfig, Config, ServerConfig } from '../co
 import type { ClusterEvent } from './events.js';
 import { RecentChecks } from './recent.js';
 import type { ComponentRecord } from './record.js';
-import type { ClusterStatus, ComponentState, ComponentStatus, ExpectationStatus, ServerState, ServerStatus, Snapshot } from './snapshot.js';
+import type { ClusterStatus, ComponentState, ComponentStatus, ExpectationStatus, Reads, ServerState, ServerStatus, Snapshot } from './snapshot.js';
 
 export type Records = ReadonlyMap<string, ComponentRecord>;
 
@@ -33,7 +33,16 @@ const versionOrder = new Intl.Collator('en', { numeric: true, sensitivity: 'base
  */
 export function majority(values: readonly string[]): string | undefined {
   const counts = new Map<string, number>();
-  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
+  for (const v of values) count(counts, v);
+  return mostCommon(counts);
+}
+
+function count(counts: Map<string, number>, v: string): void {
+  counts.set(v, (counts.get(v) ?? 0) + 1);
+}
+
+/** `majority` over counts made in the order the values came. */
+function mostCommon(counts: ReadonlyMap<string, number>): string | undefined {
   let best: string | undefined;
   let bestCount = 0;
   for (const [v, n] of counts) {
@@ -58,6 +67,18 @@ export function evaluate(config: Config, records: Records, nowMs: number, histor
   };
 }
 
+/** The configured cluster of each status evaluate() made (see `judgedFrom`). */
+const sources = new WeakMap<ClusterStatus, ClusterConfig>();
+
+/**
+ * The configured cluster `status` was judged from, when evaluate() made it; undefined for
+ * a status made otherwise. Renderers key what depends on the configuration alone (escaped
+ * label sets) on it, so it is made once per configuration rather than once per scrape.
+ */
+export function judgedFrom(status: ClusterStatus): ClusterConfig | undefined {
+  return sources.get(status);
+}
+
 /** The version each component name is held to, and the key most servers hold. */
 export interface References {
   readonly versions: Readonly<Record<string, string>>;
@@ -71,25 +92,27 @@ export interface References {
  * report for that component; keys to the key most servers hold.
  */
 export function references(cluster: ClusterConfig, recs: readonly (readonly (ComponentRecord | undefined)[])[]): References {
-  const versions = new Map<string, string[]>();
-  const keys: string[] = [];
-  cluster.servers.forEach((s, i) => {
-    s.components.forEach((c, j) => {
-      const r = recs[i]![j];
-      if (r?.version !== undefined) {
-        const list = versions.get(c.name);
-        if (list) list.push(r.version);
-        else versions.set(c.name, [r.version]);
+  // Counted as they come, so no list of 30,000 versions is made to be counted afterwards.
+  const versions = new Map<string, Map<string, number>>();
+  const keys = new Map<string, number>();
+  for (let i = 0; i < cluster.servers.length; i++) {
+    const components = cluster.servers[i]!.components;
+    const serverRecs = recs[i]!;
+    for (let j = 0; j < components.length; j++) {
+      const r = serverRecs[j];
+      if (r === undefined) continue;
+      if (r.version !== undefined) {
+        const name = components[j]!.name;
+        let counts = versions.get(name);
+        if (!counts) versions.set(name, (counts = new Map()));
+        count(counts, r.version);
       }
-      if (r?.keyHash !== undefined) keys.push(r.keyHash);
-    });
-  });
-  // Every server's copy of a component shares the cluster's declaration, so its expected version.
-  const expected = new Map<string, string>();
-  for (const s of cluster.servers) for (const c of s.components) if (c.expectedVersion !== undefined) expected.set(c.name, c.expectedVersion);
+      if (r.keyHash !== undefined) count(keys, r.keyHash);
+    }
+  }
   const referenceVersions: Record<string, string> = {};
-  for (const [name, list] of versions) referenceVersions[name] = expected.get(name) ?? majority(list)!;
-  return { versions: referenceVersions, key: majority(keys), keys: new Set(keys).size };
+  for (const [name, counts] of versions) referenceVersions[name] = derivedOf(cluster).expectedVersions.get(name) ?? mostCommon(counts)!;
+  return { versions: referenceVersions, key: mostCommon(keys), keys: keys.size };
 }
 
 /** True when `value` equals its reference; null when either is unknown. */
@@ -97,21 +120,54 @@ export function inSync(value: string | undefined, reference: string | undefined)
   return value === undefined || reference === undefined ? null : value === reference;
 }
 
-/** What the cluster's components are configured to read at all: "not configured" is not "unknown". */
-function readsOf(components: readonly ComponentConfig[]): { version: boolean; key: boolean; os: boolean } {
-  return {
+/** What components are configured to read at all: "not configured" is not "unknown". Frozen: every snapshot shares it. */
+function readsOf(components: readonly ComponentConfig[]): Reads {
+  return Object.freeze({
     version: components.some((c) => c.read.version !== undefined),
     key: components.some((c) => c.read.key !== undefined || c.read.keyFingerprint !== undefined),
     os: components.some((c) => c.read.os !== undefined),
-  };
+  });
+}
+
+/** What evaluate() derives from a configured cluster alone, made once per configuration. */
+interface Derived {
+  readonly reads: Reads;
+  /** Per server, in order. */
+  readonly serverReads: readonly Reads[];
+  /** Every server's copy of a component shares the cluster's declaration, so its expected version. */
+  readonly expectedVersions: ReadonlyMap<string, string>;
+}
+
+const derived = new WeakMap<ClusterConfig, Derived>();
+
+function derivedOf(cluster: ClusterConfig): Derived {
+  let d = derived.get(cluster);
+  if (!d) {
+    const expectedVersions = new Map<string, string>();
+    for (const s of cluster.servers) for (const c of s.components) if (c.expectedVersion !== undefined) expectedVersions.set(c.name, c.expectedVersion);
+    d = {
+      reads: readsOf(cluster.servers.flatMap((s) => s.components)),
+      serverReads: cluster.servers.map((s) => readsOf(s.components)),
+      expectedVersions,
+    };
+    derived.set(cluster, d);
+  }
+  return d;
 }
 
 function evaluateCluster(cluster: ClusterConfig, records: Records, nowMs: number, history: History): ClusterStatus {
   // Each component's record, looked up once: by server, in the order of its components.
   const recs = cluster.servers.map((s) => s.components.map((c) => records.get(c.key)));
   const refs = references(cluster, recs);
-  const servers = cluster.servers.map((s, i) => evaluateServer(cluster, s, recs[i]!, nowMs, refs, history));
-  return {
+  const { reads, serverReads } = derivedOf(cluster);
+  const servers = cluster.servers.map((s, i) => evaluateServer(cluster, s, serverReads[i]!, recs[i]!, nowMs, refs, history));
+  let online = 0;
+  let pending = 0;
+  for (const s of servers) {
+    if (s.state === 'online') online++;
+    else if (s.state === 'pending') pending++;
+  }
+  const status: ClusterStatus = {
     name: cluster.name,
     heartbeatIntervalSeconds: cluster.heartbeatIntervalMs / 1000,
     probeTimeoutSeconds: cluster.probeTimeoutMs / 1000,
@@ -121,14 +177,16 @@ function evaluateCluster(cluster: ClusterConfig, records: Records, nowMs: number
     expectedVersion: cluster.expectedVersion ?? null,
     referenceVersions: refs.versions,
     keyFingerprints: refs.keys,
-    reads: readsOf(cluster.servers.flatMap((s) => s.components)),
+    reads,
     serversTotal: servers.length,
-    serversOnline: servers.filter((s) => s.state === 'online').length,
-    serversPending: servers.filter((s) => s.state === 'pending').length,
+    serversOnline: online,
+    serversPending: pending,
     expectations: judgeExpectations(cluster, recs, servers),
     recentEvents: history.recentEvents(cluster.name),
     servers,
   };
+  sources.set(status, cluster);
+  return status;
 }
 
 /**
@@ -191,6 +249,7 @@ export function judgeExpectations(
 function evaluateServer(
   cluster: ClusterConfig,
   s: ServerConfig,
+  reads: Reads,
   recs: readonly (ComponentRecord | undefined)[],
   nowMs: number,
   refs: References,
@@ -205,7 +264,7 @@ function evaluateServer(
     role: s.role,
     labels: s.labels,
     os: recs.find((r) => r?.os !== undefined)?.os ?? null,
-    reads: readsOf(s.components),
+    reads,
     state,
     reason,
     since: since === undefined ? null : since / 1000,
@@ -231,6 +290,15 @@ export function staleAt(c: ComponentConfig, r: ComponentRecord | undefined): num
   if (!r?.last?.success) return Infinity;
   const heartbeatMs = r.heartbeatMs ?? r.lastSuccessMs;
   return heartbeatMs === undefined ? Infinity : Math.floor(heartbeatMs + c.staleTimeoutMs) + 1;
+}
+
+/** Shared by every component without failures, values, facts or problems. */
+const NONE: Readonly<Record<string, never>> = Object.freeze({});
+const NO_PROBLEMS: readonly string[] = Object.freeze([]);
+
+function hasKeys(o: object): boolean {
+  for (const _ in o) return true;
+  return false;
 }
 
 function evaluateComponent(
@@ -267,10 +335,12 @@ function evaluateComponent(
     stale: up !== null && stale,
     lastProbe: last ? last.finishedMs / 1000 : null,
     probeDurationSeconds: last ? last.durationMs / 1000 : null,
-    failures: { ...r?.failures },
-    values: { ...last?.values },
-    facts: { ...r?.facts },
-    problems: last?.problems ?? [],
+    // The record's counts change in place: copied, unless there are none (most components).
+    failures: r !== undefined && hasKeys(r.failures) ? { ...r.failures } : NONE,
+    // An answer's values and facts are never changed once read: shared, not copied.
+    values: last?.values ?? NONE,
+    facts: r?.facts ?? NONE,
+    problems: last?.problems ?? NO_PROBLEMS,
     recent: RecentChecks.of(r),
   };
 }

@@ -1,72 +1,186 @@
 import type { Registry } from 'prom-client';
-import type { ClusterStatus, ServerStatus, Snapshot } from '../evaluate/snapshot.js';
+import { judgedFrom } from '../evaluate/evaluate.js';
+import type { ClusterStatus, ComponentStatus, ExpectationStatus, Snapshot } from '../evaluate/snapshot.js';
 import { clusterMetrics as m, type MetricSpec } from './catalogue.js';
-
-const NEEDS_ESCAPE = /[\\\n"]/;
-/** A label value as prom-client writes it: backslash, newline and double quote escaped. */
-function esc(v: string): string {
-  return NEEDS_ESCAPE.test(v) ? v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"') : v;
-}
-
-function num(v: number): string {
-  if (Number.isNaN(v)) return 'Nan';
-  if (!Number.isFinite(v)) return v < 0 ? '-Inf' : '+Inf';
-  return `${v}`;
-}
-
-const CHUNK = 256 * 1024;
+import { TextBuffer, type BufferPool } from './text-buffer.js';
 
 /**
- * Collects text as bytes in fixed-size buffers: small pieces are joined into one string of
- * up to 16 K characters (cheap rope concatenation in V8), which is then encoded in one call.
+ * The label sets of one cluster's series, as UTF-8 bytes, escaped, without the closing
+ * brace. They depend on the configuration only (names, address, site, role), so they are
+ * made once per configured cluster and shared by every later scrape. Each list holds views
+ * of one byte array: 30,000 components cost one array and 30,000 small views.
  */
-class ByteSink {
-  private readonly chunks: Buffer[] = [];
-  private buf = Buffer.allocUnsafe(CHUNK);
-  private pos = 0;
-  private pending = '';
+interface ClusterLabels {
+  /** `app_cluster="…"` */
+  readonly cluster: Uint8Array;
+  /** Per server: `app_cluster="…",server="…"`. */
+  readonly servers: Labels;
+  /** Per server: `app_cluster="…",server="…",address="…",site="…",role="…",os="` (the OS is reported, so written per scrape). */
+  readonly serverInfo: Labels;
+  /** Per component, servers in order and each server's in order: `app_cluster="…",server="…",component="…"`. */
+  readonly components: Labels;
+  /** Per server: how many components it has (checked against the snapshot). */
+  readonly componentCounts: Int32Array;
+}
 
-  write(s: string): void {
-    this.pending += s;
-    if (this.pending.length > 16 * 1024) this.flush();
+type Labels = readonly Uint8Array[];
+
+const text = (s: string): Uint8Array => Buffer.from(s, 'utf8');
+const QUOTE = 0x22;
+
+/** Label sets by the configured cluster a status was judged from (or the status itself, for one made by hand). */
+const labelCache = new WeakMap<object, ClusterLabels>();
+
+function labelsOf(c: ClusterStatus): ClusterLabels {
+  const key = judgedFrom(c) ?? c;
+  let labels = labelCache.get(key);
+  if (!labels || !sameShape(labels, c)) {
+    labels = buildLabels(c);
+    labelCache.set(key, labels);
   }
+  return labels;
+}
 
-  bytes(): Buffer {
-    this.flush();
-    this.chunks.push(this.buf.subarray(0, this.pos));
-    return this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
-  }
+function sameShape(labels: ClusterLabels, c: ClusterStatus): boolean {
+  const counts = labels.componentCounts;
+  if (counts.length !== c.servers.length) return false;
+  for (let i = 0; i < counts.length; i++) if (counts[i] !== c.servers[i]!.components.length) return false;
+  return true;
+}
 
-  private flush(): void {
-    const s = this.pending;
-    this.pending = '';
-    // A UTF-16 code unit takes at most 3 bytes in UTF-8.
-    if (this.pos + s.length * 3 > this.buf.length) {
-      this.chunks.push(this.buf.subarray(0, this.pos));
-      this.buf = Buffer.allocUnsafe(Math.max(CHUNK, s.length * 3));
-      this.pos = 0;
+function buildLabels(c: ClusterStatus): ClusterLabels {
+  const list = (n: number, write: (out: TextBuffer, i: number) => void): Labels => {
+    const out = new TextBuffer(n * 64);
+    const at = new Int32Array(n + 1);
+    for (let i = 0; i < n; i++) {
+      at[i] = out.pos;
+      write(out, i);
     }
-    this.pos += this.buf.write(s, this.pos);
+    at[n] = out.pos;
+    // A copy, so the views do not hold the buffer's spare room.
+    const bytes = Uint8Array.from(out.result());
+    return Array.from({ length: n }, (_, i) => bytes.subarray(at[i], at[i + 1]));
+  };
+  const cluster = (out: TextBuffer): void => {
+    out.utf8('app_cluster="');
+    out.labelValue(c.name);
+    out.byte(QUOTE);
+  };
+  const server = (out: TextBuffer, i: number): void => {
+    cluster(out);
+    out.utf8(',server="');
+    out.labelValue(c.servers[i]!.name);
+    out.byte(QUOTE);
+  };
+  const label = (out: TextBuffer, name: string, value: string): void => {
+    out.utf8(`,${name}="`);
+    out.labelValue(value);
+    out.byte(QUOTE);
+  };
+  const components: { server: number; name: string }[] = [];
+  c.servers.forEach((s, i) => s.components.forEach((comp) => components.push({ server: i, name: comp.name })));
+  return {
+    cluster: list(1, cluster)[0]!,
+    servers: list(c.servers.length, server),
+    serverInfo: list(c.servers.length, (out, i) => {
+      const s = c.servers[i]!;
+      server(out, i);
+      label(out, 'address', s.address);
+      label(out, 'site', s.site);
+      label(out, 'role', s.role);
+      out.utf8(',os="');
+    }),
+    components: list(components.length, (out, j) => {
+      server(out, components[j]!.server);
+      label(out, 'component', components[j]!.name);
+    }),
+    componentCounts: Int32Array.from(c.servers, (s) => s.components.length),
+  };
+}
+
+/** Size of the previous scrape's text: the next one reserves about that much at once. */
+let lastSize = 0;
+/** Bytes per component of a first scrape (about 1,200 with a version, a value and a fact). */
+const FIRST_GUESS = 1536;
+
+/**
+ * Writes families in the layout prom-client gives them: `# HELP` and `# TYPE`, then one
+ * line per series, families apart by an empty line.
+ */
+class FamilyWriter {
+  private first = true;
+  /** `\n<name>{` of the current family. */
+  prefix: Uint8Array = new Uint8Array(0);
+
+  constructor(readonly out: TextBuffer) {}
+
+  family(spec: MetricSpec): void {
+    this.out.utf8(`${this.first ? '' : '\n\n'}# HELP ${spec.name} ${spec.help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}\n# TYPE ${spec.name} ${spec.type}`);
+    this.first = false;
+    this.prefix = text(`\n${spec.name}{`);
+  }
+
+  /** A series whose labels are `labels`. */
+  series(labels: Uint8Array, value: number): void {
+    this.out.bytes(this.prefix);
+    this.out.bytes(labels);
+    this.close(value);
+  }
+
+  /** Starts a series with `labels`, open for more labels (`label`, then `close`). */
+  open(labels: Uint8Array): void {
+    this.out.bytes(this.prefix);
+    this.out.bytes(labels);
+  }
+
+  /** Adds a label to an open series: `start` is `,name="`. */
+  label(start: Uint8Array, value: string): void {
+    this.out.bytes(start);
+    this.out.labelValue(value);
+    this.out.byte(QUOTE);
+  }
+
+  /** Ends an open series with its value. */
+  close(value: number): void {
+    this.out.byte(0x7d); // }
+    this.out.byte(0x20);
+    this.out.number(value);
+  }
+
+  /** A series with one more label after `labels`. */
+  seriesWith(labels: Uint8Array, start: Uint8Array, value: string, sample: number): void {
+    this.open(labels);
+    this.label(start, value);
+    this.close(sample);
   }
 }
 
-type ComponentSeries = ServerStatus['components'][number];
-/** One series per component (or none), as `[extra labels, value]`; `null` for no series. */
-type ComponentValue = (c: ComponentSeries) => readonly [string, number] | number | null;
+/** `,name="` */
+const labelStart = (name: string): Uint8Array => text(`,${name}="`);
+const VERSION = labelStart('version');
+const REASON = labelStart('reason');
+const NAME = labelStart('name');
+const FACT = labelStart('fact');
+const VALUE = labelStart('value');
+const EXPECTATION = labelStart('expectation');
+const SERVER = labelStart('server');
+
+/** A component family's series: the component's value, or null for none. */
+type ComponentValue = (c: ComponentStatus) => number | null;
 const bool = (v: boolean | null): number | null => (v === null ? null : v ? 1 : 0);
 
-/** The per-component families, in the order the metrics are written. */
-const COMPONENT_FAMILIES: readonly (readonly [MetricSpec, ComponentValue])[] = [
+/** The per-component families with one plain series each, in the order the metrics are written. */
+const PLAIN_BEFORE_INFO: readonly (readonly [MetricSpec, ComponentValue])[] = [
   [m.componentUp, (c) => bool(c.up)],
   [m.lastHeartbeat, (c) => (c.up === null ? null : c.lastHeartbeat)],
   [m.heartbeatAge, (c) => (c.up === null ? null : c.heartbeatAgeSeconds)],
   [m.staleTimeout, (c) => c.staleTimeoutSeconds],
   [m.versionInSync, (c) => (c.up === null ? null : bool(c.versionInSync))],
   [m.keyInSync, (c) => (c.up === null ? null : bool(c.keyInSync))],
-  [m.componentInfo, (c) => (c.up === null || c.version === null ? null : [`,version="${esc(c.version)}"`, 1])],
+];
+const PLAIN_AFTER_INFO: readonly (readonly [MetricSpec, ComponentValue])[] = [
   [m.probeDuration, (c) => (c.up === null ? null : c.probeDurationSeconds)],
   [m.lastProbe, (c) => (c.up === null ? null : c.lastProbe)],
-  [m.probeFailureReason, (c) => (c.up === null || !c.reason ? null : [`,reason="${esc(c.reason)}"`, 1])],
 ];
 
 /**
@@ -74,106 +188,132 @@ const COMPONENT_FAMILIES: readonly (readonly [MetricSpec, ComponentValue])[] = [
  * the snapshot on every scrape, so a server removed from the configuration is gone from
  * the next scrape. The text is the one prom-client would write for the same series (metric,
  * series and label order, escaping, number format; a test holds the two equal), without a
- * Registry's per-series label objects and hashes, and written as bytes: each component's
- * label string is built once per scrape and shared by all its series.
+ * Registry's per-series label objects and hashes. It is written as bytes into one buffer:
+ * the label sets come ready-made per configuration (`labelsOf`), values and numbers are
+ * written a character at a time, so a scrape builds no string per series.
  */
-function writeSnapshot(snapshot: Snapshot, out: ByteSink): void {
-  const clusters = snapshot.clusters.map((c) => {
-    const cl = `app_cluster="${esc(c.name)}"`;
-    return {
-      c,
-      cl,
-      servers: c.servers.map((s) => {
-        const sl = `${cl},server="${esc(s.name)}"`;
-        return { s, sl, components: s.components.map((comp) => ({ comp, l: `${sl},component="${esc(comp.name)}"` })) };
-      }),
-    };
-  });
-  let first = true;
-  const family = (spec: MetricSpec, body: (series: (labels: string, value: number) => void) => void): void => {
-    out.write(`${first ? '' : '\n\n'}# HELP ${spec.name} ${spec.help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}\n# TYPE ${spec.name} ${spec.type}`);
-    first = false;
-    const prefix = `\n${spec.name}{`;
-    body((labels, value) => out.write(`${prefix}${labels}} ${num(value)}`));
+function writeSnapshot(snapshot: Snapshot, w: FamilyWriter): void {
+  const clusters = snapshot.clusters.map((c) => ({ c, labels: labelsOf(c) }));
+  /** Calls `each` for every component with its index in its cluster's label lists. */
+  const components = (each: (comp: ComponentStatus, labels: Uint8Array) => void): void => {
+    for (const { c, labels } of clusters) {
+      let j = 0;
+      for (const s of c.servers) for (const comp of s.components) each(comp, labels.components[j++]!);
+    }
   };
-  for (const [spec, value] of COMPONENT_FAMILIES) {
-    family(spec, (series) => {
-      for (const { servers } of clusters) {
-        for (const { components } of servers) {
-          for (const { comp, l } of components) {
-            const v = value(comp);
-            if (v === null) continue;
-            if (typeof v === 'number') series(l, v);
-            else series(l + v[0], v[1]);
-          }
-        }
-      }
+  const plain = ([spec, value]: readonly [MetricSpec, ComponentValue]): void => {
+    w.family(spec);
+    components((comp, labels) => {
+      const v = value(comp);
+      if (v !== null) w.series(labels, v);
+    });
+  };
+  PLAIN_BEFORE_INFO.forEach(plain);
+  w.family(m.componentInfo);
+  components((comp, labels) => {
+    if (comp.up !== null && comp.version !== null) w.seriesWith(labels, VERSION, comp.version, 1);
+  });
+  PLAIN_AFTER_INFO.forEach(plain);
+  w.family(m.probeFailureReason);
+  components((comp, labels) => {
+    if (comp.up !== null && comp.reason) w.seriesWith(labels, REASON, comp.reason, 1);
+  });
+
+  w.family(m.serverOnline);
+  for (const { c, labels } of clusters) {
+    c.servers.forEach((s, i) => {
+      if (s.state !== 'pending') w.series(labels.servers[i]!, s.state === 'online' ? 1 : 0);
     });
   }
-  family(m.serverOnline, (series) => {
-    for (const { servers } of clusters) {
-      for (const { s, sl } of servers) if (s.state !== 'pending') series(sl, s.state === 'online' ? 1 : 0);
-    }
-  });
-  family(m.serverInfo, (series) => {
-    for (const { servers } of clusters) {
-      for (const { s, sl } of servers) {
-        series(`${sl},address="${esc(s.address)}",site="${esc(s.site)}",role="${esc(s.role)}",os="${esc(s.os ?? '')}"`, 1);
-      }
-    }
-  });
-  family(m.clusterInfo, (series) => {
-    for (const { c, cl } of clusters) series(`${cl},load_balancing="${c.loadBalancing}",automatic_failover="${c.automaticFailover}"`, 1);
-  });
-  family(m.heartbeatInterval, (series) => {
-    for (const { c, cl } of clusters) series(cl, c.heartbeatIntervalSeconds);
-  });
-  family(m.keyFingerprints, (series) => {
-    for (const { c, cl } of clusters) series(cl, c.keyFingerprints);
-  });
-  // Families with any number of series per component: each component's label string plus
-  // the series' own labels.
-  const perComponent = (spec: MetricSpec, each: (comp: ComponentSeries, l: string, series: (labels: string, value: number) => void) => void): void =>
-    family(spec, (series) => {
-      for (const { servers } of clusters) for (const { components } of servers) for (const { comp, l } of components) each(comp, l, series);
+  w.family(m.serverInfo);
+  for (const { c, labels } of clusters) {
+    c.servers.forEach((s, i) => {
+      w.open(labels.serverInfo[i]!);
+      w.out.labelValue(s.os ?? '');
+      w.out.byte(QUOTE);
+      w.close(1);
     });
-  perComponent(m.probeFailures, (comp, l, series) => {
-    for (const [reason, n] of Object.entries(comp.failures)) series(`${l},reason="${esc(reason)}"`, n);
+  }
+  // Cluster-level series are few: written from strings.
+  const clusterSeries = (labels: ClusterLabels, rest: string, value: number): void => {
+    w.open(labels.cluster);
+    w.out.utf8(rest);
+    w.close(value);
+  };
+  w.family(m.clusterInfo);
+  for (const { c, labels } of clusters) clusterSeries(labels, `,load_balancing="${c.loadBalancing}",automatic_failover="${c.automaticFailover}"`, 1);
+  w.family(m.heartbeatInterval);
+  for (const { c, labels } of clusters) clusterSeries(labels, '', c.heartbeatIntervalSeconds);
+  w.family(m.keyFingerprints);
+  for (const { c, labels } of clusters) clusterSeries(labels, '', c.keyFingerprints);
+
+  // Families with any number of series per component.
+  w.family(m.probeFailures);
+  components((comp, labels) => {
+    const failures = comp.failures;
+    // for-in visits own keys in the order Object.entries() gives (these are plain objects).
+    for (const reason in failures) w.seriesWith(labels, REASON, reason, failures[reason as keyof typeof failures]!);
   });
-  perComponent(m.componentValue, (comp, l, series) => {
+  w.family(m.componentValue);
+  components((comp, labels) => {
     if (comp.up === null) return;
-    for (const [name, v] of Object.entries(comp.values)) series(`${l},name="${esc(name)}"`, v);
+    const values = comp.values;
+    for (const name in values) w.seriesWith(labels, NAME, name, values[name]!);
   });
   // A fact is what the component says now: a component that does not answer says nothing
   // (its last role must not count as a second primary in PromQL).
-  perComponent(m.factInfo, (comp, l, series) => {
+  w.family(m.factInfo);
+  components((comp, labels) => {
     if (comp.up !== true) return;
-    for (const [fact, v] of Object.entries(comp.facts)) series(`${l},fact="${esc(fact)}",value="${esc(v)}"`, 1);
+    const facts = comp.facts;
+    for (const fact in facts) {
+      w.open(labels);
+      w.label(FACT, fact);
+      w.label(VALUE, facts[fact]!);
+      w.close(1);
+    }
   });
-  const expectation = (spec: MetricSpec, value: (e: ClusterStatus['expectations'][number]) => number | null): void =>
-    family(spec, (series) => {
-      for (const { c, cl } of clusters) {
-        for (const e of c.expectations) {
-          const v = value(e);
-          if (v !== null) series(`${cl},expectation="${esc(e.name)}"`, v);
-        }
+  const expectation = (spec: MetricSpec, value: (e: ExpectationStatus) => number | null): void => {
+    w.family(spec);
+    for (const { c, labels } of clusters) {
+      for (const e of c.expectations) {
+        const v = value(e);
+        if (v === null) continue;
+        w.open(labels.cluster);
+        w.label(EXPECTATION, e.name);
+        w.close(v);
       }
-    });
+    }
+  };
   expectation(m.expectationServers, (e) => e.servers);
   expectation(m.expectationMinServers, (e) => e.min);
   expectation(m.expectationMaxServers, (e) => e.max);
-  family(m.expectationMemberInfo, (series) => {
-    for (const { c, cl } of clusters) {
-      for (const e of c.expectations) for (const server of e.matching) series(`${cl},expectation="${esc(e.name)}",server="${esc(server)}"`, 1);
+  w.family(m.expectationMemberInfo);
+  for (const { c, labels } of clusters) {
+    for (const e of c.expectations) {
+      for (const server of e.matching) {
+        w.open(labels.cluster);
+        w.label(EXPECTATION, e.name);
+        w.label(SERVER, server);
+        w.close(1);
+      }
     }
-  });
+  }
 }
 
-/** A whole scrape: the snapshot's cluster metrics, then the exporter's own registry. */
-export async function exposition(snapshot: Snapshot, own: Registry): Promise<Buffer> {
-  const out = new ByteSink();
-  writeSnapshot(snapshot, out);
-  out.write('\n\n');
-  out.write(await own.metrics());
-  return out.bytes();
+/**
+ * A whole scrape: the snapshot's cluster metrics, then the exporter's own registry, as
+ * UTF-8 text in the exposition format. The result is a view of a buffer taken from `pool`
+ * when one is given (give it back once it is sent), else of a new one.
+ */
+export async function exposition(snapshot: Snapshot, own: Registry, pool?: BufferPool): Promise<Buffer> {
+  let components = 0;
+  for (const c of snapshot.clusters) for (const s of c.servers) components += s.components.length;
+  // Room to grow a little, so the next scrape fits in a buffer this one gives back.
+  const out = new TextBuffer(lastSize > 0 ? lastSize * 1.1 + 65536 : components * FIRST_GUESS, pool);
+  writeSnapshot(snapshot, new FamilyWriter(out));
+  out.utf8('\n\n');
+  out.utf8(await own.metrics());
+  lastSize = out.pos;
+  return out.result();
 }

@@ -1,0 +1,142 @@
+/**
+ * `/metrics` writes each scrape into memory a previous scrape gave back once it was sent
+ * (BufferPool). Here, over real sockets, clients that read slowly, go away mid-answer, ask
+ * for gzip or only for the headers, while new rounds keep replacing the snapshot: every
+ * answer must be exactly the text of one snapshot, and memory given back is scribbled over
+ * at once, so an answer read from recycled memory would show it.
+ */
+import { createServer, type Server } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
+import { gunzipSync } from 'node:zlib';
+import { Registry } from 'prom-client';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { parseConfig } from '../../src/config/load.js';
+import { evaluate } from '../../src/evaluate/evaluate.js';
+import type { Snapshot } from '../../src/evaluate/snapshot.js';
+import { createLogger } from '../../src/log.js';
+import { exposition } from '../../src/metrics/render.js';
+import { BufferPool } from '../../src/metrics/text-buffer.js';
+import { createApp } from '../../src/web/app.js';
+import { recordsFor } from '../helpers/records.js';
+
+const SERVERS = 8000;
+const config = parseConfig(
+  `clusters:
+  - name: big
+    components: [{ name: web, probe: { tcp: { port: 80 } } }, { name: service, probe: { tcp: { port: 81 } } }]
+    servers:
+${Array.from({ length: SERVERS }, (_, i) => `      - { name: node-${i}, address: 10.${i >> 16}.${(i >> 8) & 255}.${i & 255} }`).join('\n')}
+`,
+  'recycle.yml',
+);
+const NOW = Date.UTC(2026, 10, 23, 12, 0, 0);
+const { records, set } = recordsFor(config);
+for (let i = 0; i < SERVERS; i++) {
+  for (const c of ['web', 'service']) set('big', `node-${i}`, c, { success: i % 9 !== 0, reason: 'timeout', finishedMs: NOW - i, durationMs: 1.5 + i, version: `8.${i % 3}`, heartbeatMs: NOW - 2 * i });
+}
+
+const own = new Registry();
+let round = 0;
+/** Every snapshot the app took: an answer must be the text of one of them. */
+const taken: Snapshot[] = [];
+let server: Server;
+let port: number;
+const give = BufferPool.prototype.give;
+
+beforeAll(async () => {
+  // Memory given back is scribbled over: an answer still reading it would carry the marks.
+  vi.spyOn(BufferPool.prototype, 'give').mockImplementation(function (this: BufferPool, body: Buffer) {
+    Buffer.from(body.buffer, body.byteOffset, body.byteLength).fill('#');
+    give.call(this, body);
+  });
+  const app = createApp({
+    snapshot: () => {
+      // Each round further on: heartbeat ages of other lengths, so snapshots differ in length too.
+      const s = evaluate(config, records, NOW + round * 1_234_567);
+      taken.push(s);
+      return s;
+    },
+    snapshotVersion: () => round,
+    snapshotMaxAgeMs: 1000,
+    events: () => [],
+    ready: () => true,
+    reload: () => Promise.resolve({ ok: true, changed: false }),
+    ownRegistry: own,
+    logger: createLogger('error', 'logfmt', { write: () => true }),
+  });
+  server = createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  port = (server.address() as AddressInfo).port;
+});
+
+afterAll(async () => {
+  vi.restoreAllMocks();
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+/**
+ * One GET over a raw socket: reads nothing for `stallMs` (the server's writes back up),
+ * then all of it; with `abortAfter`, goes away after that many bytes. Returns the body.
+ */
+function get(opts: { stallMs?: number; abortAfter?: number; gzip?: boolean; head?: boolean } = {}): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    const parts: Buffer[] = [];
+    let got = 0;
+    socket.on('error', (err) => (opts.abortAfter === undefined ? reject(err) : resolve(null)));
+    socket.write(`${opts.head ? 'HEAD' : 'GET'} /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${opts.gzip ? 'Accept-Encoding: gzip\r\n' : ''}\r\n`);
+    socket.pause();
+    setTimeout(() => socket.resume(), opts.stallMs ?? 0);
+    socket.on('data', (d: Buffer) => {
+      parts.push(d);
+      got += d.length;
+      if (opts.abortAfter !== undefined && got >= opts.abortAfter) {
+        socket.destroy();
+        resolve(null);
+      }
+    });
+    socket.on('end', () => {
+      const all = Buffer.concat(parts);
+      const split = all.indexOf('\r\n\r\n');
+      const head = all.subarray(0, split).toString();
+      expect(head).toMatch(/^HTTP\/1\.1 200/);
+      const body = all.subarray(split + 4);
+      if (opts.head) return resolve(body);
+      expect(body.length).toBe(Number(/content-length: (\d+)/i.exec(head)?.[1]));
+      resolve(opts.gzip ? gunzipSync(body) : body);
+    });
+  });
+}
+
+describe('/metrics from recycled memory', () => {
+  it('answers every client with exactly the text of one snapshot while rounds replace it', async () => {
+    const answers: Promise<Buffer | null>[] = [];
+    for (let wave = 0; wave < 12; wave++) {
+      round++;
+      answers.push(
+        get({ stallMs: 300 }),
+        get(),
+        get({ gzip: true, stallMs: 100 }),
+        get({ abortAfter: 100_000 }),
+        get({ head: true }),
+        get({ stallMs: 50 }),
+      );
+      await new Promise((r) => setTimeout(r, 40 + (wave % 3) * 60));
+    }
+    const bodies = await Promise.all(answers);
+    const texts = new Set<string>();
+    for (const s of taken) texts.add((await exposition(s, own)).toString());
+    let checked = 0;
+    for (const body of bodies) {
+      if (body === null || body.length === 0) continue;
+      const text = body.toString();
+      expect(text.includes('#'.repeat(8)), 'an answer read recycled memory').toBe(false);
+      expect(texts.has(text), 'an answer that is no snapshot').toBe(true);
+      checked++;
+    }
+    expect(checked).toBeGreaterThanOrEqual(12 * 4);
+    // Memory was in fact reused.
+    expect(vi.mocked(BufferPool.prototype.give).mock.calls.length).toBeGreaterThan(3);
+  }, 60_000);
+});
