@@ -57,8 +57,8 @@ export interface Answer {
   readonly headers: IncomingHttpHeaders;
   /**
    * The body, decoded. Rejects with a ProbeFailure: `body_too_large` past the limit (or a
-   * Content-Length already past it), `bad_body` for a coding it cannot decode or a body
-   * cut short by the server's close; else with the error the socket or parser raised.
+   * Content-Length already past it), `bad_body` for a coding it cannot decode; else with
+   * the error the socket or parser raised (ECONNRESET for a body cut short).
    */
   body(): Promise<Buffer>;
   drop(): void;
@@ -104,8 +104,6 @@ class Attempt implements Answer {
   private socket: Socket | undefined;
   /** The socket's bytesRead when this request got it: later bytes are this request's answer. */
   private bytesBefore = 0;
-  /** The server sent FIN on this request's connection. */
-  private peerEnded = false;
   private headDone = false;
   private ended = false;
   private error: unknown;
@@ -115,9 +113,6 @@ class Attempt implements Answer {
   private codings: string[] = [];
   private waiter: { resolve: (b: Buffer) => void; reject: (e: unknown) => void } | undefined;
   private readonly onAbort = (): void => this.fail(this.signal.reason);
-  private readonly onPeerEnd = (): void => {
-    this.peerEnded = true;
-  };
 
   constructor(
     private readonly endpoint: Endpoint,
@@ -141,16 +136,13 @@ class Attempt implements Answer {
     req.on('socket', (socket) => {
       this.socket = socket;
       this.bytesBefore = socket.bytesRead;
-      socket.once('end', this.onPeerEnd);
     });
     req.on('response', (res) => this.onResponse(res));
     req.on('error', (err) => this.fail(err));
     req.on('close', () => {
-      this.socket?.removeListener('end', this.onPeerEnd);
       // Closed before the answer was complete and without an error of its own.
       if (this.ended) return;
-      const hangUp = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
-      this.fail(this.headDone ? this.cutShort(hangUp) : hangUp);
+      this.fail(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
     });
     signal.addEventListener('abort', this.onAbort, { once: true });
     req.end(endpoint.body);
@@ -185,16 +177,11 @@ class Attempt implements Answer {
       this.signal.removeEventListener('abort', this.onAbort);
       if (this.waiter) this.waiter.resolve(this.raw());
     });
-    res.on('error', (err) => this.fail(this.cutShort(err)));
+    // A body cut short, by a reset or a close, is ECONNRESET ("aborted"): Node cannot
+    // always tell the two apart (a reset after the last byte read can show as a close).
+    res.on('error', (err) => this.fail(err));
     this.headDone = true;
     this.settleHead.resolve(this);
-  }
-
-  /** A body the server ended (FIN) before it was complete is a malformed answer, not a reset. */
-  private cutShort(err: Error): unknown {
-    if (!this.peerEnded) return err;
-    const length = this.headers['content-length'];
-    return new ProbeFailure('bad_body', length !== undefined ? 'body shorter than its Content-Length' : 'body cut short');
   }
 
   body(): Promise<Buffer> {
