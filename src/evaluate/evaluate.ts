@@ -201,11 +201,17 @@ export function judgeExpectations(
   /** Each server's judged state, in the order of `cluster.servers`. */
   servers: readonly { readonly name: string; readonly role: ServerConfig['role']; readonly state: ServerState }[],
 ): ExpectationStatus[] {
+  // Plain loops: at 30,000 components filter/some/map with closures took twice as long.
   const pending = servers.some((s) => s.state === 'pending');
   const out: ExpectationStatus[] = [];
   if (cluster.minServersOnline !== undefined) {
-    const active = servers.filter((s) => s.role === 'active');
-    const online = active.filter((s) => s.state === 'online').map((s) => s.name);
+    let active = 0;
+    const online: string[] = [];
+    for (const s of servers) {
+      if (s.role !== 'active') continue;
+      active++;
+      if (s.state === 'online') online.push(s.name);
+    }
     const min = cluster.minServersOnline;
     out.push({
       name: 'min_servers_online',
@@ -214,22 +220,23 @@ export function judgeExpectations(
       max: null,
       met: pending ? null : online.length >= min,
       matching: online,
-      summary: `${online.length} of ${active.length} active servers online, minimum ${min}`,
+      summary: `${online.length} of ${active} active servers online, minimum ${min}`,
     });
   }
   for (const e of cluster.factExpectations) {
     // Only an Online server counts: a leader that stopped answering its health check must
     // not count while its other endpoint still holds its last answer.
-    const matching = cluster.servers
-      .filter((s, i) =>
-        servers[i]!.state === 'online' &&
-        s.components.some((_, j) => {
-          const r = recs[i]![j];
-          const value = r?.last?.success ? r.facts?.[e.fact] : undefined;
-          return value !== undefined && e.values.includes(value.trim().toLowerCase());
-        }),
-      )
-      .map((s) => s.name);
+    const matching: string[] = [];
+    for (let i = 0; i < cluster.servers.length; i++) {
+      if (servers[i]!.state !== 'online') continue;
+      for (const r of recs[i]!) {
+        const value = r?.last?.success ? r.facts?.[e.fact] : undefined;
+        if (value !== undefined && e.values.includes(value.trim().toLowerCase())) {
+          matching.push(cluster.servers[i]!.name);
+          break;
+        }
+      }
+    }
     const n = matching.length;
     const met = (e.min === undefined || n >= e.min) && (e.max === undefined || n <= e.max);
     const range = e.min === e.max ? `exactly ${e.min}` : [e.min !== undefined ? `at least ${e.min}` : '', e.max !== undefined ? `at most ${e.max}` : ''].filter(Boolean).join(' and ');

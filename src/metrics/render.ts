@@ -194,19 +194,24 @@ const PLAIN_AFTER_INFO: readonly (readonly [MetricSpec, ComponentValue])[] = [
  */
 function writeSnapshot(snapshot: Snapshot, w: FamilyWriter): void {
   const clusters = snapshot.clusters.map((c) => ({ c, labels: labelsOf(c) }));
-  /** Calls `each` for every component with its index in its cluster's label lists. */
+  // Every component and its label set, in order, so that each family is one flat loop.
+  const all: ComponentStatus[] = [];
+  const labelSets: Uint8Array[] = [];
+  for (const { c, labels } of clusters) {
+    for (const s of c.servers) for (const comp of s.components) all.push(comp);
+    for (const l of labels.components) labelSets.push(l);
+  }
+  const n = all.length;
+  /** Calls `each` for every component with its label set. */
   const components = (each: (comp: ComponentStatus, labels: Uint8Array) => void): void => {
-    for (const { c, labels } of clusters) {
-      let j = 0;
-      for (const s of c.servers) for (const comp of s.components) each(comp, labels.components[j++]!);
-    }
+    for (let j = 0; j < n; j++) each(all[j]!, labelSets[j]!);
   };
   const plain = ([spec, value]: readonly [MetricSpec, ComponentValue]): void => {
     w.family(spec);
-    components((comp, labels) => {
-      const v = value(comp);
-      if (v !== null) w.series(labels, v);
-    });
+    for (let j = 0; j < n; j++) {
+      const v = value(all[j]!);
+      if (v !== null) w.series(labelSets[j]!, v);
+    }
   };
   PLAIN_BEFORE_INFO.forEach(plain);
   w.family(m.componentInfo);
