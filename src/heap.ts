@@ -19,7 +19,7 @@
  * scrape) and collects fast, so it gets factors near 4: at 30,000 components about 170 MB
  * live became 900 MB of RSS. `--heap-growing-percent` caps the factor; V8 reads it at every
  * full collection, so setting it at run time takes effect from the next one. The figures
- * behind the value chosen are in bench/RESULTS.md ("Memory"): a lower cap costs CPU in
+ * behind the values chosen are in bench/RESULTS.md ("Issue 17: footprint"): a lower cap costs CPU in
  * more frequent (concurrent) marking.
  *
  * A flag the operator gives (`node --heap-growing-percent=N`, `--max-old-space-size`,

@@ -1,7 +1,8 @@
 /**
  * One timer for every scheduled probe: due instants are rounded up to slots of `slotMs`,
  * and everything due in a slot fires together. A process that probes 20 endpoints a second
- * then wakes 4 times a second instead of 20, and 30,000 endpoints cost one timer, not
+ * then wakes at most 1,000 / slotMs times a second (10 for the monitor's 100 ms) instead of
+ * 20, and 30,000 endpoints cost one timer, not
  * 30,000 (each a Timeout object and a place in Node's timer lists).
  */
 export class Slots<T> {

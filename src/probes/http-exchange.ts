@@ -43,8 +43,36 @@ export interface Endpoint {
 export function agentsFor(secure: boolean, tls: object | undefined): { keepAlive: HttpAgent; oneOff: HttpAgent } {
   const Agent = secure ? HttpsAgent : HttpAgent;
   return {
-    keepAlive: new Agent({ ...tls, keepAlive: true, keepAliveMsecs: 60_000, timeout: 60_000, scheduling: 'lifo' }),
-    oneOff: new Agent({ ...tls, keepAlive: false }),
+    keepAlive: new Agent({ ...tls, keepAlive: true, keepAliveMsecs: 60_000, timeout: 60_000 }),
+    oneOff: oneOffAgent(secure, tls),
+  };
+}
+
+/** An agent that opens a new connection for every request and closes it after the answer (`Connection: close`). */
+export function oneOffAgent(secure: boolean, tls: object | undefined): HttpAgent {
+  return new (secure ? HttpsAgent : HttpAgent)({ ...tls, keepAlive: false });
+}
+
+/** Where a request to an http:// or https:// URL goes. */
+export interface UrlTarget {
+  readonly secure: boolean;
+  /** The host as a connection takes it: an IPv6 address without the URL's brackets. */
+  readonly host: string;
+  /** The URL's port, else the scheme's (80, 443). */
+  readonly port: number;
+  /** Path and query. */
+  readonly path: string;
+}
+
+/** The parts of a URL (already checked to be http:// or https://) that a request needs. Throws TypeError on a URL that does not parse. */
+export function urlTarget(url: string): UrlTarget {
+  const { protocol, hostname, port, pathname, search } = new URL(url);
+  const secure = protocol === 'https:';
+  return {
+    secure,
+    host: hostname.startsWith('[') ? hostname.slice(1, -1) : hostname,
+    port: port === '' ? (secure ? 443 : 80) : Number(port),
+    path: `${pathname}${search}`,
   };
 }
 
@@ -100,7 +128,8 @@ class Attempt implements Answer {
   headers: IncomingHttpHeaders = {};
   readonly head: Promise<Answer>;
   private settleHead!: { resolve: (a: Answer) => void; reject: (e: unknown) => void };
-  private readonly req: ClientRequest;
+  /** Undefined when Node refused to make the request (a control byte in a configured header). */
+  private readonly req: ClientRequest | undefined;
   private socket: Socket | undefined;
   /** The socket's bytesRead when this request got it: later bytes are this request's answer. */
   private bytesBefore = 0;
@@ -126,8 +155,6 @@ class Attempt implements Answer {
     try {
       req = send({ ...endpoint.request, agent, maxHeaderSize: MAX_HEADER_BYTES });
     } catch (err) {
-      // Node refuses a request it cannot write (a control byte in a configured header).
-      this.req = undefined as unknown as ClientRequest;
       this.error = err;
       this.settleHead.reject(err);
       return;
@@ -152,7 +179,7 @@ class Attempt implements Answer {
   mayRetry(err: unknown): boolean {
     const code = (err as { code?: unknown } | undefined)?.code;
     const answered = this.headDone || (this.socket !== undefined && this.socket.bytesRead > this.bytesBefore);
-    return this.req !== undefined && this.req.reusedSocket && !answered && typeof code === 'string' && CLOSED.has(code);
+    return this.req?.reusedSocket === true && !answered && typeof code === 'string' && CLOSED.has(code);
   }
 
   private onResponse(res: IncomingMessage): void {
@@ -213,7 +240,7 @@ class Attempt implements Answer {
     if (!this.headDone) this.settleHead.reject(err);
     else this.waiter?.reject(err);
     // Closes the connection: it is in an unknown state.
-    this.req.destroy();
+    this.req?.destroy();
   }
 }
 

@@ -1,6 +1,6 @@
 import type { Agent as HttpAgent } from 'node:http';
 import type { HttpEndpoint } from '../config/types.js';
-import { ACCEPT_ENCODING, agentsFor, exchange, type Endpoint } from './http-exchange.js';
+import { ACCEPT_ENCODING, agentsFor, exchange, urlTarget, type Endpoint } from './http-exchange.js';
 import { failure } from './reasons.js';
 import { tlsOptions } from './tls.js';
 import type { Answer, EndpointProbe, ProbeKind } from './types.js';
@@ -66,17 +66,13 @@ export const httpProbe: ProbeKind<HttpEndpoint> = (e, ctx) => {
 
 /** The request of one server's probe, built once: the URL (checked by the loader) is parsed at bind time. */
 function endpointOf(url: string, s: HttpSettings, agentsOf: (secure: boolean) => { keepAlive: HttpAgent; oneOff: HttpAgent }, reuse: boolean): Endpoint {
-  const { protocol, hostname, port, pathname, search } = new URL(url);
-  const secure = protocol === 'https:';
+  const { secure, host, port, path } = urlTarget(url);
   const { keepAlive, oneOff } = agentsOf(secure);
-  const agent = reuse ? keepAlive : oneOff;
-  // An IPv6 address is written in brackets in a URL, bare in a connection's host.
-  const host = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
   return {
     secure,
-    agent,
+    agent: reuse ? keepAlive : oneOff,
     oneOff,
-    request: { host, port: port === '' ? (secure ? 443 : 80) : Number(port), path: `${pathname}${search}`, method: s.method, headers: s.headers },
+    request: { host, port, path, method: s.method, headers: s.headers },
     ...(s.body !== undefined ? { body: s.body } : {}),
     bodyLimit: s.bodyLimit,
   };

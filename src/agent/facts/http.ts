@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { PROBE_KINDS } from '../../config/schema.js';
 import { readTlsFiles } from '../../config/tls-files.js';
 import { nonEmptyText } from '../../config/yaml-schema.js';
-import { agentsFor, exchange, type Endpoint } from '../../probes/http-exchange.js';
+import { exchange, oneOffAgent, urlTarget, type Endpoint } from '../../probes/http-exchange.js';
 import { failure } from '../../probes/reasons.js';
 import { tlsOptions } from '../../probes/tls.js';
 import { duration } from '../fields.js';
@@ -37,22 +37,10 @@ export const httpFact: FactKind<typeof schema> = {
     const timeoutMs = settings.timeout ?? DEFAULT_TIMEOUT_MS;
     const tls = settings.tls ? readTlsFiles(settings.tls, ctx.baseDir, (field, message) => invalid(['tls', field], message)) : undefined;
     // No keep-alive: a health check every few seconds need not hold a connection open.
-    const { hostname, port, pathname, search, protocol } = new URL(url);
-    const secure = protocol === 'https:';
-    const { oneOff } = agentsFor(secure, tlsOptions(tls));
-    const endpoint: Endpoint = {
-      secure,
-      agent: oneOff,
-      oneOff,
-      request: {
-        host: hostname.startsWith('[') ? hostname.slice(1, -1) : hostname,
-        port: port === '' ? (secure ? 443 : 80) : Number(port),
-        path: `${pathname}${search}`,
-        method: 'GET',
-      },
-      // The body is never read: drop() closes the connection as soon as the head is in.
-      bodyLimit: 0,
-    };
+    const { secure, host, port, path } = urlTarget(url);
+    const agent = oneOffAgent(secure, tlsOptions(tls));
+    // The body is never read: drop() closes the connection as soon as the head is in.
+    const endpoint: Endpoint = { secure, agent, oneOff: agent, request: { host, port, path, method: 'GET' }, bodyLimit: 0 };
     return async () => {
       const started = performance.now();
       const signal = AbortSignal.timeout(timeoutMs);
