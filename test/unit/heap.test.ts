@@ -11,9 +11,10 @@ describe('V8 heap settings of the exporter process', () => {
   });
 
 
-  it('the new space grows (factor 2) below its cap and stops (factor 1) at it', () => {
+  it('the new space grows (factor 2) below half its cap and stops (factor 1) from there', () => {
     expect(semiSpaceGrowthFactor(2 * 1024 * 1024)).toBe(2);
-    expect(semiSpaceGrowthFactor(NEW_SPACE_CAP_BYTES - 1)).toBe(2);
+    expect(semiSpaceGrowthFactor(NEW_SPACE_CAP_BYTES / 2 - 1)).toBe(2);
+    expect(semiSpaceGrowthFactor(NEW_SPACE_CAP_BYTES / 2)).toBe(1);
     expect(semiSpaceGrowthFactor(NEW_SPACE_CAP_BYTES)).toBe(1);
     expect(semiSpaceGrowthFactor(32 * 1024 * 1024)).toBe(1);
   });
