@@ -64,7 +64,7 @@ describe('the image as compose and Kubernetes run it', () => {
   const cmd = JSON.parse(last('CMD')!) as string[];
 
   it('exposes the default --web.listen-address port', () => {
-    const usage = readFileSync(join(root, 'src', 'main.ts'), 'utf8');
+    const usage = readFileSync(join(root, 'src', 'cli.ts'), 'utf8');
     const port = /--web\.listen-address=ADDR .*\(default: :(\d+)\)/.exec(usage)?.[1];
     expect(all('EXPOSE')).toEqual([port]);
   });

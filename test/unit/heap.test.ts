@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { NEW_SPACE_CAP_BYTES, operatorHeapFlags, semiSpaceGrowthFactor } from '../../src/heap.js';
 
@@ -50,5 +53,31 @@ describe('V8 heap settings of the exporter process', () => {
     // factor is set, so the bound is the cap's double, against V8's 32 MB without it.
     expect(capped).toBeLessThanOrEqual(2 * NEW_SPACE_CAP_BYTES);
     expect(uncapped).toBeGreaterThan(2 * NEW_SPACE_CAP_BYTES);
+  }, 60_000);
+
+  it('start-up (every module of the exporter, then the configuration) leaves the new space at 4 MB or less', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const dir = mkdtempSync(join(tmpdir(), 'heap-start-'));
+    try {
+      // Reports the new space when the process exits; --config.check loads every module the
+      // exporter runs and reads the configuration, then exits.
+      const report = join(dir, 'report.mjs');
+      writeFileSync(
+        report,
+        `import { getHeapSpaceStatistics } from 'node:v8';
+        process.on('exit', () => process.stderr.write('new space ' + getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size + '\\n'));`,
+      );
+      const main = new URL('../../dist/src/main.js', import.meta.url).pathname;
+      const demo = new URL('../../examples/demo.yml', import.meta.url).pathname;
+      const run = spawnSync(process.execPath, [`--import=${report}`, main, '--config.check', `--config.file=${demo}`], { encoding: 'utf8' });
+      expect(run.status).toBe(0);
+      const bytes = Number(/new space (\d+)/.exec(run.stderr)?.[1]);
+      process.stdout.write(`new space after --config.check: ${bytes} bytes\n`);
+      // 16 MB when heap.ts ran only after Node had loaded every module (a static import graph).
+      expect(bytes).toBeGreaterThan(0);
+      expect(bytes).toBeLessThanOrEqual(4 * 1024 * 1024);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 60_000);
 });

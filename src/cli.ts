@@ -1,0 +1,145 @@
+// The command line: flags, the configuration, wiring. main.ts imports it once the V8 heap
+// settings (heap.ts) hold.
+import { parseArgs } from 'node:util';
+import { ConfigError } from './config/errors.js';
+import { loadConfigFile } from './config/load.js';
+import { componentCount, parseShard, shardConfig, type Shard } from './config/shard.js';
+import { buildProbes } from './probes/build.js';
+import { startExporter } from './exporter.js';
+import { createLogger, LOG_FORMATS, LOG_LEVELS } from './log.js';
+import { VERSION } from './version.js';
+
+const USAGE = `usage: appcluster-exporter [flags]
+       appcluster-exporter agent [flags]   the on-node agent (agent --help)
+
+  --config.file=FILE           configuration file (default: appcluster.yml)
+  --config.check               validate the configuration and exit 0 (valid) or 1
+  --web.listen-address=ADDR    address to listen on (default: :10471)
+  --web.telemetry-path=PATH    path of the metrics (default: /metrics)
+  --web.config.file=FILE       TLS and basic auth (exporter-toolkit web-config.yml format)
+  --web.grafana-url=URL        Grafana base URL for links from the status page
+  --web.alertmanager-url=URL   Alertmanager base URL: Offline servers link to a new silence
+  --probe.concurrency=N        most probes running at once (default: 256)
+  --shard.index=I              probe and export only the clusters of shard I (default: 0)
+  --shard.count=N              of N shards, by a stable hash of the cluster name (default: 1)
+  --log.level=LEVEL            debug, info, warn or error (default: info)
+  --log.format=FORMAT          logfmt or json (default: logfmt)
+  --version                    print the version and exit
+`;
+
+function fail(message: string): never {
+  process.stderr.write(`appcluster-exporter: ${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(value)) fail(`--${flag} must be one of ${allowed.join(', ')}`);
+  return value as T;
+}
+
+async function main(): Promise<void> {
+  // The agent is its own program with its own flags; loaded only when asked for.
+  if (process.argv[2] === 'agent') {
+    const { agentMain } = await import('./agent/cli.js');
+    await agentMain(process.argv.slice(3));
+    return;
+  }
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        'config.file': { type: 'string', default: 'appcluster.yml' },
+        'config.check': { type: 'boolean', default: false },
+        'web.listen-address': { type: 'string', default: ':10471' },
+        'web.telemetry-path': { type: 'string', default: '/metrics' },
+        'web.grafana-url': { type: 'string' },
+        'web.alertmanager-url': { type: 'string' },
+        'web.config.file': { type: 'string' },
+        'probe.concurrency': { type: 'string', default: '256' },
+        'shard.index': { type: 'string', default: '0' },
+        'shard.count': { type: 'string', default: '1' },
+        'log.level': { type: 'string', default: 'info' },
+        'log.format': { type: 'string', default: 'logfmt' },
+        version: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (values.version) {
+    process.stdout.write(`appcluster-exporter ${VERSION} (node ${process.version})\n`);
+    return;
+  }
+  let shard: Shard;
+  try {
+    shard = parseShard(values['shard.index'], values['shard.count']);
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  const configFile = values['config.file'];
+  if (values['config.check']) {
+    try {
+      const config = await loadConfigFile(configFile);
+      process.stdout.write(`${configFile}: valid (${config.clusters.length} clusters, ${componentCount(config.clusters)} components)\n`);
+      if (shard.count > 1) {
+        const mine = shardConfig(config, shard).clusters;
+        process.stdout.write(`${configFile}: shard ${shard.index} of ${shard.count} owns ${mine.length} clusters, ${componentCount(mine)} components\n`);
+      }
+      // Building the probes opens no connection; it tells whether keep-alive fits the open-file limit.
+      const probes = buildProbes(shardConfig(config, shard));
+      for (const warning of probes.warnings) process.stderr.write(`${configFile}: warning: ${warning}\n`);
+      await probes.close();
+      process.exit(0);
+    } catch (err) {
+      process.stderr.write(`${err instanceof ConfigError ? err.message : String(err)}\n`);
+      process.exit(1);
+    }
+  }
+  const concurrency = Number(values['probe.concurrency']);
+  if (!Number.isInteger(concurrency) || concurrency < 1) fail('--probe.concurrency must be a positive integer');
+  const telemetryPath = values['web.telemetry-path'];
+  if (!telemetryPath.startsWith('/') || telemetryPath === '/') fail('--web.telemetry-path must start with / and not be /');
+  const alertmanagerUrl = values['web.alertmanager-url'];
+  if (alertmanagerUrl !== undefined && !/^https?:\/\/[^/]/.test(alertmanagerUrl)) fail('--web.alertmanager-url must be an http:// or https:// URL');
+  const logger = createLogger(oneOf('log.level', values['log.level'], LOG_LEVELS), oneOf('log.format', values['log.format'], LOG_FORMATS));
+
+  let exporter;
+  try {
+    exporter = await startExporter({
+      configFile,
+      listenAddress: values['web.listen-address'],
+      telemetryPath,
+      grafanaUrl: values['web.grafana-url'],
+      alertmanagerUrl,
+      webConfigFile: values['web.config.file'],
+      concurrency,
+      shard,
+      logger,
+    });
+  } catch (err) {
+    logger.fatal({ err: err instanceof Error ? err.message : String(err) }, 'cannot start');
+    process.exit(1);
+  }
+  process.on('SIGHUP', () => {
+    void exporter.reload();
+  });
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping');
+    void exporter.close().then(() => process.exit(0));
+    setTimeout(() => process.exit(0), 10_000).unref();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+await main();
