@@ -71,6 +71,7 @@ const USAGE = `usage: npm run bench -- [flags]
   --profile=cpu|heap       run the exporter with --cpu-prof / --heap-prof (files in --profile-dir)
   --profile-dir=DIR        default: $TMPDIR/appcluster-bench-profiles
   --results=FILE           Markdown results file (default bench/RESULTS.md; "" to skip)
+  --warmup-probes=N        each program runs N probes (and at least 10 s) before its window opens (default 3000)
   --concurrency=N          most /probe requests in flight to blackbox_exporter (default 256)
   --exporter-node-flags=F  extra node flags for the exporter, space-separated (e.g. "--max-old-space-size=256")
 `;
@@ -85,6 +86,7 @@ const { values: flags } = parseArgs({
     'profile-dir': { type: 'string', default: join(tmpdir(), 'appcluster-bench-profiles') },
     results: { type: 'string', default: join(ROOT, 'bench/RESULTS.md') },
     concurrency: { type: 'string', default: '256' },
+    'warmup-probes': { type: 'string', default: '3000' },
     'exporter-node-flags': { type: 'string', default: '' },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -98,7 +100,8 @@ const SIZES = flags.sizes.split(',').map((s) => Number(s.replace(/_/g, '')));
 const WINDOW_S = Number(flags.window);
 const INTERVAL_S = Number(flags.interval);
 const CONCURRENCY = Number(flags.concurrency);
-if (SIZES.some((n) => !Number.isInteger(n) || n < 2) || !(WINDOW_S >= 5) || !(INTERVAL_S > PROBE_TIMEOUT_S) || !(CONCURRENCY >= 1)) {
+const WARMUP_PROBES = Number(flags['warmup-probes']);
+if (SIZES.some((n) => !Number.isInteger(n) || n < 2) || !(WINDOW_S >= 5) || !(INTERVAL_S > PROBE_TIMEOUT_S) || !(CONCURRENCY >= 1) || !(WARMUP_PROBES >= 0)) {
   process.stderr.write(`bad flags\n\n${USAGE}`);
   process.exit(2);
 }
@@ -133,6 +136,9 @@ interface ExporterResult {
   readySeconds: number;
   windowSeconds: number;
   cpuSeconds: number;
+  /** Length of the warm-up before the window, and the exporter's CPU in it (seconds). */
+  warmupSeconds: number;
+  warmupCpuSeconds: number;
   probes: number;
   expectedProbes: number;
   failedProbes: number;
@@ -188,6 +194,17 @@ function serverOnline(text: string, servers?: readonly string[]): Map<string, nu
   return out;
 }
 
+/**
+ * Seconds each program runs before its window opens, the same rule for both: WARMUP_PROBES
+ * probes at the size's rate, and at least 10 s (within one interval). Node compiles hot code
+ * as it goes: at 20 probes a second (300 components) the exporter's CPU per probe kept
+ * falling for about 3,000 probes (2.5 minutes), from 1.1 to 0.63 CPU-s per 1,000, and a
+ * window that opened at once measured that warm-up instead of what it costs from then on.
+ */
+function warmupSeconds(components: number): number {
+  return Math.max(Math.min(10, INTERVAL_S), Math.ceil(WARMUP_PROBES / (components / INTERVAL_S)));
+}
+
 async function measureExporter(size: SizeResult, sim: Sim, configFile: string): Promise<ExporterResult> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -217,7 +234,17 @@ async function measureExporter(size: SizeResult, sim: Sim, configFile: string): 
     // time to probe them all under --probe.concurrency, not a random share of the interval.
     await waitFor200(`${url}/-/ready`, (INTERVAL_S * 3 + 60) * 1000, exporter, 50);
     const readySeconds = (performance.now() - started) / 1000;
-    log(`  exporter ready after ${readySeconds.toFixed(2)} s (${(readySeconds - startSeconds).toFixed(2)} s after listening); measuring for ${WINDOW_S} s (a scrape every ${INTERVAL_S} s, as Prometheus would)`);
+    log(`  exporter ready after ${readySeconds.toFixed(2)} s (${(readySeconds - startSeconds).toFixed(2)} s after listening)`);
+
+    // Warm-up (the same rule as blackbox_exporter's), scraped as Prometheus would.
+    const warmup = warmupSeconds(size.components);
+    const warm0 = cpuSeconds(exporter.pid);
+    log(`  exporter: warm-up ${warmup} s (${WARMUP_PROBES} probes), then measuring for ${WINDOW_S} s (a scrape every ${INTERVAL_S} s, as Prometheus would)`);
+    for (let t = 0; t < warmup; t += INTERVAL_S) {
+      await sleep(Math.min(INTERVAL_S, warmup - t) * 1000);
+      await get(`${url}/metrics`);
+    }
+    const warmupCpu = cpuSeconds(exporter.pid) - warm0;
 
     // Window: from just after the first scrape to just after the last; scrapes every interval.
     const scrapes: Fetched[] = [];
@@ -294,6 +321,8 @@ async function measureExporter(size: SizeResult, sim: Sim, configFile: string): 
     return {
       startSeconds,
       readySeconds,
+      warmupSeconds: warmup,
+      warmupCpuSeconds: warmupCpu,
       windowSeconds,
       cpuSeconds: cpu1 - cpu0,
       probes: c1.probes - c0.probes,
@@ -363,7 +392,7 @@ async function measureBlackbox(size: SizeResult, sim: Sim, dir: string): Promise
     }
     load = new ProbeLoad(targets.slice(0, size.components), INTERVAL_S * 1000, CONCURRENCY, PROBE_TIMEOUT_S);
     load.start();
-    const warmup = Math.min(10, INTERVAL_S);
+    const warmup = warmupSeconds(size.components);
     log(`  blackbox_exporter pid ${bb.pid}: sending ${(size.components / INTERVAL_S).toFixed(0)} probes/s; warm-up ${warmup} s, then ${WINDOW_S} s`);
     await sleep(warmup * 1000);
     const c0: LoadCounters = load.snapshot();
@@ -446,7 +475,8 @@ function report(size: SizeResult, which: 'exporter' | 'blackbox'): void {
         `(${pct(e.cpuSeconds, e.windowSeconds)}) = ${f(perK(e.cpuSeconds, e.probes))} s/1k probes, peak RSS ${mb(e.peakRss)}, ` +
         `/metrics ${ms(median(e.metricsMs))} ${fmtBytes(e.metricsBytes)}, lag p50 ${f(e.lagP50)} s p99 ${f(e.lagP99)} s, ` +
         `detection ${secs(e.detectionMetrics)} s (log ${secs(e.detectionLog)} s), ${e.skipped} skipped, ` +
-        `heap ${mb(e.heapUsed)} used / ${mb(e.heapTotal)}, ${e.openFiles} fds, ready after ${f(e.readySeconds, 2)} s`,
+        `heap ${mb(e.heapUsed)} used / ${mb(e.heapTotal)}, ${e.openFiles} fds, ready after ${f(e.readySeconds, 2)} s, ` +
+        `warm-up ${e.warmupSeconds} s at ${f(perK(e.warmupCpuSeconds, (e.warmupSeconds * size.components) / INTERVAL_S))} s/1k probes`,
     );
   }
   if (which === 'blackbox' && size.blackbox) {
@@ -499,7 +529,7 @@ function comparisonTable(results: readonly SizeResult[]): string {
 function exporterTable(results: readonly SizeResult[]): string {
   const rows = results.map((r) => {
     const e = r.exporter;
-    if (!e) return [r.components.toLocaleString('en-US'), r.error ? `failed: ${r.error.split('\n')[0]}` : 'n/a', '', '', '', '', '', '', '', ''];
+    if (!e) return [r.components.toLocaleString('en-US'), r.error ? `failed: ${r.error.split('\n')[0]}` : 'n/a', '', '', '', '', '', '', '', '', ''];
     return [
       r.components.toLocaleString('en-US'),
       `${ms(median(e.metricsMs))} (${e.metricsMs.length} scrapes, max ${ms(Math.max(...e.metricsMs))})`,
@@ -509,6 +539,7 @@ function exporterTable(results: readonly SizeResult[]): string {
       `${secs(e.detectionMetrics)} s`,
       `${secs(e.detectionLog)} s`,
       `${f(e.startSeconds, 1)} s / ${f(e.readySeconds, 2)} s`,
+      `${e.warmupSeconds} s / ${f(perK(e.warmupCpuSeconds, (e.warmupSeconds * r.components) / INTERVAL_S))}`,
       `${e.openFiles} / ${e.openFileLimit}`,
       e.heapTotal > 0 ? `${mb(e.heapUsed)} / ${mb(e.heapTotal)} / ${mb(e.external)}` : 'not in scrape',
     ];
@@ -523,6 +554,7 @@ function exporterTable(results: readonly SizeResult[]): string {
       'detection (/metrics)',
       'detection (log)',
       'listening / ready',
+      'warm-up / its CPU s/1k probes',
       'open fds / limit',
       'V8 heap used / total / external',
     ],
@@ -639,7 +671,7 @@ function writeResults(file: string, results: readonly SizeResult[], text: { comp
 Latest run: ${new Date().toISOString()}, ${results.map((r) => r.components.toLocaleString('en-US')).join(', ')} components,
 ${WINDOW_S} s window per size and program, ${INTERVAL_S} s probe interval, ${PROBE_TIMEOUT_S} s probe timeout.
 
-Reproduce (about 8 minutes for the three default sizes; needs \`prometheus-blackbox-exporter\`,
+Reproduce (about 13 minutes for the three default sizes; needs \`prometheus-blackbox-exporter\`,
 installed by \`node scripts/ensure-deps.mjs --bench\`). Children run under \`ulimit -n\` raised to
 200,000 or, without CAP_SYS_RESOURCE, to the hard limit (${HARD_NOFILE} on this machine); the
 simulator is split into processes of at most ${MAX_COMPONENTS_PER_SIM.toLocaleString('en-US')} components to fit it:
@@ -658,6 +690,10 @@ CPU is utime+stime of each program's own process over the window (from \`/proc/P
 probes are the exporter's \`appcluster_exporter_probes_total\` delta and, for
 blackbox_exporter, the \`/probe\` requests it answered in the window. Peak RSS is \`VmHWM\`.
 The exporter's CPU includes a \`/metrics\` scrape every ${INTERVAL_S} s, as Prometheus would send.
+Each program's window opens after the same warm-up: ${WARMUP_PROBES.toLocaleString('en-US')} probes at the size's rate, at
+least 10 s (\`--warmup-probes\`). Node compiles hot code as it runs, and at 300 components
+the exporter's CPU per probe falls for its first ~3,000 probes; the exporter's CPU in its
+warm-up is printed under "Exporter details".
 
 ${text.comparison}
 
