@@ -1,7 +1,7 @@
 import { finished } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
-import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Registry } from 'prom-client';
 import type { ReloadResult } from '../config/store.js';
 import type { ClusterEvent } from '../evaluate/events.js';
@@ -10,6 +10,7 @@ import type { Logger } from '../log.js';
 import { exposition } from '../metrics/render.js';
 import { BufferPool } from '../metrics/text-buffer.js';
 import { assets } from './assets.js';
+import { acceptsGzip, handler, send, sendJson, sendText, type Guard, type Request, type Response, type Route } from './http.js';
 import { renderClusters, renderPage } from './page.js';
 import { SnapshotCache, type Recycle, type Render } from './snapshot-cache.js';
 
@@ -35,7 +36,7 @@ export interface AppDeps {
   /** Alertmanager base URL: Offline servers link to a new silence there. */
   readonly alertmanagerUrl?: string;
   /** Runs before every route (authentication). */
-  readonly guard?: (req: Request, res: Response, next: NextFunction) => void;
+  readonly guard?: Guard;
 }
 
 const gzip = promisify(gzipCallback);
@@ -52,11 +53,11 @@ const EVENTS_LIMIT = 1000;
  * `cluster` a cluster name, `limit` a positive integer. Returns the reason for a 400 on a
  * malformed or repeated parameter.
  */
-function eventsQuery(query: Request['query']): { sinceSeconds?: number; cluster?: string; limit: number } | string {
+function eventsQuery(query: URLSearchParams): { sinceSeconds?: number; cluster?: string; limit: number } | string {
   const one = (name: string): string | undefined | { error: string } => {
-    const v = query[name];
-    if (v === undefined) return undefined;
-    return typeof v === 'string' ? v : { error: `${name}: give it once, as a plain value` };
+    const v = query.getAll(name);
+    if (v.length === 0) return undefined;
+    return v.length === 1 ? v[0] : { error: `${name}: give it once, as a plain value` };
   };
   const since = one('since');
   const cluster = one('cluster');
@@ -87,16 +88,13 @@ const CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-/** Builds the HTTP app; listening is main's job, so tests run it on port 0. */
-export function createApp(deps: AppDeps): Express {
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('etag', false);
-  app.use((_req, res, next) => {
-    res.set('X-Content-Type-Options', 'nosniff');
-    next();
-  });
-  if (deps.guard) app.use(deps.guard);
+/**
+ * Builds the HTTP request handler (for `http.createServer`); listening is the caller's job,
+ * so tests run it on port 0. Routes: the telemetry path (default /metrics), /-/healthy,
+ * /-/ready, POST /-/reload, /api/v1/status, /api/v1/events, the status page (/) and its
+ * assets (/static/NAME, /favicon.ico).
+ */
+export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const cache = new SnapshotCache(deps.snapshot, deps.snapshotVersion, deps.snapshotMaxAgeMs ?? 1000);
   /**
    * Sends a shared rendering, gzipped (level 1, off the main thread) for clients that ask,
@@ -105,17 +103,15 @@ export function createApp(deps: AppDeps): Express {
    * `recycle` gets it only once nothing reads it.
    */
   const sendRendering = async (req: Request, res: Response, type: string, format: string, render: Render, recycle?: Recycle): Promise<void> => {
-    const gzipped = Boolean(req.headers['accept-encoding']) && req.acceptsEncodings('gzip', 'identity') === 'gzip';
-    const send = async (body: Buffer): Promise<void> => {
-      res.set({ 'Content-Type': type, 'Content-Length': String(body.length), Vary: 'Accept-Encoding' });
-      if (gzipped) res.set('Content-Encoding', 'gzip');
-      res.end(body);
+    const gzipped = acceptsGzip(req);
+    const sendBody = async (body: Buffer): Promise<void> => {
+      send(res, 200, type, body, gzipped ? { 'Content-Encoding': 'gzip', Vary: 'Accept-Encoding' } : { Vary: 'Accept-Encoding' });
       // Rejects when the client goes away before the end: then the body is not recycled.
       await finished(res);
     };
     try {
-      if (gzipped) await send(await cache.derived(format, render, 'gzip', (plain) => gzip(plain, GZIP), recycle));
-      else await cache.use(format, render, send, recycle);
+      if (gzipped) await sendBody(await cache.derived(format, render, 'gzip', (plain) => gzip(plain, GZIP), recycle));
+      else await cache.use(format, render, sendBody, recycle);
     } catch (err) {
       // Once the answer has started, an error can only be the client leaving: nothing to answer.
       if (!res.headersSent) throw err;
@@ -124,69 +120,62 @@ export function createApp(deps: AppDeps): Express {
 
   // The exposition's memory (35 MB at 30,000 components) is reused from one scrape to the next.
   const textPool = new BufferPool();
-  app.get(deps.telemetryPath ?? '/metrics', async (req, res) => {
-    await sendRendering(req, res, deps.ownRegistry.contentType, 'metrics', (s) => exposition(s, deps.ownRegistry, textPool), (body) => textPool.give(body));
-  });
+  const routes: Route[] = [
+    {
+      method: 'GET',
+      path: deps.telemetryPath ?? '/metrics',
+      handle: (req, res) =>
+        sendRendering(req, res, deps.ownRegistry.contentType, 'metrics', (s) => exposition(s, deps.ownRegistry, textPool), (body) => textPool.give(body)),
+    },
+    { method: 'GET', path: '/-/healthy', handle: (_req, res) => sendText(res, 200, 'Healthy.\n') },
+    {
+      method: 'GET',
+      path: '/-/ready',
+      handle: (_req, res) => {
+        if (deps.ready()) sendText(res, 200, 'Ready.\n');
+        else sendText(res, 503, 'Not ready: not every component has been probed yet.\n');
+      },
+    },
+    {
+      method: 'POST',
+      path: '/-/reload',
+      handle: async (_req, res) => {
+        const result = await deps.reload();
+        if (result.ok) sendText(res, 200, result.changed ? 'Reloaded.\n' : 'Unchanged.\n');
+        else sendText(res, 500, `Reload failed; the running configuration is kept.\n${result.error}\n`);
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/status',
+      handle: (req, res) => sendRendering(req, res, 'application/json; charset=utf-8', 'status', (data) => Buffer.from(JSON.stringify({ status: 'success', data }))),
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/events',
+      handle: (req, res) => {
+        const query = eventsQuery(req.parsedUrl.searchParams);
+        if (typeof query === 'string') sendJson(res, 400, { status: 'error', errorType: 'bad_data', error: query }, { 'Cache-Control': 'no-store' });
+        else sendJson(res, 200, { status: 'success', data: { events: deps.events(query) } }, { 'Cache-Control': 'no-store' });
+      },
+    },
+    {
+      method: 'GET',
+      path: '/',
+      handle: (req, res) => {
+        const opts = { grafanaUrl: deps.grafanaUrl, alertmanagerUrl: deps.alertmanagerUrl };
+        const snapshot = cache.snapshot();
+        const body = req.parsedUrl.searchParams.get('fragment') === 'clusters' ? renderClusters(snapshot, opts) : renderPage(snapshot, opts);
+        send(res, 200, 'text/html; charset=utf-8', body.value, { 'Content-Security-Policy': CSP, 'Cache-Control': 'no-store' });
+      },
+    },
+    // Browsers ask for it on pages without an icon link (the JSON answers): not a 404 in their console.
+    { method: 'GET', path: '/favicon.ico', handle: (_req, res) => sendAsset(res, assets['favicon.svg']!) },
+    ...Object.entries(assets).map(([name, asset]): Route => ({ method: 'GET', path: `/static/${name}`, handle: (_req, res) => sendAsset(res, asset) })),
+  ];
+  return handler(routes, { guard: deps.guard, logger: deps.logger });
+}
 
-  app.get('/-/healthy', (_req, res) => {
-    res.type('text/plain').send('Healthy.\n');
-  });
-
-  app.get('/-/ready', (_req, res) => {
-    if (deps.ready()) res.type('text/plain').send('Ready.\n');
-    else res.status(503).type('text/plain').send('Not ready: not every component has been probed yet.\n');
-  });
-
-  app.post('/-/reload', async (_req, res) => {
-    const result = await deps.reload();
-    if (result.ok) res.type('text/plain').send(result.changed ? 'Reloaded.\n' : 'Unchanged.\n');
-    else res.status(500).type('text/plain').send(`Reload failed; the running configuration is kept.\n${result.error}\n`);
-  });
-
-  app.get('/api/v1/status', async (req, res) => {
-    await sendRendering(req, res, 'application/json; charset=utf-8', 'status', (data) => Buffer.from(JSON.stringify({ status: 'success', data })));
-  });
-
-  app.get('/api/v1/events', (req, res) => {
-    const query = eventsQuery(req.query);
-    res.set('Cache-Control', 'no-store');
-    if (typeof query === 'string') {
-      res.status(400).json({ status: 'error', errorType: 'bad_data', error: query });
-      return;
-    }
-    res.json({ status: 'success', data: { events: deps.events(query) } });
-  });
-
-  app.get('/', (req, res) => {
-    const opts = { grafanaUrl: deps.grafanaUrl, alertmanagerUrl: deps.alertmanagerUrl };
-    const snapshot = cache.snapshot();
-    const body = req.query['fragment'] === 'clusters' ? renderClusters(snapshot, opts) : renderPage(snapshot, opts);
-    res.set('Content-Security-Policy', CSP).set('Cache-Control', 'no-store').type('html').send(body.value);
-  });
-
-  // Browsers ask for it on pages without an icon link (the JSON answers): not a 404 in their console.
-  app.get('/favicon.ico', (_req, res) => {
-    const icon = assets['favicon.svg']!;
-    res.type(icon.type).set('Cache-Control', 'max-age=300').send(icon.body);
-  });
-
-  app.get('/static/:name', (req, res) => {
-    const asset = assets[req.params['name'] ?? ''];
-    if (!asset) {
-      res.status(404).type('text/plain').send('Not found.\n');
-      return;
-    }
-    res.type(asset.type).set('Cache-Control', 'max-age=300').send(asset.body);
-  });
-
-  app.use((_req, res) => {
-    res.status(404).type('text/plain').send('Not found.\n');
-  });
-
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    deps.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'request failed');
-    res.status(500).type('text/plain').send('Internal error.\n');
-  });
-
-  return app;
+function sendAsset(res: Response, asset: { readonly type: string; readonly body: string | Buffer }): void {
+  send(res, 200, asset.type, asset.body, { 'Cache-Control': 'max-age=300' });
 }

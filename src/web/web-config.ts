@@ -3,9 +3,10 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { SecureVersion, TLSSocket } from 'node:tls';
 import bcrypt from 'bcryptjs';
-import type { NextFunction, Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { nonEmptyText, parseYamlFile, readConfigText, text, validate } from '../config/yaml-schema.js';
+import { sendText, type Guard } from './http.js';
 
 /**
  * `--web.config.file`, in the Prometheus exporter-toolkit format:
@@ -34,7 +35,7 @@ export interface WebConfig {
     readonly maxVersion?: SecureVersion;
   };
   /** Runs before every route: client certificate rules and basic auth. */
-  readonly guard?: (req: Request, res: Response, next: NextFunction) => void;
+  readonly guard?: Guard;
 }
 
 const CLIENT_AUTH = [
@@ -110,7 +111,7 @@ export async function loadWebConfig(file: string): Promise<WebConfig> {
       maxVersion: t.max_version ? VERSIONS[t.max_version] : undefined,
     };
   }
-  const checks: ((req: Request, res: Response) => boolean | Promise<boolean>)[] = [];
+  const checks: ((req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>)[] = [];
   if (clientAuth === 'RequireAnyClientCert' || clientAuth === 'VerifyClientCertIfGiven') {
     checks.push((req, res) => clientCertOk(req.socket as TLSSocket, clientAuth, res));
   }
@@ -122,26 +123,28 @@ export async function loadWebConfig(file: string): Promise<WebConfig> {
       void (async () => {
         for (const check of checks) if (!(await check(req, res))) return;
         next();
-      })().catch(next);
+      })().catch(() => {
+        if (!res.headersSent) sendText(res, 500, 'Internal error.\n');
+      });
     },
   };
 }
 
-function clientCertOk(socket: TLSSocket, mode: ClientAuth, res: Response): boolean {
+function clientCertOk(socket: TLSSocket, mode: ClientAuth, res: ServerResponse): boolean {
   const cert = socket.getPeerCertificate?.();
   const given = cert !== undefined && Object.keys(cert).length > 0;
   const ok = mode === 'RequireAnyClientCert' ? given : !given || socket.authorized;
-  if (!ok) res.status(403).type('text/plain').send('A valid client certificate is required.\n');
+  if (!ok) sendText(res, 403, 'A valid client certificate is required.\n');
   return ok;
 }
 
 /** Basic auth against bcrypt hashes; verified pairs are cached, since bcrypt is slow on purpose. */
-function basicAuth(users: Record<string, string>): (req: Request, res: Response) => Promise<boolean> {
+function basicAuth(users: Record<string, string>): (req: IncomingMessage, res: ServerResponse) => Promise<boolean> {
   const verified = new Map<string, boolean>();
   // Unknown users still cost one bcrypt comparison, so timing does not tell which users exist.
   const dummy = bcrypt.hashSync('appcluster-unknown-user', 10);
   return async (req, res) => {
-    const m = /^Basic ([A-Za-z0-9+/=]+)$/.exec(req.get('authorization') ?? '');
+    const m = /^Basic ([A-Za-z0-9+/=]+)$/.exec(req.headers.authorization ?? '');
     const decoded = m ? Buffer.from(m[1]!, 'base64').toString('utf8') : '';
     const colon = decoded.indexOf(':');
     let ok = false;
@@ -159,7 +162,7 @@ function basicAuth(users: Record<string, string>): (req: Request, res: Response)
       ok = match;
     }
     if (!ok) {
-      res.status(401).set('WWW-Authenticate', 'Basic realm="appcluster-exporter"').type('text/plain').send('Unauthorized.\n');
+      sendText(res, 401, 'Unauthorized.\n', { 'WWW-Authenticate': 'Basic realm="appcluster-exporter"' });
     }
     return ok;
   };

@@ -380,7 +380,10 @@ describe('serving', () => {
     for (const path of ['/api/v1/facts/port', '/etc/passwd', '/api/v1/facts/../../etc/passwd', '/api/v1/file']) {
       expect((await fetch(`${a.agent.url}${path}`)).status, path).toBe(404);
     }
-    expect((await fetch(`${a.agent.url}/api/v1/facts`, { method: 'POST' })).status).toBe(404);
+    // A known path with a method it does not take: 405, with the methods it does.
+    const post = await fetch(`${a.agent.url}/api/v1/facts`, { method: 'POST' });
+    expect(post.status).toBe(405);
+    expect(post.headers.get('allow')).toBe('GET, HEAD');
   });
 
   it('serves TLS from --web.config.file', async () => {

@@ -1,0 +1,110 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import Negotiator from 'negotiator';
+import type { Logger } from '../log.js';
+
+/** A request as the routes see it: Node's message with its parsed URL (path and query). */
+export interface Request extends IncomingMessage {
+  /** The URL of the request line, resolved against `http://localhost` (only path and query are used). */
+  readonly parsedUrl: URL;
+}
+
+export type Response = ServerResponse;
+
+/** Answers one request; a thrown error or rejection becomes a 500 (see `handler`). */
+export type Handle = (req: Request, res: Response) => void | Promise<void>;
+
+/** Runs before every route; calls `next` to go on, or answers the request itself (401, 403). */
+export type Guard = (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
+
+/** One route: a method and an exact path. */
+export interface Route {
+  readonly method: 'GET' | 'POST';
+  readonly path: string;
+  readonly handle: Handle;
+}
+
+const PLAIN = 'text/plain; charset=utf-8';
+
+/**
+ * Sends a whole answer: status, Content-Type, Content-Length, extra headers and the body (a
+ * string is sent as UTF-8). A HEAD request gets the headers only (Node drops the body).
+ */
+export function send(res: Response, status: number, type: string, body: string | Buffer, headers: Record<string, string> = {}): void {
+  const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+  res.writeHead(status, { ...headers, 'Content-Type': type, 'Content-Length': String(bytes.length) });
+  res.end(bytes);
+}
+
+/** A plain-text answer (text/plain; charset=utf-8). */
+export function sendText(res: Response, status: number, text: string, headers?: Record<string, string>): void {
+  send(res, status, PLAIN, text, headers);
+}
+
+/** A JSON answer (application/json; charset=utf-8). */
+export function sendJson(res: Response, status: number, value: unknown, headers?: Record<string, string>): void {
+  send(res, status, 'application/json; charset=utf-8', JSON.stringify(value), headers);
+}
+
+/** True when the client takes gzip over the identity encoding (Accept-Encoding, RFC 9110 §12.5.3). */
+export function acceptsGzip(req: IncomingMessage): boolean {
+  if (!req.headers['accept-encoding']) return false;
+  return new Negotiator(req).encodings(['gzip', 'identity'])[0] === 'gzip';
+}
+
+/**
+ * The request handler for `http.createServer`: every answer carries
+ * `X-Content-Type-Options: nosniff`, then `guard` runs, then the route whose path equals
+ * the request's (a GET route answers HEAD too). A path no route has is 404, a method its
+ * routes do not take 405 (with `Allow`), a URL that does not parse 400; an error a route
+ * throws is logged (message only) and answered 500 if nothing was sent yet.
+ */
+export function handler(
+  routes: readonly Route[],
+  opts: {
+    guard?: Guard;
+    logger: Logger;
+    /** What the log says of a route's error (default: its message). */
+    describe?: (err: unknown) => string;
+  },
+): (req: IncomingMessage, res: ServerResponse) => void {
+  const describe = opts.describe ?? ((err: unknown) => (err instanceof Error ? err.message : String(err)));
+  const byPath = new Map<string, Route[]>();
+  for (const r of routes) byPath.set(r.path, [...(byPath.get(r.path) ?? []), r]);
+  const failed = (res: Response, err: unknown): void => {
+    opts.logger.error({ err: describe(err) }, 'request failed');
+    if (!res.headersSent) sendText(res, 500, 'Internal error.\n');
+    else res.destroy();
+  };
+  const route = (req: IncomingMessage, res: ServerResponse): void => {
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      sendText(res, 400, 'Bad request.\n');
+      return;
+    }
+    const candidates = byPath.get(url.pathname);
+    if (!candidates) {
+      sendText(res, 404, 'Not found.\n');
+      return;
+    }
+    const method = req.method === 'HEAD' ? 'GET' : req.method;
+    const r = candidates.find((c) => c.method === method);
+    if (!r) {
+      sendText(res, 405, 'Method not allowed.\n', { Allow: [...new Set(candidates.flatMap((c) => (c.method === 'GET' ? ['GET', 'HEAD'] : [c.method])))].join(', ') });
+      return;
+    }
+    const request = Object.assign(req, { parsedUrl: url });
+    try {
+      const done = r.handle(request, res);
+      if (done) done.catch((err: unknown) => failed(res, err));
+    } catch (err) {
+      failed(res, err);
+    }
+  };
+  return (req, res) => {
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    if (opts.guard) opts.guard(req, res, () => route(req, res));
+    else route(req, res);
+  };
+}
