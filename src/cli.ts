@@ -6,6 +6,7 @@ import { loadConfigFile } from './config/load.js';
 import { componentCount, parseShard, shardConfig, type Shard } from './config/shard.js';
 import { buildProbes } from './probes/build.js';
 import { startExporter } from './exporter.js';
+import { endStartup } from './heap.js';
 import { createLogger, LOG_FORMATS, LOG_LEVELS } from './log.js';
 import { VERSION } from './version.js';
 
@@ -127,6 +128,14 @@ async function main(): Promise<void> {
     logger.fatal({ err: err instanceof Error ? err.message : String(err) }, 'cannot start');
     process.exit(1);
   }
+  // Start-up ends with the first round (every component probed once): until then the V8 new
+  // space keeps its first size (heap.ts).
+  const started = setInterval(() => {
+    if (!exporter.monitor.ready()) return;
+    clearInterval(started);
+    endStartup();
+  }, 250);
+  started.unref();
   process.on('SIGHUP', () => {
     void exporter.reload();
   });

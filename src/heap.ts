@@ -7,18 +7,20 @@
  *
  * Young generation: V8 doubles the new space each time enough objects survive scavenges,
  * up to 2 x 16 MB, and rarely gives it back. Every probe and scrape allocates, so it soon
- * reaches the top: 32 MB of RSS, a third of what a small exporter needs. Once the new
- * space reaches half of NEW_SPACE_CAP_BYTES, the growth factor is set to 1 (no more
- * growth), and back to V8's 2 should V8 shrink it. Half: Node reports collections after
- * the fact, so one more doubling may happen before the factor is set, and that one stays
- * within the cap. A long synchronous burst of allocation (no yield between several
- * collections) can still take it one doubling further, to 16 MB: the cap is a soft one. A
- * smaller new space is also cheaper to scavenge: the bench measured no CPU cost at 300, 3,000
- * and 30,000 components. The factor starts at 1: start-up is one long synchronous burst
- * (loading the exporter's modules, which main.ts does only after this module, and reading
- * the configuration) with many survivors, and it took the new space to 16 MB before the
- * first collection was reported (10 MB of peak RSS at 300 components). From the first
- * report on, the rule above applies.
+ * reaches the top: 32 MB of RSS, a third of what a small exporter needs. Here the new space
+ * grows only while a doubling stays within a cap (growth factor 2, else 1), and the cap
+ * follows the load: 4 MB while scavenges come less often than every 250 ms on average, 8 MB
+ * when they come faster. A small new space is cheap for a quiet process, but at 2,000 probes
+ * a second (30,000 components) a 4 MB one is scavenged every ~100 ms and promotes the
+ * objects of probes still running: 28% more CPU per probe than 8 MB; at 3,000 components 8 MB
+ * cost 10 MB of RSS and no CPU. The factor starts at 1: start-up is one long synchronous
+ * burst (loading the exporter's modules, which main.ts does only after this module, and
+ * reading the configuration) with many survivors, and it took the new space to 16 MB
+ * before the first collection was reported (10 MB of peak RSS at 300 components). It stays
+ * 1 until the program calls `endStartup()` (the exporter once its first round is done, the
+ * agent once it listens). Node
+ * reports collections after the fact, so a long synchronous burst later on can still
+ * double the space once more before the factor is set: the cap is a soft one.
  *
  * Old generation:
  * V8 grows the old generation to its live size times a factor it picks from how fast it
@@ -33,11 +35,17 @@
  * A flag the operator gives (`node --heap-growing-percent=N`, `--max-old-space-size`,
  * `--max-heap-size`, also through NODE_OPTIONS) wins: nothing is set then.
  */
-import { PerformanceObserver } from 'node:perf_hooks';
+import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 
-/** The new space (both semi-spaces) stays within this size but for long synchronous bursts: 8 MB. */
+/** The new space stays within this size under load, but for long synchronous bursts: 8 MB. */
 export const NEW_SPACE_CAP_BYTES = 8 * 1024 * 1024;
+
+/** The new space's cap while the process is quiet (see `newSpaceCap`): 4 MB. */
+export const QUIET_NEW_SPACE_CAP_BYTES = 4 * 1024 * 1024;
+
+/** Scavenges closer than this on average (milliseconds) mark a busy process. */
+export const BUSY_SCAVENGE_INTERVAL_MS = 250;
 
 /** The old generation may grow to its live size plus this percentage before a full collection. */
 export const HEAP_GROWING_PERCENT = 20;
@@ -55,11 +63,47 @@ export function operatorHeapFlags(
 }
 
 /**
- * The growth factor the new space should have at `newSpaceBytes` (its current size): 1 at
- * or over half the cap (one late doubling stays within it), else V8's default 2.
+ * The cap for the new space, in bytes, from the mean interval between scavenges
+ * (milliseconds; Infinity before any): NEW_SPACE_CAP_BYTES when it is under
+ * BUSY_SCAVENGE_INTERVAL_MS, else QUIET_NEW_SPACE_CAP_BYTES.
+ */
+export function newSpaceCap(meanScavengeIntervalMs: number): number {
+  return meanScavengeIntervalMs < BUSY_SCAVENGE_INTERVAL_MS ? NEW_SPACE_CAP_BYTES : QUIET_NEW_SPACE_CAP_BYTES;
+}
+
+/**
+ * The growth factor the new space should have at `newSpaceBytes` (its current size): V8's
+ * default 2 while one doubling stays within `cap`, else 1 (no growth).
  */
 export function semiSpaceGrowthFactor(newSpaceBytes: number, cap = NEW_SPACE_CAP_BYTES): 1 | 2 {
-  return newSpaceBytes * 2 >= cap ? 1 : 2;
+  return newSpaceBytes * 2 > cap ? 1 : 2;
+}
+
+let started = false;
+
+/**
+ * Ends start-up: from now on the new space may grow within its cap. Until then it keeps
+ * the size V8 starts it with (1 MB). The exporter calls it once every component has been
+ * probed once, the agent once it listens.
+ */
+export function endStartup(): void {
+  started = true;
+}
+
+/** A moving mean of the interval between scavenges (weight 0.2 for the newest). */
+export class ScavengeInterval {
+  private last: number | undefined;
+  /** Milliseconds; Infinity until two scavenges were seen. */
+  mean = Infinity;
+
+  /** A scavenge at `atMs` (a performance-timeline time, milliseconds). */
+  add(atMs: number): void {
+    if (this.last !== undefined) {
+      const gap = atMs - this.last;
+      this.mean = this.mean === Infinity ? gap : this.mean * 0.8 + gap * 0.2;
+    }
+    this.last = atMs;
+  }
 }
 
 if (!operatorHeapFlags()) setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
@@ -69,9 +113,15 @@ if (!operatorHeapFlags(process.execArgv, process.env['NODE_OPTIONS'] ?? '', OPER
   // next growth. Node reports collections as `gc` performance entries.
   let factor = 1;
   setFlagsFromString(`--semi-space-growth-factor=${factor}`);
-  const observer = new PerformanceObserver(() => {
+  const scavenges = new ScavengeInterval();
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const kind = (entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
+      if (kind === constants.NODE_PERFORMANCE_GC_MINOR) scavenges.add(entry.startTime);
+    }
+    if (!started) return;
     const newSpace = getHeapSpaceStatistics().find((space) => space.space_name === 'new_space');
-    const want = semiSpaceGrowthFactor(newSpace?.space_size ?? 0);
+    const want = semiSpaceGrowthFactor(newSpace?.space_size ?? 0, newSpaceCap(scavenges.mean));
     if (want !== factor) {
       factor = want;
       setFlagsFromString(`--semi-space-growth-factor=${want}`);

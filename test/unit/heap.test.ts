@@ -2,7 +2,15 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { NEW_SPACE_CAP_BYTES, operatorHeapFlags, semiSpaceGrowthFactor } from '../../src/heap.js';
+import {
+  BUSY_SCAVENGE_INTERVAL_MS,
+  NEW_SPACE_CAP_BYTES,
+  newSpaceCap,
+  operatorHeapFlags,
+  QUIET_NEW_SPACE_CAP_BYTES,
+  ScavengeInterval,
+  semiSpaceGrowthFactor,
+} from '../../src/heap.js';
 
 describe('V8 heap settings of the exporter process', () => {
   it('an operator flag on the command line or in NODE_OPTIONS wins', () => {
@@ -14,17 +22,41 @@ describe('V8 heap settings of the exporter process', () => {
   });
 
 
-  it('the new space grows (factor 2) below half its cap and stops (factor 1) from there', () => {
+  it('the new space grows (factor 2) while a doubling stays within its cap, and stops (factor 1) from there', () => {
     expect(semiSpaceGrowthFactor(2 * 1024 * 1024)).toBe(2);
-    expect(semiSpaceGrowthFactor(NEW_SPACE_CAP_BYTES / 2 - 1)).toBe(2);
-    expect(semiSpaceGrowthFactor(NEW_SPACE_CAP_BYTES / 2)).toBe(1);
+    expect(semiSpaceGrowthFactor(NEW_SPACE_CAP_BYTES / 2)).toBe(2);
+    expect(semiSpaceGrowthFactor(NEW_SPACE_CAP_BYTES / 2 + 1)).toBe(1);
     expect(semiSpaceGrowthFactor(NEW_SPACE_CAP_BYTES)).toBe(1);
     expect(semiSpaceGrowthFactor(32 * 1024 * 1024)).toBe(1);
+    expect(semiSpaceGrowthFactor(QUIET_NEW_SPACE_CAP_BYTES, QUIET_NEW_SPACE_CAP_BYTES)).toBe(1);
+  });
+
+  it('the cap is 8 MB while scavenges come faster than every 250 ms on average, else 4 MB', () => {
+    const interval = new ScavengeInterval();
+    expect(interval.mean).toBe(Infinity);
+    expect(newSpaceCap(interval.mean)).toBe(QUIET_NEW_SPACE_CAP_BYTES);
+    interval.add(1000);
+    expect(interval.mean).toBe(Infinity);
+    // 2,000 probes a second: a scavenge every ~100 ms.
+    for (let t = 1100; t <= 3000; t += 100) interval.add(t);
+    expect(interval.mean).toBeCloseTo(100, 6);
+    expect(newSpaceCap(interval.mean)).toBe(NEW_SPACE_CAP_BYTES);
+    // Quiet again: one gap of a second pulls the mean over 250 ms.
+    let t = 3000;
+    let n = 0;
+    while (newSpaceCap(interval.mean) === NEW_SPACE_CAP_BYTES) {
+      interval.add((t += 1000));
+      n++;
+    }
+    expect(n).toBe(1);
+    expect(newSpaceCap(BUSY_SCAVENGE_INTERVAL_MS)).toBe(QUIET_NEW_SPACE_CAP_BYTES);
+    expect(newSpaceCap(BUSY_SCAVENGE_INTERVAL_MS - 1)).toBe(NEW_SPACE_CAP_BYTES);
   });
 
   it('a live exporter process keeps its new space well under the 32 MB V8 grows it to', async () => {
     const { spawn } = await import('node:child_process');
-    const script = `await import(${JSON.stringify(new URL('../../dist/src/heap.js', import.meta.url).pathname)});
+    const script = `const heap = await import(${JSON.stringify(new URL('../../dist/src/heap.js', import.meta.url).pathname)});
+      heap.endStartup();
       const v8 = await import('node:v8');
       // Allocation with survivors, as probes and scrapes make: V8 would grow the new space to 32 MB.
       const keep = [];
@@ -73,7 +105,8 @@ describe('V8 heap settings of the exporter process', () => {
       expect(run.status).toBe(0);
       const bytes = Number(/new space (\d+)/.exec(run.stderr)?.[1]);
       process.stdout.write(`new space after --config.check: ${bytes} bytes\n`);
-      // 16 MB when heap.ts ran only after Node had loaded every module (a static import graph).
+      // 16 MB when heap.ts ran only after Node had loaded every module (a static import graph);
+      // growth stays off until the exporter listens (endStartup).
       expect(bytes).toBeGreaterThan(0);
       expect(bytes).toBeLessThanOrEqual(4 * 1024 * 1024);
     } finally {
