@@ -9,8 +9,8 @@
  * up to 2 x 16 MB, and rarely gives it back. Every probe and scrape allocates, so it soon
  * reaches the top: 32 MB of RSS, a third of what a small exporter needs. Here the new space
  * grows only while a doubling stays within a cap (growth factor 2, else 1), and the cap
- * follows the load: 4 MB while scavenges come less often than every 250 ms on average, 8 MB
- * when they come faster. A small new space is cheap for a quiet process, but at 2,000 probes
+ * follows the load: 4 MB while the program allocates slower than a 4 MB space scavenged
+ * every 250 ms would take (about 16 MB/s, a moving mean), 8 MB when faster. A small new space is cheap for a quiet process, but at 2,000 probes
  * a second (30,000 components) a 4 MB one is scavenged every ~100 ms and promotes the
  * objects of probes still running: 28% more CPU per probe than 8 MB; at 3,000 components 8 MB
  * cost 10 MB of RSS and no CPU. The factor starts at 1: start-up is one long synchronous
@@ -44,9 +44,6 @@ export const NEW_SPACE_CAP_BYTES = 8 * 1024 * 1024;
 /** The new space's cap while the process is quiet (see `newSpaceCap`): 4 MB. */
 export const QUIET_NEW_SPACE_CAP_BYTES = 4 * 1024 * 1024;
 
-/** Scavenges closer than this on average (milliseconds) mark a busy process. */
-export const BUSY_SCAVENGE_INTERVAL_MS = 250;
-
 /** The old generation may grow to its live size plus this percentage before a full collection. */
 export const HEAP_GROWING_PERCENT = 20;
 
@@ -63,12 +60,18 @@ export function operatorHeapFlags(
 }
 
 /**
- * The cap for the new space, in bytes, from the mean interval between scavenges
- * (milliseconds; Infinity before any): NEW_SPACE_CAP_BYTES when it is under
- * BUSY_SCAVENGE_INTERVAL_MS, else QUIET_NEW_SPACE_CAP_BYTES.
+ * A process is busy when its young generation fills faster than a 4 MB new space every
+ * 250 ms would (about 16 MB/s): the allocation rate, in bytes per millisecond.
  */
-export function newSpaceCap(meanScavengeIntervalMs: number): number {
-  return meanScavengeIntervalMs < BUSY_SCAVENGE_INTERVAL_MS ? NEW_SPACE_CAP_BYTES : QUIET_NEW_SPACE_CAP_BYTES;
+export const BUSY_ALLOCATION_BYTES_PER_MS = QUIET_NEW_SPACE_CAP_BYTES / 250;
+
+/**
+ * The cap for the new space, in bytes, from the mean allocation rate into it (bytes per
+ * millisecond; 0 before it is known): NEW_SPACE_CAP_BYTES when it is over
+ * BUSY_ALLOCATION_BYTES_PER_MS, else QUIET_NEW_SPACE_CAP_BYTES.
+ */
+export function newSpaceCap(bytesPerMs: number): number {
+  return bytesPerMs > BUSY_ALLOCATION_BYTES_PER_MS ? NEW_SPACE_CAP_BYTES : QUIET_NEW_SPACE_CAP_BYTES;
 }
 
 /**
@@ -90,17 +93,23 @@ export function endStartup(): void {
   started = true;
 }
 
-/** A moving mean of the interval between scavenges (weight 0.2 for the newest). */
-export class ScavengeInterval {
+/**
+ * A moving mean (weight 0.2 for the newest) of the rate at which the program fills its new
+ * space: the space's size over the time between two scavenges. The size, not the interval
+ * alone: a 1 MB space is scavenged four times as often as a 4 MB one at the same rate.
+ */
+export class AllocationRate {
   private last: number | undefined;
-  /** Milliseconds; Infinity until two scavenges were seen. */
-  mean = Infinity;
+  /** Bytes per millisecond; 0 until two scavenges were seen. */
+  bytesPerMs = 0;
+  private seen = false;
 
-  /** A scavenge at `atMs` (a performance-timeline time, milliseconds). */
-  add(atMs: number): void {
-    if (this.last !== undefined) {
-      const gap = atMs - this.last;
-      this.mean = this.mean === Infinity ? gap : this.mean * 0.8 + gap * 0.2;
+  /** A scavenge at `atMs` (a performance-timeline time, milliseconds) of a new space of `newSpaceBytes`. */
+  add(atMs: number, newSpaceBytes: number): void {
+    if (this.last !== undefined && atMs > this.last) {
+      const rate = newSpaceBytes / (atMs - this.last);
+      this.bytesPerMs = this.seen ? this.bytesPerMs * 0.8 + rate * 0.2 : rate;
+      this.seen = true;
     }
     this.last = atMs;
   }
@@ -113,15 +122,18 @@ if (!operatorHeapFlags(process.execArgv, process.env['NODE_OPTIONS'] ?? '', OPER
   // next growth. Node reports collections as `gc` performance entries.
   let factor = 1;
   setFlagsFromString(`--semi-space-growth-factor=${factor}`);
-  const scavenges = new ScavengeInterval();
+  const rate = new AllocationRate();
+  let size = 0;
   const observer = new PerformanceObserver((list) => {
+    // Start-up's scavenges (one synchronous burst) say nothing of the load: not counted.
+    if (!started) return;
+    if (size === 0) size = getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')?.space_size ?? 0;
     for (const entry of list.getEntries()) {
       const kind = (entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
-      if (kind === constants.NODE_PERFORMANCE_GC_MINOR) scavenges.add(entry.startTime);
+      if (kind === constants.NODE_PERFORMANCE_GC_MINOR) rate.add(entry.startTime, size);
     }
-    if (!started) return;
-    const newSpace = getHeapSpaceStatistics().find((space) => space.space_name === 'new_space');
-    const want = semiSpaceGrowthFactor(newSpace?.space_size ?? 0, newSpaceCap(scavenges.mean));
+    size = getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')?.space_size ?? 0;
+    const want = semiSpaceGrowthFactor(size, newSpaceCap(rate.bytesPerMs));
     if (want !== factor) {
       factor = want;
       setFlagsFromString(`--semi-space-growth-factor=${want}`);

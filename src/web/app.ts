@@ -154,7 +154,7 @@ export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResp
       method: 'GET',
       path: '/api/v1/events',
       handle: (req, res) => {
-        const query = eventsQuery(req.parsedUrl.searchParams);
+        const query = eventsQuery(req.query);
         if (typeof query === 'string') sendJson(res, 400, { status: 'error', errorType: 'bad_data', error: query }, { 'Cache-Control': 'no-store' });
         else sendJson(res, 200, { status: 'success', data: { events: deps.events(query) } }, { 'Cache-Control': 'no-store' });
       },
@@ -165,7 +165,7 @@ export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResp
       handle: (req, res) => {
         const opts = { grafanaUrl: deps.grafanaUrl, alertmanagerUrl: deps.alertmanagerUrl };
         const snapshot = cache.snapshot();
-        const body = req.parsedUrl.searchParams.get('fragment') === 'clusters' ? renderClusters(snapshot, opts) : renderPage(snapshot, opts);
+        const body = req.query.get('fragment') === 'clusters' ? renderClusters(snapshot, opts) : renderPage(snapshot, opts);
         send(res, 200, 'text/html; charset=utf-8', body.value, { 'Content-Security-Policy': CSP, 'Cache-Control': 'no-store' });
       },
     },

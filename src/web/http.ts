@@ -2,10 +2,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import Negotiator from 'negotiator';
 import type { Logger } from '../log.js';
 
-/** A request as the routes see it: Node's message with its parsed URL (path and query). */
+/** A request as the routes see it: Node's message with its path and query. */
 export interface Request extends IncomingMessage {
-  /** The URL of the request line, resolved against `http://localhost` (only path and query are used). */
-  readonly parsedUrl: URL;
+  /** The path of the request line as sent: not decoded, not normalised ("/a/../b" stays). */
+  readonly path: string;
+  /** The query string of the request line, parsed. */
+  readonly query: URLSearchParams;
 }
 
 export type Response = ServerResponse;
@@ -13,8 +15,11 @@ export type Response = ServerResponse;
 /** Answers one request; a thrown error or rejection becomes a 500 (see `handler`). */
 export type Handle = (req: Request, res: Response) => void | Promise<void>;
 
-/** Runs before every route; calls `next` to go on, or answers the request itself (401, 403). */
-export type Guard = (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
+/**
+ * Runs before every route; calls `next()` to go on, answers the request itself (401, 403),
+ * or calls `next(err)` when it failed (logged, answered 500).
+ */
+export type Guard = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
 
 /** One route: a method and an exact path. */
 export interface Route {
@@ -54,9 +59,11 @@ export function acceptsGzip(req: IncomingMessage): boolean {
 /**
  * The request handler for `http.createServer`: every answer carries
  * `X-Content-Type-Options: nosniff`, then `guard` runs, then the route whose path equals
- * the request's (a GET route answers HEAD too). A path no route has is 404, a method its
- * routes do not take 405 (with `Allow`), a URL that does not parse 400; an error a route
- * throws is logged (message only) and answered 500 if nothing was sent yet.
+ * the request's, exactly: no case folding, no trailing slash dropped, no dot segments
+ * resolved (a GET route answers HEAD too). A path no route has is 404, a method its routes
+ * do not take 405 (with `Allow`), a request target that is not a path 400; an error a route
+ * or the guard throws or passes to `next` is logged (`describe`) and answered 500 if
+ * nothing was sent yet, else the connection is closed.
  */
 export function handler(
   routes: readonly Route[],
@@ -76,14 +83,15 @@ export function handler(
     else res.destroy();
   };
   const route = (req: IncomingMessage, res: ServerResponse): void => {
-    let url: URL;
-    try {
-      url = new URL(req.url ?? '/', 'http://localhost');
-    } catch {
+    // The request target in origin form (RFC 9112 §3.2.1): a path from "/", then a query.
+    const target = req.url ?? '';
+    const q = target.indexOf('?');
+    const path = q < 0 ? target : target.slice(0, q);
+    if (!path.startsWith('/') || path.startsWith('//')) {
       sendText(res, 400, 'Bad request.\n');
       return;
     }
-    const candidates = byPath.get(url.pathname);
+    const candidates = byPath.get(path);
     if (!candidates) {
       sendText(res, 404, 'Not found.\n');
       return;
@@ -94,7 +102,7 @@ export function handler(
       sendText(res, 405, 'Method not allowed.\n', { Allow: [...new Set(candidates.flatMap((c) => (c.method === 'GET' ? ['GET', 'HEAD'] : [c.method])))].join(', ') });
       return;
     }
-    const request = Object.assign(req, { parsedUrl: url });
+    const request = Object.assign(req, { path, query: new URLSearchParams(q < 0 ? '' : target.slice(q + 1)) });
     try {
       const done = r.handle(request, res);
       if (done) done.catch((err: unknown) => failed(res, err));
@@ -104,7 +112,14 @@ export function handler(
   };
   return (req, res) => {
     res.setHeader('X-Content-Type-Options', 'nosniff');
-    if (opts.guard) opts.guard(req, res, () => route(req, res));
-    else route(req, res);
+    if (!opts.guard) {
+      route(req, res);
+      return;
+    }
+    try {
+      opts.guard(req, res, (err?: unknown) => (err === undefined ? route(req, res) : failed(res, err)));
+    } catch (err) {
+      failed(res, err);
+    }
   };
 }

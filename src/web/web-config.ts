@@ -123,9 +123,7 @@ export async function loadWebConfig(file: string): Promise<WebConfig> {
       void (async () => {
         for (const check of checks) if (!(await check(req, res))) return;
         next();
-      })().catch(() => {
-        if (!res.headersSent) sendText(res, 500, 'Internal error.\n');
-      });
+      })().catch(next);
     },
   };
 }

@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  BUSY_SCAVENGE_INTERVAL_MS,
+  AllocationRate,
+  BUSY_ALLOCATION_BYTES_PER_MS,
   NEW_SPACE_CAP_BYTES,
   newSpaceCap,
   operatorHeapFlags,
   QUIET_NEW_SPACE_CAP_BYTES,
-  ScavengeInterval,
   semiSpaceGrowthFactor,
 } from '../../src/heap.js';
 
@@ -31,26 +31,33 @@ describe('V8 heap settings of the exporter process', () => {
     expect(semiSpaceGrowthFactor(QUIET_NEW_SPACE_CAP_BYTES, QUIET_NEW_SPACE_CAP_BYTES)).toBe(1);
   });
 
-  it('the cap is 8 MB while scavenges come faster than every 250 ms on average, else 4 MB', () => {
-    const interval = new ScavengeInterval();
-    expect(interval.mean).toBe(Infinity);
-    expect(newSpaceCap(interval.mean)).toBe(QUIET_NEW_SPACE_CAP_BYTES);
-    interval.add(1000);
-    expect(interval.mean).toBe(Infinity);
-    // 2,000 probes a second: a scavenge every ~100 ms.
-    for (let t = 1100; t <= 3000; t += 100) interval.add(t);
-    expect(interval.mean).toBeCloseTo(100, 6);
-    expect(newSpaceCap(interval.mean)).toBe(NEW_SPACE_CAP_BYTES);
-    // Quiet again: one gap of a second pulls the mean over 250 ms.
+  it('the cap is 8 MB while the program fills its new space faster than 4 MB per 250 ms, else 4 MB', () => {
+    const MB = 1024 * 1024;
+    const rate = new AllocationRate();
+    expect(rate.bytesPerMs).toBe(0);
+    expect(newSpaceCap(rate.bytesPerMs)).toBe(QUIET_NEW_SPACE_CAP_BYTES);
+    rate.add(1000, 2 * MB);
+    expect(rate.bytesPerMs).toBe(0);
+    // 2,000 probes a second (30,000 components): a 2 MB space scavenged every 50 ms, 40 MB/s.
+    for (let t = 1050; t <= 3000; t += 50) rate.add(t, 2 * MB);
+    expect(rate.bytesPerMs).toBeCloseTo((2 * MB) / 50, 6);
+    expect(newSpaceCap(rate.bytesPerMs)).toBe(NEW_SPACE_CAP_BYTES);
+    // The same interval from a space half the size is half the rate: 1 MB every 100 ms is
+    // 10 MB/s, quiet, though it is scavenged more often than every 250 ms.
+    const small = new AllocationRate();
+    for (let t = 0; t <= 2000; t += 100) small.add(t, 1 * MB);
+    expect(newSpaceCap(small.bytesPerMs)).toBe(QUIET_NEW_SPACE_CAP_BYTES);
+    // Quiet again: 4 MB a second pulls the mean under the mark within a few scavenges.
     let t = 3000;
     let n = 0;
-    while (newSpaceCap(interval.mean) === NEW_SPACE_CAP_BYTES) {
-      interval.add((t += 1000));
+    while (newSpaceCap(rate.bytesPerMs) === NEW_SPACE_CAP_BYTES) {
+      rate.add((t += 1000), 4 * MB);
       n++;
     }
-    expect(n).toBe(1);
-    expect(newSpaceCap(BUSY_SCAVENGE_INTERVAL_MS)).toBe(QUIET_NEW_SPACE_CAP_BYTES);
-    expect(newSpaceCap(BUSY_SCAVENGE_INTERVAL_MS - 1)).toBe(NEW_SPACE_CAP_BYTES);
+    expect(n).toBeGreaterThan(1);
+    expect(n).toBeLessThan(10);
+    expect(newSpaceCap(BUSY_ALLOCATION_BYTES_PER_MS)).toBe(QUIET_NEW_SPACE_CAP_BYTES);
+    expect(newSpaceCap(BUSY_ALLOCATION_BYTES_PER_MS + 1)).toBe(NEW_SPACE_CAP_BYTES);
   });
 
   it('a live exporter process keeps its new space well under the 32 MB V8 grows it to', async () => {
@@ -106,7 +113,7 @@ describe('V8 heap settings of the exporter process', () => {
       const bytes = Number(/new space (\d+)/.exec(run.stderr)?.[1]);
       process.stdout.write(`new space after --config.check: ${bytes} bytes\n`);
       // 16 MB when heap.ts ran only after Node had loaded every module (a static import graph);
-      // growth stays off until the exporter listens (endStartup).
+      // growth stays off until the exporter's first round is done (endStartup).
       expect(bytes).toBeGreaterThan(0);
       expect(bytes).toBeLessThanOrEqual(4 * 1024 * 1024);
     } finally {

@@ -28,7 +28,7 @@ describe('the HTTP request handler of the exporter and the agent', () => {
     server = createServer(
       handler(
         [
-          { method: 'GET', path: '/text', handle: (req, res) => sendText(res, 200, `q=${req.parsedUrl.searchParams.get('q') ?? ''} gzip=${acceptsGzip(req)}\n`) },
+          { method: 'GET', path: '/text', handle: (req, res) => sendText(res, 200, `q=${req.query.get('q') ?? ''} gzip=${acceptsGzip(req)}\n`) },
           { method: 'POST', path: '/text', handle: (_req, res) => sendText(res, 200, 'posted\n') },
           { method: 'POST', path: '/only-post', handle: (_req, res) => sendText(res, 200, 'ok\n') },
           {
@@ -55,7 +55,8 @@ describe('the HTTP request handler of the exporter and the agent', () => {
     expect(get.headers['content-length']).toBe(String(Buffer.byteLength(get.body)));
     expect(get.headers['x-content-type-options']).toBe('nosniff');
     expect((await raw(port, 'POST', '/text')).body).toBe('posted\n');
-    for (const path of ['/text/', '/TEXT', '/text/x', '/', '/nothing']) {
+    // Paths are exact: no case folding, no trailing slash dropped, no dot segments resolved.
+    for (const path of ['/text/', '/TEXT', '/text/x', '/', '/nothing', '/a/../text', '/%74ext']) {
       const r = await raw(port, 'GET', path);
       expect([path, r.status, r.body]).toEqual([path, 404, 'Not found.\n']);
       expect(r.headers['x-content-type-options']).toBe('nosniff');
@@ -64,12 +65,14 @@ describe('the HTTP request handler of the exporter and the agent', () => {
 
   it('answers HEAD like GET without a body, and a method a path does not take with 405 and Allow', async () => {
     const head = await raw(port, 'HEAD', '/text');
-    expect(head).toMatchObject({ status: 200, body: '' });
-    expect(Number(head.headers['content-length'])).toBeGreaterThan(0);
+    expect(head.status).toBe(200);
+    // The length of the body a GET gets, which HEAD does not get.
+    expect(head.headers['content-length']).toBe(String(Buffer.byteLength('q= gzip=false\n')));
     const del = await raw(port, 'DELETE', '/text');
     expect(del).toMatchObject({ status: 405, body: 'Method not allowed.\n' });
     expect(del.headers['allow']).toBe('GET, HEAD, POST');
-    expect((await raw(port, 'GET', '/only-post')).headers['allow']).toBe('POST');
+    const get = await raw(port, 'GET', '/only-post');
+    expect([get.status, get.headers['allow']]).toEqual([405, 'POST']);
   });
 
   it('takes gzip only when the client prefers it to the identity encoding', async () => {
@@ -92,8 +95,44 @@ describe('the HTTP request handler of the exporter and the agent', () => {
     const r = await raw(port, 'GET', '/throws');
     expect(r).toMatchObject({ status: 500, body: 'Internal error.\n' });
     expect(logged.join('')).toContain('the disk is gone');
-    expect((await raw(port, 'GET', '//[')).status).toBe(400);
+    // A target that is not a path from "/": 400, where URL parsing would have taken "x" for a host.
+    for (const target of ['//x/text', '*']) expect([target, (await raw(port, 'GET', target)).status]).toEqual([target, 400]);
     // The server still answers.
     expect((await raw(port, 'GET', '/text')).status).toBe(200);
+  });
+
+  it('runs the guard first: it answers for itself, goes on, or fails (logged as the handler describes it, 500)', async () => {
+    const lines: string[] = [];
+    const logger = createLogger('error', 'logfmt', { write: (l: string) => lines.push(l) });
+    const guarded = createServer(
+      handler([{ method: 'POST', path: '/in', handle: (_req, res) => sendText(res, 200, 'in\n') }], {
+        logger,
+        describe: (err) => (err instanceof Error ? err.name : 'error'),
+        guard: (req, res, next) => {
+          const who = req.headers['x-who'];
+          if (who === 'throws') throw new TypeError('secret-in-message');
+          if (who === 'fails') return next(new RangeError('secret-in-message'));
+          if (who !== 'ok') return sendText(res, 401, 'Unauthorized.\n');
+          next();
+        },
+      }),
+    );
+    await new Promise<void>((resolve) => guarded.listen(0, '127.0.0.1', resolve));
+    const p = (guarded.address() as AddressInfo).port;
+    try {
+      expect((await raw(p, 'POST', '/in', { 'x-who': 'ok' })).body).toBe('in\n');
+      expect((await raw(p, 'POST', '/in')).status).toBe(401);
+      // A refused request never reaches the router: not even a 404 says which paths exist.
+      expect((await raw(p, 'GET', '/nothing')).status).toBe(401);
+      expect((await raw(p, 'POST', '/in', { 'x-who': 'throws' })).status).toBe(500);
+      expect((await raw(p, 'POST', '/in', { 'x-who': 'fails' })).status).toBe(500);
+      const log = lines.join('');
+      expect(log).toContain('TypeError');
+      expect(log).toContain('RangeError');
+      expect(log).not.toContain('secret-in-message');
+      expect((await raw(p, 'POST', '/in', { 'x-who': 'ok' })).status).toBe(200);
+    } finally {
+      await new Promise<void>((resolve) => guarded.close(() => resolve()));
+    }
   });
 });
