@@ -139,6 +139,8 @@ interface ExporterResult {
   /** Length of the warm-up before the window, and the exporter's CPU in it (seconds). */
   warmupSeconds: number;
   warmupCpuSeconds: number;
+  /** Probes run in the warm-up (the exporter's counter). */
+  warmupProbes: number;
   probes: number;
   expectedProbes: number;
   failedProbes: number;
@@ -239,10 +241,12 @@ async function measureExporter(size: SizeResult, sim: Sim, configFile: string): 
     // Warm-up (the same rule as blackbox_exporter's), scraped as Prometheus would.
     const warmup = warmupSeconds(size.components);
     const warm0 = cpuSeconds(exporter.pid);
+    const warmProbes0 = ownCounters((await get(`${url}/metrics`)).text).probes;
     log(`  exporter: warm-up ${warmup} s (${WARMUP_PROBES} probes), then measuring for ${WINDOW_S} s (a scrape every ${INTERVAL_S} s, as Prometheus would)`);
+    let warmProbes1 = warmProbes0;
     for (let t = 0; t < warmup; t += INTERVAL_S) {
       await sleep(Math.min(INTERVAL_S, warmup - t) * 1000);
-      await get(`${url}/metrics`);
+      warmProbes1 = ownCounters((await get(`${url}/metrics`)).text).probes;
     }
     const warmupCpu = cpuSeconds(exporter.pid) - warm0;
 
@@ -323,6 +327,7 @@ async function measureExporter(size: SizeResult, sim: Sim, configFile: string): 
       readySeconds,
       warmupSeconds: warmup,
       warmupCpuSeconds: warmupCpu,
+      warmupProbes: warmProbes1 - warmProbes0,
       windowSeconds,
       cpuSeconds: cpu1 - cpu0,
       probes: c1.probes - c0.probes,
@@ -476,7 +481,7 @@ function report(size: SizeResult, which: 'exporter' | 'blackbox'): void {
         `/metrics ${ms(median(e.metricsMs))} ${fmtBytes(e.metricsBytes)}, lag p50 ${f(e.lagP50)} s p99 ${f(e.lagP99)} s, ` +
         `detection ${secs(e.detectionMetrics)} s (log ${secs(e.detectionLog)} s), ${e.skipped} skipped, ` +
         `heap ${mb(e.heapUsed)} used / ${mb(e.heapTotal)}, ${e.openFiles} fds, ready after ${f(e.readySeconds, 2)} s, ` +
-        `warm-up ${e.warmupSeconds} s at ${f(perK(e.warmupCpuSeconds, (e.warmupSeconds * size.components) / INTERVAL_S))} s/1k probes`,
+        `warm-up ${e.warmupSeconds} s at ${f(perK(e.warmupCpuSeconds, e.warmupProbes))} s/1k probes`,
     );
   }
   if (which === 'blackbox' && size.blackbox) {
@@ -539,7 +544,7 @@ function exporterTable(results: readonly SizeResult[]): string {
       `${secs(e.detectionMetrics)} s`,
       `${secs(e.detectionLog)} s`,
       `${f(e.startSeconds, 1)} s / ${f(e.readySeconds, 2)} s`,
-      `${e.warmupSeconds} s / ${f(perK(e.warmupCpuSeconds, (e.warmupSeconds * r.components) / INTERVAL_S))}`,
+      `${e.warmupSeconds} s / ${f(perK(e.warmupCpuSeconds, e.warmupProbes))}`,
       `${e.openFiles} / ${e.openFileLimit}`,
       e.heapTotal > 0 ? `${mb(e.heapUsed)} / ${mb(e.heapTotal)} / ${mb(e.external)}` : 'not in scrape',
     ];

@@ -10,16 +10,17 @@
  * reaches the top: 32 MB of RSS, a third of what a small exporter needs. Here the new space
  * grows only while a doubling stays within a cap (growth factor 2, else 1), and the cap
  * follows the load: 4 MB while the program allocates slower than a 4 MB space scavenged
- * every 250 ms would take (about 16 MB/s, a moving mean), 8 MB when faster. A small new space is cheap for a quiet process, but at 2,000 probes
- * a second (30,000 components) a 4 MB one is scavenged every ~100 ms and promotes the
- * objects of probes still running: 28% more CPU per probe than 8 MB; at 3,000 components 8 MB
- * cost 10 MB of RSS and no CPU. The factor starts at 1: start-up is one long synchronous
- * burst (loading the exporter's modules, which main.ts does only after this module, and
- * reading the configuration) with many survivors, and it took the new space to 16 MB
- * before the first collection was reported (10 MB of peak RSS at 300 components). It stays
- * 1 until the program calls `endStartup()` (the exporter once its first round is done, the
- * agent once it listens). Node
- * reports collections after the fact, so a long synchronous burst later on can still
+ * every 250 ms (about 16 MB/s, a moving mean), 8 MB when faster. A small new space is cheap
+ * for a quiet process, but at 2,000 probes a second (30,000 components) a 4 MB one promotes
+ * the objects of probes still running: 28% more CPU per probe than 8 MB; at 3,000
+ * components 8 MB cost 10 MB of RSS and no CPU.
+ *
+ * The factor starts at 1 and stays there until the program calls `endStartup()` (the
+ * exporter once its first round is done, the agent once it listens): start-up is one long
+ * synchronous burst (loading the exporter's modules, which main.ts does only after this
+ * module, and reading the configuration) with many survivors, and it took the new space to
+ * 16 MB before the first collection was reported (10 MB of peak RSS at 300 components).
+ * Node reports collections after the fact, so a long synchronous burst later on can still
  * double the space once more before the factor is set: the cap is a soft one.
  *
  * Old generation:
@@ -102,14 +103,12 @@ export class AllocationRate {
   private last: number | undefined;
   /** Bytes per millisecond; 0 until two scavenges were seen. */
   bytesPerMs = 0;
-  private seen = false;
 
   /** A scavenge at `atMs` (a performance-timeline time, milliseconds) of a new space of `newSpaceBytes`. */
   add(atMs: number, newSpaceBytes: number): void {
     if (this.last !== undefined && atMs > this.last) {
       const rate = newSpaceBytes / (atMs - this.last);
-      this.bytesPerMs = this.seen ? this.bytesPerMs * 0.8 + rate * 0.2 : rate;
-      this.seen = true;
+      this.bytesPerMs = this.bytesPerMs === 0 ? rate : this.bytesPerMs * 0.8 + rate * 0.2;
     }
     this.last = atMs;
   }
@@ -123,16 +122,17 @@ if (!operatorHeapFlags(process.execArgv, process.env['NODE_OPTIONS'] ?? '', OPER
   let factor = 1;
   setFlagsFromString(`--semi-space-growth-factor=${factor}`);
   const rate = new AllocationRate();
-  let size = 0;
+  const newSpaceBytes = (): number => getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')?.space_size ?? 0;
+  // The size the scavenges reported next were of; with the factor at 1 it holds until start-up ends.
+  let size = newSpaceBytes();
   const observer = new PerformanceObserver((list) => {
     // Start-up's scavenges (one synchronous burst) say nothing of the load: not counted.
     if (!started) return;
-    if (size === 0) size = getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')?.space_size ?? 0;
     for (const entry of list.getEntries()) {
       const kind = (entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
       if (kind === constants.NODE_PERFORMANCE_GC_MINOR) rate.add(entry.startTime, size);
     }
-    size = getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')?.space_size ?? 0;
+    size = newSpaceBytes();
     const want = semiSpaceGrowthFactor(size, newSpaceCap(rate.bytesPerMs));
     if (want !== factor) {
       factor = want;

@@ -87,7 +87,7 @@ export function handler(
     const target = req.url ?? '';
     const q = target.indexOf('?');
     const path = q < 0 ? target : target.slice(0, q);
-    if (!path.startsWith('/') || path.startsWith('//')) {
+    if (!path.startsWith('/')) {
       sendText(res, 400, 'Bad request.\n');
       return;
     }

@@ -56,7 +56,7 @@ describe('the HTTP request handler of the exporter and the agent', () => {
     expect(get.headers['x-content-type-options']).toBe('nosniff');
     expect((await raw(port, 'POST', '/text')).body).toBe('posted\n');
     // Paths are exact: no case folding, no trailing slash dropped, no dot segments resolved.
-    for (const path of ['/text/', '/TEXT', '/text/x', '/', '/nothing', '/a/../text', '/%74ext']) {
+    for (const path of ['/text/', '/TEXT', '/text/x', '/', '/nothing', '/a/../text', '/%74ext', '//x/text']) {
       const r = await raw(port, 'GET', path);
       expect([path, r.status, r.body]).toEqual([path, 404, 'Not found.\n']);
       expect(r.headers['x-content-type-options']).toBe('nosniff');
@@ -95,8 +95,8 @@ describe('the HTTP request handler of the exporter and the agent', () => {
     const r = await raw(port, 'GET', '/throws');
     expect(r).toMatchObject({ status: 500, body: 'Internal error.\n' });
     expect(logged.join('')).toContain('the disk is gone');
-    // A target that is not a path from "/": 400, where URL parsing would have taken "x" for a host.
-    for (const target of ['//x/text', '*']) expect([target, (await raw(port, 'GET', target)).status]).toEqual([target, 400]);
+    // A target that is not a path from "/" (the asterisk or absolute form): 400.
+    for (const target of ['*', 'http://127.0.0.1/text']) expect([target, (await raw(port, 'GET', target)).status]).toEqual([target, 400]);
     // The server still answers.
     expect((await raw(port, 'GET', '/text')).status).toBe(200);
   });
