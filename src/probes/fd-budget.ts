@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 
 /**
- * How many probes may keep an idle connection open between probes. Each costs one file
- * descriptor for as long as the exporter runs, so keep-alive is limited to what the
+ * How many probes may keep an idle connection open between probes (the http probe keeps
+ * one per server's own origin over TLS only). Each costs one file descriptor for as long
+ * as the exporter runs, so keep-alive is limited to what the
  * open-file limit allows after a quarter of it (at least 512, at most 4,096) is kept back
  * for the exporter's own listeners, scrapes and probes that connect afresh (up to
  * `--probe.concurrency`, 256 by default, at once).
@@ -24,7 +25,7 @@ export class KeepAliveBudget {
     const limit = openFileLimit();
     const needed = limitFor(this.wanted);
     return (
-      `${this.wanted - this.slots} of ${this.wanted} probes open a new connection every time: the open-file limit ` +
+      `${this.wanted - this.slots} of ${this.wanted} TLS probes open a new connection every time: the open-file limit ` +
       `(ulimit -n, now ${limit}) leaves keep-alive for ${this.slots}; raise it to at least ${needed} to keep them all`
     );
   }

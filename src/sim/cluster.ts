@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { EXCLUSIVE_FAULTS, FAULTS, TRANSPORT_FAULTS, type Fault, type FaultState } from './faults.js';
 import type { AnswerContext, HttpShape, Reply, Shape, SimClusterView, SimServerView } from './shape.js';
@@ -29,6 +30,8 @@ export interface SimOptions {
   readonly exposeRawKey?: boolean;
   /** Settings of the product shapes. */
   readonly products?: ShapeOptions;
+  /** Serve the HTTP shapes over TLS with this key and certificate (PEM text); default plain HTTP. */
+  readonly tls?: { readonly key: string; readonly cert: string };
 }
 
 const HTTP_TRANSPORT = new Set<Fault>(TRANSPORT_FAULTS);
@@ -44,6 +47,7 @@ class SimComponent {
     readonly host: SimServer,
     readonly spec: SimComponentSpec,
     readonly shape: Shape,
+    private readonly tls: SimOptions['tls'],
   ) {
     this.server = this.makeServer();
   }
@@ -58,7 +62,8 @@ class SimComponent {
     const shape = this.shape;
     let server: Server;
     if (shape.protocol === 'http') {
-      const http = createServer((req, res) => this.answer(shape, req, res));
+      const handle = (req: IncomingMessage, res: ServerResponse): void => this.answer(shape, req, res);
+      const http = this.tls ? createHttpsServer({ key: this.tls.key, cert: this.tls.cert }, handle) : createServer(handle);
       http.keepAliveTimeout = 30_000;
       server = http;
     } else {
@@ -200,7 +205,7 @@ export class SimCluster implements SimClusterView {
     for (const spec of options.components) {
       const name = spec.shape ?? 'generic';
       if (!byName.has(name)) byName.set(name, SHAPES[name](this, options.products ?? {}));
-      for (const s of this.servers) s.components.push(new SimComponent(s, spec, byName.get(name)!));
+      for (const s of this.servers) s.components.push(new SimComponent(s, spec, byName.get(name)!, options.tls));
     }
     this.shapes = [...byName.values()];
   }

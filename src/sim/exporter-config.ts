@@ -9,6 +9,11 @@ export interface SimExporterConfigOptions {
   readonly expectedVersion?: string;
   /** Read the raw key (hashed by the exporter) instead of the fingerprint. */
   readonly rawKey?: boolean;
+  /**
+   * Probe over TLS (a simulator started with `tls`): the CA file that signed its
+   * certificate, and the name the certificate holds (every server shares one certificate).
+   */
+  readonly tls?: { readonly caFile: string; readonly serverName: string };
 }
 
 /** An exporter configuration that probes every server and component of a simulated cluster. */
@@ -36,7 +41,11 @@ export function simExporterConfig(sim: SimCluster, o: SimExporterConfigOptions =
     },
     components: sim.options.components.map((c) => ({
       name: c.name,
-      probe: { http: { url: `http://{address}:${c.port}/health` } },
+      probe: {
+        http: o.tls
+          ? { url: `https://{address}:${c.port}/health`, tls: { ca_file: o.tls.caFile, server_name: o.tls.serverName } }
+          : { url: `http://{address}:${c.port}/health` },
+      },
       ...reads,
     })),
     servers: sim.servers.map((s) => ({ name: s.name, address: s.address, site: 'primary', role: 'active' })),

@@ -1,67 +1,118 @@
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SimCluster } from '../../src/sim/cluster.js';
-import { simExporterConfig } from '../../src/sim/exporter-config.js';
+import { simExporterConfig, type SimExporterConfigOptions } from '../../src/sim/exporter-config.js';
+import { makeCerts } from '../helpers/certs.js';
 import { MAIN, spawnExporter, type ExporterProcess } from '../helpers/process.js';
 import { randomBase, tempDir, waitFor } from '../helpers/stack.js';
 
-// 900 components under an open-file limit of 800: keep-alive for 288 of them (800 less
-// 512 kept back), a new connection per probe for the other 612. Keeping all 900 alive
-// would run out of file descriptors.
-const LIMIT = 800;
-const wrapper = ['prlimit', `--nofile=${LIMIT}:${LIMIT}`, '--'];
+const INTERVAL = { heartbeatInterval: '2s', probeTimeout: '1500ms' } as const;
+const COMPONENTS = [
+  { name: 'web', port: 8080 },
+  { name: 'service', port: 8081 },
+];
 
-describe('more components than the open-file limit allows to keep alive', () => {
-  let sim: SimCluster;
-  let configFile: string;
-  let exporter: ExporterProcess;
-
+/** An exporter under an open-file limit of `limit`, probing a simulated cluster of `servers` servers. */
+function underLimit(limit: number, servers: number, tls: boolean) {
+  const wrapper = ['prlimit', `--nofile=${limit}:${limit}`, '--'];
+  const env = { sim: undefined as SimCluster | undefined, configFile: '', exporter: undefined as ExporterProcess | undefined };
   beforeAll(async () => {
-    sim = new SimCluster({ servers: 450, components: [{ name: 'web', port: 8080 }, { name: 'service', port: 8081 }], baseAddress: randomBase() });
-    await sim.start();
-    configFile = join(await tempDir(), 'config.yml');
-    await writeFile(configFile, simExporterConfig(sim, { heartbeatInterval: '2s', probeTimeout: '1500ms' }));
-    exporter = await spawnExporter([`--config.file=${configFile}`], process.env, wrapper);
+    const dir = await tempDir();
+    let options: SimExporterConfigOptions = INTERVAL;
+    let simTls: { key: string; cert: string } | undefined;
+    if (tls) {
+      // One certificate for every server, for the name the probes send (SNI and the check).
+      const certs = makeCerts(dir, 'DNS:sim.test');
+      simTls = { key: readFileSync(certs.serverKey, 'utf8'), cert: readFileSync(certs.serverCert, 'utf8') };
+      options = { ...INTERVAL, tls: { caFile: certs.ca, serverName: 'sim.test' } };
+    }
+    env.sim = new SimCluster({ servers, components: COMPONENTS, baseAddress: randomBase(), ...(simTls ? { tls: simTls } : {}) });
+    await env.sim.start();
+    env.configFile = join(dir, 'config.yml');
+    await writeFile(env.configFile, simExporterConfig(env.sim, options));
+    env.exporter = await spawnExporter([`--config.file=${env.configFile}`], process.env, wrapper);
   });
   afterAll(async () => {
-    await exporter?.stop();
-    await sim?.stop();
+    await env.exporter?.stop();
+    await env.sim?.stop();
+  });
+  return {
+    get exporter(): ExporterProcess {
+      return env.exporter!;
+    },
+    /** `--config.check` of the same file under the same limit. */
+    check: () => spawnSync('prlimit', [`--nofile=${limit}:${limit}`, '--', process.execPath, MAIN, '--config.check', `--config.file=${env.configFile}`], { encoding: 'utf8' }),
+  };
+}
+
+async function metrics(exporter: ExporterProcess): Promise<string> {
+  return (await fetch(`${exporter.url}/metrics`)).text();
+}
+
+/**
+ * Every server online, then two more rounds of probes, without a failure for want of a file
+ * descriptor: out of them, a connect fails at once (EMFILE: reason "error"). A probe slowed
+ * down by a busy machine (other test files run beside this one) is a timeout, not that.
+ */
+async function probesEveryComponent(exporter: ExporterProcess, servers: number): Promise<void> {
+  const online = async () => ((await metrics(exporter)).match(/^appcluster_server_online\{[^}]*\} 1$/gm) ?? []).length;
+  const probes = async () => Number(/^appcluster_exporter_probes_total\{result="success"\} (\d+)/m.exec(await metrics(exporter))?.[1] ?? 0);
+  await waitFor('every server online', async () => ((await online()) === servers ? true : undefined), 20_000);
+  const before = await probes();
+  await waitFor('two more rounds', async () => ((await probes()) - before >= 4 * servers ? true : undefined), 20_000);
+  const failures = (await metrics(exporter)).match(/^appcluster_component_probe_failures_total\{[^}]*\} \d+$/gm) ?? [];
+  expect(failures.filter((l) => !l.includes('reason="timeout"'))).toEqual([]);
+  await waitFor('every server online after those rounds', async () => ((await online()) === servers ? true : undefined), 20_000);
+}
+
+const openFiles = (exporter: ExporterProcess): number => readdirSync(`/proc/${exporter.child.pid}/fd`).length;
+
+// Plain HTTP connects afresh for each probe: 900 components under an open-file limit of 800
+// need no file descriptor between probes, and no warning.
+describe('plain HTTP: a new connection per probe, none kept open between probes', () => {
+  const run = underLimit(800, 450, false);
+
+  it('probes every component and keeps no connection per server open', async () => {
+    await probesEveryComponent(run.exporter, 450);
+    // Kept-alive connections would be one per component (900, or 288 within this limit);
+    // what is open is the exporter's own files and the few probes running at this instant.
+    expect(openFiles(run.exporter)).toBeLessThan(150);
+    expect(run.exporter.output()).not.toContain('ulimit -n');
   });
 
-  it('warns once, naming ulimit -n and the figure to raise it to', () => {
-    const lines = exporter.output().split('\n').filter((l) => l.includes('ulimit -n'));
+  it('--config.check passes the file without a warning', () => {
+    const r = run.check();
+    expect(r.stdout).toContain('valid (1 clusters, 900 components)');
+    expect(r.stderr).not.toContain('warning');
+    expect(r.status).toBe(0);
+  });
+});
+
+// TLS keeps a connection per server alive, as the open-file limit allows: under a limit of
+// 640, keep-alive for 128 of 300 components (640 less 512 kept back), a new connection (and
+// handshake) per probe for the other 172.
+describe('TLS: kept-alive connections within the open-file limit', () => {
+  const run = underLimit(640, 150, true);
+
+  it('warns once, naming ulimit -n and the figure to raise it to', async () => {
+    await waitFor('the warning', async () => (run.exporter.output().includes('ulimit -n') ? true : undefined), 10_000);
+    const lines = run.exporter.output().split('\n').filter((l) => l.includes('ulimit -n'));
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/level=warn .*612 of 900 probes open a new connection every time: the open-file limit \(ulimit -n, now 800\) leaves keep-alive for 288; raise it to at least 1412/);
+    expect(lines[0]).toMatch(/level=warn .*172 of 300 TLS probes open a new connection every time: the open-file limit \(ulimit -n, now 640\) leaves keep-alive for 128; raise it to at least 812/);
   });
 
-  it('probes every component, and stays within the limit while it does', async () => {
-    const online = async () => ((await (await fetch(`${exporter.url}/metrics`)).text()).match(/^appcluster_server_online\{[^}]*\} 1$/gm) ?? []).length;
-    await waitFor('every server online', async () => ((await online()) === 450 ? true : undefined), 15_000);
-    // Two more rounds of probes: the components without keep-alive connect afresh each time.
-    const before = await probes();
-    await waitFor('two more rounds', async () => ((await probes()) - before >= 1800 ? true : undefined), 15_000);
-    const text = await (await fetch(`${exporter.url}/metrics`)).text();
-    // Out of file descriptors, a connect fails at once (EMFILE: reason "error"); a probe slowed
-    // down by a busy machine (other test files run beside this one) is a timeout, not that.
-    const failures = text.match(/^appcluster_component_probe_failures_total\{[^}]*\} \d+$/gm) ?? [];
-    expect(failures.filter((l) => !l.includes('reason="timeout"'))).toEqual([]);
-    await waitFor('every server online after those rounds', async () => ((await online()) === 450 ? true : undefined), 15_000);
-    // The kept-alive connections are open (and the others are not, or probes would fail).
-    expect(readdirSync(`/proc/${exporter.child.pid}/fd`).length).toBeGreaterThan(288);
+  it('probes every component, and keeps the connections it may open', async () => {
+    await probesEveryComponent(run.exporter, 150);
+    expect(openFiles(run.exporter)).toBeGreaterThan(128);
   });
 
   it('--config.check prints the same warning and still passes the file', () => {
-    const r = spawnSync('prlimit', [`--nofile=${LIMIT}:${LIMIT}`, '--', process.execPath, MAIN, '--config.check', `--config.file=${configFile}`], { encoding: 'utf8' });
-    expect(r.stdout).toContain('valid (1 clusters, 900 components)');
-    expect(r.stderr).toContain('warning: 612 of 900 probes open a new connection every time');
+    const r = run.check();
+    expect(r.stdout).toContain('valid (1 clusters, 300 components)');
+    expect(r.stderr).toContain('warning: 172 of 300 TLS probes open a new connection every time');
     expect(r.status).toBe(0);
   });
-
-  async function probes(): Promise<number> {
-    const text = await (await fetch(`${exporter.url}/metrics`)).text();
-    return Number(/^appcluster_exporter_probes_total\{result="success"\} (\d+)/m.exec(text)?.[1] ?? 0);
-  }
 });

@@ -25,6 +25,6 @@ describe('keep-alive budget', () => {
     expect([budget.claim(), budget.claim()]).toEqual([true, true]);
     expect(budget.shortfall()).toBeUndefined();
     expect([budget.claim(), budget.claim(), budget.claim()]).toEqual([false, false, false]);
-    expect(budget.shortfall()).toMatch(/^3 of 5 probes open a new connection every time: the open-file limit \(ulimit -n, now \d+\) leaves keep-alive for 2; raise it to at least 517/);
+    expect(budget.shortfall()).toMatch(/^3 of 5 TLS probes open a new connection every time: the open-file limit \(ulimit -n, now \d+\) leaves keep-alive for 2; raise it to at least 517/);
   });
 });
