@@ -98,6 +98,15 @@ function buildLabels(c: ClusterStatus): ClusterLabels {
   };
 }
 
+/**
+ * Told of the text written so far while a scrape is written (see `exposition`): `written`
+ * is a view of the bytes from the start, which never change and stay valid.
+ */
+export type Progress = (written: Buffer) => void;
+
+/** Text between two calls of a `Progress`: 1 MiB, about 3 ms of writing. */
+const PROGRESS_BYTES = 1 << 20;
+
 /** Size of the previous scrape's text: the next one reserves about that much at once. */
 let lastSize = 0;
 /** Bytes per component of a first scrape (about 1,200 with a version, a value and a fact). */
@@ -111,8 +120,13 @@ class FamilyWriter {
   private first = true;
   /** `\n<name>{` of the current family. */
   prefix: Uint8Array = new Uint8Array(0);
+  /** Where `progress` is called next. */
+  private nextProgress = PROGRESS_BYTES;
 
-  constructor(readonly out: TextBuffer) {}
+  constructor(
+    readonly out: TextBuffer,
+    private readonly progress?: Progress,
+  ) {}
 
   family(spec: MetricSpec): void {
     this.out.utf8(`${this.first ? '' : '\n\n'}# HELP ${spec.name} ${spec.help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}\n# TYPE ${spec.name} ${spec.type}`);
@@ -145,6 +159,10 @@ class FamilyWriter {
     this.out.byte(0x7d); // }
     this.out.byte(0x20);
     this.out.number(value);
+    if (this.progress && this.out.pos >= this.nextProgress) {
+      this.nextProgress = this.out.pos + PROGRESS_BYTES;
+      this.progress(this.out.written());
+    }
   }
 
   /** A series with one more label after `labels`. */
@@ -309,14 +327,16 @@ function writeSnapshot(snapshot: Snapshot, w: FamilyWriter): void {
 /**
  * A whole scrape: the snapshot's cluster metrics, then the exporter's own registry, as
  * UTF-8 text in the exposition format. The result is a view of a buffer taken from `pool`
- * when one is given (give it back once it is sent), else of a new one.
+ * when one is given (give it back once it is sent), else of a new one. `progress`, when
+ * given, is told of the text written so far about every MiB, so that a response can send
+ * it while the rest is written (the whole text is written in one go, without yielding).
  */
-export async function exposition(snapshot: Snapshot, own: Registry, pool?: BufferPool): Promise<Buffer> {
+export async function exposition(snapshot: Snapshot, own: Registry, pool?: BufferPool, progress?: Progress): Promise<Buffer> {
   let components = 0;
   for (const c of snapshot.clusters) for (const s of c.servers) components += s.components.length;
   // Room to grow a little, so the next scrape fits in a buffer this one gives back.
   const out = new TextBuffer(lastSize > 0 ? lastSize * 1.1 + 65536 : components * FIRST_GUESS, pool);
-  writeSnapshot(snapshot, new FamilyWriter(out));
+  writeSnapshot(snapshot, new FamilyWriter(out, progress));
   out.utf8('\n\n');
   out.utf8(await own.metrics());
   lastSize = out.pos;

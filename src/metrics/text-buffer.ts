@@ -56,6 +56,8 @@ export class TextBuffer {
   private buf: Buffer;
   /** Bytes written so far. */
   pos = 0;
+  /** Some view of the buffer went out (`written`): an outgrown buffer is not given back to the pool. */
+  private lent = false;
 
   /**
    * `sizeHint`: bytes to reserve at first (the size of the previous rendering is a good
@@ -75,8 +77,8 @@ export class TextBuffer {
     const size = Math.max(this.buf.length * 2, this.pos + n);
     const next = this.pool ? this.pool.take(size) : Buffer.allocUnsafe(size);
     this.buf.copy(next, 0, 0, this.pos);
-    // Only this writer has seen the old one.
-    this.pool?.give(this.buf);
+    // Unless a view of it went out (a response may still be sending it), only this writer has seen it.
+    if (!this.lent) this.pool?.give(this.buf);
     this.buf = next;
   }
 
@@ -162,6 +164,15 @@ export class TextBuffer {
     if (d2 !== 0 || d3 !== 0) buf[p++] = 0x30 + d2;
     if (d3 !== 0) buf[p++] = 0x30 + d3;
     this.pos = p;
+  }
+
+  /**
+   * The text written so far, as a view of the buffer (no copy), while more is written: the
+   * bytes in it never change, and the buffer is never reused while the writer goes on.
+   */
+  written(): Buffer {
+    this.lent = true;
+    return this.buf.subarray(0, this.pos);
   }
 
   /** The text written, as a view of the buffer (no copy). */

@@ -10,7 +10,7 @@ import type { Logger } from '../log.js';
 import { exposition } from '../metrics/render.js';
 import { BufferPool } from '../metrics/text-buffer.js';
 import { assets } from './assets.js';
-import { acceptsGzip, handler, send, sendJson, sendText, type Guard, type Request, type Response, type Route } from './http.js';
+import { acceptsGzip, handler, send, sendJson, sendText, StreamedAnswer, type Guard, type Request, type Response, type Route } from './http.js';
 import { renderClusters, renderPage } from './page.js';
 import { SnapshotCache, type Recycle, type Render } from './snapshot-cache.js';
 
@@ -44,6 +44,9 @@ const gzip = promisify(gzipCallback);
 // in 1 MB pieces: zlib calls back to the event loop once per piece, and with the default
 // 16 KB a busy loop made a 30,000-component scrape wait seconds for ~110 round trips.
 const GZIP = { level: 1, chunkSize: 1 << 20 };
+
+/** Thrown when the client went away before its answer was sent (see `SnapshotCache.use`). */
+const clientGone = new Error('client went away');
 
 /** Most events one `/api/v1/events` answer holds, and the default. */
 const EVENTS_LIMIT = 1000;
@@ -98,23 +101,31 @@ export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResp
   const cache = new SnapshotCache(deps.snapshot, deps.snapshotVersion, deps.snapshotMaxAgeMs ?? 1000);
   /**
    * Sends a shared rendering, gzipped (level 1, off the main thread) for clients that ask,
-   * as Prometheus does: at 30,000 components 32 MB of text become 1.8 MB. A plain body
+   * as Prometheus does: at 30,000 components 32 MB of text become 1.8 MB. A plain GET that
+   * finds no rendering of the snapshot under way renders it and sends the text while it is
+   * written (`StreamedAnswer`); other requests get the whole body with its length. A body
    * counts as read until the response has been handed to the socket (`finished`), so that
    * `recycle` gets it only once nothing reads it.
    */
   const sendRendering = async (req: Request, res: Response, type: string, format: string, render: Render, recycle?: Recycle): Promise<void> => {
     const gzipped = acceptsGzip(req);
+    const headers: Record<string, string> = gzipped ? { 'Content-Encoding': 'gzip', Vary: 'Accept-Encoding' } : { Vary: 'Accept-Encoding' };
+    const answer = new StreamedAnswer(res, 200, type, headers);
     const sendBody = async (body: Buffer): Promise<void> => {
-      send(res, 200, type, body, gzipped ? { 'Content-Encoding': 'gzip', Vary: 'Accept-Encoding' } : { Vary: 'Accept-Encoding' });
+      answer.end(body);
       // Rejects when the client goes away before the end: then the body is not recycled.
-      await finished(res);
+      await finished(res).catch(() => {
+        throw clientGone;
+      });
     };
     try {
       if (gzipped) await sendBody(await cache.derived(format, render, 'gzip', (plain) => gzip(plain, GZIP), recycle));
-      else await cache.use(format, render, sendBody, recycle);
+      // HEAD is not streamed: it gets the Content-Length a GET would.
+      else await cache.use(format, render, sendBody, recycle, req.method === 'GET' ? (written) => answer.offer(written) : undefined);
     } catch (err) {
-      // Once the answer has started, an error can only be the client leaving: nothing to answer.
-      if (!res.headersSent) throw err;
+      // Nothing to answer. Any other error is the handler's: a 500, or once part of the
+      // answer went out, a closed connection, so the client sees the answer cut short.
+      if (err !== clientGone) throw err;
     }
   };
 
@@ -125,7 +136,7 @@ export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResp
       method: 'GET',
       path: deps.telemetryPath ?? '/metrics',
       handle: (req, res) =>
-        sendRendering(req, res, deps.ownRegistry.contentType, 'metrics', (s) => exposition(s, deps.ownRegistry, textPool), (body) => textPool.give(body)),
+        sendRendering(req, res, deps.ownRegistry.contentType, 'metrics', (s, progress) => exposition(s, deps.ownRegistry, textPool, progress), (body) => textPool.give(body)),
     },
     { method: 'GET', path: '/-/healthy', handle: (_req, res) => sendText(res, 200, 'Healthy.\n') },
     {

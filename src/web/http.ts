@@ -40,6 +40,45 @@ export function send(res: Response, status: number, type: string, body: string |
   res.end(bytes);
 }
 
+/**
+ * An answer whose body goes out while it is still being written, for a body written in one
+ * go without yielding (a 40 MB scrape): `offer` is called with the body so far as it grows,
+ * `end` with the whole body. Bytes go out only when the connection has taken all earlier
+ * ones, so the kernel's socket buffer fills while the client reads, and the rest waits for
+ * `end` rather than pile up in memory. Sent chunked, without Content-Length, once a part has
+ * gone out; a body `end`s before any part went out is sent whole, as `send` does.
+ */
+export class StreamedAnswer {
+  private sent = 0;
+
+  constructor(
+    private readonly res: Response,
+    private readonly status: number,
+    private readonly type: string,
+    private readonly headers: Record<string, string> = {},
+  ) {}
+
+  /** `written`: the body from its start up to now; bytes offered earlier must not have changed. */
+  offer(written: Buffer): void {
+    const res = this.res;
+    const socket = res.socket;
+    if (res.destroyed || !socket || socket.destroyed || socket.writableLength > 0 || written.length <= this.sent) return;
+    if (!res.headersSent) res.writeHead(this.status, { ...this.headers, 'Content-Type': this.type });
+    res.write(written.subarray(this.sent));
+    this.sent = written.length;
+    // node:http corks the connection at an answer's first write in a tick and uncorks it on
+    // the next tick (OutgoingMessage's write_): while the body is written without yielding,
+    // every part would wait for the end. Uncorked now, the part goes to the kernel at once.
+    while (socket.writableCorked) socket.uncork();
+  }
+
+  /** Sends what `offer` has not sent of `body` (the whole body) and ends the answer. */
+  end(body: Buffer): void {
+    if (this.sent === 0) send(this.res, this.status, this.type, body, this.headers);
+    else this.res.end(body.subarray(this.sent));
+  }
+}
+
 /** A plain-text answer (text/plain; charset=utf-8). */
 export function sendText(res: Response, status: number, text: string, headers?: Record<string, string>): void {
   send(res, status, PLAIN, text, headers);

@@ -1,6 +1,8 @@
 import type { Snapshot } from '../evaluate/snapshot.js';
+import type { Progress } from '../metrics/render.js';
 
-export type Render = (snapshot: Snapshot) => Promise<Buffer> | Buffer;
+/** Renders a snapshot in one format; `progress`, when given, is told of the text written so far. */
+export type Render = (snapshot: Snapshot, progress?: Progress) => Promise<Buffer> | Buffer;
 /** Takes back a rendering's memory once nothing reads it (see `SnapshotCache.use`). */
 export type Recycle = (body: Buffer) => void;
 
@@ -56,10 +58,11 @@ export class SnapshotCache {
    * (for a response: once it is sent), and throw when it cannot tell (the client went
    * away mid-send). Once the snapshot is no longer shared and no use of it runs, the body
    * goes to `recycle`, unless some use threw. The first call for a snapshot and format sets
-   * its `recycle`.
+   * its `recycle`, and its `progress` follows the rendering as it is written (a response
+   * sends the text as it comes); later calls wait for the whole body.
    */
-  use<T>(format: string, render: Render, use: (body: Buffer) => Promise<T>, recycle?: Recycle): Promise<T> {
-    return this.useIn(this.fresh(), format, render, use, recycle);
+  use<T>(format: string, render: Render, use: (body: Buffer) => Promise<T>, recycle?: Recycle, progress?: Progress): Promise<T> {
+    return this.useIn(this.fresh(), format, render, use, recycle, progress);
   }
 
   /**
@@ -71,8 +74,15 @@ export class SnapshotCache {
     return this.slot(entry, `${format}+${name}`, () => this.useIn(entry, format, render, transform, recycle), undefined).body;
   }
 
-  private async useIn<T>(entry: Entry, format: string, render: Render, use: (body: Buffer) => Promise<T>, recycle: Recycle | undefined): Promise<T> {
-    const slot = this.slot(entry, format, render, recycle);
+  private async useIn<T>(
+    entry: Entry,
+    format: string,
+    render: Render,
+    use: (body: Buffer) => Promise<T>,
+    recycle: Recycle | undefined,
+    progress?: Progress,
+  ): Promise<T> {
+    const slot = this.slot(entry, format, render, recycle, progress);
     slot.users++;
     let ended = false;
     try {
@@ -86,10 +96,10 @@ export class SnapshotCache {
     }
   }
 
-  private slot(entry: Entry, format: string, render: Render, recycle: Recycle | undefined): Slot {
+  private slot(entry: Entry, format: string, render: Render, recycle: Recycle | undefined, progress?: Progress): Slot {
     let slot = entry.slots.get(format);
     if (!slot) {
-      const body = Promise.resolve(entry.snapshot).then(render);
+      const body = Promise.resolve(entry.snapshot).then((snapshot) => render(snapshot, progress));
       const made: Slot = { format, body, users: 0, kept: false, recycle };
       entry.slots.set(format, made);
       // A failed rendering is not kept: the next request tries again.
