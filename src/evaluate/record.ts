@@ -30,6 +30,27 @@ export interface ComponentRecord {
 export { recordKey } from '../config/load.js';
 
 /**
+ * A record before its first probe, with every field there from the start: V8 keeps the
+ * fields of an object literal in the object itself, while fields added later go to a
+ * separate property array (about 110 bytes more per component, 3.4 MB at 30,000).
+ */
+export function newRecord(): ComponentRecord {
+  return {
+    last: undefined,
+    lastSuccessMs: undefined,
+    version: undefined,
+    keyHash: undefined,
+    heartbeatMs: undefined,
+    heartbeatProblem: undefined,
+    os: undefined,
+    facts: undefined,
+    failures: {},
+    recent: undefined,
+    recentNext: undefined,
+  };
+}
+
+/**
  * Folds one observation into a record. The heartbeat follows the latest answer that was
  * read: a valid one replaces the kept value, an invalid or missing one drops it, so
  * judgement falls back to the last successful probe and `heartbeatProblem` says why. Keeping

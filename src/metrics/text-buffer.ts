@@ -71,10 +71,14 @@ export class TextBuffer {
     this.buf = pool ? pool.take(size) : Buffer.allocUnsafe(size);
   }
 
-  /** Makes room for `n` more bytes: at least doubles the buffer when it grows, so growth costs O(total). */
+  /**
+   * Makes room for `n` more bytes: grows the buffer by half at least, so growth costs
+   * O(total) and a scrape a little larger than the last (a reload added servers) does not
+   * take twice the memory, which the pool would then keep.
+   */
   reserve(n: number): void {
     if (this.pos + n <= this.buf.length) return;
-    const size = Math.max(this.buf.length * 2, this.pos + n);
+    const size = Math.max(Math.ceil(this.buf.length * 1.5), this.pos + n);
     const next = this.pool ? this.pool.take(size) : Buffer.allocUnsafe(size);
     this.buf.copy(next, 0, 0, this.pos);
     // Unless a view of it went out (a response may still be sending it), only this writer has seen it.

@@ -2,7 +2,7 @@ import type { ReloadResult } from '../config/store.js';
 import type { ComponentConfig, Config, ServerConfig } from '../config/types.js';
 import { evaluate, serverKey, type History } from '../evaluate/evaluate.js';
 import { events as event, type ClusterEvent, type EventKind } from '../evaluate/events.js';
-import type { ComponentRecord, Observation } from '../evaluate/record.js';
+import { newRecord, type ComponentRecord, type Observation } from '../evaluate/record.js';
 import type { Snapshot } from '../evaluate/snapshot.js';
 import type { Logger } from '../log.js';
 import type { OwnMetrics } from '../metrics/own.js';
@@ -154,7 +154,7 @@ export class Monitor {
     }
     for (const key of components) {
       if (!this.records.has(key)) {
-        this.records.set(key, { failures: {} });
+        this.records.set(key, newRecord());
         this.unprobed.add(key);
       }
     }
@@ -189,7 +189,8 @@ export class Monitor {
         continue;
       }
       // The first round: queued at once, bounded by the concurrency like any probe.
-      const target: Target = { key, ...w, dueMs: now, busy: true, steady: false };
+      // Every field written out (not spread from `w`), so that V8 keeps them in the object.
+      const target: Target = { key, probe: w.probe, readers: w.readers, intervalMs: w.intervalMs, timeoutMs: w.timeoutMs, dueMs: now, busy: true, steady: false };
       this.targets.set(key, target);
       this.queue.push(target);
     }

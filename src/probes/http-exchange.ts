@@ -6,7 +6,7 @@
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, type RequestOptions } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { kMaxLength } from 'node:buffer';
-import type { Socket } from 'node:net';
+import { createConnection, type NetConnectOpts, type Socket } from 'node:net';
 import { promisify } from 'node:util';
 import { brotliDecompress, gunzip, inflate, inflateRaw, type ZlibOptions } from 'node:zlib';
 import { clip, ProbeFailure } from './reasons.js';
@@ -21,10 +21,14 @@ export const MAX_HEADER_BYTES = 16 * 1024;
 export interface Endpoint {
   /** `https:` requests go out through node:https, with the agent's TLS options. */
   readonly secure: boolean;
-  /** Keeps connections alive between probes, or opens one per request (`keepAlive: false`). */
-  readonly agent: HttpAgent;
-  /** Opens a new connection for every request: a retry's, and every request of an endpoint without keep-alive. */
-  readonly oneOff: HttpAgent;
+  /** Keeps connections alive between probes, or opens one per request (see `oneOff`). */
+  readonly agent: HttpAgent | undefined;
+  /**
+   * Opens a new connection for every request: a retry's, and every request of an endpoint
+   * without keep-alive. Undefined for plain HTTP: such a request connects by itself, without
+   * an agent (see `oneOffAgent`).
+   */
+  readonly oneOff: HttpAgent | undefined;
   /** Host (bare, IPv6 without brackets), port, path, method, headers. */
   readonly request: RequestOptions;
   /** Sent as written (POST), else no body. */
@@ -40,7 +44,7 @@ export interface Endpoint {
  * `Keep-Alive: timeout=N` (node:http's Agent reads that hint). TCP keep-alive probes start
  * after 60 s idle, so an idle connection between probes sends none.
  */
-export function agentsFor(secure: boolean, tls: object | undefined): { keepAlive: HttpAgent; oneOff: HttpAgent } {
+export function agentsFor(secure: boolean, tls: object | undefined): { keepAlive: HttpAgent; oneOff: HttpAgent | undefined } {
   const Agent = secure ? HttpsAgent : HttpAgent;
   return {
     keepAlive: new Agent({ ...tls, keepAlive: true, keepAliveMsecs: 60_000, timeout: 60_000 }),
@@ -48,10 +52,20 @@ export function agentsFor(secure: boolean, tls: object | undefined): { keepAlive
   };
 }
 
-/** An agent that opens a new connection for every request and closes it after the answer (`Connection: close`). */
-export function oneOffAgent(secure: boolean, tls: object | undefined): HttpAgent {
-  return new (secure ? HttpsAgent : HttpAgent)({ ...tls, keepAlive: false });
+/**
+ * What opens a new connection for every request and closes it after the answer
+ * (`Connection: close`): over TLS an agent without keep-alive (it names the server for SNI
+ * and the certificate check as node:https does); for plain HTTP none, and the request
+ * connects by itself. An agent per request costs three copies of its options (one a
+ * dictionary), four closures and its socket bookkeeping: at 30,000 components probed
+ * afresh, a sixth of all the memory allocated and about 5% of the CPU.
+ */
+export function oneOffAgent(secure: boolean, tls: object | undefined): HttpAgent | undefined {
+  return secure ? new HttpsAgent({ ...tls, keepAlive: false }) : undefined;
 }
+
+/** A new plain TCP connection for a request without an agent, with Nagle's algorithm off as node:http's Agent has it. */
+const newConnection = (options: object): Socket => createConnection({ ...(options as NetConnectOpts), noDelay: true });
 
 /** Where a request to an http:// or https:// URL goes. */
 export interface UrlTarget {
@@ -146,14 +160,19 @@ class Attempt implements Answer {
   constructor(
     private readonly endpoint: Endpoint,
     private readonly signal: AbortSignal,
-    agent: HttpAgent,
+    agent: HttpAgent | undefined,
   ) {
     this.wireLimit = endpoint.bodyLimit;
     this.head = new Promise<Answer>((resolve, reject) => (this.settleHead = { resolve, reject }));
     const send = endpoint.secure ? httpsRequest : httpRequest;
     let req: ClientRequest;
     try {
-      req = send({ ...endpoint.request, agent, maxHeaderSize: MAX_HEADER_BYTES });
+      req = send(
+        agent
+          ? { ...endpoint.request, agent, maxHeaderSize: MAX_HEADER_BYTES }
+          : // Without an agent and with createConnection, node:http opens this connection for this request alone.
+            { ...endpoint.request, createConnection: newConnection, maxHeaderSize: MAX_HEADER_BYTES },
+      );
     } catch (err) {
       this.error = err;
       this.settleHead.reject(err);

@@ -63,7 +63,7 @@ export const httpProbe: ProbeKind<HttpEndpoint> = (e, ctx) => {
     close: async () => {
       for (const agents of made.values()) {
         agents.keepAlive.destroy();
-        agents.oneOff.destroy();
+        agents.oneOff?.destroy();
       }
     },
   };
@@ -73,7 +73,7 @@ export const httpProbe: ProbeKind<HttpEndpoint> = (e, ctx) => {
 function endpointOf(
   url: string,
   s: HttpSettings,
-  agentsOf: (secure: boolean) => { keepAlive: HttpAgent; oneOff: HttpAgent },
+  agentsOf: (secure: boolean) => { keepAlive: HttpAgent; oneOff: HttpAgent | undefined },
   reuse: (secure: boolean) => boolean,
 ): Endpoint {
   const { secure, host, port, path } = urlTarget(url);
