@@ -55,12 +55,21 @@ describe('TextBuffer', () => {
     expect(body.toString()).toBe('x'.repeat(12_000));
     // The 5000-byte buffer it outgrew went back; the body's buffer is still the caller's.
     expect(pool.held).toEqual({ buffers: 1, bytes: 5000 });
+    // 12,000 bytes of text in a buffer of 36,000 (room for 12,000 characters of 3 bytes):
+    // not kept, the next text of about that size would waste two thirds of it.
+    expect(body.buffer.byteLength).toBeGreaterThan(12_000 * 1.1 + 1024);
     pool.give(body);
-    pool.give(body);
-    expect(pool.held.buffers).toBe(2);
+    expect(pool.held.buffers).toBe(1);
+    // A text that fills its buffer is kept (once, however often it is given), and reused.
+    const full = new TextBuffer(8000, pool);
+    full.bytes(Buffer.alloc(7800, 0x7a));
+    const fullBody = full.result();
+    pool.give(fullBody);
+    pool.give(fullBody);
+    expect(pool.held).toEqual({ buffers: 2, bytes: 13_000 });
     const second = new TextBuffer(6000, pool);
     second.utf8('y');
-    expect(second.result().buffer).toBe(body.buffer);
+    expect(second.result().buffer).toBe(fullBody.buffer);
     expect(pool.held).toEqual({ buffers: 1, bytes: 5000 });
   });
 });
