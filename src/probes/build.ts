@@ -23,7 +23,7 @@ const processKeySecret = randomBytes(32);
 /** Builds the probes of a loaded configuration. Opens no connection until a probe runs. */
 export function buildProbes(config: Config): EndpointProbes {
   const budget = new KeepAliveBudget();
-  const ctx = { claimKeepAlive: () => budget.claim() };
+  const ctx = { claimKeepAlive: (tls: boolean) => budget.claim(tls) };
   const prepared: PreparedEndpoint[] = [];
   const probes = new Map<string, EndpointProbe>();
   for (const cluster of config.clusters) {

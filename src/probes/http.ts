@@ -37,12 +37,13 @@ export const httpProbe: ProbeKind<HttpEndpoint> = (e, ctx) => {
   };
   // One set of agents for every server's probe of this endpoint. An origin shared by all
   // servers (a management console) gets a pool of kept-alive connections, bounded by the
-  // probe concurrency. A server's own origin keeps its connection between probes only over
-  // TLS, where a new connection costs a handshake: measured here, 1.3 ms of CPU against
-  // 0.11 ms for a request on a kept connection, while an idle TLS connection holds about
-  // 36 kB. Plain HTTP connects afresh for each probe, as blackbox_exporter does: a kept
-  // connection saved about 25 µs of CPU per probe but held a file descriptor and about 5 kB
-  // per server between probes (at 30,000 components 86 MB of peak RSS; bench/RESULTS.md).
+  // probe concurrency. A server's own origin keeps its connection between probes over TLS
+  // as the open-file limit allows, where a new connection costs a handshake (measured
+  // here: 1.3 ms of CPU against 0.11 ms for a request on a kept connection; an idle TLS
+  // connection holds about 36 kB). Over plain HTTP, the first 1,024 servers' origins keep
+  // theirs (PLAIN_KEEP_ALIVE) and the rest connect afresh for each probe, as
+  // blackbox_exporter does: a kept connection saves a little CPU per probe but holds a file
+  // descriptor and about 5 kB per server (86 MB at 16,000 connections).
   // The probe's deadline bounds connecting, the head and the body: no timer of the HTTP
   // client cuts a long probe_timeout short.
   // The scheme is known per server (a template may fill it in): agents per scheme, made on first use.
@@ -55,9 +56,8 @@ export const httpProbe: ProbeKind<HttpEndpoint> = (e, ctx) => {
   return {
     bind: (target, needsJson) => {
       if (!('url' in target)) throw new Error('http probe bound to a host and port');
-      // An idle TLS connection per server costs one file descriptor: keep as many as the
-      // open-file limit allows, no more.
-      const keepAlive = (secure: boolean): boolean => !e.perServerOrigin || (secure && ctx.claimKeepAlive());
+      // An idle connection per server costs one file descriptor: the budget says which keep one.
+      const keepAlive = (secure: boolean): boolean => !e.perServerOrigin || ctx.claimKeepAlive(secure);
       return probeOf(endpointOf(target.url, settings, agentsOf, keepAlive), settings, needsJson);
     },
     close: async () => {

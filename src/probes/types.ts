@@ -50,10 +50,11 @@ export type EndpointProbe = (signal: AbortSignal) => Promise<Answer>;
 
 export interface ProbeContext {
   /**
-   * Claims one of the configuration's keep-alive slots: true when this probe may keep an
-   * idle connection (one file descriptor) open between probes.
+   * Claims one of the configuration's keep-alive slots for a TLS (`tls`) or plain-HTTP
+   * connection: true when this probe may keep an idle connection (one file descriptor)
+   * open between probes (see KeepAliveBudget).
    */
-  readonly claimKeepAlive: () => boolean;
+  readonly claimKeepAlive: (tls: boolean) => boolean;
 }
 
 /** An endpoint as the cluster declares it, ready to bind to each server that has it. */

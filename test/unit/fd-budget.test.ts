@@ -22,9 +22,18 @@ describe('keep-alive budget', () => {
 
   it('grants slots until they run out and reports the shortfall', () => {
     const budget = new KeepAliveBudget(2);
-    expect([budget.claim(), budget.claim()]).toEqual([true, true]);
+    expect([budget.claim(true), budget.claim(true)]).toEqual([true, true]);
     expect(budget.shortfall()).toBeUndefined();
-    expect([budget.claim(), budget.claim(), budget.claim()]).toEqual([false, false, false]);
+    expect([budget.claim(true), budget.claim(true), budget.claim(true)]).toEqual([false, false, false]);
     expect(budget.shortfall()).toMatch(/^3 of 5 TLS probes open a new connection every time: the open-file limit \(ulimit -n, now \d+\) leaves keep-alive for 2; raise it to at least 517/);
+  });
+
+  it('keeps plain-HTTP connections up to their own bound, within the same slots, without a warning', () => {
+    const budget = new KeepAliveBudget(4, 2);
+    expect([budget.claim(false), budget.claim(false), budget.claim(false)]).toEqual([true, true, false]);
+    expect(budget.shortfall()).toBeUndefined();
+    // TLS takes what plain HTTP left.
+    expect([budget.claim(true), budget.claim(true), budget.claim(true)]).toEqual([true, true, false]);
+    expect(budget.shortfall()).toMatch(/^1 of 3 TLS probes open a new connection every time: .* leaves keep-alive for 2; raise it to at least 517/);
   });
 });
