@@ -20,6 +20,7 @@ export const PLAIN_KEEP_ALIVE = 1024;
 export class KeepAliveBudget {
   private granted = 0;
   private plain = 0;
+  private plainWanted = 0;
   private tlsWanted = 0;
   private tlsDenied = 0;
 
@@ -35,6 +36,7 @@ export class KeepAliveBudget {
    */
   claim(tls: boolean): boolean {
     if (tls) this.tlsWanted++;
+    else this.plainWanted++;
     const free = this.granted < this.slots && (tls || this.plain < this.plainSlots);
     if (!free) {
       if (tls) this.tlsDenied++;
@@ -49,7 +51,8 @@ export class KeepAliveBudget {
   shortfall(): string | undefined {
     if (this.tlsDenied === 0) return undefined;
     const limit = openFileLimit();
-    const needed = limitFor(this.granted + this.tlsDenied);
+    // Enough for plain HTTP's share and every TLS probe, whatever order they come in.
+    const needed = limitFor(Math.min(this.plainWanted, this.plainSlots) + this.tlsWanted);
     return (
       `${this.tlsDenied} of ${this.tlsWanted} TLS probes open a new connection every time: the open-file limit ` +
       `(ulimit -n, now ${limit}) leaves keep-alive for ${this.tlsWanted - this.tlsDenied}; raise it to at least ${needed} to keep them all`

@@ -171,7 +171,8 @@ class Attempt implements Answer {
         agent
           ? { ...endpoint.request, agent, maxHeaderSize: MAX_HEADER_BYTES }
           : // Without an agent and with createConnection, node:http opens this connection for this request alone.
-            { ...endpoint.request, createConnection: newConnection, maxHeaderSize: MAX_HEADER_BYTES },
+            // defaultPort: without an agent node:http knows none, and would send `Host: h:80`.
+            { ...endpoint.request, createConnection: newConnection, defaultPort: 80, maxHeaderSize: MAX_HEADER_BYTES },
       );
     } catch (err) {
       this.error = err;

@@ -40,7 +40,7 @@ export const httpProbe: ProbeKind<HttpEndpoint> = (e, ctx) => {
   // probe concurrency. A server's own origin keeps its connection between probes over TLS
   // as the open-file limit allows, where a new connection costs a handshake (measured
   // here: 1.3 ms of CPU against 0.11 ms for a request on a kept connection; an idle TLS
-  // connection holds about 36 kB). Over plain HTTP, the first 1,024 servers' origins keep
+  // connection holds about 36 kB). Over plain HTTP, the first 1,024 server origins keep
   // theirs (PLAIN_KEEP_ALIVE) and the rest connect afresh for each probe, as
   // blackbox_exporter does: a kept connection saves a little CPU per probe but holds a file
   // descriptor and about 5 kB per server (86 MB at 16,000 connections).

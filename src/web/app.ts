@@ -120,8 +120,9 @@ export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResp
     };
     try {
       if (gzipped) await sendBody(await cache.derived(format, render, 'gzip', (plain) => gzip(plain, GZIP), recycle));
-      // HEAD is not streamed: it gets the Content-Length a GET would.
-      else await cache.use(format, render, sendBody, recycle, req.method === 'GET' ? (written) => answer.offer(written) : undefined);
+      // HEAD is not streamed: it gets the Content-Length a GET would. Nor is an HTTP/1.0
+      // answer: without chunks, an answer cut short would look whole.
+      else await cache.use(format, render, sendBody, recycle, req.method === 'GET' && req.httpVersion !== '1.0' ? (written) => answer.offer(written) : undefined);
     } catch (err) {
       // Nothing to answer. Any other error is the handler's: a 500, or once part of the
       // answer went out, a closed connection, so the client sees the answer cut short.

@@ -72,7 +72,7 @@ async function probesEveryComponent(exporter: ExporterProcess, servers: number):
 const openFiles = (exporter: ExporterProcess): number => readdirSync(`/proc/${exporter.child.pid}/fd`).length;
 
 // Plain HTTP keeps at most 1,024 connections alive (PLAIN_KEEP_ALIVE): 1,300 components under
-// an open-file limit of 2,000 (1,500 slots) keep 1,024, and the other 276 connect afresh for
+// an open-file limit of 2,000 (1,488 slots: 512 kept back) keep 1,024, and the other 276 connect afresh for
 // each probe, without a warning.
 describe('plain HTTP: at most 1,024 connections kept between probes', () => {
   const run = underLimit(2000, 650, false, { heartbeatInterval: '3s', probeTimeout: '2s' });

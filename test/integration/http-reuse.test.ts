@@ -1,10 +1,7 @@
 /**
  * A server that closes an idle keep-alive connection just as the next probe reuses it
  * (issue 11, item 1). The request is retried once on a new connection when it failed on a
- * reused connection before any byte of the answer arrived; never otherwise. The URLs name
- * the server's address as written, not `{address}`: a URL every server shares keeps its
- * connections alive over plain HTTP too (a server's own plain-HTTP origin connects afresh
- * for each probe and has no reused connection to retry).
+ * reused connection before any byte of the answer arrived; never otherwise.
  */
 import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -79,7 +76,7 @@ describe('a server that closes idle keep-alive connections as the next probe com
   const INTERVAL_MS = 50;
 
   it.concurrent.each([
-    ['one client per server', (port: number) => `http://127.0.0.1:${port}/health`],
+    ['one client per server', (port: number) => `http://{address}:${port}/health`],
     ['a pool shared by all servers', (port: number) => `http://127.0.0.1:${port}/health`],
   ])('%s: 0 failures in 300 probes, at most 2 connections per probe', async (_name, url) => {
     // Concurrent tests clean up after themselves: afterEach does not track them.
@@ -109,7 +106,7 @@ describe('what is not retried', () => {
         socket.write(partial, () => setTimeout(() => socket.resetAndDestroy(), 20));
       }),
     );
-    const { probe } = probeOf(`http://127.0.0.1:${server.port}/health`);
+    const { probe } = probeOf(`http://{address}:${server.port}/health`);
     expect(await runProbe(probe, 2_000)).toMatchObject({ success: true });
     const second = await runProbe(probe, 2_000);
     expect(second).toMatchObject({ success: false, reason: 'connection_reset' });
@@ -118,7 +115,7 @@ describe('what is not retried', () => {
 
   it('a failure on a fresh connection: one connection, the failure stands', async () => {
     const server = await serve((socket) => socket.once('data', () => socket.resetAndDestroy()));
-    const { probe } = probeOf(`http://127.0.0.1:${server.port}/health`);
+    const { probe } = probeOf(`http://{address}:${server.port}/health`);
     expect(await runProbe(probe, 2_000)).toMatchObject({ success: false, reason: 'connection_reset', detail: 'ECONNRESET' });
     expect(server.connections).toBe(1);
   });
@@ -130,7 +127,7 @@ describe('what is not retried', () => {
       const first = server.connections === 1;
       onRequests(socket, (_head, index) => (first && index === 0 ? socket.write(OK) : socket.resetAndDestroy()));
     });
-    const { probe } = probeOf(`http://127.0.0.1:${server.port}/health`);
+    const { probe } = probeOf(`http://{address}:${server.port}/health`);
     expect(await runProbe(probe, 2_000)).toMatchObject({ success: true });
     expect(await runProbe(probe, 2_000)).toMatchObject({ success: false, reason: 'connection_reset' });
     expect(server.connections).toBe(2);
@@ -148,7 +145,7 @@ describe('what is not retried', () => {
         else setTimeout(() => socket.resetAndDestroy(), 200);
       });
     });
-    const { probe } = probeOf(`http://127.0.0.1:${server.port}/health`);
+    const { probe } = probeOf(`http://{address}:${server.port}/health`);
     expect(await runProbe(probe, 2_000)).toMatchObject({ success: true });
     const controller = new AbortController();
     let abortedAt = 0;

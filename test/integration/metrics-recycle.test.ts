@@ -81,13 +81,13 @@ afterAll(async () => {
  * One GET over a raw socket: reads nothing for `stallMs` (the server's writes back up),
  * then all of it; with `abortAfter`, goes away after that many bytes. Returns the body.
  */
-function get(opts: { stallMs?: number; abortAfter?: number; gzip?: boolean; head?: boolean } = {}): Promise<Buffer | null> {
+function get(opts: { stallMs?: number; abortAfter?: number; gzip?: boolean; head?: boolean; http10?: boolean } = {}): Promise<Buffer | null> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
     const parts: Buffer[] = [];
     let got = 0;
     socket.on('error', (err) => (opts.abortAfter === undefined ? reject(err) : resolve(null)));
-    socket.write(`${opts.head ? 'HEAD' : 'GET'} /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${opts.gzip ? 'Accept-Encoding: gzip\r\n' : ''}\r\n`);
+    socket.write(`${opts.head ? 'HEAD' : 'GET'} /metrics HTTP/1.${opts.http10 ? 0 : 1}\r\nHost: x\r\nConnection: close\r\n${opts.gzip ? 'Accept-Encoding: gzip\r\n' : ''}\r\n`);
     socket.pause();
     setTimeout(() => socket.resume(), opts.stallMs ?? 0);
     socket.on('data', (d: Buffer) => {
@@ -103,6 +103,8 @@ function get(opts: { stallMs?: number; abortAfter?: number; gzip?: boolean; head
       const split = all.indexOf('\r\n\r\n');
       const head = all.subarray(0, split).toString();
       expect(head).toMatch(/^HTTP\/1\.1 200/);
+      // HTTP/1.0 has no chunks: an answer cut short would look whole, so it comes with its length.
+      if (opts.http10) expect(head).toMatch(/^content-length: \d+$/im);
       let body = all.subarray(split + 4);
       if (opts.head) return resolve(body);
       // A plain answer that its request rendered went out while it was written: chunked.
@@ -130,6 +132,14 @@ function dechunk(b: Buffer): Buffer {
 }
 
 describe('/metrics from recycled memory', () => {
+  it('answers an HTTP/1.0 client that renders a new snapshot whole, with its length', async () => {
+    round++;
+    const before = chunked;
+    const body = await get({ http10: true });
+    expect(chunked).toBe(before);
+    expect(body!.toString()).toMatch(/^appcluster_server_online\{app_cluster="big",server="node-1"\} \d$/m);
+  });
+
   it('answers every client with exactly the text of one snapshot while rounds replace it', async () => {
     const answers: Promise<Buffer | null>[] = [];
     for (let wave = 0; wave < 12; wave++) {

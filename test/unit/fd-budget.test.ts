@@ -36,4 +36,14 @@ describe('keep-alive budget', () => {
     expect([budget.claim(true), budget.claim(true), budget.claim(true)]).toEqual([true, true, false]);
     expect(budget.shortfall()).toMatch(/^1 of 3 TLS probes open a new connection every time: .* leaves keep-alive for 2; raise it to at least 517/);
   });
+
+  it('names a limit that keeps every TLS probe alive even when plain HTTP came first', () => {
+    // Slots for 4: plain HTTP takes its 3, TLS gets 1 of 3. Raising the limit by only the 2
+    // refused would leave plain HTTP taking 3 of 6 and TLS again short: 3 + 3 are needed.
+    const budget = new KeepAliveBudget(4, 3);
+    for (let i = 0; i < 5; i++) budget.claim(false);
+    expect([budget.claim(true), budget.claim(true), budget.claim(true)]).toEqual([true, false, false]);
+    expect(budget.shortfall()).toMatch(/^2 of 3 TLS probes .* leaves keep-alive for 1; raise it to at least 518 /);
+    expect(keepAliveSlots(518)).toBe(6);
+  });
 });
