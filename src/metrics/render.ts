@@ -338,7 +338,8 @@ function writeSnapshot(snapshot: Snapshot, w: FamilyWriter): void {
 export async function exposition(snapshot: Snapshot, own: Registry, pool?: BufferPool, progress?: Progress): Promise<Buffer> {
   let components = 0;
   for (const c of snapshot.clusters) for (const s of c.servers) components += s.components.length;
-  // Room to grow a little (2%: 0.8 MB at 30,000 components), so the next scrape fits in a buffer this one gives back.
+  // Room to grow a little (2%: 0.8 MB at 30,000 components), so that the next scrape fits
+  // in the buffer this one gives back.
   const out = new TextBuffer(lastSize > 0 ? lastSize * 1.02 + 65536 : components * FIRST_GUESS, pool);
   writeSnapshot(snapshot, new FamilyWriter(out, progress));
   out.utf8('\n\n');

@@ -46,7 +46,9 @@ export function send(res: Response, status: number, type: string, body: string |
  * `end` with the whole body. Bytes go out only when the connection has taken all earlier
  * ones, so the kernel's socket buffer fills while the client reads, and the rest waits for
  * `end` rather than pile up in memory. Sent chunked, without Content-Length, once a part has
- * gone out; a body `end`s before any part went out is sent whole, as `send` does.
+ * gone out; a body that reaches `end` before any part went out is sent whole, as `send`
+ * does. Only for HTTP/1.1 and later: an HTTP/1.0 answer without a length ends when the
+ * connection closes, so one cut short would look whole.
  */
 export class StreamedAnswer {
   private sent = 0;
