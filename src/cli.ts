@@ -130,12 +130,7 @@ async function main(): Promise<void> {
   }
   // Start-up ends with the first round (every component probed once): until then the V8 new
   // space keeps its first size (heap.ts).
-  const started = setInterval(() => {
-    if (!exporter.monitor.ready()) return;
-    clearInterval(started);
-    endStartup();
-  }, 250);
-  started.unref();
+  void exporter.monitor.firstRound.then(endStartup);
   process.on('SIGHUP', () => {
     void exporter.reload();
   });

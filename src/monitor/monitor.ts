@@ -104,6 +104,12 @@ export class Monitor {
   private rounds = 0;
   /** Servers by serverKey, for the site and role in log lines. */
   private servers = new Map<string, ServerConfig>();
+  /**
+   * Settles at the first round after which every configured component has a result (at
+   * the first round when none is configured): the end of start-up.
+   */
+  readonly firstRound: Promise<void>;
+  private endFirstRound!: () => void;
   private readonly history: History = {
     since: (cluster, server) => this.transitions.since(cluster, server),
     recentEvents: (cluster) => this.eventLog.latest(cluster, cluster === null ? SHOWN_OWN : SHOWN_PER_CLUSTER),
@@ -114,6 +120,7 @@ export class Monitor {
     private readonly opts: MonitorOptions,
   ) {
     this.config = config;
+    this.firstRound = new Promise((resolve) => (this.endFirstRound = resolve));
   }
 
   get currentConfig(): Config {
@@ -272,6 +279,7 @@ export class Monitor {
     }
     this.roundAtMs = nowMs;
     this.rounds++;
+    if (this.unprobed.size === 0) this.endFirstRound();
   }
 
   /** One log line per event, in the fields the logs have always had. */

@@ -18,11 +18,10 @@ export const PLAIN_KEEP_ALIVE = 1024;
  * `--probe.concurrency`, 256 by default, at once).
  */
 export class KeepAliveBudget {
-  private granted = 0;
-  private plain = 0;
   private plainWanted = 0;
+  private plainGranted = 0;
   private tlsWanted = 0;
-  private tlsDenied = 0;
+  private tlsGranted = 0;
 
   constructor(
     readonly slots: number = keepAliveSlots(openFileLimit()),
@@ -37,25 +36,22 @@ export class KeepAliveBudget {
   claim(tls: boolean): boolean {
     if (tls) this.tlsWanted++;
     else this.plainWanted++;
-    const free = this.granted < this.slots && (tls || this.plain < this.plainSlots);
-    if (!free) {
-      if (tls) this.tlsDenied++;
-      return false;
-    }
-    this.granted++;
-    if (!tls) this.plain++;
-    return true;
+    const free = this.plainGranted + this.tlsGranted < this.slots && (tls || this.plainGranted < this.plainSlots);
+    if (free && tls) this.tlsGranted++;
+    else if (free) this.plainGranted++;
+    return free;
   }
 
   /** A warning for the operator when some TLS probes had to go without keep-alive. */
   shortfall(): string | undefined {
-    if (this.tlsDenied === 0) return undefined;
+    const denied = this.tlsWanted - this.tlsGranted;
+    if (denied === 0) return undefined;
     const limit = openFileLimit();
     // Enough for plain HTTP's share and every TLS probe, whatever order they come in.
     const needed = limitFor(Math.min(this.plainWanted, this.plainSlots) + this.tlsWanted);
     return (
-      `${this.tlsDenied} of ${this.tlsWanted} TLS probes open a new connection every time: the open-file limit ` +
-      `(ulimit -n, now ${limit}) leaves keep-alive for ${this.tlsWanted - this.tlsDenied}; raise it to at least ${needed} to keep them all`
+      `${denied} of ${this.tlsWanted} TLS probes open a new connection every time: the open-file limit ` +
+      `(ulimit -n, now ${limit}) leaves keep-alive for ${this.tlsGranted}; raise it to at least ${needed} to keep them all`
     );
   }
 }

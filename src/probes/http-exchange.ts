@@ -40,7 +40,7 @@ export interface Endpoint {
 /**
  * The agents of one endpoint setting, shared by every server's probe of it: `keepAlive`
  * keeps one idle connection per server between probes, `oneOff` closes each after its
- * answer. Idle connections are closed after 60 s, or a second before the server's own
+ * answer (none for plain HTTP, see `oneOffAgent`). Idle connections are closed after 60 s, or a second before the server's own
  * `Keep-Alive: timeout=N` (node:http's Agent reads that hint). TCP keep-alive probes start
  * after 60 s idle, so an idle connection between probes sends none.
  */

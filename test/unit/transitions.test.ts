@@ -31,6 +31,27 @@ describe('the rounds of the monitor', () => {
     listener.close();
   });
 
+  it('ends its first round (start-up) once every component has a result, not before', async () => {
+    const monitor = new Monitor(config, { concurrency: 1, logger: createLogger('error', 'logfmt', { write: () => true }), metrics: new OwnMetrics(false) });
+    let ended = false;
+    void monitor.firstRound.then(() => (ended = true));
+    monitor.start();
+    try {
+      // start() ran a round, with the one component not probed yet.
+      await Promise.resolve();
+      expect(ended).toBe(false);
+      await monitor.firstRound;
+      expect(monitor.ready()).toBe(true);
+    } finally {
+      await monitor.stop();
+    }
+    // Nothing to probe (a shard that owns no cluster): the first round is the end of start-up.
+    const empty = new Monitor({ ...config, clusters: [] }, { concurrency: 1, logger: createLogger('error', 'logfmt', { write: () => true }), metrics: new OwnMetrics(false) });
+    empty.start();
+    await empty.firstRound;
+    await empty.stop();
+  });
+
   it('notices a heartbeat going stale with no new probe result, not a millisecond early', async () => {
     const lines: string[] = [];
     const logger = createLogger('info', 'logfmt', { write: (l: string) => lines.push(l) });

@@ -1,22 +1,45 @@
+import { spawn } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
-import { acceptsGzip, handler, sendText } from '../../src/web/http.js';
+import { acceptsGzip, handler, sendText, StreamedAnswer } from '../../src/web/http.js';
+import { tempDir } from '../helpers/stack.js';
 
-/** One raw HTTP/1.1 exchange (fetch cannot send HEAD bodies' absence or a malformed URL as is). */
-function raw(port: number, method: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+interface Raw {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: string;
+  /** The answer ended as HTTP says it ends (not cut short). */
+  readonly complete: boolean;
+}
+
+/**
+ * One raw HTTP/1.1 exchange (fetch cannot send HEAD bodies' absence or a malformed URL as
+ * is), resolved however the answer ends; `onFirstData` runs at its first body bytes.
+ */
+function raw(port: number, method: string, path: string, headers: Record<string, string> = {}, onFirstData?: (chunk: string) => void): Promise<Raw> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, method, path, headers, agent: false }, (res) => {
       let body = '';
       res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      res.on('data', (d: string) => {
+        if (body === '') onFirstData?.(d);
+        body += d;
+      });
+      const done = () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, complete: res.complete });
+      res.on('end', done);
+      res.on('aborted', done);
+      res.on('error', done);
     });
     req.on('error', reject);
     req.end();
   });
 }
+
+const streamed = Buffer.from('line one\nline two\n');
 
 describe('the HTTP request handler of the exporter and the agent', () => {
   const logged: string[] = [];
@@ -31,6 +54,31 @@ describe('the HTTP request handler of the exporter and the agent', () => {
           { method: 'GET', path: '/text', handle: (req, res) => sendText(res, 200, `q=${req.query.get('q') ?? ''} gzip=${acceptsGzip(req)}\n`) },
           { method: 'POST', path: '/text', handle: (_req, res) => sendText(res, 200, 'posted\n') },
           { method: 'POST', path: '/only-post', handle: (_req, res) => sendText(res, 200, 'ok\n') },
+          {
+            method: 'GET',
+            path: '/whole',
+            handle: (_req, res) => new StreamedAnswer(res, 200, 'text/plain', { Vary: 'Accept-Encoding' }).end(streamed),
+          },
+          {
+            method: 'GET',
+            path: '/parts',
+            handle: (_req, res) => {
+              const answer = new StreamedAnswer(res, 200, 'text/plain');
+              answer.offer(streamed.subarray(0, 9));
+              // Offered again before the first part left: not sent twice.
+              answer.offer(streamed.subarray(0, 9));
+              answer.end(streamed);
+            },
+          },
+          {
+            method: 'GET',
+            path: '/fails-midway',
+            handle: async (_req, res) => {
+              new StreamedAnswer(res, 200, 'text/plain').offer(streamed.subarray(0, 9));
+              await Promise.resolve();
+              throw new Error('the rendering failed');
+            },
+          },
           {
             method: 'GET',
             path: '/throws',
@@ -101,6 +149,28 @@ describe('the HTTP request handler of the exporter and the agent', () => {
     expect((await raw(port, 'GET', '/text')).status).toBe(200);
   });
 
+  it('StreamedAnswer: sends a body with nothing offered whole, with its Content-Length', async () => {
+    const r = await raw(port, 'GET', '/whole');
+    expect(r).toMatchObject({ status: 200, body: streamed.toString(), complete: true });
+    expect(r.headers['content-length']).toBe(String(streamed.length));
+    expect(r.headers['transfer-encoding']).toBeUndefined();
+    expect(r.headers['vary']).toBe('Accept-Encoding');
+    expect(r.headers['content-type']).toBe('text/plain');
+  });
+
+  it('StreamedAnswer: sends offered bytes once, chunked, and the rest at the end', async () => {
+    const r = await raw(port, 'GET', '/parts');
+    expect(r).toMatchObject({ status: 200, body: streamed.toString(), complete: true });
+    expect(r.headers['transfer-encoding']).toBe('chunked');
+    expect(r.headers['content-length']).toBeUndefined();
+  });
+
+  it('StreamedAnswer: cuts the answer short when the body fails after a part went out, and logs it', async () => {
+    const r = await raw(port, 'GET', '/fails-midway');
+    expect(r).toMatchObject({ status: 200, body: 'line one\n', complete: false });
+    expect(logged.join('')).toContain('the rendering failed');
+  });
+
   it('runs the guard first: it answers for itself, goes on, or fails (logged as the handler describes it, 500)', async () => {
     const lines: string[] = [];
     const logger = createLogger('error', 'logfmt', { write: (l: string) => lines.push(l) });
@@ -134,5 +204,48 @@ describe('the HTTP request handler of the exporter and the agent', () => {
     } finally {
       await new Promise<void>((resolve) => guarded.close(() => resolve()));
     }
+  });
+});
+
+describe('StreamedAnswer while the body is written without yielding', () => {
+  it('sends an offered part at once, without a turn of the event loop', async () => {
+    // A server in its own process offers 256 kB, then spins (as a long rendering does,
+    // without yielding) until the client says it has the first bytes, or 10 s pass.
+    const dir = await tempDir();
+    const flag = join(dir, 'got-first-bytes');
+    const http = join(import.meta.dirname, '../../dist/src/web/http.js');
+    const script = `
+      import { createServer } from 'node:http';
+      import { existsSync } from 'node:fs';
+      import { StreamedAnswer } from ${JSON.stringify(http)};
+      const body = Buffer.concat([Buffer.alloc(262144, 'a'), Buffer.alloc(262144, 'b')]);
+      const server = createServer((req, res) => {
+        const answer = new StreamedAnswer(res, 200, 'text/plain');
+        answer.offer(body.subarray(0, 262144));
+        const until = Date.now() + 10000;
+        while (!existsSync(${JSON.stringify(flag)}) && Date.now() < until);
+        console.log(existsSync(${JSON.stringify(flag)}) ? 'ended after the client had the first bytes' : 'ended by the 10 s bound');
+        answer.end(body);
+        server.close();
+      });
+      server.listen(0, '127.0.0.1', () => console.log(server.address().port));
+    `;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const lines: string[] = [];
+    let gotPort: (port: number) => void;
+    const childPort = new Promise<number>((resolve) => (gotPort = resolve));
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      lines.push(...d.trim().split('\n'));
+      if (/^\d+$/.test(lines[0] ?? '')) gotPort(Number(lines[0]));
+    });
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    const r = await raw(await childPort, 'GET', '/', {}, (first) => {
+      expect(first[0]).toBe('a');
+      writeFileSync(flag, '');
+    });
+    await exited;
+    expect(existsSync(flag)).toBe(true);
+    expect(lines[1]).toBe('ended after the client had the first bytes');
+    expect(r.body).toBe('a'.repeat(262144) + 'b'.repeat(262144));
   });
 });
