@@ -76,7 +76,7 @@ export async function startExporter(opts: ExporterOptions): Promise<RunningExpor
     return pending;
   };
   const app = createApp({
-    snapshot: () => monitor.snapshot(),
+    judgement: () => monitor.judgement(),
     snapshotVersion: () => monitor.sequence,
     events: (query) => monitor.events(query),
     ready: () => monitor.ready(),

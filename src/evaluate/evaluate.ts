@@ -1,8 +1,8 @@
-import { answeredReasons } from '../reasons.js';
+import { answeredReasons, type ProbeReason } from '../reasons.js';
 import type { ClusterConfig, ComponentConfig, Config, ServerConfig } from '../config/types.js';
 import type { ClusterEvent } from './events.js';
 import { RecentChecks } from './recent.js';
-import type { ComponentRecord } from './record.js';
+import type { ComponentRecord, Observation } from './record.js';
 import type { ClusterStatus, ComponentState, ComponentStatus, ExpectationStatus, Reads, ServerState, ServerStatus, Snapshot } from './snapshot.js';
 
 export type Records = ReadonlyMap<string, ComponentRecord>;
@@ -60,23 +60,59 @@ function mostCommon(counts: ReadonlyMap<string, number>): string | undefined {
  * shows exactly the states the event log has recorded up to it.
  */
 export function evaluate(config: Config, records: Records, nowMs: number, history: History = NO_HISTORY): Snapshot {
-  return {
-    generatedAt: nowMs / 1000,
-    clusters: config.clusters.map((c) => evaluateCluster(c, records, nowMs, history)),
-    recentEvents: history.recentEvents(null),
-  };
+  return new Judgement(config, records, nowMs, history).snapshot();
 }
 
-/** The configured cluster of each status evaluate() made (see `judgedFrom`). */
-const sources = new WeakMap<ClusterStatus, ClusterConfig>();
-
 /**
- * The configured cluster `status` was judged from, when evaluate() made it; undefined for
- * a status made otherwise. Renderers key what depends on the configuration alone (escaped
- * label sets) on it, so it is made once per configuration rather than once per scrape.
+ * One round's judgement: the configuration, the records and the history at the round's
+ * instant, judged once per cluster (`clusters`) and made into a snapshot only when a reader
+ * wants one (`snapshot`). `/metrics` writes its text straight from the records and the
+ * cluster judgements, as a snapshot at 30,000 components is 30,000 objects made only to be
+ * written out and dropped; the status page and the API read the snapshot. Both come from
+ * the same functions on the same inputs, so they agree.
+ *
+ * The monitor changes records in place at its next round: a judgement reads them only while
+ * `current()` holds, and throws once it does not (its readers then ask for a new one). A
+ * snapshot made before stays readable: it holds nothing that changes.
  */
-export function judgedFrom(status: ClusterStatus): ClusterConfig | undefined {
-  return sources.get(status);
+export class Judgement {
+  private judged?: readonly ClusterJudgement[];
+  private made?: Snapshot;
+
+  constructor(
+    readonly config: Config,
+    private readonly records: Records,
+    /** The instant judged, ms since the epoch. */
+    readonly nowMs: number,
+    private readonly history: History = NO_HISTORY,
+    /** False once the records have changed since the judgement was made. */
+    private readonly current: () => boolean = () => true,
+  ) {}
+
+  /**
+   * Each configured cluster judged, in order; made on first use and kept.
+   * @throws Error when the records have moved on to a later round.
+   */
+  clusters(): readonly ClusterJudgement[] {
+    this.check();
+    return (this.judged ??= this.config.clusters.map((c) => judgeCluster(c, this.records, this.nowMs)));
+  }
+
+  /**
+   * The snapshot (JSON-ready, immutable); made on first use and kept.
+   * @throws Error when the records have moved on to a later round.
+   */
+  snapshot(): Snapshot {
+    return (this.made ??= {
+      generatedAt: this.nowMs / 1000,
+      clusters: this.clusters().map((c) => clusterStatus(c, this.nowMs, this.history)),
+      recentEvents: this.history.recentEvents(null),
+    });
+  }
+
+  private check(): void {
+    if (!this.current()) throw new Error('the judgement is of a past round: its records have changed since');
+  }
 }
 
 /** The version each component name is held to, and the key most servers hold. */
@@ -155,19 +191,65 @@ function derivedOf(cluster: ClusterConfig): Derived {
   return d;
 }
 
-function evaluateCluster(cluster: ClusterConfig, records: Records, nowMs: number, history: History): ClusterStatus {
+/**
+ * A configured cluster judged at one instant: what a snapshot's cluster status and the
+ * `/metrics` text are both written from. Per-component facts are read from the records as
+ * they are written out (see `heartbeatMsOf`, `failureReason`, `inSync`).
+ */
+export interface ClusterJudgement {
+  readonly config: ClusterConfig;
+  /** Per server, its components' records (undefined: none yet), both in configured order. */
+  readonly records: readonly (readonly (ComponentRecord | undefined)[])[];
+  readonly refs: References;
+  /** Per server, in configured order (see `judgeServer`). */
+  readonly servers: readonly ServerJudgement[];
+  readonly serversOnline: number;
+  /** Servers not judged yet (a component not probed once). */
+  readonly serversPending: number;
+  readonly expectations: readonly ExpectationStatus[];
+}
+
+/** A server's online state and why it is offline (`judgeServer`). */
+export interface ServerJudgement {
+  readonly state: ServerState;
+  /** Why the server is offline, e.g. `service: connection_refused`; null otherwise. */
+  readonly reason: string | null;
+  /** The first instant (ms since the epoch) at which the judgement changes without a new probe; Infinity if none. */
+  readonly changesAt: number;
+}
+
+/** Judges `cluster` on `records` at `nowMs`: its references, each server, its expectations. */
+export function judgeCluster(cluster: ClusterConfig, records: Records, nowMs: number): ClusterJudgement {
   // Each component's record, looked up once: by server, in the order of its components.
   const recs = cluster.servers.map((s) => s.components.map((c) => records.get(c.key)));
-  const refs = references(cluster, recs);
-  const { reads, serverReads } = derivedOf(cluster);
-  const servers = cluster.servers.map((s, i) => evaluateServer(cluster, s, serverReads[i]!, recs[i]!, nowMs, refs, history));
+  const servers = cluster.servers.map((s, i) => judgeServer(s, recs[i]!, nowMs));
   let online = 0;
   let pending = 0;
   for (const s of servers) {
     if (s.state === 'online') online++;
     else if (s.state === 'pending') pending++;
   }
-  const status: ClusterStatus = {
+  return {
+    config: cluster,
+    records: recs,
+    refs: references(cluster, recs),
+    servers,
+    serversOnline: online,
+    serversPending: pending,
+    expectations: judgeExpectations(cluster, recs, servers.map((s) => s.state)),
+  };
+}
+
+/** The operating system the first of `recs` to report one reported; null when none did. */
+export function osOf(recs: readonly (ComponentRecord | undefined)[]): string | null {
+  for (const r of recs) if (r?.os !== undefined) return r.os;
+  return null;
+}
+
+function clusterStatus(judged: ClusterJudgement, nowMs: number, history: History): ClusterStatus {
+  const { config: cluster, refs } = judged;
+  const { reads, serverReads } = derivedOf(cluster);
+  return {
     name: cluster.name,
     heartbeatIntervalSeconds: cluster.heartbeatIntervalMs / 1000,
     probeTimeoutSeconds: cluster.probeTimeoutMs / 1000,
@@ -178,15 +260,13 @@ function evaluateCluster(cluster: ClusterConfig, records: Records, nowMs: number
     referenceVersions: refs.versions,
     keyFingerprints: refs.keys,
     reads,
-    serversTotal: servers.length,
-    serversOnline: online,
-    serversPending: pending,
-    expectations: judgeExpectations(cluster, recs, servers),
+    serversTotal: cluster.servers.length,
+    serversOnline: judged.serversOnline,
+    serversPending: judged.serversPending,
+    expectations: judged.expectations,
     recentEvents: history.recentEvents(cluster.name),
-    servers,
+    servers: cluster.servers.map((s, i) => serverStatus(cluster, s, serverReads[i]!, judged.records[i]!, judged.servers[i]!, nowMs, refs, history)),
   };
-  sources.set(status, cluster);
-  return status;
 }
 
 /**
@@ -199,18 +279,19 @@ export function judgeExpectations(
   cluster: ClusterConfig,
   recs: readonly (readonly (ComponentRecord | undefined)[])[],
   /** Each server's judged state, in the order of `cluster.servers`. */
-  servers: readonly { readonly name: string; readonly role: ServerConfig['role']; readonly state: ServerState }[],
+  states: readonly ServerState[],
 ): ExpectationStatus[] {
   // Plain loops: at 30,000 components filter/some/map with closures took twice as long.
-  const pending = servers.some((s) => s.state === 'pending');
+  const pending = states.includes('pending');
   const out: ExpectationStatus[] = [];
   if (cluster.minServersOnline !== undefined) {
     let active = 0;
     const online: string[] = [];
-    for (const s of servers) {
+    for (let i = 0; i < cluster.servers.length; i++) {
+      const s = cluster.servers[i]!;
       if (s.role !== 'active') continue;
       active++;
-      if (s.state === 'online') online.push(s.name);
+      if (states[i] === 'online') online.push(s.name);
     }
     const min = cluster.minServersOnline;
     out.push({
@@ -228,7 +309,7 @@ export function judgeExpectations(
     // not count while its other endpoint still holds its last answer.
     const matching: string[] = [];
     for (let i = 0; i < cluster.servers.length; i++) {
-      if (servers[i]!.state !== 'online') continue;
+      if (states[i] !== 'online') continue;
       for (const r of recs[i]!) {
         const value = r?.last?.success ? r.facts?.[e.fact] : undefined;
         if (value !== undefined && e.values.includes(value.trim().toLowerCase())) {
@@ -253,16 +334,16 @@ export function judgeExpectations(
   return out;
 }
 
-function evaluateServer(
+function serverStatus(
   cluster: ClusterConfig,
   s: ServerConfig,
   reads: Reads,
   recs: readonly (ComponentRecord | undefined)[],
+  judged: ServerJudgement,
   nowMs: number,
   refs: References,
   history: History,
 ): ServerStatus {
-  const { state, reason } = judgeServer(s, recs, nowMs);
   const since = history.since(cluster.name, s.name);
   return {
     name: s.name,
@@ -270,12 +351,12 @@ function evaluateServer(
     site: s.site,
     role: s.role,
     labels: s.labels,
-    os: recs.find((r) => r?.os !== undefined)?.os ?? null,
+    os: osOf(recs),
     reads,
-    state,
-    reason,
+    state: judged.state,
+    reason: judged.reason,
     since: since === undefined ? null : since / 1000,
-    components: s.components.map((c, i) => evaluateComponent(c, recs[i], nowMs, refs.versions[c.name], refs.key)),
+    components: s.components.map((c, i) => componentStatus(c, recs[i], nowMs, refs.versions[c.name], refs.key)),
   };
 }
 
@@ -288,14 +369,33 @@ export function componentState(c: ComponentConfig, r: ComponentRecord | undefine
   const last = r?.last;
   if (!last) return 'pending';
   if (!last.success) return 'down';
-  const heartbeatMs = r.heartbeatMs ?? r.lastSuccessMs;
-  return heartbeatMs === undefined || Math.max(0, nowMs - heartbeatMs) > c.staleTimeoutMs ? 'stale' : 'up';
+  const ageMs = heartbeatAgeMs(r, nowMs);
+  return ageMs === undefined || ageMs > c.staleTimeoutMs ? 'stale' : 'up';
+}
+
+/**
+ * A component's heartbeat, ms since the epoch: the reported one when the latest answer held
+ * a valid one, else the last successful probe; undefined when neither is known.
+ */
+export function heartbeatMsOf(r: ComponentRecord | undefined): number | undefined {
+  return r?.heartbeatMs ?? r?.lastSuccessMs;
+}
+
+/** How old the heartbeat (`heartbeatMsOf`) is at `nowMs`, in ms, never negative; undefined when there is none. */
+export function heartbeatAgeMs(r: ComponentRecord | undefined, nowMs: number): number | undefined {
+  const heartbeatMs = heartbeatMsOf(r);
+  return heartbeatMs === undefined ? undefined : Math.max(0, nowMs - heartbeatMs);
+}
+
+/** Why the last probe failed (`error` when it gave no reason); null when it succeeded or none ran. */
+export function failureReason(last: Observation | undefined): ProbeReason | null {
+  return last?.success === false ? (last.reason ?? 'error') : null;
 }
 
 /** The first instant (whole ms) at which an up component turns stale without a new probe; Infinity if none. */
 export function staleAt(c: ComponentConfig, r: ComponentRecord | undefined): number {
   if (!r?.last?.success) return Infinity;
-  const heartbeatMs = r.heartbeatMs ?? r.lastSuccessMs;
+  const heartbeatMs = heartbeatMsOf(r);
   return heartbeatMs === undefined ? Infinity : Math.floor(heartbeatMs + c.staleTimeoutMs) + 1;
 }
 
@@ -308,7 +408,7 @@ function hasKeys(o: object): boolean {
   return false;
 }
 
-function evaluateComponent(
+function componentStatus(
   c: ComponentConfig,
   r: ComponentRecord | undefined,
   nowMs: number,
@@ -316,10 +416,9 @@ function evaluateComponent(
   referenceKey: string | undefined,
 ): ComponentStatus {
   const last = r?.last;
-  const heartbeatMs = r?.heartbeatMs ?? r?.lastSuccessMs;
-  const ageMs = heartbeatMs === undefined ? null : Math.max(0, nowMs - heartbeatMs);
-  const ageSeconds = ageMs === null ? null : ageMs / 1000;
-  const stale = ageMs === null || ageMs > c.staleTimeoutMs;
+  const heartbeatMs = heartbeatMsOf(r);
+  const ageMs = heartbeatAgeMs(r, nowMs);
+  const stale = ageMs === undefined || ageMs > c.staleTimeoutMs;
   const up = last ? last.success : null;
   const state = componentState(c, r, nowMs);
   return {
@@ -327,7 +426,7 @@ function evaluateComponent(
     required: c.required,
     state,
     up,
-    reason: last?.success === false ? (last.reason ?? 'error') : null,
+    reason: failureReason(last),
     detail: last?.success === false ? (last.detail ?? null) : null,
     status: last?.status ?? null,
     version: r?.version ?? null,
@@ -337,7 +436,7 @@ function evaluateComponent(
     keyInSync: inSync(r?.keyHash, referenceKey),
     lastHeartbeat: heartbeatMs === undefined ? null : heartbeatMs / 1000,
     heartbeatProblem: r?.heartbeatProblem ?? null,
-    heartbeatAgeSeconds: ageSeconds,
+    heartbeatAgeSeconds: ageMs === undefined ? null : ageMs / 1000,
     staleTimeoutSeconds: c.staleTimeoutMs / 1000,
     stale: up !== null && stale,
     lastProbe: last ? last.finishedMs / 1000 : null,
@@ -365,7 +464,7 @@ export function judgeServer(
   /** The records of `s.components`, in the same order. */
   recs: readonly (ComponentRecord | undefined)[],
   nowMs: number,
-): { state: ServerStatus['state']; reason: string | null; changesAt: number } {
+): ServerJudgement {
   let answered = false;
   // Without new probes the judgement holds until a required heartbeat goes stale.
   let changesAt = Infinity;
@@ -376,7 +475,7 @@ export function judgeServer(
     const r = recs[i];
     const last = r?.last;
     if (!last) return { state: 'pending', reason: null, changesAt };
-    const reason = last.success ? null : (last.reason ?? 'error');
+    const reason = failureReason(last);
     if (first === null) first = `${c.name}: ${reason ?? 'down'}`;
     if (last.success || answeredReasons.has(last.reason ?? 'error')) answered = true;
     if (!c.required || failing !== null) continue;

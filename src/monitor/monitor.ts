@@ -1,6 +1,6 @@
 import type { ReloadResult } from '../config/store.js';
 import type { ComponentConfig, Config, ServerConfig } from '../config/types.js';
-import { evaluate, serverKey, type History } from '../evaluate/evaluate.js';
+import { Judgement, serverKey, type History } from '../evaluate/evaluate.js';
 import { events as event, type ClusterEvent, type EventKind } from '../evaluate/events.js';
 import { newRecord, type ComponentRecord, type Observation } from '../evaluate/record.js';
 import type { Snapshot } from '../evaluate/snapshot.js';
@@ -218,11 +218,17 @@ export class Monitor {
   }
 
   /**
-   * The judgement of the latest round: evaluate() on the records and at the instant the
-   * round judged. Requests share it until the next round (see `sequence`).
+   * The judgement of the latest round: the records at the instant the round judged. Requests
+   * share it until the next round (see `sequence`), after which it throws when read.
    */
+  judgement(): Judgement {
+    const round = this.rounds;
+    return new Judgement(this.config, this.records, this.roundAtMs || Date.now(), this.history, () => this.rounds === round);
+  }
+
+  /** The snapshot of the latest round (`judgement().snapshot()`). */
   snapshot(): Snapshot {
-    return evaluate(this.config, this.records, this.roundAtMs || Date.now(), this.history);
+    return this.judgement().snapshot();
   }
 
   /** True once every configured component has a result, as of the latest round. */

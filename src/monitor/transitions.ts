@@ -229,8 +229,8 @@ export class Transitions {
     cluster.expectationsDirty = false;
     const { config } = cluster;
     if (config.minServersOnline === undefined && config.factExpectations.length === 0) return;
-    const servers = cluster.servers.map((c) => ({ name: c.server.name, role: c.server.role, state: c.memory.state }));
-    for (const e of judgeExpectations(config, cluster.servers.map((s) => s.recs), servers)) {
+    const states = cluster.servers.map((s) => s.memory.state);
+    for (const e of judgeExpectations(config, cluster.servers.map((s) => s.recs), states)) {
       const key = expectationKey(config.name, e.name);
       const was = this.met.get(key) ?? null;
       if (e.met === was) continue;

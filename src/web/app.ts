@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Registry } from 'prom-client';
 import type { ReloadResult } from '../config/store.js';
 import type { ClusterEvent } from '../evaluate/events.js';
-import type { Snapshot } from '../evaluate/snapshot.js';
+import type { Judgement } from '../evaluate/evaluate.js';
 import type { Logger } from '../log.js';
 import { exposition } from '../metrics/render.js';
 import { BufferPool } from '../metrics/text-buffer.js';
@@ -15,8 +15,8 @@ import { renderClusters, renderPage } from './page.js';
 import { SnapshotCache, type Recycle, type Render } from './snapshot-cache.js';
 
 export interface AppDeps {
-  /** The judgement of the latest round (Monitor.snapshot). */
-  readonly snapshot: () => Snapshot;
+  /** The judgement of the latest round (Monitor.judgement). */
+  readonly judgement: () => Judgement;
   /**
    * Changes with every round of results and every reload, failed ones too: a snapshot is
    * shared only while it holds (Monitor.sequence).
@@ -98,7 +98,7 @@ const CSP = [
  * assets (/static/NAME, /favicon.ico).
  */
 export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResponse) => void {
-  const cache = new SnapshotCache(deps.snapshot, deps.snapshotVersion, deps.snapshotMaxAgeMs ?? 1000);
+  const cache = new SnapshotCache(deps.judgement, deps.snapshotVersion, deps.snapshotMaxAgeMs ?? 1000);
   /**
    * Sends a shared rendering, gzipped (level 1, off the main thread) for clients that ask,
    * as Prometheus does: at 30,000 components 40.6 MB of text become 1.8 MB. A plain GET that
@@ -107,7 +107,7 @@ export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResp
    * counts as read until the response has been handed to the socket (`finished`), so that
    * `recycle` gets it only once nothing reads it.
    */
-  const sendRendering = async (req: Request, res: Response, type: string, format: string, render: Render, recycle?: Recycle): Promise<void> => {
+  const sendRendering = async (req: Request, res: Response, type: string, format: string, render: Render<Judgement>, recycle?: Recycle): Promise<void> => {
     const gzipped = acceptsGzip(req);
     const headers: Record<string, string> = gzipped ? { 'Content-Encoding': 'gzip', Vary: 'Accept-Encoding' } : { Vary: 'Accept-Encoding' };
     const answer = new StreamedAnswer(res, 200, type, headers);
@@ -160,7 +160,7 @@ export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResp
     {
       method: 'GET',
       path: '/api/v1/status',
-      handle: (req, res) => sendRendering(req, res, 'application/json; charset=utf-8', 'status', (data) => Buffer.from(JSON.stringify({ status: 'success', data }))),
+      handle: (req, res) => sendRendering(req, res, 'application/json; charset=utf-8', 'status', (judgement) => Buffer.from(JSON.stringify({ status: 'success', data: judgement.snapshot() }))),
     },
     {
       method: 'GET',
@@ -176,7 +176,7 @@ export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResp
       path: '/',
       handle: (req, res) => {
         const opts = { grafanaUrl: deps.grafanaUrl, alertmanagerUrl: deps.alertmanagerUrl };
-        const snapshot = cache.snapshot();
+        const snapshot = cache.snapshot().snapshot();
         const body = req.query.get('fragment') === 'clusters' ? renderClusters(snapshot, opts) : renderPage(snapshot, opts);
         send(res, 200, 'text/html; charset=utf-8', body.value, { 'Content-Security-Policy': CSP, 'Cache-Control': 'no-store' });
       },

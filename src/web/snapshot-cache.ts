@@ -1,8 +1,7 @@
-import type { Snapshot } from '../evaluate/snapshot.js';
 import type { Progress } from '../metrics/render.js';
 
 /** Renders a snapshot in one format; `progress`, when given, is told of the text written so far. */
-export type Render = (snapshot: Snapshot, progress?: Progress) => Promise<Buffer> | Buffer;
+export type Render<S> = (snapshot: S, progress?: Progress) => Promise<Buffer> | Buffer;
 /** Takes back a rendering's memory once nothing reads it (see `SnapshotCache.use`). */
 export type Recycle = (body: Buffer) => void;
 
@@ -18,10 +17,10 @@ interface Slot {
   recycle: Recycle | undefined;
 }
 
-interface Entry {
+interface Entry<S> {
   readonly at: number;
   readonly version: unknown;
-  readonly snapshot: Snapshot;
+  readonly snapshot: S;
   readonly slots: Map<string, Slot>;
   /** No longer handed to new requests: its renderings go back once their uses end. */
   retired: boolean;
@@ -38,17 +37,17 @@ interface Entry {
  * A rendering read through `use` can give its memory back (`recycle`) once its snapshot is
  * no longer shared and every use has ended, so the next scrape writes into the same buffer.
  */
-export class SnapshotCache {
-  private entry?: Entry;
+export class SnapshotCache<S> {
+  private entry?: Entry<S>;
 
   constructor(
-    private readonly take: () => Snapshot,
+    private readonly take: () => S,
     private readonly version: () => unknown,
     private readonly maxAgeMs: number,
     private readonly clock: () => number = () => performance.now(),
   ) {}
 
-  snapshot(): Snapshot {
+  snapshot(): S {
     return this.fresh().snapshot;
   }
 
@@ -61,7 +60,7 @@ export class SnapshotCache {
    * its `recycle`, and its `progress` follows the rendering as it is written (a response
    * sends the text as it comes); later calls wait for the whole body.
    */
-  use<T>(format: string, render: Render, use: (body: Buffer) => Promise<T>, recycle?: Recycle, progress?: Progress): Promise<T> {
+  use<T>(format: string, render: Render<S>, use: (body: Buffer) => Promise<T>, recycle?: Recycle, progress?: Progress): Promise<T> {
     return this.useIn(this.fresh(), format, render, use, recycle, progress);
   }
 
@@ -69,15 +68,15 @@ export class SnapshotCache {
    * `transform` of the `format` rendering (such as its gzip), both made once per snapshot
    * and from the same one. The plain rendering is in use (see `use`) while it is transformed.
    */
-  derived(format: string, render: Render, name: string, transform: (body: Buffer) => Promise<Buffer>, recycle?: Recycle): Promise<Buffer> {
+  derived(format: string, render: Render<S>, name: string, transform: (body: Buffer) => Promise<Buffer>, recycle?: Recycle): Promise<Buffer> {
     const entry = this.fresh();
     return this.slot(entry, `${format}+${name}`, () => this.useIn(entry, format, render, transform, recycle), undefined).body;
   }
 
   private async useIn<T>(
-    entry: Entry,
+    entry: Entry<S>,
     format: string,
-    render: Render,
+    render: Render<S>,
     use: (body: Buffer) => Promise<T>,
     recycle: Recycle | undefined,
     progress?: Progress,
@@ -96,7 +95,7 @@ export class SnapshotCache {
     }
   }
 
-  private slot(entry: Entry, format: string, render: Render, recycle: Recycle | undefined, progress?: Progress): Slot {
+  private slot(entry: Entry<S>, format: string, render: Render<S>, recycle: Recycle | undefined, progress?: Progress): Slot {
     let slot = entry.slots.get(format);
     if (!slot) {
       const body = Promise.resolve(entry.snapshot).then((snapshot) => render(snapshot, progress));
@@ -112,7 +111,7 @@ export class SnapshotCache {
   }
 
   /** Recycles the slot's body once its entry is retired and nobody reads it. */
-  private release(entry: Entry, slot: Slot): void {
+  private release(entry: Entry<S>, slot: Slot): void {
     const recycle = slot.recycle;
     if (!entry.retired || slot.users > 0 || slot.kept || !recycle) return;
     slot.recycle = undefined;
@@ -122,18 +121,18 @@ export class SnapshotCache {
     slot.body.then(recycle, () => undefined);
   }
 
-  private retire(entry: Entry): void {
+  private retire(entry: Entry<S>): void {
     entry.retired = true;
     for (const slot of entry.slots.values()) this.release(entry, slot);
   }
 
-  private fresh(): Entry {
+  private fresh(): Entry<S> {
     const now = this.clock();
     const version = this.version();
     const e = this.entry;
     if (e && e.version === version && now - e.at < this.maxAgeMs) return e;
     // Not shared: retired from the start, so its renderings go back when their one request ends.
-    const entry: Entry = { at: now, version, snapshot: this.take(), slots: new Map(), retired: this.maxAgeMs <= 0 };
+    const entry: Entry<S> = { at: now, version, snapshot: this.take(), slots: new Map(), retired: this.maxAgeMs <= 0 };
     if (this.maxAgeMs > 0) {
       if (e) this.retire(e);
       this.entry = entry;

@@ -4,7 +4,7 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { componentCount } from '../../src/config/shard.js';
-import { evaluate } from '../../src/evaluate/evaluate.js';
+import { evaluate, Judgement } from '../../src/evaluate/evaluate.js';
 import { OwnMetrics } from '../../src/metrics/own.js';
 import { exposition } from '../../src/metrics/render.js';
 import { renderSnapshotWithPromClient } from '../helpers/prom-client-render.js';
@@ -69,7 +69,7 @@ function scenario(ok: Ok = OK) {
 async function page(): Promise<string> {
   const { records, own } = scenario();
   // Build facts differ between machines; everything else is fixed by the scenario.
-  return (await exposition(evaluate(config, records, NOW), own.registry)).toString().replace(
+  return (await exposition(new Judgement(config, records, NOW), own.registry)).toString().replace(
     /appcluster_exporter_build_info\{version="[^"]*",node_version="[^"]*"\}/,
     'appcluster_exporter_build_info{version="VERSION",node_version="NODE"}',
   );
@@ -88,13 +88,13 @@ describe('/metrics of a fixed scenario', () => {
     expect(result.status).toBe(0);
   });
 
-  it('is the text prom-client writes for the same series, escaping and number format included', async () => {
+  it('is the text prom-client writes for the snapshot of the same judgement, escaping and number format included', async () => {
     // Label values that need escaping, a fractional duration, and three instants: fresh, stale, far on.
     const { records, own } = scenario({ ...OK, durationMs: 4.25, version: '8.6.2 "q" \\ x\ny', os: 'Linux "6.1"\\' });
     for (const now of [NOW, NOW + 90_000, NOW + 1e9]) {
-      const snapshot = evaluate(config, records, now);
-      const reference = await Registry.merge([renderSnapshotWithPromClient(snapshot), own.registry]).metrics();
-      expect((await exposition(snapshot, own.registry)).toString()).toBe(reference);
+      // The status page's and the API's snapshot, rendered by prom-client; /metrics is written from the records.
+      const reference = await Registry.merge([renderSnapshotWithPromClient(evaluate(config, records, now)), own.registry]).metrics();
+      expect((await exposition(new Judgement(config, records, now), own.registry)).toString()).toBe(reference);
     }
   });
 });

@@ -11,8 +11,7 @@ import { gunzipSync } from 'node:zlib';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
-import { evaluate } from '../../src/evaluate/evaluate.js';
-import type { Snapshot } from '../../src/evaluate/snapshot.js';
+import { Judgement } from '../../src/evaluate/evaluate.js';
 import { createLogger } from '../../src/log.js';
 import { exposition } from '../../src/metrics/render.js';
 import { BufferPool } from '../../src/metrics/text-buffer.js';
@@ -37,8 +36,8 @@ for (let i = 0; i < SERVERS; i++) {
 
 const own = new Registry();
 let round = 0;
-/** Every snapshot the app took: an answer must be the text of one of them. */
-const taken: Snapshot[] = [];
+/** Every judgement the app took: an answer must be the text of one of them. */
+const taken: Judgement[] = [];
 let server: Server;
 let port: number;
 const give = BufferPool.prototype.give;
@@ -52,11 +51,11 @@ beforeAll(async () => {
     give.call(this, body);
   });
   const app = createApp({
-    snapshot: () => {
-      // Each round further on: heartbeat ages of other lengths, so snapshots differ in length too.
-      const s = evaluate(config, records, NOW + round * 1_234_567);
-      taken.push(s);
-      return s;
+    judgement: () => {
+      // Each round further on: heartbeat ages of other lengths, so texts differ in length too.
+      const j = new Judgement(config, records, NOW + round * 1_234_567);
+      taken.push(j);
+      return j;
     },
     snapshotVersion: () => round,
     snapshotMaxAgeMs: 1000,

@@ -52,6 +52,23 @@ describe('the rounds of the monitor', () => {
     await empty.stop();
   });
 
+  it('gives judgements that refuse to be read once a later round has changed the records', async () => {
+    const monitor = new Monitor(config, { concurrency: 1, logger: createLogger('error', 'logfmt', { write: () => true }), metrics: new OwnMetrics(false) });
+    monitor.start();
+    try {
+      await monitor.firstRound;
+      const judgement = monitor.judgement();
+      expect(judgement.snapshot().clusters[0]!.servers[0]!.state).toBe('online');
+      monitor.round();
+      // Read before the round: kept. Not read before it: refused, as the records may have changed.
+      expect(judgement.snapshot().clusters[0]!.serversTotal).toBe(1);
+      expect(() => judgement.clusters()).toThrow(/past round/);
+      expect(() => monitor.judgement().clusters()).not.toThrow();
+    } finally {
+      await monitor.stop();
+    }
+  });
+
   it('notices a heartbeat going stale with no new probe result, not a millisecond early', async () => {
     const lines: string[] = [];
     const logger = createLogger('info', 'logfmt', { write: (l: string) => lines.push(l) });
