@@ -1,7 +1,8 @@
 import type { Registry } from 'prom-client';
 import type { ClusterConfig } from '../config/types.js';
 import { failureReason, heartbeatAgeMs, heartbeatMsOf, inSync, osOf, type ClusterJudgement, type Judgement } from '../evaluate/evaluate.js';
-import type { ComponentRecord } from '../evaluate/record.js';
+import type { Observation } from '../evaluate/record.js';
+import type { ProbeReason } from '../reasons.js';
 import type { ExpectationStatus } from '../evaluate/snapshot.js';
 import { clusterMetrics as m, type MetricSpec } from './catalogue.js';
 import { TextBuffer, type BufferPool } from './text-buffer.js';
@@ -90,20 +91,28 @@ function buildLabels(c: ClusterConfig): ClusterLabels {
 }
 
 /**
- * Told of the text written so far while a scrape is written (see `exposition`): `written`
- * is a view of the bytes from the start, which never change and stay valid.
+ * Where a streamed scrape's text goes (`streamExposition`), a part at a time. Each call
+ * returns undefined when it is done with the part's memory at once (the bytes went to the
+ * kernel), else a promise that settles once it is; a rejected one stops the writing.
  */
-export type Progress = (written: Buffer) => void;
+export interface Sink {
+  /** A part of about PART_BYTES; more follow. */
+  take(part: Buffer): Promise<void> | undefined;
+  /** The last part (the whole text, when it fits in one). */
+  end(part: Buffer): Promise<void> | undefined;
+}
 
-/** Text between two calls of a `Progress`: 1 MiB, about 3 ms of writing. */
-const PROGRESS_BYTES = 1 << 20;
+/** Text per part of a streamed scrape: 1 MiB, about 3 ms of writing. */
+export const PART_BYTES = 1 << 20;
+/** Room past PART_BYTES in a part's buffer, for the series that crosses it. */
+const PART_SLACK = 64 * 1024;
 
-/** Size of the previous scrape's text: the next one reserves about that much at once. */
+/** Size of the previous whole scrape's text: the next one reserves about that much at once. */
 let lastSize = 0;
 /**
- * Bytes per component of a first scrape: 1,353 with a version, a key, a value and a fact
- * (the benchmark's simulator). Too large a guess is dropped after the scrape (BufferPool),
- * too small a one grows by half.
+ * Bytes per component of a first whole scrape: 1,353 with a version, a key, a value and a
+ * fact (the benchmark's simulator). Too large a guess is dropped after the scrape
+ * (BufferPool), too small a one grows by half.
  */
 const FIRST_GUESS = 1400;
 
@@ -115,13 +124,17 @@ class FamilyWriter {
   private first = true;
   /** `\n<name>{` of the current family. */
   prefix: Uint8Array = new Uint8Array(0);
-  /** Where `progress` is called next. */
-  private nextProgress = PROGRESS_BYTES;
 
   constructor(
     readonly out: TextBuffer,
-    private readonly progress?: Progress,
+    /** The writing pauses (`writeClusters` yields) once a part holds this many bytes. */
+    private readonly partBytes: number,
   ) {}
+
+  /** True once the current part is full (never, for a whole scrape). */
+  full(): boolean {
+    return this.out.pos >= this.partBytes;
+  }
 
   family(spec: MetricSpec): void {
     this.out.utf8(`${this.first ? '' : '\n\n'}# HELP ${spec.name} ${spec.help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}\n# TYPE ${spec.name} ${spec.type}`);
@@ -154,10 +167,6 @@ class FamilyWriter {
     this.out.byte(0x7d); // }
     this.out.byte(0x20);
     this.out.number(value);
-    if (this.progress && this.out.pos >= this.nextProgress) {
-      this.nextProgress = this.out.pos + PROGRESS_BYTES;
-      this.progress(this.out.written());
-    }
   }
 
   /** A series with one more label after `labels`. */
@@ -179,17 +188,28 @@ const EXPECTATION = labelStart('expectation');
 const SERVER = labelStart('server');
 
 /**
- * Every component of the judged clusters, in order: its record and label set, and the
- * figures of the plain families in columns (NaN where there is no series), filled in one
- * pass over the records so that each family is a loop over an array. At 30,000 components
- * the columns take 1.9 MB, against the 30,000 snapshot objects they replace.
+ * What a scrape writes of every component of the judged clusters, in order, taken from
+ * the records in one pass when the scrape starts: the figures of the plain families in
+ * columns (NaN where there is no series), and what the other families read. The records
+ * change in place at the next round, while a streamed scrape may still be writing: nothing
+ * here changes (a last observation, a version, facts and values are replaced, never
+ * changed; failure counts change in place, so they are copied, the few that exist).
  */
 interface Components {
   readonly n: number;
-  readonly records: readonly (ComponentRecord | undefined)[];
   readonly labels: readonly Uint8Array[];
   /** One column per plain family, in the order of `PLAIN`. */
   readonly columns: readonly Float64Array[];
+  /** The last observation, when there was one. */
+  readonly lasts: readonly (Observation | undefined)[];
+  /** The version the component last reported. */
+  readonly versions: readonly (string | undefined)[];
+  /** Facts of the latest answer read. */
+  readonly facts: readonly (Readonly<Record<string, string>> | undefined)[];
+  /** Failure counts by reason; undefined for none. */
+  readonly failures: readonly (Readonly<Partial<Record<ProbeReason, number>>> | undefined)[];
+  /** Per cluster, per server: the reported operating system (`osOf`). */
+  readonly os: readonly (readonly (string | null)[])[];
 }
 
 /**
@@ -201,12 +221,15 @@ const PLAIN: readonly MetricSpec[] = [m.componentUp, m.lastHeartbeat, m.heartbea
 const INFO_AFTER = 6;
 const flag = (v: boolean | null): number => (v === null ? NaN : v ? 1 : 0);
 
-/** Every component of the judged clusters (see `Components`), at `nowMs`. */
+/** Every component of the judged clusters (see `Components`), at `nowMs`. At 30,000 components the columns take 1.9 MB. */
 function flatten(clusters: readonly { readonly c: ClusterJudgement; readonly labels: ClusterLabels }[], nowMs: number): Components {
   let n = 0;
   for (const { labels } of clusters) n += labels.components.length;
-  const records: (ComponentRecord | undefined)[] = new Array(n);
   const labels: Uint8Array[] = new Array(n);
+  const lasts: (Observation | undefined)[] = new Array(n);
+  const versions: (string | undefined)[] = new Array(n);
+  const facts: (Readonly<Record<string, string>> | undefined)[] = new Array(n);
+  const failures: (Readonly<Partial<Record<ProbeReason, number>>> | undefined)[] = new Array(n);
   const columns = PLAIN.map(() => new Float64Array(n).fill(NaN));
   const [up, heartbeat, age, staleTimeout, versionInSync, keyInSync, duration, lastProbe] = columns as [Float64Array, Float64Array, Float64Array, Float64Array, Float64Array, Float64Array, Float64Array, Float64Array];
   let k = 0;
@@ -219,11 +242,15 @@ function flatten(clusters: readonly { readonly c: ClusterJudgement; readonly lab
       for (let j = 0; j < configs.length; j++, k++) {
         const config = configs[j]!;
         const r = recs[j];
-        records[k] = r;
         labels[k] = l.components[own++]!;
         staleTimeout[k] = config.staleTimeoutMs / 1000;
-        const last = r?.last;
+        if (r === undefined) continue;
+        failures[k] = hasKeys(r.failures) ? { ...r.failures } : undefined;
+        const last = r.last;
         if (!last) continue;
+        lasts[k] = last;
+        versions[k] = r.version;
+        facts[k] = r.facts;
         up[k] = last.success ? 1 : 0;
         const heartbeatMs = heartbeatMsOf(r);
         if (heartbeatMs !== undefined) {
@@ -237,7 +264,13 @@ function flatten(clusters: readonly { readonly c: ClusterJudgement; readonly lab
       }
     }
   }
-  return { n, records, labels, columns };
+  const os = clusters.map(({ c }) => c.records.map(osOf));
+  return { n, labels, columns, lasts, versions, facts, failures, os };
+}
+
+function hasKeys(o: object): boolean {
+  for (const _ in o) return true;
+  return false;
 }
 
 /**
@@ -247,48 +280,63 @@ function flatten(clusters: readonly { readonly c: ClusterJudgement; readonly lab
  * is made per component. The text is the one prom-client would write for the same series
  * (metric, series and label order, escaping, number format; a test holds the two equal,
  * prom-client's written from the judgement's snapshot), without a Registry's per-series
- * label objects and hashes. It is written as bytes into one buffer: the label sets come
- * ready-made per configuration (`labelsOf`), values and numbers are written a character at
- * a time, so a scrape builds no string per series.
+ * label objects and hashes. It is written as bytes: the label sets come ready-made per
+ * configuration (`labelsOf`), values and numbers are written a character at a time, so a
+ * scrape builds no string per series.
+ *
+ * A generator: it yields whenever the writer's part is full (`FamilyWriter.full`), so a
+ * streamed scrape can hand the part on and wait for it to be sent. Everything it reads of
+ * the records is taken when it starts (its first `next()`, which must come while the
+ * judgement is current); nothing it reads later changes.
  */
-function writeClusters(judgement: Judgement, w: FamilyWriter): void {
+function* writeClusters(judgement: Judgement, w: FamilyWriter): Generator<void, void, void> {
   const clusters = judgement.clusters().map((c) => ({ c, labels: labelsOf(c.config) }));
-  const { n, records, labels: labelSets, columns } = flatten(clusters, judgement.nowMs);
-  const plain = (f: number): void => {
+  const { n, labels: labelSets, columns, lasts, versions, facts, failures, os } = flatten(clusters, judgement.nowMs);
+  for (let f = 0; f < PLAIN.length; f++) {
     w.family(PLAIN[f]!);
     const column = columns[f]!;
     for (let j = 0; j < n; j++) {
       const v = column[j]!;
-      if (v === v) w.series(labelSets[j]!, v); // not NaN
+      if (v !== v) continue; // NaN: no series
+      w.series(labelSets[j]!, v);
+      if (w.full()) yield;
     }
-  };
-  for (let f = 0; f < INFO_AFTER; f++) plain(f);
-  w.family(m.componentInfo);
-  for (let j = 0; j < n; j++) {
-    const r = records[j];
-    if (r?.last && r.version !== undefined) w.seriesWith(labelSets[j]!, VERSION, r.version, 1);
+    if (f !== INFO_AFTER - 1) continue;
+    w.family(m.componentInfo);
+    for (let j = 0; j < n; j++) {
+      const version = versions[j];
+      if (version === undefined) continue;
+      w.seriesWith(labelSets[j]!, VERSION, version, 1);
+      if (w.full()) yield;
+    }
   }
-  for (let f = INFO_AFTER; f < PLAIN.length; f++) plain(f);
   w.family(m.probeFailureReason);
   for (let j = 0; j < n; j++) {
-    const reason = failureReason(records[j]?.last);
-    if (reason) w.seriesWith(labelSets[j]!, REASON, reason, 1);
+    const reason = failureReason(lasts[j]);
+    if (!reason) continue;
+    w.seriesWith(labelSets[j]!, REASON, reason, 1);
+    if (w.full()) yield;
   }
 
   w.family(m.serverOnline);
   for (const { c, labels } of clusters) {
-    c.servers.forEach((s, i) => {
-      if (s.state !== 'pending') w.series(labels.servers[i]!, s.state === 'online' ? 1 : 0);
-    });
+    for (let i = 0; i < c.servers.length; i++) {
+      const state = c.servers[i]!.state;
+      if (state !== 'pending') w.series(labels.servers[i]!, state === 'online' ? 1 : 0);
+    }
+    if (w.full()) yield;
   }
   w.family(m.serverInfo);
-  for (const { c, labels } of clusters) {
-    c.records.forEach((recs, i) => {
+  for (let k = 0; k < clusters.length; k++) {
+    const { labels } = clusters[k]!;
+    const systems = os[k]!;
+    for (let i = 0; i < systems.length; i++) {
       w.open(labels.serverInfo[i]!);
-      w.out.labelValue(osOf(recs) ?? '');
+      w.out.labelValue(systems[i] ?? '');
       w.out.byte(QUOTE);
       w.close(1);
-    });
+      if (w.full()) yield;
+    }
   }
   // Cluster-level series are few: written from strings.
   const clusterSeries = (labels: ClusterLabels, rest: string, value: number): void => {
@@ -306,28 +354,30 @@ function writeClusters(judgement: Judgement, w: FamilyWriter): void {
   // Families with any number of series per component.
   w.family(m.probeFailures);
   for (let j = 0; j < n; j++) {
-    const failures = records[j]?.failures;
+    const counts = failures[j];
     // for-in visits own keys in the order Object.entries() gives (these are plain objects).
-    for (const reason in failures) w.seriesWith(labelSets[j]!, REASON, reason, failures[reason as keyof typeof failures]!);
+    for (const reason in counts) w.seriesWith(labelSets[j]!, REASON, reason, counts[reason as ProbeReason]!);
+    if (w.full()) yield;
   }
   w.family(m.componentValue);
   for (let j = 0; j < n; j++) {
-    const values = records[j]?.last?.values;
+    const values = lasts[j]?.values;
     for (const name in values) w.seriesWith(labelSets[j]!, NAME, name, values[name]!);
+    if (w.full()) yield;
   }
   // A fact is what the component says now: a component that does not answer says nothing
   // (its last role must not count as a second primary in PromQL).
   w.family(m.factInfo);
   for (let j = 0; j < n; j++) {
-    const r = records[j];
-    if (r?.last?.success !== true) continue;
-    const facts = r.facts;
-    for (const fact in facts) {
+    if (lasts[j]?.success !== true) continue;
+    const said = facts[j];
+    for (const fact in said) {
       w.open(labelSets[j]!);
       w.label(FACT, fact);
-      w.label(VALUE, facts[fact]!);
+      w.label(VALUE, said[fact]!);
       w.close(1);
     }
+    if (w.full()) yield;
   }
   const expectation = (spec: MetricSpec, value: (e: ExpectationStatus) => number | null): void => {
     w.family(spec);
@@ -354,27 +404,68 @@ function writeClusters(judgement: Judgement, w: FamilyWriter): void {
         w.close(1);
       }
     }
+    if (w.full()) yield;
   }
+  w.out.utf8('\n\n');
 }
 
 /**
  * A whole scrape: the judgement's cluster metrics, then the exporter's own registry, as
  * UTF-8 text in the exposition format. The result is a view of a buffer taken from `pool`
- * when one is given (give it back once it is sent), else of a new one. `progress`, when
- * given, is told of the text written so far about every MiB, so that a response can send
- * it while the rest is written (the cluster metrics are written in one go, without
- * yielding, so the records cannot change under them).
+ * when one is given (give it back once it is sent), else of a new one. The cluster metrics
+ * are written in one go, without yielding.
  * @throws Error when the judgement's round has passed (`Judgement.clusters`).
  */
-export async function exposition(judgement: Judgement, own: Registry, pool?: BufferPool, progress?: Progress): Promise<Buffer> {
+export async function exposition(judgement: Judgement, own: Registry, pool?: BufferPool): Promise<Buffer> {
   let components = 0;
   for (const c of judgement.config.clusters) for (const s of c.servers) components += s.components.length;
   // Room to grow a little (2%: 0.8 MB at 30,000 components), so that the next scrape fits
   // in the buffer this one gives back.
   const out = new TextBuffer(lastSize > 0 ? lastSize * 1.02 + 65536 : components * FIRST_GUESS, pool);
-  writeClusters(judgement, new FamilyWriter(out, progress));
-  out.utf8('\n\n');
+  const parts = writeClusters(judgement, new FamilyWriter(out, Infinity));
+  while (!parts.next().done);
   out.utf8(await own.metrics());
   lastSize = out.pos;
   return out.result();
+}
+
+/**
+ * A scrape written part by part into `sink` (see `Sink`): the text of `exposition`, in
+ * parts of about PART_BYTES written into two buffers in turn, so that it takes 2 MiB
+ * however many components there are, where the whole text takes 41 MB at 30,000. While
+ * the sink still holds a part, the writing waits (it yields to the event loop) before it
+ * writes over that part's buffer; what it writes was taken from the records when it started,
+ * so rounds may pass meanwhile. The buffers come from `pool` when one is given and go back
+ * to it at the end.
+ * @throws Error when the judgement's round has passed (`Judgement.clusters`), or what the sink's promise rejects with.
+ */
+export async function streamExposition(judgement: Judgement, own: Registry, sink: Sink, pool?: BufferPool, partBytes = PART_BYTES): Promise<void> {
+  const size = partBytes + PART_SLACK;
+  const out = new TextBuffer(size, pool);
+  let spare = pool ? pool.take(size) : Buffer.allocUnsafe(size);
+  /** Settles once the sink is done with `spare`'s part. */
+  let spareHeld: Promise<void> | undefined;
+  let done = false;
+  const handOff = async (last: boolean): Promise<void> => {
+    if (spareHeld) await spareHeld;
+    const { part, buffer } = out.handOff(spare);
+    spare = buffer;
+    spareHeld = last ? sink.end(part) : sink.take(part);
+    // Awaited at the next hand-off; a failure before that is not an unhandled rejection.
+    spareHeld?.catch(() => undefined);
+  };
+  try {
+    const parts = writeClusters(judgement, new FamilyWriter(out, partBytes));
+    while (!parts.next().done) await handOff(false);
+    out.utf8(await own.metrics());
+    await handOff(true);
+    await spareHeld;
+    done = true;
+  } finally {
+    // Unless the sink may still hold a part (it failed): then the memory is left to the collector.
+    if (done || spareHeld === undefined) {
+      pool?.give(spare);
+      out.release();
+    }
+  }
 }

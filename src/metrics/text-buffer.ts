@@ -9,10 +9,17 @@ export class BufferPool {
   /** Memory this pool handed out: the only memory it takes back. */
   private readonly mine = new WeakSet<ArrayBufferLike>();
 
-  /** `keep`: idle buffers kept at most (the largest); `minBytes`: smaller ones are not worth keeping. */
+  /** Drops the idle buffers once none has been taken for `idleMs`. */
+  private dropTimer?: NodeJS.Timeout;
+
+  /**
+   * `keep`: idle buffers kept at most (the largest); `minBytes`: smaller ones are not worth
+   * keeping; `idleMs`: how long idle buffers are kept without a `take` (default: for ever).
+   */
   constructor(
     private readonly keep = 1,
     private readonly minBytes = 1 << 20,
+    private readonly idleMs = Infinity,
   ) {}
 
   /** A buffer of at least `bytes` bytes (its content is garbage): an idle one if one is large enough, else a new one. */
@@ -42,6 +49,10 @@ export class BufferPool {
     this.idle.push(b);
     this.idle.sort((x, y) => y.byteLength - x.byteLength);
     this.idle.length = Math.min(this.idle.length, this.keep);
+    if (this.idleMs === Infinity) return;
+    clearTimeout(this.dropTimer);
+    this.dropTimer = setTimeout(() => (this.idle.length = 0), this.idleMs);
+    this.dropTimer.unref();
   }
 
   /** Idle buffers held, and their bytes. */
@@ -59,8 +70,6 @@ export class TextBuffer {
   private buf: Buffer;
   /** Bytes written so far. */
   pos = 0;
-  /** Some view of the buffer went out (`written`): an outgrown buffer is not given back to the pool. */
-  private lent = false;
 
   /**
    * `sizeHint`: bytes to reserve at first (the size of the previous rendering is a good
@@ -84,8 +93,9 @@ export class TextBuffer {
     const size = Math.max(Math.ceil(this.buf.length * 1.5), this.pos + n);
     const next = this.pool ? this.pool.take(size) : Buffer.allocUnsafe(size);
     this.buf.copy(next, 0, 0, this.pos);
-    // Unless a view of it went out (a response may still be sending it), only this writer has seen it.
-    if (!this.lent) this.pool?.give(this.buf);
+    // No view of it went out: views go out only as `result` (once the writing is done) or
+    // with `handOff`, which moves the writer to another buffer.
+    this.pool?.give(this.buf);
     this.buf = next;
   }
 
@@ -174,12 +184,21 @@ export class TextBuffer {
   }
 
   /**
-   * The text written so far, as a view of the buffer (no copy), while more is written: the
-   * bytes in it never change, and the buffer is never reused while the writer goes on.
+   * The text written since the last hand-off (`part`, a view of `buffer`, no copy), and
+   * writing goes on at the start of `next`. The caller sees to it that nothing reads `next`
+   * any more; `buffer` is the caller's from now on.
    */
-  written(): Buffer {
-    this.lent = true;
-    return this.buf.subarray(0, this.pos);
+  handOff(next: Buffer): { part: Buffer; buffer: Buffer } {
+    const buffer = this.buf;
+    const part = buffer.subarray(0, this.pos);
+    this.buf = next;
+    this.pos = 0;
+    return { part, buffer };
+  }
+
+  /** Gives the buffer back to the pool: nothing may read the text any more. */
+  release(): void {
+    this.pool?.give(this.buf);
   }
 
   /** The text written, as a view of the buffer (no copy). */

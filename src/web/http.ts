@@ -41,43 +41,85 @@ export function send(res: Response, status: number, type: string, body: string |
 }
 
 /**
- * An answer whose body goes out while it is still being written, for a body written in one
- * go without yielding (a 40 MB scrape): `offer` is called with the body so far as it grows,
- * `end` with the whole body. Bytes go out only when the connection has taken all earlier
- * ones, so the kernel's socket buffer fills while the client reads, and the rest waits for
- * `end` rather than pile up in memory. Sent chunked, without Content-Length, once a part has
- * gone out; a body that reaches `end` before any part went out is sent whole, as `send`
- * does. Only for HTTP/1.1 and later: an HTTP/1.0 answer without a length ends when the
- * connection closes, so one cut short would look whole.
+ * An answer whose body goes out part by part while it is still being written (a 40 MB
+ * scrape written by `streamExposition`): `take` sends a part, `end` the last one. Each
+ * returns undefined when the kernel took the part at once, so that its memory may be
+ * written over; else a promise that settles once the part has gone to the kernel, and
+ * rejects (`AnswerClosed`) when the connection closes first, or when the client takes
+ * nothing for `stallMs` (the connection is then closed). Sent chunked once a part went out;
+ * a body that comes to `end` in one piece is sent with its Content-Length, as `send` does.
+ * Only for HTTP/1.1 and later: an HTTP/1.0 answer without a length ends when the connection
+ * closes, so one cut short would look whole.
  */
 export class StreamedAnswer {
-  private sent = 0;
+  private started = false;
 
   constructor(
     private readonly res: Response,
     private readonly status: number,
     private readonly type: string,
     private readonly headers: Record<string, string> = {},
+    /** How long a part may wait for the client to take it: 30 s. */
+    private readonly stallMs = 30_000,
   ) {}
 
-  /** `written`: the body from its start up to now; bytes offered earlier must not have changed. */
-  offer(written: Buffer): void {
+  /** Sends a part; it must be larger than the socket's high-water mark (16 KiB), so that the socket says when it is out ('drain'). */
+  take(part: Buffer): Promise<void> | undefined {
     const res = this.res;
     const socket = res.socket;
-    if (res.destroyed || !socket || socket.destroyed || socket.writableLength > 0 || written.length <= this.sent) return;
-    if (!res.headersSent) res.writeHead(this.status, { ...this.headers, 'Content-Type': this.type });
-    res.write(written.subarray(this.sent));
-    this.sent = written.length;
+    if (res.destroyed || !socket || socket.destroyed) return Promise.reject(new AnswerClosed());
+    if (!this.started) res.writeHead(this.status, { ...this.headers, 'Content-Type': this.type });
+    this.started = true;
+    res.write(part);
     // node:http corks the connection at an answer's first write in a tick and uncorks it on
-    // the next tick (OutgoingMessage's write_): while the body is written without yielding,
-    // every part would wait for the end. Uncorked now, the part goes to the kernel at once.
+    // the next tick (OutgoingMessage's write_): uncorked now, the part goes to the kernel at
+    // once, and when the kernel took it all its memory is free before the next part.
     while (socket.writableCorked) socket.uncork();
+    if (socket.writableLength === 0) return undefined;
+    // A part is larger than the socket's high-water mark, so 'drain' comes once it is out.
+    return this.wait((resolve) => socket.once('drain', resolve), (stop) => socket.off('drain', stop));
   }
 
-  /** Sends what `offer` has not sent of `body` (the whole body) and ends the answer. */
-  end(body: Buffer): void {
-    if (this.sent === 0) send(this.res, this.status, this.type, body, this.headers);
-    else this.res.end(body.subarray(this.sent));
+  /** Sends the last part (or the whole body, when no part went before) and ends the answer. */
+  end(part: Buffer): Promise<void> | undefined {
+    const res = this.res;
+    if (res.destroyed) return Promise.reject(new AnswerClosed());
+    if (!this.started) send(res, this.status, this.type, part, this.headers);
+    else res.end(part);
+    this.started = true;
+    if (res.writableFinished) return undefined;
+    return this.wait((resolve) => res.once('finish', resolve), (stop) => res.off('finish', stop));
+  }
+
+  /** Settles when `on` calls back, rejects when the connection closes first or after `stallMs`. */
+  private wait(on: (resolve: () => void) => void, off: (resolve: () => void) => void): Promise<void> {
+    const res = this.res;
+    return new Promise<void>((resolve, reject) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        off(done);
+        res.off('close', closed);
+        resolve();
+      };
+      const closed = (): void => {
+        clearTimeout(timer);
+        off(done);
+        reject(new AnswerClosed());
+      };
+      const timer = setTimeout(() => res.destroy(), this.stallMs);
+      timer.unref();
+      on(done);
+      res.once('close', closed);
+    });
+  }
+}
+
+/** The connection of a `StreamedAnswer` closed before the body was out. */
+export class AnswerClosed extends Error {
+  override readonly name = 'AnswerClosed';
+
+  constructor() {
+    super('the connection closed before the answer was sent');
   }
 }
 

@@ -1,7 +1,5 @@
-import type { Progress } from '../metrics/render.js';
-
-/** Renders a snapshot in one format; `progress`, when given, is told of the text written so far. */
-export type Render<S> = (snapshot: S, progress?: Progress) => Promise<Buffer> | Buffer;
+/** Renders a snapshot in one format. */
+export type Render<S> = (snapshot: S) => Promise<Buffer> | Buffer;
 /** Takes back a rendering's memory once nothing reads it (see `SnapshotCache.use`). */
 export type Recycle = (body: Buffer) => void;
 
@@ -22,6 +20,8 @@ interface Entry<S> {
   readonly version: unknown;
   readonly snapshot: S;
   readonly slots: Map<string, Slot>;
+  /** Keys `once` has answered true for. */
+  readonly claimed: Set<string>;
   /** No longer handed to new requests: its renderings go back once their uses end. */
   retired: boolean;
 }
@@ -51,17 +51,24 @@ export class SnapshotCache<S> {
     return this.fresh().snapshot;
   }
 
+  /** True the first time `key` is asked for the current snapshot, false after (a rendering made once per snapshot outside the cache). */
+  once(key: string): boolean {
+    const entry = this.fresh();
+    if (entry.claimed.has(key)) return false;
+    entry.claimed.add(key);
+    return true;
+  }
+
   /**
    * Runs `use` on the `render` of the current snapshot (made once per snapshot and format)
    * and returns what it returns. `use` must settle only when nothing reads the body any more
    * (for a response: once it is sent), and throw when it cannot tell (the client went
    * away mid-send). Once the snapshot is no longer shared and no use of it runs, the body
    * goes to `recycle`, unless some use threw. The first call for a snapshot and format sets
-   * its `recycle`, and its `progress` follows the rendering as it is written (a response
-   * sends the text as it comes); later calls wait for the whole body.
+   * its `recycle`; later calls wait for the same body.
    */
-  use<T>(format: string, render: Render<S>, use: (body: Buffer) => Promise<T>, recycle?: Recycle, progress?: Progress): Promise<T> {
-    return this.useIn(this.fresh(), format, render, use, recycle, progress);
+  use<T>(format: string, render: Render<S>, use: (body: Buffer) => Promise<T>, recycle?: Recycle): Promise<T> {
+    return this.useIn(this.fresh(), format, render, use, recycle);
   }
 
   /**
@@ -79,9 +86,8 @@ export class SnapshotCache<S> {
     render: Render<S>,
     use: (body: Buffer) => Promise<T>,
     recycle: Recycle | undefined,
-    progress?: Progress,
   ): Promise<T> {
-    const slot = this.slot(entry, format, render, recycle, progress);
+    const slot = this.slot(entry, format, render, recycle);
     slot.users++;
     let ended = false;
     try {
@@ -95,10 +101,10 @@ export class SnapshotCache<S> {
     }
   }
 
-  private slot(entry: Entry<S>, format: string, render: Render<S>, recycle: Recycle | undefined, progress?: Progress): Slot {
+  private slot(entry: Entry<S>, format: string, render: Render<S>, recycle: Recycle | undefined): Slot {
     let slot = entry.slots.get(format);
     if (!slot) {
-      const body = Promise.resolve(entry.snapshot).then((snapshot) => render(snapshot, progress));
+      const body = Promise.resolve(entry.snapshot).then((snapshot) => render(snapshot));
       const made: Slot = { format, body, users: 0, kept: false, recycle };
       entry.slots.set(format, made);
       // A failed rendering is not kept: the next request tries again.
@@ -132,7 +138,7 @@ export class SnapshotCache<S> {
     const e = this.entry;
     if (e && e.version === version && now - e.at < this.maxAgeMs) return e;
     // Not shared: retired from the start, so its renderings go back when their one request ends.
-    const entry: Entry<S> = { at: now, version, snapshot: this.take(), slots: new Map(), retired: this.maxAgeMs <= 0 };
+    const entry: Entry<S> = { at: now, version, snapshot: this.take(), slots: new Map(), claimed: new Set(), retired: this.maxAgeMs <= 0 };
     if (this.maxAgeMs > 0) {
       if (e) this.retire(e);
       this.entry = entry;

@@ -91,4 +91,30 @@ describe('BufferPool', () => {
     expect(pool.take(100).length).toBe(8000);
     expect(pool.held.buffers).toBe(0);
   });
+
+  it('drops its idle buffers once none was taken for idleMs', async () => {
+    const pool = new BufferPool(2, 1000, 1000);
+    const given = performance.now();
+    pool.give(pool.take(4000));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    if (performance.now() - given < 900) expect(pool.held.buffers).toBe(1);
+    await expect.poll(() => pool.held.buffers, { timeout: 5000 }).toBe(0);
+    expect(performance.now() - given).toBeGreaterThanOrEqual(999);
+  });
+});
+
+describe('TextBuffer.handOff', () => {
+  it('hands the text since the last hand-off over and goes on at the start of the next buffer', () => {
+    const out = new TextBuffer(64);
+    out.utf8('first');
+    const next = Buffer.alloc(64, 0x23);
+    const { part, buffer } = out.handOff(next);
+    expect(part.toString()).toBe('first');
+    expect(part.buffer).toBe(buffer.buffer);
+    out.utf8('second');
+    expect(out.result().toString()).toBe('second');
+    expect(out.result().buffer).toBe(next.buffer);
+    // The part handed over is not written over.
+    expect(part.toString()).toBe('first');
+  });
 });

@@ -5,7 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
-import { acceptsGzip, handler, sendText, StreamedAnswer } from '../../src/web/http.js';
+import { connect } from 'node:net';
+import { acceptsGzip, AnswerClosed, handler, sendText, StreamedAnswer } from '../../src/web/http.js';
 import { tempDir } from '../helpers/stack.js';
 
 interface Raw {
@@ -40,9 +41,13 @@ function raw(port: number, method: string, path: string, headers: Record<string,
 }
 
 const streamed = Buffer.from('line one\nline two\n');
+/** More than loopback's socket buffers hold: a client that reads nothing leaves most of it waiting. */
+const large = Buffer.alloc(64 << 20, 'x');
 
 describe('the HTTP request handler of the exporter and the agent', () => {
   const logged: string[] = [];
+  /** What `take` of the large part came to on /stalls: 'taken', 'sent', or the error's name. */
+  let stalled: Promise<string> | undefined;
   let server: Server;
   let port: number;
 
@@ -62,19 +67,26 @@ describe('the HTTP request handler of the exporter and the agent', () => {
           {
             method: 'GET',
             path: '/parts',
-            handle: (_req, res) => {
+            handle: async (_req, res) => {
               const answer = new StreamedAnswer(res, 200, 'text/plain');
-              answer.offer(streamed.subarray(0, 9));
-              // Offered again before the first part left: not sent twice.
-              answer.offer(streamed.subarray(0, 9));
-              answer.end(streamed);
+              await answer.take(streamed.subarray(0, 9));
+              await answer.end(streamed.subarray(9));
+            },
+          },
+          {
+            method: 'GET',
+            path: '/stalls',
+            handle: (_req, res) => {
+              const taken = new StreamedAnswer(res, 200, 'text/plain', {}, 300).take(large);
+              stalled = taken === undefined ? Promise.resolve('taken') : taken.then(() => 'sent', (err: Error) => err.name);
+              return stalled.then(() => undefined);
             },
           },
           {
             method: 'GET',
             path: '/fails-midway',
             handle: async (_req, res) => {
-              new StreamedAnswer(res, 200, 'text/plain').offer(streamed.subarray(0, 9));
+              await new StreamedAnswer(res, 200, 'text/plain').take(streamed.subarray(0, 9));
               await Promise.resolve();
               throw new Error('the rendering failed');
             },
@@ -149,7 +161,7 @@ describe('the HTTP request handler of the exporter and the agent', () => {
     expect((await raw(port, 'GET', '/text')).status).toBe(200);
   });
 
-  it('StreamedAnswer: sends a body with nothing offered whole, with its Content-Length', async () => {
+  it('StreamedAnswer: sends a body that comes to the end in one piece whole, with its Content-Length', async () => {
     const r = await raw(port, 'GET', '/whole');
     expect(r).toMatchObject({ status: 200, body: streamed.toString(), complete: true });
     expect(r.headers['content-length']).toBe(String(streamed.length));
@@ -158,7 +170,7 @@ describe('the HTTP request handler of the exporter and the agent', () => {
     expect(r.headers['content-type']).toBe('text/plain');
   });
 
-  it('StreamedAnswer: sends offered bytes once, chunked, and the rest at the end', async () => {
+  it('StreamedAnswer: sends parts chunked, the last at the end', async () => {
     const r = await raw(port, 'GET', '/parts');
     expect(r).toMatchObject({ status: 200, body: streamed.toString(), complete: true });
     expect(r.headers['transfer-encoding']).toBe('chunked');
@@ -169,6 +181,20 @@ describe('the HTTP request handler of the exporter and the agent', () => {
     const r = await raw(port, 'GET', '/fails-midway');
     expect(r).toMatchObject({ status: 200, body: 'line one\n', complete: false });
     expect(logged.join('')).toContain('the rendering failed');
+  });
+
+  it('StreamedAnswer: a part the client does not read is given up after the stall bound, and the connection closed', async () => {
+    // A client that sends its request and reads nothing.
+    const socket = connect(port, '127.0.0.1');
+    socket.pause();
+    const closed = new Promise((resolve) => socket.on('close', resolve));
+    socket.on('error', () => undefined);
+    socket.write('GET /stalls HTTP/1.1\r\nHost: x\r\n\r\n');
+    await expect.poll(() => stalled, { timeout: 5000 }).toBeDefined();
+    expect(await stalled).toBe(new AnswerClosed().name);
+    // Closed by the server: what the kernel held is read, then the connection ends.
+    socket.resume();
+    await closed;
   });
 
   it('runs the guard first: it answers for itself, goes on, or fails (logged as the handler describes it, 500)', async () => {
@@ -208,7 +234,7 @@ describe('the HTTP request handler of the exporter and the agent', () => {
 });
 
 describe('StreamedAnswer while the body is written without yielding', () => {
-  it('sends an offered part at once, without a turn of the event loop', async () => {
+  it('sends a part at once, without a turn of the event loop', async () => {
     // A server in its own process offers 256 kB, then spins (as a long rendering does,
     // without yielding) until the client says it has the first bytes, or 10 s pass.
     const dir = await tempDir();
@@ -221,11 +247,11 @@ describe('StreamedAnswer while the body is written without yielding', () => {
       const body = Buffer.concat([Buffer.alloc(262144, 'a'), Buffer.alloc(262144, 'b')]);
       const server = createServer((req, res) => {
         const answer = new StreamedAnswer(res, 200, 'text/plain');
-        answer.offer(body.subarray(0, 262144));
+        answer.take(body.subarray(0, 262144));
         const until = Date.now() + 10000;
         while (!existsSync(${JSON.stringify(flag)}) && Date.now() < until);
         console.log(existsSync(${JSON.stringify(flag)}) ? 'ended after the client had the first bytes' : 'ended by the 10 s bound');
-        answer.end(body);
+        answer.end(body.subarray(262144));
         server.close();
       });
       server.listen(0, '127.0.0.1', () => console.log(server.address().port));
