@@ -30,8 +30,13 @@ export { MAX_TIMER_MS } from './schema.js';
  * cluster, server and component (or endpoint) name, joined by NUL, which no name holds.
  */
 export function recordKey(cluster: string, server: string, name: string): string {
-  return `${cluster}\u0000${server}\u0000${name}`;
+  // Joined rather than concatenated: a flat string, where concatenation keeps a cons string
+  // over the flattened copy once it is hashed (32 bytes more per key, kept for every component).
+  return [cluster, server, name].join('\u0000');
 }
+
+/** The labels of a server without any: one frozen object shared by all. */
+const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
 
 export const DEFAULTS = {
   heartbeatIntervalMs: 15_000,
@@ -357,7 +362,7 @@ function readServer(
 ): ServerConfig {
   const badAddress = checkAddress(s.address);
   if (badAddress) throw ctx.yaml.error([...path, 'address'], badAddress);
-  const fields: ServerFields = { name: s.name, address: s.address, site: s.site ?? 'primary', role: s.role ?? 'active', labels: s.labels ?? {} };
+  const fields: ServerFields = { name: s.name, address: s.address, site: s.site ?? 'primary', role: s.role ?? 'active', labels: s.labels ?? NO_LABELS };
 
   const disabledEndpoints = new Set<string>();
   for (const [name, o] of Object.entries(s.endpoints ?? {})) {

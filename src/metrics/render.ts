@@ -104,15 +104,18 @@ export interface Sink {
 
 /** Text per part of a streamed scrape: 1 MiB, about 3 ms of writing. */
 export const PART_BYTES = 1 << 20;
-/** Room past PART_BYTES in a part's buffer, for the series that crosses it. */
+/**
+ * Room past PART_BYTES in a part's buffer, for the series that cross it (the writer looks
+ * after each series, or each component's series); more grows the buffer.
+ */
 const PART_SLACK = 64 * 1024;
 
-/** Size of the previous whole scrape's text: the next one reserves about that much at once. */
+/** Size of the previous scrape's text: the next one reserves about that much at once. */
 let lastSize = 0;
 /**
- * Bytes per component of a first whole scrape: 1,353 with a version, a key, a value and a
- * fact (the benchmark's simulator). Too large a guess is dropped after the scrape
- * (BufferPool), too small a one grows by half.
+ * Bytes per component of a first scrape: 1,353 with a version, a key, a value and a fact
+ * (the benchmark's simulator). Too large a guess is dropped after the scrape (BufferPool),
+ * too small a one grows by half.
  */
 const FIRST_GUESS = 1400;
 
@@ -322,9 +325,10 @@ function* writeClusters(judgement: Judgement, w: FamilyWriter): Generator<void, 
   for (const { c, labels } of clusters) {
     for (let i = 0; i < c.servers.length; i++) {
       const state = c.servers[i]!.state;
-      if (state !== 'pending') w.series(labels.servers[i]!, state === 'online' ? 1 : 0);
+      if (state === 'pending') continue;
+      w.series(labels.servers[i]!, state === 'online' ? 1 : 0);
+      if (w.full()) yield;
     }
-    if (w.full()) yield;
   }
   w.family(m.serverInfo);
   for (let k = 0; k < clusters.length; k++) {
@@ -402,9 +406,9 @@ function* writeClusters(judgement: Judgement, w: FamilyWriter): Generator<void, 
         w.label(EXPECTATION, e.name);
         w.label(SERVER, server);
         w.close(1);
+        if (w.full()) yield;
       }
     }
-    if (w.full()) yield;
   }
   w.out.utf8('\n\n');
 }
@@ -417,11 +421,9 @@ function* writeClusters(judgement: Judgement, w: FamilyWriter): Generator<void, 
  * @throws Error when the judgement's round has passed (`Judgement.clusters`).
  */
 export async function exposition(judgement: Judgement, own: Registry, pool?: BufferPool): Promise<Buffer> {
-  let components = 0;
-  for (const c of judgement.config.clusters) for (const s of c.servers) components += s.components.length;
   // Room to grow a little (2%: 0.8 MB at 30,000 components), so that the next scrape fits
   // in the buffer this one gives back.
-  const out = new TextBuffer(lastSize > 0 ? lastSize * 1.02 + 65536 : components * FIRST_GUESS, pool);
+  const out = new TextBuffer(expectedSize(judgement), pool);
   const parts = writeClusters(judgement, new FamilyWriter(out, Infinity));
   while (!parts.next().done);
   out.utf8(await own.metrics());
@@ -440,16 +442,21 @@ export async function exposition(judgement: Judgement, own: Registry, pool?: Buf
  * @throws Error when the judgement's round has passed (`Judgement.clusters`), or what the sink's promise rejects with.
  */
 export async function streamExposition(judgement: Judgement, own: Registry, sink: Sink, pool?: BufferPool, partBytes = PART_BYTES): Promise<void> {
-  const size = partBytes + PART_SLACK;
+  // A text smaller than a part takes one buffer of about its size.
+  const size = Math.min(partBytes, expectedSize(judgement)) + PART_SLACK;
   const out = new TextBuffer(size, pool);
-  let spare = pool ? pool.take(size) : Buffer.allocUnsafe(size);
+  /** The buffer written next, taken once a part is handed off. */
+  let spare: Buffer | undefined;
   /** Settles once the sink is done with `spare`'s part. */
   let spareHeld: Promise<void> | undefined;
+  let written = 0;
   let done = false;
   const handOff = async (last: boolean): Promise<void> => {
     if (spareHeld) await spareHeld;
-    const { part, buffer } = out.handOff(spare);
+    if (!spare && !last) spare = pool ? pool.take(size) : Buffer.allocUnsafe(size);
+    const { part, buffer } = out.handOff(spare ?? EMPTY);
     spare = buffer;
+    written += part.length;
     spareHeld = last ? sink.end(part) : sink.take(part);
     // Awaited at the next hand-off; a failure before that is not an unhandled rejection.
     spareHeld?.catch(() => undefined);
@@ -460,12 +467,23 @@ export async function streamExposition(judgement: Judgement, own: Registry, sink
     out.utf8(await own.metrics());
     await handOff(true);
     await spareHeld;
+    lastSize = written;
     done = true;
   } finally {
     // Unless the sink may still hold a part (it failed): then the memory is left to the collector.
     if (done || spareHeld === undefined) {
-      pool?.give(spare);
+      if (spare) pool?.give(spare);
       out.release();
     }
   }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** The size of the judgement's text to expect, in bytes: the last scrape's, else a guess from the components. */
+function expectedSize(judgement: Judgement): number {
+  if (lastSize > 0) return lastSize * 1.02 + 65536;
+  let components = 0;
+  for (const c of judgement.config.clusters) for (const s of c.servers) components += s.components.length;
+  return components * FIRST_GUESS;
 }

@@ -2,7 +2,7 @@ import type { ReloadResult } from '../config/store.js';
 import type { ComponentConfig, Config, ServerConfig } from '../config/types.js';
 import { Judgement, serverKey, type History } from '../evaluate/evaluate.js';
 import { events as event, type ClusterEvent, type EventKind } from '../evaluate/events.js';
-import { newRecord, type ComponentRecord, type Observation } from '../evaluate/record.js';
+import { newRecord, observation, type ComponentRecord, type Observation } from '../evaluate/record.js';
 import type { Snapshot } from '../evaluate/snapshot.js';
 import type { Logger } from '../log.js';
 import type { OwnMetrics } from '../metrics/own.js';
@@ -360,8 +360,7 @@ export class Monitor {
     const hashKey = this.endpoints!.hashKey;
     let firstRoundDone = false;
     for (const { component, check, index } of t.readers) {
-      // read() builds a fresh result: the two timings are added to it, not copied with it.
-      const obs: Observation = Object.assign(read(component.read, answer, hashKey, finishedMs), { finishedMs, durationMs });
+      const obs = observation(read(component.read, answer, hashKey, finishedMs), finishedMs, durationMs);
       this.pending.push({ check, index, obs });
       if (this.unprobed.delete(component.key) && this.unprobed.size === 0) firstRoundDone = true;
     }

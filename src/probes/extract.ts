@@ -90,6 +90,33 @@ export function parseHeartbeat(v: unknown, probeMs: number): Heartbeat {
   return { ms };
 }
 
+/** Shared by every answer without values or facts: frozen, as answers are never changed. */
+const NO_VALUES: Readonly<Record<string, number>> = Object.freeze({});
+const NO_FACTS: Readonly<Record<string, string>> = Object.freeze({});
+
+/** Most strings `intern` keeps. */
+const INTERNED_MAX = 4096;
+const interned = new Map<string, string>();
+
+/**
+ * One copy of each text that answers repeat: every server of a cluster reports the same
+ * version, OS, key hash and role, and each component keeps the text of its last answer
+ * (30,000 copies of "Linux 6.1.0-amd64" were 1.2 MB). At most INTERNED_MAX texts are kept,
+ * each at most 64 characters (what `read` keeps of any): once full, texts are kept as
+ * they come, so a server that reports a new text every time costs nothing more.
+ */
+export function intern(text: string): string {
+  const known = interned.get(text);
+  if (known !== undefined) return known;
+  if (interned.size < INTERNED_MAX) interned.set(text, text);
+  return text;
+}
+
+function hasKeys(o: object): boolean {
+  for (const _ in o) return true;
+  return false;
+}
+
 /** The most value problems kept per component: the API shows them, bounded. */
 const MAX_PROBLEMS = 8;
 
@@ -114,7 +141,7 @@ export function read(r: Reading, answer: Answer, hashKey: (raw: string) => strin
   const facts: Record<string, string> = {};
   for (const [name, src] of Object.entries(r.facts)) {
     const raw = 'equal' in src ? same(src.equal, body, headers) : text(lookup(src, body, headers));
-    if (raw !== undefined) facts[name] = clip(raw.trim(), 64);
+    if (raw !== undefined) facts[name] = intern(clip(raw.trim(), 64));
     else if (problems.length < MAX_PROBLEMS) problems.push(`fact ${name}: missing`);
   }
   const keySource = r.key ?? r.keyFingerprint;
@@ -123,13 +150,13 @@ export function read(r: Reading, answer: Answer, hashKey: (raw: string) => strin
   const os = r.os && text(lookup(r.os, body, headers));
   const heartbeat = r.heartbeat ? parseHeartbeat(lookup(r.heartbeat, body, headers), nowMs) : undefined;
   const found = {
-    version: version ? clip(version, 64) : undefined,
-    keyHash: key ? hashKey(key) : undefined,
+    version: version ? intern(clip(version, 64)) : undefined,
+    keyHash: key ? intern(hashKey(key)) : undefined,
     heartbeatMs: heartbeat && 'ms' in heartbeat ? heartbeat.ms : undefined,
     heartbeatProblem: heartbeat && 'problem' in heartbeat ? heartbeat.problem : undefined,
-    os: os ? clip(os, 64) : undefined,
-    values,
-    facts,
+    os: os ? intern(clip(os, 64)) : undefined,
+    values: hasKeys(values) ? values : NO_VALUES,
+    facts: hasKeys(facts) ? facts : NO_FACTS,
     ...(problems.length > 0 ? { problems } : {}),
   };
   if (!r.status) return { success: true, ...found };

@@ -51,6 +51,8 @@ const GZIP = { level: 1, chunkSize: 1 << 20 };
  * waited for 40 such turns and took 2 s.
  */
 const GZIP_PART_BYTES = 4 << 20;
+/** Plain scrapes of one round streamed each for its client; later ones share a whole rendering. */
+const STREAMED_PER_ROUND = 2;
 const GZIPPED = { 'Content-Encoding': 'gzip', Vary: 'Accept-Encoding' };
 const PLAIN = { Vary: 'Accept-Encoding' };
 
@@ -186,12 +188,13 @@ export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResp
   /** A streamed scrape is being written: a plain one in the meantime gets the shared rendering. */
   let streaming = false;
   /**
-   * `/metrics`. The first plain GET of a round is streamed (`streamExposition`): written
-   * part by part while the client reads, it takes 2 MiB where the whole text takes 41 MB at
-   * 30,000 components. Gzip (Prometheus asks for it) is streamed into the compressor the
-   * same way, and the result shared by every gzip scrape of the round. Other plain scrapes
-   * of the round (a second scraper, many clients at once), HEAD and HTTP/1.0 share one whole
-   * rendering: however many clients ask, a round costs at most three renderings.
+   * `/metrics`. A plain GET is streamed (`streamExposition`): written part by part while
+   * the client reads, it takes 2 MiB where the whole text takes 41 MB at 30,000 components.
+   * One at a time, and two per round at most (a scrape that comes right after another, a
+   * second scraper). Gzip (Prometheus asks for it) is streamed into the compressor the same
+   * way, and the result shared by every gzip scrape of the round. Plain scrapes beyond those
+   * (many clients at once), HEAD and HTTP/1.0 share one whole rendering: however many
+   * clients ask, a round costs at most four renderings.
    */
   const metrics = async (req: Request, res: Response): Promise<void> => {
     const type = own.contentType;
@@ -201,7 +204,7 @@ export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResp
     }
     // HEAD gets the Content-Length a GET would; an HTTP/1.0 answer has no chunks, so one
     // cut short would look whole: both get the whole rendering.
-    if (req.method !== 'GET' || req.httpVersion === '1.0' || streaming || !cache.once('metrics:streamed')) {
+    if (req.method !== 'GET' || req.httpVersion === '1.0' || streaming || !cache.claim('metrics:streamed', STREAMED_PER_ROUND)) {
       await sendShared(res, type, PLAIN, 'metrics', (judgement) => exposition(judgement, own, textPool), undefined, (body) => textPool.give(body));
       return;
     }

@@ -20,8 +20,8 @@ interface Entry<S> {
   readonly version: unknown;
   readonly snapshot: S;
   readonly slots: Map<string, Slot>;
-  /** Keys `once` has answered true for. */
-  readonly claimed: Set<string>;
+  /** How often `claim` answered true, by key. */
+  readonly claimed: Map<string, number>;
   /** No longer handed to new requests: its renderings go back once their uses end. */
   retired: boolean;
 }
@@ -51,11 +51,15 @@ export class SnapshotCache<S> {
     return this.fresh().snapshot;
   }
 
-  /** True the first time `key` is asked for the current snapshot, false after (a rendering made once per snapshot outside the cache). */
-  once(key: string): boolean {
+  /**
+   * True the first `times` times `key` is asked for the current snapshot, false after: for
+   * renderings made outside the cache, a few per snapshot.
+   */
+  claim(key: string, times = 1): boolean {
     const entry = this.fresh();
-    if (entry.claimed.has(key)) return false;
-    entry.claimed.add(key);
+    const n = entry.claimed.get(key) ?? 0;
+    if (n >= times) return false;
+    entry.claimed.set(key, n + 1);
     return true;
   }
 
@@ -138,7 +142,7 @@ export class SnapshotCache<S> {
     const e = this.entry;
     if (e && e.version === version && now - e.at < this.maxAgeMs) return e;
     // Not shared: retired from the start, so its renderings go back when their one request ends.
-    const entry: Entry<S> = { at: now, version, snapshot: this.take(), slots: new Map(), claimed: new Set(), retired: this.maxAgeMs <= 0 };
+    const entry: Entry<S> = { at: now, version, snapshot: this.take(), slots: new Map(), claimed: new Map(), retired: this.maxAgeMs <= 0 };
     if (this.maxAgeMs > 0) {
       if (e) this.retire(e);
       this.entry = entry;

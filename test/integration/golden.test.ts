@@ -6,7 +6,7 @@ import { parseConfig } from '../../src/config/load.js';
 import { componentCount } from '../../src/config/shard.js';
 import { evaluate, Judgement } from '../../src/evaluate/evaluate.js';
 import { OwnMetrics } from '../../src/metrics/own.js';
-import { exposition } from '../../src/metrics/render.js';
+import { exposition, streamExposition } from '../../src/metrics/render.js';
 import { renderSnapshotWithPromClient } from '../helpers/prom-client-render.js';
 import { recordsFor } from '../helpers/records.js';
 import { run } from '../helpers/tools.js';
@@ -86,6 +86,24 @@ describe('/metrics of a fixed scenario', () => {
     const result = run('promtool', ['check', 'metrics'], await page());
     expect(result.out).toBe('');
     expect(result.status).toBe(0);
+  });
+
+  it('is the same text streamed in parts, whether the sink takes each part at once or later', async () => {
+    const { records, own } = scenario();
+    const whole = (await exposition(new Judgement(config, records, NOW), own.registry)).toString();
+    for (const partBytes of [1, 100, 4096]) {
+      const parts: string[] = [];
+      let n = 0;
+      // Every other part taken later: the writer must not write over it before then.
+      const take = (part: Buffer): Promise<void> | undefined => {
+        const copy = () => void parts.push(part.toString());
+        if (n++ % 2 === 0) return copy();
+        return new Promise((resolve) => setTimeout(() => resolve(copy()), 1));
+      };
+      await streamExposition(new Judgement(config, records, NOW), own.registry, { take, end: take }, undefined, partBytes);
+      expect([partBytes, parts.join('')]).toEqual([partBytes, whole]);
+      if (partBytes < 4096) expect(parts.length).toBeGreaterThan(3);
+    }
   });
 
   it('is the text prom-client writes for the snapshot of the same judgement, escaping and number format included', async () => {

@@ -16,6 +16,7 @@ import { createLogger } from '../../src/log.js';
 import { exposition } from '../../src/metrics/render.js';
 import { BufferPool } from '../../src/metrics/text-buffer.js';
 import { createApp } from '../../src/web/app.js';
+import { StreamedAnswer } from '../../src/web/http.js';
 import { recordsFor } from '../helpers/records.js';
 
 const SERVERS = 8000;
@@ -137,6 +138,28 @@ describe('/metrics from recycled memory', () => {
     const body = await get({ http10: true });
     expect(chunked).toBe(before);
     expect(body!.toString()).toMatch(/^appcluster_server_online\{app_cluster="big",server="node-1"\} \d$/m);
+  });
+
+  it('streams the records as they were when the scrape started, while later rounds change them', async () => {
+    round++;
+    const judged = NOW + round * 1_234_567;
+    const before = (await exposition(new Judgement(config, records, judged), own)).toString();
+    const take = vi.spyOn(StreamedAnswer.prototype, 'take');
+    try {
+      const chunkedBefore = chunked;
+      // A client that reads nothing for a while: the scrape waits for it part after part.
+      const answer = get({ stallMs: 1500 });
+      await expect.poll(() => take.mock.calls.length, { timeout: 10_000 }).toBeGreaterThan(0);
+      // The next round: every component down, on another version.
+      for (let i = 0; i < SERVERS; i++) set('big', `node-${i}`, 'web', { success: false, reason: 'connection_refused', finishedMs: judged, durationMs: 1, version: '9.9' });
+      round++;
+      const body = (await answer)!.toString();
+      expect(chunked, 'the answer was streamed').toBe(chunkedBefore + 1);
+      expect(body).toBe(before);
+      expect((await exposition(new Judgement(config, records, judged), own)).toString()).not.toBe(before);
+    } finally {
+      take.mockRestore();
+    }
   });
 
   it('answers every client with exactly the text of one snapshot while rounds replace it', async () => {
