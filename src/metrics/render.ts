@@ -442,8 +442,9 @@ export async function exposition(judgement: Judgement, own: Registry, pool?: Buf
  * @throws Error when the judgement's round has passed (`Judgement.clusters`), or what the sink's promise rejects with.
  */
 export async function streamExposition(judgement: Judgement, own: Registry, sink: Sink, pool?: BufferPool, partBytes = PART_BYTES): Promise<void> {
-  // A text smaller than a part takes one buffer of about its size.
-  const size = Math.min(partBytes, expectedSize(judgement)) + PART_SLACK;
+  // A text smaller than a part takes one buffer of about its size, rounded up (to 256 KiB,
+  // with a quarter more room) so that the pool's buffer fits the next scrape too.
+  const size = Math.min(partBytes, Math.ceil((expectedSize(judgement) * 1.25) / SIZE_STEP) * SIZE_STEP) + PART_SLACK;
   const out = new TextBuffer(size, pool);
   /** The buffer written next, taken once a part is handed off. */
   let spare: Buffer | undefined;
@@ -479,6 +480,7 @@ export async function streamExposition(judgement: Judgement, own: Registry, sink
 }
 
 const EMPTY = Buffer.alloc(0);
+const SIZE_STEP = 256 * 1024;
 
 /** The size of the judgement's text to expect, in bytes: the last scrape's, else a guess from the components. */
 function expectedSize(judgement: Judgement): number {
