@@ -102,7 +102,7 @@ export class Judgement {
 
   /**
    * The snapshot (JSON-ready, immutable); made on first use and kept.
-   * @throws Error when the records have moved on to a later round.
+   * @throws Error when it was not made before the records moved on to a later round.
    */
   snapshot(): Snapshot {
     return (this.made ??= {
@@ -195,8 +195,9 @@ function derivedOf(cluster: ClusterConfig): Derived {
 
 /**
  * A configured cluster judged at one instant: what a snapshot's cluster status and the
- * `/metrics` text are both written from. Per-component facts are read from the records as
- * they are written out (see `heartbeatMsOf`, `failureReason`, `inSync`).
+ * `/metrics` text are both written from. Per-component facts are read from `records` by
+ * whoever writes them out, with the same functions (`heartbeatMsOf`, `heartbeatAgeMs`,
+ * `failureReason`, `inSync`, `osOf`), while the judgement is current.
  */
 export interface ClusterJudgement {
   readonly config: ClusterConfig;
