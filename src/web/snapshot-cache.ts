@@ -51,6 +51,11 @@ export class SnapshotCache<S> {
     return this.fresh().snapshot;
   }
 
+  /** True when the current snapshot's `format` rendering has been asked for (under way or done). */
+  rendered(format: string): boolean {
+    return this.fresh().slots.has(format);
+  }
+
   /**
    * True the first `times` times `key` is asked for the current snapshot, false after: for
    * renderings made outside the cache, a few per snapshot.
