@@ -2,7 +2,7 @@ import { answeredReasons, type ProbeReason } from '../reasons.js';
 import type { ClusterConfig, ComponentConfig, Config, ServerConfig } from '../config/types.js';
 import type { ClusterEvent } from './events.js';
 import { RecentChecks } from './recent.js';
-import type { ComponentRecord, Observation } from './record.js';
+import { failureCounts, type ComponentRecord, type Observation } from './record.js';
 import type { ClusterStatus, ComponentState, ComponentStatus, ExpectationStatus, Reads, ServerState, ServerStatus, Snapshot } from './snapshot.js';
 
 export type Records = ReadonlyMap<string, ComponentRecord>;
@@ -406,10 +406,6 @@ export function staleAt(c: ComponentConfig, r: ComponentRecord | undefined): num
 const NONE: Readonly<Record<string, never>> = Object.freeze({});
 const NO_PROBLEMS: readonly string[] = Object.freeze([]);
 
-function hasKeys(o: object): boolean {
-  for (const _ in o) return true;
-  return false;
-}
 
 function componentStatus(
   c: ComponentConfig,
@@ -445,7 +441,7 @@ function componentStatus(
     lastProbe: last ? last.finishedMs / 1000 : null,
     probeDurationSeconds: last ? last.durationMs / 1000 : null,
     // The record's counts change in place: copied, unless there are none (most components).
-    failures: r !== undefined && hasKeys(r.failures) ? { ...r.failures } : NONE,
+    failures: failureCounts(r) ?? NONE,
     // An answer's values and facts are never changed once read: shared, not copied.
     values: last?.values ?? NONE,
     facts: r?.facts ?? NONE,

@@ -80,6 +80,16 @@ export function newRecord(): ComponentRecord {
 }
 
 /**
+ * A copy of the record's failure counts, which observe() changes in place; undefined when
+ * there are none (most components), so nothing is copied for them.
+ */
+export function failureCounts(r: ComponentRecord | undefined): Readonly<Partial<Record<ProbeReason, number>>> | undefined {
+  if (r === undefined) return undefined;
+  for (const _ in r.failures) return { ...r.failures };
+  return undefined;
+}
+
+/**
  * Folds one observation into a record. The heartbeat follows the latest answer that was
  * read: a valid one replaces the kept value, an invalid or missing one drops it, so
  * judgement falls back to the last successful probe and `heartbeatProblem` says why. Keeping

@@ -1,7 +1,7 @@
 import type { Registry } from 'prom-client';
 import type { ClusterConfig } from '../config/types.js';
 import { failureReason, heartbeatAgeMs, heartbeatMsOf, inSync, osOf, type ClusterJudgement, type Judgement } from '../evaluate/evaluate.js';
-import type { Observation } from '../evaluate/record.js';
+import { failureCounts, type Observation } from '../evaluate/record.js';
 import type { ProbeReason } from '../reasons.js';
 import type { ExpectationStatus } from '../evaluate/snapshot.js';
 import { clusterMetrics as m, type MetricSpec } from './catalogue.js';
@@ -248,7 +248,7 @@ function flatten(clusters: readonly { readonly c: ClusterJudgement; readonly lab
         labels[k] = l.components[own++]!;
         staleTimeout[k] = config.staleTimeoutMs / 1000;
         if (r === undefined) continue;
-        failures[k] = hasKeys(r.failures) ? { ...r.failures } : undefined;
+        failures[k] = failureCounts(r);
         const last = r.last;
         if (!last) continue;
         lasts[k] = last;
@@ -271,10 +271,6 @@ function flatten(clusters: readonly { readonly c: ClusterJudgement; readonly lab
   return { n, labels, columns, lasts, versions, facts, failures, os };
 }
 
-function hasKeys(o: object): boolean {
-  for (const _ in o) return true;
-  return false;
-}
 
 /**
  * One stretch of the text: `head` (a family's `# HELP` and `# TYPE`, or nothing), then

@@ -112,10 +112,6 @@ export function intern(text: string): string {
   return text;
 }
 
-function hasKeys(o: object): boolean {
-  for (const _ in o) return true;
-  return false;
-}
 
 /** The most value problems kept per component: the API shows them, bounded. */
 const MAX_PROBLEMS = 8;
@@ -132,16 +128,24 @@ export function read(r: Reading, answer: Answer, hashKey: (raw: string) => strin
   const headers = answer.headers ?? {};
   const problems: string[] = [];
   const values: Record<string, number> = {};
+  let valuesFound = 0;
   for (const [name, src] of Object.entries(r.values)) {
     const raw = lookup(src, body, headers);
     const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
-    if (Number.isFinite(n)) values[name] = n;
+    if (Number.isFinite(n)) {
+      values[name] = n;
+      valuesFound++;
+    }
     else if (problems.length < MAX_PROBLEMS) problems.push(raw === undefined ? `value ${name}: missing` : `value ${name}: ${describe(raw)} is not a number`);
   }
   const facts: Record<string, string> = {};
+  let factsFound = 0;
   for (const [name, src] of Object.entries(r.facts)) {
     const raw = 'equal' in src ? same(src.equal, body, headers) : text(lookup(src, body, headers));
-    if (raw !== undefined) facts[name] = intern(clip(raw.trim(), 64));
+    if (raw !== undefined) {
+      facts[name] = intern(clip(raw.trim(), 64));
+      factsFound++;
+    }
     else if (problems.length < MAX_PROBLEMS) problems.push(`fact ${name}: missing`);
   }
   const keySource = r.key ?? r.keyFingerprint;
@@ -155,8 +159,8 @@ export function read(r: Reading, answer: Answer, hashKey: (raw: string) => strin
     heartbeatMs: heartbeat && 'ms' in heartbeat ? heartbeat.ms : undefined,
     heartbeatProblem: heartbeat && 'problem' in heartbeat ? heartbeat.problem : undefined,
     os: os ? intern(clip(os, 64)) : undefined,
-    values: hasKeys(values) ? values : NO_VALUES,
-    facts: hasKeys(facts) ? facts : NO_FACTS,
+    values: valuesFound > 0 ? values : NO_VALUES,
+    facts: factsFound > 0 ? facts : NO_FACTS,
     ...(problems.length > 0 ? { problems } : {}),
   };
   if (!r.status) return { success: true, ...found };

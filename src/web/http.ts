@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import Negotiator from 'negotiator';
 import type { Logger } from '../log.js';
@@ -77,7 +78,7 @@ export class StreamedAnswer {
     while (socket.writableCorked) socket.uncork();
     if (socket.writableLength === 0) return undefined;
     // A part is larger than the socket's high-water mark, so 'drain' comes once it is out.
-    return this.wait((resolve) => socket.once('drain', resolve), (stop) => socket.off('drain', stop));
+    return this.wait(socket, 'drain');
   }
 
   /** Sends the last part (or the whole body, when no part went before) and ends the answer. */
@@ -88,27 +89,25 @@ export class StreamedAnswer {
     else res.end(part);
     this.started = true;
     if (res.writableFinished) return undefined;
-    return this.wait((resolve) => res.once('finish', resolve), (stop) => res.off('finish', stop));
+    return this.wait(res, 'finish');
   }
 
-  /** Settles when `on` calls back, rejects when the connection closes first or after `stallMs`. */
-  private wait(on: (resolve: () => void) => void, off: (resolve: () => void) => void): Promise<void> {
+  /** Settles at `emitter`'s `event`; rejects when the connection closes first, or after `stallMs` (closing it). */
+  private wait(emitter: EventEmitter, event: string): Promise<void> {
     const res = this.res;
     return new Promise<void>((resolve, reject) => {
-      const done = (): void => {
+      const settle = (err?: Error): void => {
         clearTimeout(timer);
-        off(done);
+        emitter.off(event, done);
         res.off('close', closed);
-        resolve();
+        if (err) reject(err);
+        else resolve();
       };
-      const closed = (): void => {
-        clearTimeout(timer);
-        off(done);
-        reject(new AnswerClosed());
-      };
+      const done = (): void => settle();
+      const closed = (): void => settle(new AnswerClosed());
       const timer = setTimeout(() => res.destroy(), this.stallMs);
       timer.unref();
-      on(done);
+      emitter.once(event, done);
       res.once('close', closed);
     });
   }
