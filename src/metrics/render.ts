@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client';
-import type { ClusterConfig } from '../config/types.js';
+import type { ClusterConfig, Config } from '../config/types.js';
 import { failureReason, heartbeatAgeMs, heartbeatMsOf, inSync, osOf, type ClusterJudgement, type Judgement } from '../evaluate/evaluate.js';
 import { failureCounts, type Observation } from '../evaluate/record.js';
 import type { ProbeReason } from '../reasons.js';
@@ -110,8 +110,11 @@ export const PART_BYTES = 1 << 20;
  */
 const PART_SLACK = 64 * 1024;
 
-/** Size of the previous scrape's text: the next one reserves about that much at once. */
-let lastSize = 0;
+/**
+ * Size of the previous scrape's text per configuration, in bytes: the next one reserves
+ * about that much at once. Per configuration, so that a reload to another one guesses afresh.
+ */
+const lastSizes = new WeakMap<Config, number>();
 /**
  * Bytes per component of a first scrape: 1,353 with a version, a key, a value and a fact
  * (the benchmark's simulator). Too large a guess is dropped after the scrape (BufferPool),
@@ -465,7 +468,7 @@ export async function exposition(judgement: Judgement, own: Registry, pool?: Buf
   const parts = writeClusters(judgement, new FamilyWriter(out, Infinity));
   while (!parts.next().done);
   out.utf8(await own.metrics());
-  lastSize = out.pos;
+  lastSizes.set(judgement.config, out.pos);
   return out.result();
 }
 
@@ -506,7 +509,7 @@ export async function streamExposition(judgement: Judgement, own: Registry, sink
     out.utf8(await own.metrics());
     await handOff(true);
     await spareHeld;
-    lastSize = written;
+    lastSizes.set(judgement.config, written);
     done = true;
   } finally {
     // Unless the sink may still hold a part (it failed): then the memory is left to the collector.
@@ -520,9 +523,13 @@ export async function streamExposition(judgement: Judgement, own: Registry, sink
 const EMPTY = Buffer.alloc(0);
 const SIZE_STEP = 256 * 1024;
 
-/** The size of the judgement's text to expect, in bytes: the last scrape's, else a guess from the components. */
-function expectedSize(judgement: Judgement): number {
-  if (lastSize > 0) return lastSize * 1.02 + 65536;
+/**
+ * The size of the judgement's text to expect, in bytes: the last scrape's of its
+ * configuration with a little room (2% and 64 KiB), else a guess from the components.
+ */
+export function expectedSize(judgement: Judgement): number {
+  const last = lastSizes.get(judgement.config);
+  if (last !== undefined) return last * 1.02 + 65536;
   let components = 0;
   for (const c of judgement.config.clusters) for (const s of c.servers) components += s.components.length;
   return components * FIRST_GUESS;

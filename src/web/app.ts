@@ -7,7 +7,7 @@ import type { ReloadResult } from '../config/store.js';
 import type { ClusterEvent } from '../evaluate/events.js';
 import type { Judgement } from '../evaluate/evaluate.js';
 import type { Logger } from '../log.js';
-import { exposition, streamExposition, type Sink } from '../metrics/render.js';
+import { expectedSize, exposition, streamExposition, type Sink } from '../metrics/render.js';
 import { BufferPool } from '../metrics/text-buffer.js';
 import { assets } from './assets.js';
 import { acceptsGzip, AnswerClosed, handler, send, sendJson, sendText, StreamedAnswer, type Guard, type Request, type Response, type Route } from './http.js';
@@ -53,6 +53,13 @@ const GZIP = { level: 1, chunkSize: 1 << 20 };
 const GZIP_PART_BYTES = 4 << 20;
 /** Plain scrapes of one round streamed each for its client; later ones share a whole rendering. */
 const STREAMED_PER_ROUND = 2;
+/**
+ * Plain scrapes are streamed only when the text is expected to be larger than this (8 MiB,
+ * about 6,000 components). Below it the whole text costs little memory (4 MB at 3,000
+ * components), and a whole rendering serves every client of the round: streamed ones are
+ * written once per client, on the event loop the probes share.
+ */
+const STREAM_ABOVE_BYTES = 8 << 20;
 const GZIPPED = { 'Content-Encoding': 'gzip', Vary: 'Accept-Encoding' };
 const PLAIN = { Vary: 'Accept-Encoding' };
 
@@ -180,24 +187,25 @@ export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResp
   };
 
   const own = deps.ownRegistry;
-  // A whole exposition's memory (41 MB at 30,000 components) is reused from one scrape to
-  // the next while such scrapes keep coming (they are the second of a round), and given
-  // back after a minute without. The two part buffers of a streamed one are always kept,
-  // however small: a new one per scrape is garbage V8 frees only at its next collection,
+  // A whole exposition's memory (4 MB at 3,000 components, 41 MB at 30,000) is reused from
+  // one scrape to the next while such scrapes keep coming, and given back after a minute
+  // without. Small ones too (from 64 KiB), and the two part buffers of a streamed one are
+  // always kept: a new buffer per scrape is garbage V8 frees only at its next collection,
   // which in a quiet process comes late (at 300 components, 0.5 MB per scrape piled up).
-  const textPool = new BufferPool(1, 1 << 20, 60_000);
+  const textPool = new BufferPool(1, 64 << 10, 60_000);
   const partPool = new BufferPool(2, 0);
   /** A streamed scrape is being written: a plain one in the meantime gets the shared rendering. */
   let streaming = false;
   /**
-   * `/metrics`. A plain GET is streamed (`streamExposition`): written part by part while
-   * the client reads, it takes 2 MiB where the whole text takes 41 MB at 30,000 components.
-   * One at a time, two per round at most (a scrape that comes right after another, a second
-   * scraper), and none once the round has a whole rendering. Gzip (Prometheus asks for it)
-   * is streamed into the compressor the same way, and the result shared by every gzip scrape
-   * of the round. Plain scrapes beyond those (many clients at once), HEAD and HTTP/1.0 share
-   * one whole rendering: however many clients ask, a round costs at most four renderings,
-   * and under a crowd of plain scrapes two.
+   * `/metrics`. A plain GET of a large text (above STREAM_ABOVE_BYTES) is streamed
+   * (`streamExposition`): written part by part while the client reads, it takes 2 MiB where
+   * the whole text takes 41 MB at 30,000 components. One at a time, two per round at most
+   * (a scrape that comes right after another, a second scraper), and none once the round
+   * has a whole rendering. Gzip (Prometheus asks for it) is streamed into the compressor
+   * the same way, and the result shared by every gzip scrape of the round. Other plain
+   * scrapes (a smaller text, many clients at once), HEAD and HTTP/1.0 share one whole
+   * rendering: however many clients ask, a round costs at most four renderings, and under a
+   * crowd of plain scrapes two.
    */
   const metrics = async (req: Request, res: Response): Promise<void> => {
     const type = own.contentType;
@@ -208,7 +216,14 @@ export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResp
     // HEAD gets the Content-Length a GET would; an HTTP/1.0 answer has no chunks, so one
     // cut short would look whole: both get the whole rendering.
     // A whole rendering of the round means clients come at once: they share it.
-    if (req.method !== 'GET' || req.httpVersion === '1.0' || streaming || cache.rendered('metrics') || !cache.claim('metrics:streamed', STREAMED_PER_ROUND)) {
+    if (
+      req.method !== 'GET' ||
+      req.httpVersion === '1.0' ||
+      streaming ||
+      cache.rendered('metrics') ||
+      expectedSize(cache.snapshot()) <= STREAM_ABOVE_BYTES ||
+      !cache.claim('metrics:streamed', STREAMED_PER_ROUND)
+    ) {
       await sendShared(res, type, PLAIN, 'metrics', (judgement) => exposition(judgement, own, textPool), undefined, (body) => textPool.give(body));
       return;
     }

@@ -193,3 +193,64 @@ describe('/metrics from recycled memory', () => {
     expect(vi.mocked(BufferPool.prototype.give).mock.calls.length).toBeGreaterThan(3);
   }, 60_000);
 });
+
+describe('/metrics of a small text', () => {
+  const small = parseConfig(
+    `clusters:
+  - name: small
+    components: [{ name: web, probe: { tcp: { port: 80 } } }]
+    servers: [{ name: a, address: 10.0.0.1 }, { name: b, address: 10.0.0.2 }]
+`,
+    'small.yml',
+  );
+  const { records: smallRecords, set: setSmall } = recordsFor(small);
+  setSmall('small', 'a', 'web', { success: true, finishedMs: NOW, durationMs: 2 });
+  setSmall('small', 'b', 'web', { success: false, reason: 'timeout', finishedMs: NOW, durationMs: 2 });
+  let renderings = 0;
+  let smallServer: Server;
+
+  beforeAll(async () => {
+    smallServer = createServer(
+      createApp({
+        judgement: () => {
+          renderings++;
+          return new Judgement(small, smallRecords, NOW);
+        },
+        snapshotVersion: () => 0,
+        snapshotMaxAgeMs: 60_000,
+        events: () => [],
+        ready: () => true,
+        reload: () => Promise.resolve({ ok: true, changed: false }),
+        ownRegistry: own,
+        logger: createLogger('error', 'logfmt', { write: () => true }),
+      }),
+    );
+    await new Promise<void>((resolve) => smallServer.listen(0, '127.0.0.1', resolve));
+  });
+
+  afterAll(async () => {
+    smallServer.closeAllConnections();
+    await new Promise((resolve) => smallServer.close(resolve));
+  });
+
+  it('is not streamed: the scrapes of a round share one whole rendering, even after a large text elsewhere', async () => {
+    const end = vi.spyOn(StreamedAnswer.prototype, 'end');
+    const take = vi.spyOn(StreamedAnswer.prototype, 'take');
+    try {
+      const url = `http://127.0.0.1:${(smallServer.address() as AddressInfo).port}/metrics`;
+      const answers = [];
+      for (let i = 0; i < 3; i++) answers.push(await fetch(url, { headers: { 'Accept-Encoding': 'identity' } }));
+      const bodies = await Promise.all(answers.map((a) => a.text()));
+      for (const [i, a] of answers.entries()) {
+        expect(a.headers.get('content-length')).toBe(String(Buffer.byteLength(bodies[i]!)));
+        expect(bodies[i]).toBe(bodies[0]);
+      }
+      expect(bodies[0]).toMatch(/^appcluster_server_online\{app_cluster="small",server="b"\} 0$/m);
+      expect(end.mock.calls.length + take.mock.calls.length, 'streamed answers').toBe(0);
+      expect(renderings, 'judgements taken').toBe(1);
+    } finally {
+      end.mockRestore();
+      take.mockRestore();
+    }
+  });
+});
