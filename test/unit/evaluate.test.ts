@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
-import { evaluate, judgeServer, majority } from '../../src/evaluate/evaluate.js';
+import { compareVersions, evaluate, judgeServer, majority } from '../../src/evaluate/evaluate.js';
 import { recordsFor } from '../helpers/records.js';
 import type { Reading, StatusRule } from '../../src/config/types.js';
 import { read } from '../../src/probes/extract.js';
@@ -52,6 +52,28 @@ describe('majority', () => {
   });
   it('is undefined for nothing', () => {
     expect(majority([])).toBeUndefined();
+  });
+});
+
+describe('compareVersions', () => {
+  // The products' own version texts: ProGet (2024.3 (Build 12)), SecureTransport (5.5-20231130), etcd, Patroni.
+  const ascending = ['1', '1.0.1', '2.9', '2.10', '3.0.2', '3.4.9', '3.4.23', '5.5-20230101', '5.5-20231130', '2024.3 (Build 9)', '2024.3 (Build 12)', '2024.10', '99999999999999999999.1', '100000000000000000000.0'];
+  it('orders numbers within versions by their value', () => {
+    const shuffled = [...ascending].reverse();
+    shuffled.sort(compareVersions);
+    expect(shuffled).toEqual(ascending);
+  });
+  it('ignores leading zeros and letter case, then tells texts apart as they are', () => {
+    expect(compareVersions('8.010', '8.9')).toBeGreaterThan(0);
+    expect(compareVersions('v8.9', 'V8.10')).toBeLessThan(0);
+    expect(compareVersions('8.1', '8.1.0')).toBeLessThan(0);
+    expect(compareVersions('8.01', '8.1')).not.toBe(0);
+    expect(Math.sign(compareVersions('8.01', '8.1'))).toBe(-Math.sign(compareVersions('8.1', '8.01')));
+    expect(compareVersions('8.1', '8.1')).toBe(0);
+  });
+  it('agrees with a numeric collator on these versions', () => {
+    const collator = new Intl.Collator('en', { numeric: true, sensitivity: 'base' });
+    for (const a of ascending) for (const b of ascending) expect(Math.sign(compareVersions(a, b)), `${a} vs ${b}`).toBe(Math.sign(collator.compare(a, b)));
   });
 });
 
