@@ -436,7 +436,6 @@ export function staleAt(c: ComponentConfig, r: ComponentRecord | undefined): num
 const NONE: Readonly<Record<string, never>> = Object.freeze({});
 const NO_PROBLEMS: readonly string[] = Object.freeze([]);
 
-
 function componentStatus(
   c: ComponentConfig,
   r: ComponentRecord | undefined,

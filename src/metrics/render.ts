@@ -274,7 +274,6 @@ function flatten(clusters: readonly { readonly c: ClusterJudgement; readonly lab
   return { n, labels, columns, lasts, versions, facts, failures, os };
 }
 
-
 /**
  * One stretch of the text: `head` (a family's `# HELP` and `# TYPE`, or nothing), then
  * `write(i)` for i from 0 to `count` - 1, each a handful of series at most.
@@ -321,6 +320,8 @@ function writeClusters(judgement: Judgement, w: FamilyWriter): Generator<void, v
   const clusters = judgement.clusters().map((c) => ({ c, labels: labelsOf(c.config) }));
   const { n, labels: labelSets, columns, lasts, versions, facts, failures, os } = flatten(clusters, judgement.nowMs);
   const family = (spec: MetricSpec) => () => w.family(spec);
+  /** A family's head alone, for a family whose series come in the steps after it. */
+  const heading = (spec: MetricSpec): Step => ({ head: family(spec), count: 0, write: () => undefined });
   const steps: Step[] = [];
   for (let f = 0; f < PLAIN.length; f++) {
     const column = columns[f]!;
@@ -350,10 +351,10 @@ function writeClusters(judgement: Judgement, w: FamilyWriter): Generator<void, v
       if (reason) w.seriesWith(labelSets[j]!, REASON, reason, 1);
     },
   });
-  // Per server, cluster after cluster: a step per cluster, the family's head on the first.
+  // Per server, cluster after cluster: the family's head, then a step per cluster.
   const perServer = (spec: MetricSpec, write: (cluster: number, server: number) => void): void => {
-    clusters.forEach(({ c }, k) => steps.push({ ...(k === 0 ? { head: family(spec) } : {}), count: c.servers.length, write: (i) => write(k, i) }));
-    if (clusters.length === 0) steps.push({ head: family(spec), count: 0, write: () => undefined });
+    steps.push(heading(spec));
+    clusters.forEach(({ c }, k) => steps.push({ count: c.servers.length, write: (i) => write(k, i) }));
   };
   perServer(m.serverOnline, (k, i) => {
     const state = clusters[k]!.c.servers[i]!.state;
@@ -436,10 +437,10 @@ function writeClusters(judgement: Judgement, w: FamilyWriter): Generator<void, v
   expectation(m.expectationMinServers, (e) => e.min);
   expectation(m.expectationMaxServers, (e) => e.max);
   // Per cluster and expectation, a step over the servers that match it.
-  const members: Step[] = [];
+  steps.push(heading(m.expectationMemberInfo));
   for (const { c, labels } of clusters) {
     for (const e of c.expectations) {
-      members.push({
+      steps.push({
         count: e.matching.length,
         write: (i) => {
           w.open(labels.cluster);
@@ -450,7 +451,6 @@ function writeClusters(judgement: Judgement, w: FamilyWriter): Generator<void, v
       });
     }
   }
-  steps.push({ head: family(m.expectationMemberInfo), count: 0, write: () => undefined }, ...members);
   return run(w, steps);
 }
 

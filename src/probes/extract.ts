@@ -112,7 +112,6 @@ export function intern(text: string): string {
   return text;
 }
 
-
 /** The most value problems kept per component: the API shows them, bounded. */
 const MAX_PROBLEMS = 8;
 

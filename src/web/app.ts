@@ -148,29 +148,15 @@ const CSP = [
  */
 export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const cache = new SnapshotCache(deps.judgement, deps.snapshotVersion, deps.snapshotMaxAgeMs ?? 1000);
+  /** Sends a body; resolves once it has been handed to the socket, rejects with `clientGone` when the client went away first. */
+  type SendBody = (bytes: Buffer) => Promise<void>;
   /**
-   * Sends a shared rendering, gzipped (level 1, off the main thread) for clients that ask,
-   * as Prometheus does. A body counts as read until the response has been handed to the
-   * socket (`finished`), so that `recycle` gets it only once nothing reads it.
+   * Answers with the body that `get` passes to its `SendBody` (a shared rendering). A body
+   * counts as read until the response has been handed to the socket (`finished`), so that
+   * a rendering's `recycle` gets it only once nothing reads it.
    */
-  const sendRendering = async (req: Request, res: Response, type: string, format: string, render: Render<Judgement>, recycle?: Recycle): Promise<void> => {
-    if (acceptsGzip(req)) {
-      await sendShared(res, type, GZIPPED, format, render, cache.derived(format, render, 'gzip', (plain) => gzip(plain, GZIP), recycle));
-    } else {
-      await sendShared(res, type, PLAIN, format, render, undefined, recycle);
-    }
-  };
-  /** Sends `body`, else the shared `format` rendering; see `sendRendering`. */
-  const sendShared = async (
-    res: Response,
-    type: string,
-    headers: Record<string, string>,
-    format: string,
-    render: Render<Judgement>,
-    body?: Promise<Buffer>,
-    recycle?: Recycle,
-  ): Promise<void> => {
-    const sendBody = async (bytes: Buffer): Promise<void> => {
+  const sendShared = async (res: Response, type: string, headers: Record<string, string>, get: (sendBody: SendBody) => Promise<void>): Promise<void> => {
+    const sendBody: SendBody = async (bytes) => {
       send(res, 200, type, bytes, headers);
       // Rejects when the client goes away before the end: then the body is not recycled.
       await finished(res).catch(() => {
@@ -178,11 +164,21 @@ export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResp
       });
     };
     try {
-      if (body) await sendBody(await body);
-      else await cache.use(format, render, sendBody, recycle);
+      await get(sendBody);
     } catch (err) {
       // Nothing to answer. Any other error is the handler's (a 500).
       if (err !== clientGone) throw err;
+    }
+  };
+  /**
+   * Sends the shared `format` rendering, gzipped (level 1, off the main thread) for clients
+   * that ask, as Prometheus does.
+   */
+  const sendRendering = async (req: Request, res: Response, type: string, format: string, render: Render<Judgement>, recycle?: Recycle): Promise<void> => {
+    if (acceptsGzip(req)) {
+      await sendShared(res, type, GZIPPED, async (sendBody) => sendBody(await cache.derived(format, render, 'gzip', (plain) => gzip(plain, GZIP), recycle)));
+    } else {
+      await sendShared(res, type, PLAIN, (sendBody) => cache.use(format, render, sendBody, recycle));
     }
   };
 
@@ -205,12 +201,12 @@ export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResp
    * the same way, and the result shared by every gzip scrape of the round. Other plain
    * scrapes (a smaller text, many clients at once), HEAD and HTTP/1.0 share one whole
    * rendering: however many clients ask, a round costs at most four renderings, and under a
-   * crowd of plain scrapes two.
+   * crowd of plain scrapes at most two.
    */
   const metrics = async (req: Request, res: Response): Promise<void> => {
     const type = own.contentType;
     if (acceptsGzip(req)) {
-      await sendShared(res, type, GZIPPED, 'metrics+gzip', (judgement) => gzipExposition(judgement, own, partPool));
+      await sendShared(res, type, GZIPPED, (sendBody) => cache.use('metrics+gzip', (judgement) => gzipExposition(judgement, own, partPool), sendBody));
       return;
     }
     // HEAD gets the Content-Length a GET would; an HTTP/1.0 answer has no chunks, so one
@@ -224,7 +220,8 @@ export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResp
       expectedSize(cache.snapshot()) <= STREAM_ABOVE_BYTES ||
       !cache.claim('metrics:streamed', STREAMED_PER_ROUND)
     ) {
-      await sendShared(res, type, PLAIN, 'metrics', (judgement) => exposition(judgement, own, textPool), undefined, (body) => textPool.give(body));
+      const render = (judgement: Judgement) => exposition(judgement, own, textPool);
+      await sendShared(res, type, PLAIN, (sendBody) => cache.use('metrics', render, sendBody, (body) => textPool.give(body)));
       return;
     }
     streaming = true;

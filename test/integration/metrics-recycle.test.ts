@@ -51,25 +51,35 @@ beforeAll(async () => {
     Buffer.from(body.buffer, body.byteOffset, body.byteLength).fill('#');
     give.call(this, body);
   });
-  const app = createApp({
-    judgement: () => {
+  server = await listening(
+    () => {
       // Each round further on: heartbeat ages of other lengths, so texts differ in length too.
       const j = new Judgement(config, records, NOW + round * 1_234_567);
       taken.push(j);
       return j;
     },
-    snapshotVersion: () => round,
-    snapshotMaxAgeMs: 1000,
+    () => round,
+    1000,
+  );
+  port = (server.address() as AddressInfo).port;
+});
+
+/** The app on a loopback port, with these judgements, their round and how long one is shared. */
+async function listening(judgement: () => Judgement, snapshotVersion: () => number, snapshotMaxAgeMs: number): Promise<Server> {
+  const app = createApp({
+    judgement,
+    snapshotVersion,
+    snapshotMaxAgeMs,
     events: () => [],
     ready: () => true,
     reload: () => Promise.resolve({ ok: true, changed: false }),
     ownRegistry: own,
     logger: createLogger('error', 'logfmt', { write: () => true }),
   });
-  server = createServer(app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  port = (server.address() as AddressInfo).port;
-});
+  const listener = createServer(app);
+  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+  return listener;
+}
 
 afterAll(async () => {
   vi.restoreAllMocks();
@@ -210,22 +220,14 @@ describe('/metrics of a small text', () => {
   let smallServer: Server;
 
   beforeAll(async () => {
-    smallServer = createServer(
-      createApp({
-        judgement: () => {
-          renderings++;
-          return new Judgement(small, smallRecords, NOW);
-        },
-        snapshotVersion: () => 0,
-        snapshotMaxAgeMs: 60_000,
-        events: () => [],
-        ready: () => true,
-        reload: () => Promise.resolve({ ok: true, changed: false }),
-        ownRegistry: own,
-        logger: createLogger('error', 'logfmt', { write: () => true }),
-      }),
+    smallServer = await listening(
+      () => {
+        renderings++;
+        return new Judgement(small, smallRecords, NOW);
+      },
+      () => 0,
+      60_000,
     );
-    await new Promise<void>((resolve) => smallServer.listen(0, '127.0.0.1', resolve));
   });
 
   afterAll(async () => {

@@ -1,11 +1,10 @@
 import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
-import { connect } from 'node:net';
 import { acceptsGzip, AnswerClosed, handler, sendText, StreamedAnswer } from '../../src/web/http.js';
 import { tempDir } from '../helpers/stack.js';
 
@@ -235,7 +234,7 @@ describe('the HTTP request handler of the exporter and the agent', () => {
 
 describe('StreamedAnswer while the body is written without yielding', () => {
   it('sends a part at once, without a turn of the event loop', async () => {
-    // A server in its own process offers 256 kB, then spins (as a long rendering does,
+    // A server in its own process sends 256 kB, then spins (as a long rendering does,
     // without yielding) until the client says it has the first bytes, or 10 s pass.
     const dir = await tempDir();
     const flag = join(dir, 'got-first-bytes');
