@@ -9,9 +9,25 @@ export const sleep = (ms: number): Promise<void> => new Promise((resolve) => set
 
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
-/** User plus system CPU seconds a process has used so far (all its threads). */
+/** User plus system CPU seconds a process has used so far (all its threads, ended ones too). */
 export function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return statCpuSeconds(`/proc/${pid}/stat`);
+}
+
+/**
+ * CPU seconds (user plus system) of a process's main thread, the one whose id is the
+ * process's, and of all its other threads together. In Node the others are V8's platform
+ * workers (concurrent marking and sweeping, compilation) and libuv's pool; they are all named
+ * "node", so only the main thread can be told apart.
+ */
+export function threadCpuSeconds(pid: number): { main: number; other: number } {
+  const all = cpuSeconds(pid);
+  const main = statCpuSeconds(`/proc/${pid}/task/${pid}/stat`);
+  return { main, other: all - main };
+}
+
+function statCpuSeconds(path: string): number {
+  const stat = readFileSync(path, 'utf8');
   // Fields after "(comm)": state is field 3, utime 14, stime 15.
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;

@@ -11,7 +11,7 @@
 // the /probe requests Prometheus would send for the same targets at the same rate. CPU
 // (utime+stime) and peak RSS (VmHWM) are read from /proc for each program's own PID.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { availableParallelism, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -40,6 +40,7 @@ import {
 import {
   bucketDelta,
   cpuSeconds,
+  threadCpuSeconds,
   fixed as f,
   fmtBytes,
   fmtMB as mb,
@@ -74,6 +75,8 @@ const USAGE = `usage: npm run bench -- [flags]
   --warmup-probes=N        each program runs N probes (and at least 10 s) before its window opens (default 3000)
   --concurrency=N          most /probe requests in flight to blackbox_exporter (default 256)
   --exporter-node-flags=F  extra node flags for the exporter, space-separated (e.g. "--max-old-space-size=256")
+  --exporter-output=FILE   append every line the exporter prints (e.g. with --trace-gc-nvp), each after the
+                           seconds since it started, to FILE
 `;
 
 const { values: flags } = parseArgs({
@@ -88,6 +91,7 @@ const { values: flags } = parseArgs({
     concurrency: { type: 'string', default: '256' },
     'warmup-probes': { type: 'string', default: '3000' },
     'exporter-node-flags': { type: 'string', default: '' },
+    'exporter-output': { type: 'string', default: '' },
     help: { type: 'boolean', short: 'h', default: false },
   },
   strict: true,
@@ -136,6 +140,11 @@ interface ExporterResult {
   readySeconds: number;
   windowSeconds: number;
   cpuSeconds: number;
+  /**
+   * The part of `cpuSeconds` on the main thread (JavaScript, the event loop, the GC's pauses);
+   * the rest is V8's and libuv's helper threads (concurrent marking and sweeping, compiling).
+   */
+  mainThreadCpuSeconds: number;
   /** Length of the warm-up before the window, and the exporter's CPU in it (seconds). */
   warmupSeconds: number;
   warmupCpuSeconds: number;
@@ -225,6 +234,7 @@ async function measureExporter(size: SizeResult, sim: Sim, configFile: string): 
   ]);
   const offlineLogAt = new Map<string, number>();
   exporter.onLine((line) => {
+    if (flags['exporter-output']) appendFileSync(flags['exporter-output'], `${((performance.now() - started) / 1000).toFixed(2)} ${line}\n`);
     const m = /msg="server offline".* server=(\S+)/.exec(line);
     if (m && !offlineLogAt.has(m[1]!)) offlineLogAt.set(m[1]!, performance.now());
   });
@@ -254,20 +264,29 @@ async function measureExporter(size: SizeResult, sim: Sim, configFile: string): 
     const scrapes: Fetched[] = [];
     const first = await get(`${url}/metrics`);
     scrapes.push(first);
-    const cpu0 = cpuSeconds(exporter.pid);
+    const cpu0 = threadCpuSeconds(exporter.pid);
     const simCpu0 = sim.cpuSeconds();
     const w0 = performance.now();
     const windowFrom = (w0 - started) / 1000;
     const c0 = ownCounters(first.text);
     let last = first;
+    let probesBefore = c0.probes;
     for (let k = 1; ; k++) {
       const target = w0 + Math.min(k * INTERVAL_S, WINDOW_S) * 1000;
       await sleep(target - performance.now());
       last = await get(`${url}/metrics`);
       scrapes.push(last);
+      // Each part of the window on its own: a part unlike the others shows a passing disturbance.
+      const cpu = threadCpuSeconds(exporter.pid);
+      const probes = ownCounters(last.text).probes;
+      log(
+        `    window +${((performance.now() - w0) / 1000).toFixed(1)} s: ${probes - probesBefore} probes; CPU since the window opened ` +
+          `${(cpu.main + cpu.other - cpu0.main - cpu0.other).toFixed(2)} s, on the main thread ${(cpu.main - cpu0.main).toFixed(2)} s`,
+      );
+      probesBefore = probes;
       if (target >= w0 + WINDOW_S * 1000) break;
     }
-    const cpu1 = cpuSeconds(exporter.pid);
+    const cpu1 = threadCpuSeconds(exporter.pid);
     const simCpu1 = sim.cpuSeconds();
     const windowSeconds = (performance.now() - w0) / 1000;
     const c1 = ownCounters(last.text);
@@ -329,7 +348,8 @@ async function measureExporter(size: SizeResult, sim: Sim, configFile: string): 
       warmupCpuSeconds: warmupCpu,
       warmupProbes: warmProbes1 - warmProbes0,
       windowSeconds,
-      cpuSeconds: cpu1 - cpu0,
+      cpuSeconds: cpu1.main + cpu1.other - (cpu0.main + cpu0.other),
+      mainThreadCpuSeconds: cpu1.main - cpu0.main,
       probes: c1.probes - c0.probes,
       expectedProbes: (size.components * windowSeconds) / INTERVAL_S,
       failedProbes: c1.failures - c0.failures,
@@ -477,7 +497,7 @@ function report(size: SizeResult, which: 'exporter' | 'blackbox'): void {
     const e = size.exporter;
     log(
       `  exporter: ${e.probes} probes (${f(e.expectedProbes, 0)} expected) in ${f(e.windowSeconds, 1)} s, CPU ${f(e.cpuSeconds, 2)} s ` +
-        `(${pct(e.cpuSeconds, e.windowSeconds)}) = ${f(perK(e.cpuSeconds, e.probes))} s/1k probes, peak RSS ${mb(e.peakRss)}, ` +
+        `(${pct(e.cpuSeconds, e.windowSeconds)}; main thread ${f(e.mainThreadCpuSeconds, 2)} s) = ${f(perK(e.cpuSeconds, e.probes))} s/1k probes, peak RSS ${mb(e.peakRss)}, ` +
         `/metrics ${ms(median(e.metricsMs))} ${fmtBytes(e.metricsBytes)}, lag p50 ${f(e.lagP50)} s p99 ${f(e.lagP99)} s, ` +
         `detection ${secs(e.detectionMetrics)} s (log ${secs(e.detectionLog)} s), ${e.skipped} skipped, ` +
         `heap ${mb(e.heapUsed)} used / ${mb(e.heapTotal)}, ${e.openFiles} fds, ready after ${f(e.readySeconds, 2)} s, ` +
@@ -503,7 +523,7 @@ function comparisonTable(results: readonly SizeResult[]): string {
       r.components.toLocaleString('en-US'),
       e ? `${e.probes} / ${f(e.windowSeconds, 0)} s` : 'n/a',
       f(ek),
-      e ? pct(e.cpuSeconds, e.windowSeconds) : 'n/a',
+      e ? `${pct(e.cpuSeconds, e.windowSeconds)} (main thread ${pct(e.mainThreadCpuSeconds, e.windowSeconds)})` : 'n/a',
       e ? mb(e.peakRss) : 'n/a',
       b ? `${b.probes} / ${f(b.windowSeconds, 0)} s` : 'n/a',
       f(bk),

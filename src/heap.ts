@@ -33,8 +33,17 @@
  * behind the values chosen are in bench/RESULTS.md ("Issue 17: footprint"): a lower cap costs CPU in
  * more frequent (concurrent) marking.
  *
+ * Pretenuring: V8 allocates the objects of an allocation site (an object or array literal)
+ * straight in the old generation once most of them survived their scavenges (V8
+ * src/heap/pretenuring-handler.cc). At 30,000 components probes start in bursts, and sites on
+ * a probe's path met that bar: their objects, short-lived in truth, then sat in the old
+ * generation until the next full collection and held everything they referenced through
+ * every scavenge until then. The exporter promoted 10-11 MB/s and collected in full every
+ * 1.4 s. Off, it promotes 4 MB/s and collects in full every 3 s (bench/RESULTS.md).
+ *
  * A flag the operator gives (`node --heap-growing-percent=N`, `--max-old-space-size`,
- * `--max-heap-size`, also through NODE_OPTIONS) wins: nothing is set then.
+ * `--max-heap-size`, `--[no-]allocation-site-pretenuring`, also through NODE_OPTIONS) wins:
+ * nothing is set then.
  */
 import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
@@ -50,6 +59,8 @@ export const HEAP_GROWING_PERCENT = 20;
 
 const OPERATOR_FLAGS = /^--(heap[-_]growing[-_]percent|max[-_]old[-_]space[-_]size|max[-_]heap[-_]size)\b/;
 const OPERATOR_YOUNG_FLAGS = /^--(semi[-_]space[-_]growth[-_]factor|max[-_]semi[-_]space[-_]size|min[-_]semi[-_]space[-_]size)\b/;
+/** The operator's own choice of pretenuring, for `operatorHeapFlags`: either way, it wins. */
+export const OPERATOR_PRETENURING_FLAGS = /^--(no[-_])?allocation[-_]site[-_]pretenuring\b/;
 
 /** True when the operator set a heap flag of their own (command line or NODE_OPTIONS). */
 export function operatorHeapFlags(
@@ -115,6 +126,10 @@ export class AllocationRate {
 }
 
 if (!operatorHeapFlags()) setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
+
+if (!operatorHeapFlags(process.execArgv, process.env['NODE_OPTIONS'] ?? '', OPERATOR_PRETENURING_FLAGS)) {
+  setFlagsFromString('--no-allocation-site-pretenuring');
+}
 
 if (!operatorHeapFlags(process.execArgv, process.env['NODE_OPTIONS'] ?? '', OPERATOR_YOUNG_FLAGS)) {
   // After every collection (the only time the new space changes size), the factor for the
