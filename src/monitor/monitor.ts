@@ -8,7 +8,8 @@ import type { Logger } from '../log.js';
 import type { OwnMetrics } from '../metrics/own.js';
 import { buildProbes, type EndpointProbes } from '../probes/build.js';
 import { read } from '../probes/extract.js';
-import type { Answer, EndpointProbe } from '../probes/types.js';
+import type { EndpointProbe } from '../probes/types.js';
+import { runGuarded } from './deadline.js';
 import { EventLog } from './event-log.js';
 import { Slots } from './slots.js';
 import { Transitions, type ServerCheck } from './transitions.js';
@@ -369,40 +370,4 @@ export class Monitor {
     this.opts.metrics.probes.inc({ result: answer.success ? 'success' : 'failure' });
     this.opts.metrics.probeDuration.observe(durationMs / 1000);
   }
-}
-
-const DEADLINE: Answer = { success: false, reason: 'timeout', detail: 'deadline exceeded' };
-const THREW: Answer = { success: false, reason: 'error', detail: 'probe failed' };
-
-/**
- * Runs a probe under its deadline (`timeoutMs`): the probe's signal aborts then, and the
- * answer is a timeout even if the probe ignores the signal; a probe that throws is an
- * `error`. The timer is cleared when the probe settles: AbortSignal.timeout() would stay
- * armed for the whole timeout and build a DOMException (with a stack) for every probe. One
- * promise, one timer and one controller per probe: this runs thousands of times a second.
- */
-function runGuarded(probe: EndpointProbe, timeoutMs: number): Promise<Answer> {
-  return new Promise<Answer>((resolve) => {
-    const controller = new AbortController();
-    const timer = setTimeout(() => {
-      controller.abort();
-      resolve(DEADLINE);
-    }, timeoutMs);
-    let running: Promise<Answer>;
-    try {
-      running = probe(controller.signal);
-    } catch {
-      running = Promise.resolve(THREW);
-    }
-    running.then(
-      (answer) => {
-        clearTimeout(timer);
-        resolve(answer);
-      },
-      () => {
-        clearTimeout(timer);
-        resolve(THREW);
-      },
-    );
-  });
 }

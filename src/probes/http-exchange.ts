@@ -10,6 +10,7 @@ import { createConnection, type NetConnectOpts, type Socket } from 'node:net';
 import { promisify } from 'node:util';
 import { brotliDecompress, gunzip, inflate, inflateRaw, type ZlibOptions } from 'node:zlib';
 import { clip, ProbeFailure } from './reasons.js';
+import type { ProbeSignal } from './types.js';
 
 /** What the probe asks for the Accept-Encoding header: every coding `decode` reads. */
 export const ACCEPT_ENCODING = 'gzip, deflate, br';
@@ -116,7 +117,7 @@ export interface Answer {
  * retry, never after a byte of the answer, never on a fresh connection. Rejects with the
  * error of the last attempt.
  */
-export async function exchange(endpoint: Endpoint, signal: AbortSignal): Promise<Answer> {
+export async function exchange(endpoint: Endpoint, signal: ProbeSignal): Promise<Answer> {
   const first = new Attempt(endpoint, signal, endpoint.agent);
   try {
     return await first.head;
@@ -159,7 +160,7 @@ class Attempt implements Answer {
 
   constructor(
     private readonly endpoint: Endpoint,
-    private readonly signal: AbortSignal,
+    private readonly signal: ProbeSignal,
     agent: HttpAgent | undefined,
   ) {
     this.wireLimit = endpoint.bodyLimit;

@@ -1,5 +1,5 @@
 import type { ProbeReason } from '../reasons.js';
-import type { Answer } from './types.js';
+import type { Answer, ProbeSignal } from './types.js';
 
 /**
  * A failure a probe judged itself (a body over its limit, a coding it cannot decode),
@@ -66,7 +66,7 @@ function parserFailure(code: string, reason: unknown): Answer {
  * is `timeout`; anything unknown is `error` with its Node error code (`ERR_*`) or class
  * name as detail.
  */
-export function failure(err: unknown, signal: AbortSignal): Answer {
+export function failure(err: unknown, signal: ProbeSignal): Answer {
   if (err instanceof ProbeFailure) return { success: false, reason: err.reason, detail: err.detail };
   if (signal.aborted) return { success: false, reason: 'timeout', detail: 'deadline exceeded' };
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {

@@ -3,7 +3,7 @@ import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import type { TcpEndpoint } from '../config/types.js';
 import { failure } from './reasons.js';
 import { tlsOptions } from './tls.js';
-import type { Answer, ProbeKind } from './types.js';
+import type { Answer, ProbeKind, ProbeSignal } from './types.js';
 
 /**
  * `tcp`: connects to `host:port` (host defaults to `{address}`; IPv4, IPv6 with or without
@@ -20,7 +20,7 @@ export const tcpProbe: ProbeKind<TcpEndpoint> = (settings) => {
   };
 };
 
-function connectOnce(host: string, port: number, tls: ConnectionOptions | undefined, signal: AbortSignal): Promise<Answer> {
+function connectOnce(host: string, port: number, tls: ConnectionOptions | undefined, signal: ProbeSignal): Promise<Answer> {
   return new Promise((resolve) => {
     const done = (result: Answer): void => {
       signal.removeEventListener('abort', onAbort);

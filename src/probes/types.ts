@@ -45,8 +45,21 @@ export interface ProbeResult {
   readonly problems?: readonly string[];
 }
 
+/**
+ * What a probe is told of its deadline: the part of the DOM's AbortSignal that probes use,
+ * so that an AbortSignal (the agent's `AbortSignal.timeout()`) serves as well as the
+ * monitor's lighter deadline (see runGuarded in src/monitor/monitor.ts). Once `aborted`,
+ * `reason` says why, and each `abort` listener has run once.
+ */
+export interface ProbeSignal {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
 /** One ready-to-run probe of one endpoint of one server. It must settle once `signal` aborts. */
-export type EndpointProbe = (signal: AbortSignal) => Promise<Answer>;
+export type EndpointProbe = (signal: ProbeSignal) => Promise<Answer>;
 
 export interface ProbeContext {
   /**

@@ -5,10 +5,11 @@ import { parseConfig } from '../../src/config/load.js';
 import type { ServerFields } from '../../src/config/types.js';
 import { buildProbes } from '../../src/probes/build.js';
 import { read } from '../../src/probes/extract.js';
-import type { ProbeResult } from '../../src/probes/types.js';
+import { Deadline } from '../../src/monitor/deadline.js';
+import type { ProbeResult, ProbeSignal } from '../../src/probes/types.js';
 
 /** One component's probe: its endpoint's request, then what the component reads from the answer. */
-export type Probe = (signal: AbortSignal) => Promise<ProbeResult>;
+export type Probe = (signal: ProbeSignal) => Promise<ProbeResult>;
 
 export interface BoundProbe {
   readonly probe: Probe;
@@ -34,12 +35,12 @@ export function httpProbeFrom(settingsYaml: string, server: Partial<ServerFields
   return { probe: async (signal) => read(component.read, await endpoint(signal), built.hashKey), close: () => built.close() };
 }
 
-/** Runs one probe under a deadline the way the monitor does: an AbortController and a timer. */
+/** Runs one probe under a deadline the way the monitor does: a Deadline and a timer. */
 export async function runProbe(probe: Probe, timeoutMs: number): Promise<ProbeResult> {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  const deadline = new Deadline();
+  const timer = setTimeout(() => deadline.abort(), timeoutMs);
   try {
-    return await probe(controller.signal);
+    return await probe(deadline);
   } finally {
     clearTimeout(timer);
   }
