@@ -35,11 +35,12 @@
  *
  * Pretenuring: V8 allocates the objects of an allocation site (an object or array literal)
  * straight in the old generation once most of them survived their scavenges (V8
- * src/heap/pretenuring-handler.cc). At 30,000 components probes start in bursts, and sites on
- * a probe's path met that bar: their objects, short-lived in truth, then sat in the old
- * generation until the next full collection and held everything they referenced through
- * every scavenge until then. The exporter promoted 10-11 MB/s and collected in full every
- * 1.4 s. Off, it promotes 4 MB/s and collects in full every 3 s (bench/RESULTS.md).
+ * src/heap/pretenuring-handler.cc; it decides so only while the new space is at its
+ * largest). At 30,000 components, where probes start in bursts, it took that path for
+ * objects that were short-lived in truth: they sat in the old generation until the next full
+ * collection and held what they referenced through every scavenge until then. With it the
+ * exporter promoted 10-11 MB/s and collected in full every 1.4 s; without, 4 MB/s and every
+ * 3 s (bench/RESULTS.md).
  *
  * A flag the operator gives (`node --heap-growing-percent=N`, `--max-old-space-size`,
  * `--max-heap-size`, `--[no-]allocation-site-pretenuring`, also through NODE_OPTIONS) wins:

@@ -48,7 +48,7 @@ export interface ProbeResult {
 /**
  * What a probe is told of its deadline: the part of the DOM's AbortSignal that probes use,
  * so that an AbortSignal (the agent's `AbortSignal.timeout()`) serves as well as the
- * monitor's lighter deadline (see runGuarded in src/monitor/monitor.ts). Once `aborted`,
+ * monitor's lighter `Deadline` (src/monitor/deadline.ts). Once `aborted`,
  * `reason` says why, and each `abort` listener has run once.
  */
 export interface ProbeSignal {
