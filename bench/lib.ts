@@ -93,7 +93,7 @@ export async function startChild(
   name: string,
   cmd: string,
   args: readonly string[],
-  opts: { nofile?: number; maxSeconds?: number; stdin?: 'pipe' | 'ignore'; env?: NodeJS.ProcessEnv } = {},
+  opts: { nofile?: number; maxSeconds?: number; stdin?: 'pipe' | 'ignore'; env?: NodeJS.ProcessEnv; onLine?: (line: string) => void } = {},
 ): Promise<Child> {
   // Raise the open-file limit; without CAP_SYS_RESOURCE only up to the hard limit.
   const n = Math.min(opts.nofile ?? 200_000, HARD_NOFILE);
@@ -103,7 +103,8 @@ export async function startChild(
     env: opts.env ?? process.env,
   });
   const tail: string[] = [];
-  const listeners: ((line: string) => void)[] = [];
+  // `opts.onLine` hears every line, also those printed before this function returns.
+  const listeners: ((line: string) => void)[] = opts.onLine ? [opts.onLine] : [];
   for (const stream of [proc.stdout, proc.stderr]) {
     if (!stream) continue;
     createInterface({ input: stream }).on('line', (line) => {

@@ -225,16 +225,17 @@ async function measureExporter(size: SizeResult, sim: Sim, configFile: string): 
     nodeFlags.push(`--${flags.profile}-prof`, `--${flags.profile}-prof-dir=${flags['profile-dir']}`);
   }
   const started = performance.now();
-  const exporter = await startChild('exporter', process.execPath, [
-    ...nodeFlags,
-    EXPORTER,
-    `--config.file=${configFile}`,
-    `--web.listen-address=127.0.0.1:${port}`,
-    '--log.level=warn',
-  ]);
+  const output = flags['exporter-output'];
+  // Every line, from the first: `--trace-gc-nvp` prints some before the process is found.
+  const keep = output ? { onLine: (line: string) => appendFileSync(output, `${((performance.now() - started) / 1000).toFixed(2)} ${line}\n`) } : {};
+  const exporter = await startChild(
+    'exporter',
+    process.execPath,
+    [...nodeFlags, EXPORTER, `--config.file=${configFile}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
+    keep,
+  );
   const offlineLogAt = new Map<string, number>();
   exporter.onLine((line) => {
-    if (flags['exporter-output']) appendFileSync(flags['exporter-output'], `${((performance.now() - started) / 1000).toFixed(2)} ${line}\n`);
     const m = /msg="server offline".* server=(\S+)/.exec(line);
     if (m && !offlineLogAt.has(m[1]!)) offlineLogAt.set(m[1]!, performance.now());
   });

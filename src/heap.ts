@@ -42,9 +42,10 @@
  * exporter promoted 10-11 MB/s and collected in full every 1.4 s; without, 4 MB/s and every
  * 3 s (bench/RESULTS.md).
  *
- * A flag the operator gives (`node --heap-growing-percent=N`, `--max-old-space-size`,
- * `--max-heap-size`, `--[no-]allocation-site-pretenuring`, also through NODE_OPTIONS) wins:
- * nothing is set then.
+ * A flag the operator gives wins: nothing is set then. `--heap-growing-percent=N`,
+ * `--[no-]allocation-site-pretenuring` and the semi-space flags go on node's command line
+ * (Node 20 refuses the first two in NODE_OPTIONS); `--max-old-space-size`,
+ * `--max-semi-space-size` and the like may also come through NODE_OPTIONS.
  */
 import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
@@ -61,7 +62,7 @@ export const HEAP_GROWING_PERCENT = 20;
 const OPERATOR_FLAGS = /^--(heap[-_]growing[-_]percent|max[-_]old[-_]space[-_]size|max[-_]heap[-_]size)\b/;
 const OPERATOR_YOUNG_FLAGS = /^--(semi[-_]space[-_]growth[-_]factor|max[-_]semi[-_]space[-_]size|min[-_]semi[-_]space[-_]size)\b/;
 /** The operator's own choice of pretenuring, for `operatorHeapFlags`: either way, it wins. */
-export const OPERATOR_PRETENURING_FLAGS = /^--(no[-_])?allocation[-_]site[-_]pretenuring\b/;
+export const OPERATOR_PRETENURING_FLAGS = /^--(no[-_]?)?allocation[-_]site[-_]pretenuring\b/;
 
 /** True when the operator set a heap flag of their own (command line or NODE_OPTIONS). */
 export function operatorHeapFlags(

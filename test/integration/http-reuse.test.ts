@@ -5,6 +5,7 @@
  */
 import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Deadline } from '../../src/monitor/deadline.js';
 import type { ProbeResult } from '../../src/probes/types.js';
 import { httpProbeFrom, onRequests, rawServer, runProbe, type BoundProbe, type RawServer } from '../helpers/http-probe.js';
 
@@ -147,11 +148,12 @@ describe('what is not retried', () => {
     });
     const { probe } = probeOf(`http://{address}:${server.port}/health`);
     expect(await runProbe(probe, 2_000)).toMatchObject({ success: true });
-    const controller = new AbortController();
+    // The monitor's deadline (runGuarded), with a listener of the test's own before the probe's.
+    const deadline = new Deadline();
     let abortedAt = 0;
-    controller.signal.addEventListener('abort', () => (abortedAt = performance.now()));
-    const timer = setTimeout(() => controller.abort(), 300);
-    const result: ProbeResult = await probe(controller.signal);
+    deadline.addEventListener('abort', () => (abortedAt = performance.now()));
+    const timer = setTimeout(() => deadline.abort(), 300);
+    const result: ProbeResult = await probe(deadline);
     const settledAt = performance.now();
     clearTimeout(timer);
     expect(result).toMatchObject({ success: false, reason: 'timeout' });

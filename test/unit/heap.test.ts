@@ -21,7 +21,8 @@ describe('V8 heap settings of the exporter process', () => {
     expect(operatorHeapFlags(['--max_heap_size=512'], '')).toBe(true);
     expect(operatorHeapFlags(['--enable-source-maps'], '--max-semi-space-size=4')).toBe(false);
     expect(operatorHeapFlags(['--allocation-site-pretenuring'], '', OPERATOR_PRETENURING_FLAGS)).toBe(true);
-    expect(operatorHeapFlags([], '--no_allocation_site_pretenuring', OPERATOR_PRETENURING_FLAGS)).toBe(true);
+    expect(operatorHeapFlags(['--no_allocation_site_pretenuring'], '', OPERATOR_PRETENURING_FLAGS)).toBe(true);
+    expect(operatorHeapFlags(['--noallocation-site-pretenuring'], '', OPERATOR_PRETENURING_FLAGS)).toBe(true);
     expect(operatorHeapFlags(['--heap-growing-percent=50'], '', OPERATOR_PRETENURING_FLAGS)).toBe(false);
   });
 
