@@ -15,15 +15,13 @@ export function cpuSeconds(pid: number): number {
 }
 
 /**
- * CPU seconds (user plus system) of a process's main thread, the one whose id is the
- * process's, and of all its other threads together. In Node the others are V8's platform
+ * CPU seconds (user plus system) of a process (`all`, as `cpuSeconds`) and of its main
+ * thread, the one whose id is the process's. In Node the other threads are V8's platform
  * workers (concurrent marking and sweeping, compilation) and libuv's pool; they are all named
  * "node", so only the main thread can be told apart.
  */
-export function threadCpuSeconds(pid: number): { main: number; other: number } {
-  const all = cpuSeconds(pid);
-  const main = statCpuSeconds(`/proc/${pid}/task/${pid}/stat`);
-  return { main, other: all - main };
+export function threadCpuSeconds(pid: number): { all: number; main: number } {
+  return { all: cpuSeconds(pid), main: statCpuSeconds(`/proc/${pid}/task/${pid}/stat`) };
 }
 
 function statCpuSeconds(path: string): number {

@@ -271,7 +271,7 @@ async function measureExporter(size: SizeResult, sim: Sim, configFile: string): 
     const windowFrom = (w0 - started) / 1000;
     const c0 = ownCounters(first.text);
     let last = first;
-    let probesBefore = c0.probes;
+    let c1 = c0;
     for (let k = 1; ; k++) {
       const target = w0 + Math.min(k * INTERVAL_S, WINDOW_S) * 1000;
       await sleep(target - performance.now());
@@ -279,18 +279,17 @@ async function measureExporter(size: SizeResult, sim: Sim, configFile: string): 
       scrapes.push(last);
       // Each part of the window on its own: a part unlike the others shows a passing disturbance.
       const cpu = threadCpuSeconds(exporter.pid);
-      const probes = ownCounters(last.text).probes;
+      const before = c1.probes;
+      c1 = ownCounters(last.text);
       log(
-        `    window +${((performance.now() - w0) / 1000).toFixed(1)} s: ${probes - probesBefore} probes; CPU since the window opened ` +
-          `${(cpu.main + cpu.other - cpu0.main - cpu0.other).toFixed(2)} s, on the main thread ${(cpu.main - cpu0.main).toFixed(2)} s`,
+        `    window +${((performance.now() - w0) / 1000).toFixed(1)} s: ${c1.probes - before} probes; CPU since the window opened ` +
+          `${(cpu.all - cpu0.all).toFixed(2)} s, on the main thread ${(cpu.main - cpu0.main).toFixed(2)} s`,
       );
-      probesBefore = probes;
       if (target >= w0 + WINDOW_S * 1000) break;
     }
     const cpu1 = threadCpuSeconds(exporter.pid);
     const simCpu1 = sim.cpuSeconds();
     const windowSeconds = (performance.now() - w0) / 1000;
-    const c1 = ownCounters(last.text);
     const fds = openFiles(exporter.pid);
     if (flags.profile) {
       log(`  profile: the window is ${windowFrom.toFixed(1)} s .. ${((performance.now() - started) / 1000).toFixed(1)} s after the exporter started (profile-summary --from/--to)`);
@@ -349,7 +348,7 @@ async function measureExporter(size: SizeResult, sim: Sim, configFile: string): 
       warmupCpuSeconds: warmupCpu,
       warmupProbes: warmProbes1 - warmProbes0,
       windowSeconds,
-      cpuSeconds: cpu1.main + cpu1.other - (cpu0.main + cpu0.other),
+      cpuSeconds: cpu1.all - cpu0.all,
       mainThreadCpuSeconds: cpu1.main - cpu0.main,
       probes: c1.probes - c0.probes,
       expectedProbes: (size.components * windowSeconds) / INTERVAL_S,

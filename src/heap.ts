@@ -42,10 +42,10 @@
  * exporter promoted 10-11 MB/s and collected in full every 1.4 s; without, 4 MB/s and every
  * 3 s (bench/RESULTS.md).
  *
- * A flag the operator gives wins: nothing is set then. `--heap-growing-percent=N`,
- * `--[no-]allocation-site-pretenuring` and the semi-space flags go on node's command line
- * (Node 20 refuses the first two in NODE_OPTIONS); `--max-old-space-size`,
- * `--max-semi-space-size` and the like may also come through NODE_OPTIONS.
+ * A flag the operator gives wins: nothing is set then. Node 20 takes `--max-old-space-size`
+ * and `--max-semi-space-size` in NODE_OPTIONS too; `--heap-growing-percent`,
+ * `--max-heap-size`, `--[no-]allocation-site-pretenuring`, `--min-semi-space-size` and
+ * `--semi-space-growth-factor` only on its command line.
  */
 import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
@@ -127,13 +127,14 @@ export class AllocationRate {
   }
 }
 
-if (!operatorHeapFlags()) setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
+/** True when this process was started with one of `flags`. */
+const operatorSet = (flags: RegExp): boolean => operatorHeapFlags(process.execArgv, process.env['NODE_OPTIONS'] ?? '', flags);
 
-if (!operatorHeapFlags(process.execArgv, process.env['NODE_OPTIONS'] ?? '', OPERATOR_PRETENURING_FLAGS)) {
-  setFlagsFromString('--no-allocation-site-pretenuring');
-}
+if (!operatorSet(OPERATOR_FLAGS)) setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
 
-if (!operatorHeapFlags(process.execArgv, process.env['NODE_OPTIONS'] ?? '', OPERATOR_YOUNG_FLAGS)) {
+if (!operatorSet(OPERATOR_PRETENURING_FLAGS)) setFlagsFromString('--no-allocation-site-pretenuring');
+
+if (!operatorSet(OPERATOR_YOUNG_FLAGS)) {
   // After every collection (the only time the new space changes size), the factor for the
   // next growth. Node reports collections as `gc` performance entries.
   let factor = 1;
