@@ -1,24 +1,21 @@
 #!/usr/bin/env node
 // Micro-benchmark of a /metrics scrape without the network: the round's judgement plus the
 // text writer on a cluster of N components (2 per server) whose every component has a full
-// record; and, for comparison, the snapshot the status page and the API read. The
-// text's buffer goes back to a pool after each run, as the app does once it is sent
-// (--no-pool: a new buffer every run).
+// record, whole and part by part as /metrics sends it; and, for comparison, the snapshot
+// the status page and the API read.
 //
-//   npm run build && node dist/bench/render.js [--components=30000] [--runs=7] [--no-pool]
+//   npm run build && node dist/bench/render.js [--components=30000] [--runs=7]
 import { parseArgs } from 'node:util';
 import { parseConfig } from '../src/config/load.js';
 import { Judgement } from '../src/evaluate/evaluate.js';
 import { OwnMetrics } from '../src/metrics/own.js';
-import { exposition, streamExposition } from '../src/metrics/render.js';
-import { BufferPool } from '../src/metrics/text-buffer.js';
+import { exposition, wholeExposition } from '../src/metrics/render.js';
 import { observe, recordKey, type ComponentRecord } from '../src/evaluate/record.js';
 import { median } from './lib.js';
 
 const { values } = parseArgs({
-  options: { components: { type: 'string', default: '30000' }, runs: { type: 'string', default: '7' }, 'no-pool': { type: 'boolean', default: false } },
+  options: { components: { type: 'string', default: '30000' }, runs: { type: 'string', default: '7' } },
 });
-const pool = values['no-pool'] ? undefined : new BufferPool();
 const servers = Math.ceil(Number(values.components) / 2);
 const lines = ['clusters:', '  - name: bench', '    components:'];
 for (const [name, port] of [['web', 80], ['service', 81]] as const) lines.push(`      - { name: ${name}, probe: { tcp: { port: ${port} } } }`);
@@ -44,19 +41,16 @@ for (let i = 0; i < Number(values.runs); i++) {
   const judgement = new Judgement(config, records, Date.now());
   judgement.clusters();
   const b = performance.now();
-  const text = await exposition(judgement, own.registry, pool);
+  const text = await wholeExposition(judgement, own.registry);
   times.push({ judge: b - a, text: performance.now() - b, bytes: text.length });
-  pool?.give(text);
 }
 const mem = process.memoryUsage();
-// The same text streamed, in parts a sink takes at once (as a socket whose client keeps up).
-const partPool = new BufferPool(2);
+// The same text part by part, each taken at once (as by a socket whose client keeps up).
 const streamedMs: number[] = [];
 for (let i = 0; i < Number(values.runs); i++) {
   const a = performance.now();
   let bytes = 0;
-  const take = (part: Buffer): undefined => void (bytes += part.length);
-  await streamExposition(new Judgement(config, records, Date.now()), own.registry, { take, end: take }, partPool);
+  for await (const part of exposition(new Judgement(config, records, Date.now()), own.registry)) bytes += part.length;
   streamedMs.push(performance.now() - a);
   // Not the same bytes: heartbeat ages differ from one instant to the next.
   if (Math.abs(bytes - times[0]!.bytes) > times[0]!.bytes / 100) throw new Error(`streamed ${bytes} bytes, whole ${times[0]!.bytes}`);
@@ -70,7 +64,7 @@ for (let i = 0; i < Number(values.runs); i++) {
 }
 process.stdout.write(
   `${servers * 2} components: judge ${median(times.map((t) => t.judge)).toFixed(0)} ms, text ${median(times.map((t) => t.text)).toFixed(0)} ms ` +
-    `(median of ${times.length}${pool ? '' : ', no pool'}), ` +
+    `(median of ${times.length}), ` +
     `${(times[0]!.bytes / 1e6).toFixed(1)} MB; heap used ${(mem.heapUsed / 1e6).toFixed(0)} MB, rss ${(mem.rss / 1e6).toFixed(0)} MB; ` +
     `streamed (judge and text) ${median(streamedMs).toFixed(0)} ms; the snapshot the page and the API read: ${median(snapshotMs).toFixed(0)} ms\n`,
 );

@@ -1,12 +1,10 @@
-// The command line: flags, the configuration, wiring. main.ts imports it once the V8 heap
-// settings (heap.ts) hold.
+// The command line: flags, the configuration, wiring.
 import { parseArgs } from 'node:util';
 import { ConfigError } from './config/errors.js';
 import { loadConfigFile } from './config/load.js';
 import { componentCount, parseShard, shardConfig, type Shard } from './config/shard.js';
 import { buildProbes } from './probes/build.js';
 import { startExporter } from './exporter.js';
-import { endStartup } from './heap.js';
 import { createLogger, LOG_FORMATS, LOG_LEVELS } from './log.js';
 import { VERSION } from './version.js';
 
@@ -20,6 +18,7 @@ const USAGE = `usage: appcluster-exporter [flags]
   --web.config.file=FILE       TLS and basic auth (exporter-toolkit web-config.yml format)
   --web.grafana-url=URL        Grafana base URL for links from the status page
   --web.alertmanager-url=URL   Alertmanager base URL: Offline servers link to a new silence
+  --web.max-requests=N         most scrapes answered at once, 503 past it (default: 40; 0: no limit)
   --probe.concurrency=N        most probes running at once (default: 256)
   --shard.index=I              probe and export only the clusters of shard I (default: 0)
   --shard.count=N              of N shards, by a stable hash of the cluster name (default: 1)
@@ -56,6 +55,7 @@ async function main(): Promise<void> {
         'web.grafana-url': { type: 'string' },
         'web.alertmanager-url': { type: 'string' },
         'web.config.file': { type: 'string' },
+        'web.max-requests': { type: 'string', default: '40' },
         'probe.concurrency': { type: 'string', default: '256' },
         'shard.index': { type: 'string', default: '0' },
         'shard.count': { type: 'string', default: '1' },
@@ -105,6 +105,8 @@ async function main(): Promise<void> {
   }
   const concurrency = Number(values['probe.concurrency']);
   if (!Number.isInteger(concurrency) || concurrency < 1) fail('--probe.concurrency must be a positive integer');
+  const maxRequests = Number(values['web.max-requests']);
+  if (!Number.isInteger(maxRequests) || maxRequests < 0) fail('--web.max-requests must be a whole number (0: no limit)');
   const telemetryPath = values['web.telemetry-path'];
   if (!telemetryPath.startsWith('/') || telemetryPath === '/') fail('--web.telemetry-path must start with / and not be /');
   const alertmanagerUrl = values['web.alertmanager-url'];
@@ -121,6 +123,7 @@ async function main(): Promise<void> {
       alertmanagerUrl,
       webConfigFile: values['web.config.file'],
       concurrency,
+      maxRequests,
       shard,
       logger,
     });
@@ -128,9 +131,6 @@ async function main(): Promise<void> {
     logger.fatal({ err: err instanceof Error ? err.message : String(err) }, 'cannot start');
     process.exit(1);
   }
-  // Start-up ends with the first round (every component probed once): until then the V8 new
-  // space keeps its first size (heap.ts).
-  void exporter.monitor.firstRound.then(endStartup);
   process.on('SIGHUP', () => {
     void exporter.reload();
   });

@@ -56,14 +56,23 @@ const logger = createLogger(oneOf('log.level', flags['log.level'], LOG_LEVELS), 
 
 // The SecureTransport profile's configuration reads the admin password from the environment.
 process.env[SIM_PASSWORD_ENV] ??= randomBytes(12).toString('hex');
-const sim = new SimCluster(profile.simOptions({ password: process.env[SIM_PASSWORD_ENV] }));
-try {
-  await sim.start();
-} catch (err) {
-  process.stderr.write(`cannot start the simulated cluster (${profile.title}): ${(err as Error).message}\n`);
+/**
+ * Exits 1 saying why `what` cannot start. The simulated servers and the simulator's control
+ * API have fixed addresses (`npm run sim` finds them there), so a taken one most likely
+ * means a demo already runs.
+ */
+const cannotStart = (what: string, err: unknown): never => {
+  const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+  const why =
+    e.code === 'EADDRINUSE' && e.address !== undefined
+      ? `${e.address}:${e.port} is already in use: is a demo (npm start) already running? Stop it first (Ctrl-C in its terminal); one demo runs at a time`
+      : e.message;
+  process.stderr.write(`cannot start ${what}: ${why}\n`);
   process.exit(1);
-}
-const control = await startControl(sim, '127.0.0.1', 10472);
+};
+const sim = new SimCluster(profile.simOptions({ password: process.env[SIM_PASSWORD_ENV] }));
+await sim.start().catch((err: unknown) => cannotStart(`the simulated cluster (${profile.title})`, err));
+const control = await startControl(sim, '127.0.0.1', 10472).catch((err: unknown) => cannotStart("the simulator's control API", err));
 const exporter = await startExporter({
   configFile: profileConfigFile(name),
   listenAddress: flags['web.listen-address'],
@@ -73,10 +82,7 @@ const exporter = await startExporter({
   alertmanagerUrl: flags['web.alertmanager-url'],
   concurrency,
   logger,
-}).catch((err: Error) => {
-  process.stderr.write(`cannot start the exporter: ${err.message}\n`);
-  process.exit(1);
-});
+}).catch((err: unknown) => cannotStart('the exporter', err));
 
 const width = Math.max(...profile.tryIt.map(([command]) => command.length)) + 17;
 process.stdout.write(`

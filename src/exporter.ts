@@ -1,6 +1,3 @@
-import { createServer, type Server } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { loadConfigFile } from './config/load.js';
 import { componentCount, shardConfig, WHOLE, type Shard } from './config/shard.js';
 import { ConfigStore, type ReloadResult } from './config/store.js';
@@ -9,6 +6,7 @@ import type { Logger } from './log.js';
 import { OwnMetrics } from './metrics/own.js';
 import { Monitor } from './monitor/monitor.js';
 import { createApp } from './web/app.js';
+import { serve } from './web/shell.js';
 import { loadWebConfig, type WebConfig } from './web/web-config.js';
 
 export interface ExporterOptions {
@@ -22,6 +20,8 @@ export interface ExporterOptions {
   /** TLS and basic auth, in the exporter-toolkit web-config.yml format. */
   readonly webConfigFile?: string;
   readonly concurrency?: number;
+  /** Most scrapes answered at once (`--web.max-requests`; 0: no limit). */
+  readonly maxRequests?: number;
   /** The part of the configured clusters to probe and export (`--shard.*`); default all of them. */
   readonly shard?: Shard;
   readonly logger: Logger;
@@ -37,18 +37,12 @@ export interface RunningExporter {
   close(): Promise<void>;
 }
 
-export function parseListenAddress(address: string): { host?: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(address);
-  if (!m) throw new Error(`invalid listen address "${address}"; expected host:port, :port or [v6]:port`);
-  const port = Number(m[3]);
-  if (port > 65535) throw new Error(`invalid port in listen address "${address}"`);
-  const host = m[1] ?? m[2];
-  return host ? { host, port } : { port };
-}
-
-/** Loads the configuration, starts probing and serves HTTP. Throws ConfigError on a bad file. */
+/**
+ * Loads the configuration, starts probing and serves HTTP.
+ * @throws ConfigError on a bad configuration or web configuration; `serve`'s error when the
+ * listen address is malformed or taken.
+ */
 export async function startExporter(opts: ExporterOptions): Promise<RunningExporter> {
-  const { host, port } = parseListenAddress(opts.listenAddress);
   const web: WebConfig = opts.webConfigFile ? await loadWebConfig(opts.webConfigFile) : {};
   const config = await loadConfigFile(opts.configFile);
   const metrics = new OwnMetrics();
@@ -77,7 +71,6 @@ export async function startExporter(opts: ExporterOptions): Promise<RunningExpor
   };
   const app = createApp({
     judgement: () => monitor.judgement(),
-    snapshotVersion: () => monitor.sequence,
     events: (query) => monitor.events(query),
     ready: () => monitor.ready(),
     reload,
@@ -87,29 +80,19 @@ export async function startExporter(opts: ExporterOptions): Promise<RunningExpor
     grafanaUrl: opts.grafanaUrl,
     alertmanagerUrl: opts.alertmanagerUrl,
     guard: web.guard,
+    maxRequests: opts.maxRequests,
   });
-  const server: Server = web.tls ? createHttpsServer(web.tls, app) : createServer(app);
-  server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
+  const served = await serve(app, { listenAddress: opts.listenAddress, tls: web.tls });
   monitor.start();
-  const addr = server.address() as AddressInfo;
-  const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  const url = `${web.tls ? 'https' : 'http'}://${shownHost === '[::]' || shownHost === '0.0.0.0' ? 'localhost' : shownHost}:${addr.port}`;
-  opts.logger.info({ address: `${shownHost}:${addr.port}`, tls: Boolean(web.tls), clusters: monitor.currentConfig.clusters.length }, 'listening');
+  opts.logger.info({ address: served.address, tls: Boolean(web.tls), clusters: monitor.currentConfig.clusters.length }, 'listening');
   return {
-    url,
+    url: served.url,
     monitor,
     store,
     metrics,
     reload,
     close: async () => {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await served.close();
       await monitor.stop();
     },
   };

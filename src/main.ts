@@ -1,8 +1,7 @@
-#!/usr/bin/env node
-// The entry point. V8 heap settings first (heap.ts), then the command line (cli.ts), loaded
-// only once they hold: with a static import, Node would read, parse and link every module
-// of the exporter before heap.ts ran, and the young generation would grow to 8 MB and more
-// on that work alone (measured: 1 MB at the first line, 8 MB 80 ms later).
-import './heap.js';
-
-await import('./cli.js');
+#!/usr/bin/env -S node --max-semi-space-size=4 --heap-growing-percent=20 --no-allocation-site-pretenuring
+// The entry point of `appcluster-exporter` and `appcluster-exporter agent` (the package's
+// bin). The V8 flags above are the runtime's settings the benchmarks showed worth their
+// place (docs/operations.md says what each does, bench/RESULTS.md what it bought); the
+// Dockerfile, the systemd units and the Kubernetes manifests start node with the same ones
+// (test/deploy/launch-flags.test.ts holds them equal). They are the operator's to change there.
+import './cli.js';

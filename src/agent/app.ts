@@ -1,6 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log.js';
-import { handler, send, sendText, type Guard } from '../web/http.js';
+import { createWebApp, send, sendText, type Guard } from '../web/shell.js';
 import type { Collector } from './collector.js';
 import type { AgentMetrics } from './metrics.js';
 
@@ -16,12 +15,12 @@ export interface AgentAppDeps {
 }
 
 /**
- * The agent's HTTP request handler (for `http.createServer`): the facts document, its own
+ * The agent's express app (served by `serve`): the facts document, its own
  * metrics and `/-/healthy`. No route takes a parameter: what is read is fixed by the
  * configuration, never by a request (a query string is ignored).
  */
-export function createAgentApp(deps: AgentAppDeps): (req: IncomingMessage, res: ServerResponse) => void {
-  return handler(
+export function createAgentApp(deps: AgentAppDeps): ReturnType<typeof createWebApp> {
+  return createWebApp(
     [
       {
         method: 'GET',

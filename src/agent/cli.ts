@@ -1,6 +1,5 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/errors.js';
-import { endStartup } from '../heap.js';
 import { createLogger, LOG_FORMATS, LOG_LEVELS } from '../log.js';
 import { loadAgentConfig } from './config.js';
 import { startAgent } from './server.js';
@@ -77,7 +76,6 @@ export async function agentMain(args: string[]): Promise<void> {
     logger.fatal({ err: err instanceof Error ? err.message : String(err) }, 'cannot start');
     process.exit(1);
   }
-  endStartup();
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;

@@ -5,7 +5,7 @@ import { failureCounts, type Observation } from '../evaluate/record.js';
 import type { ProbeReason } from '../reasons.js';
 import type { ExpectationStatus } from '../evaluate/snapshot.js';
 import { clusterMetrics as m, type MetricSpec } from './catalogue.js';
-import { TextBuffer, type BufferPool } from './text-buffer.js';
+import { TextBuffer } from './text-buffer.js';
 
 /**
  * The label sets of one cluster's series, as UTF-8 bytes, escaped, without the closing
@@ -90,19 +90,7 @@ function buildLabels(c: ClusterConfig): ClusterLabels {
   };
 }
 
-/**
- * Where a streamed scrape's text goes (`streamExposition`), a part at a time. Each call
- * returns undefined when it is done with the part's memory at once (the bytes went to the
- * kernel), else a promise that settles once it is; a rejected one stops the writing.
- */
-export interface Sink {
-  /** A part of about PART_BYTES; more follow. */
-  take(part: Buffer): Promise<void> | undefined;
-  /** The last part (the whole text, when it fits in one). */
-  end(part: Buffer): Promise<void> | undefined;
-}
-
-/** Text per part of a streamed scrape: 1 MiB, about 3 ms of writing. */
+/** Text per part of a scrape: 1 MiB, a few milliseconds of writing between turns of the event loop. */
 export const PART_BYTES = 1 << 20;
 /**
  * Room past PART_BYTES in a part's buffer, for the series that cross it (the writer looks
@@ -116,9 +104,8 @@ const PART_SLACK = 64 * 1024;
  */
 const lastSizes = new WeakMap<Config, number>();
 /**
- * Bytes per component of a first scrape: 1,353 with a version, a key, a value and a fact
- * (the benchmark's simulator). Too large a guess is dropped after the scrape (BufferPool),
- * too small a one grows by half.
+ * Bytes per component of a first scrape, about what a component with a version, a key, a
+ * value and a fact takes; too small a guess grows by half.
  */
 const FIRST_GUESS = 1400;
 
@@ -455,73 +442,35 @@ function writeClusters(judgement: Judgement, w: FamilyWriter): Generator<void, v
 }
 
 /**
- * A whole scrape: the judgement's cluster metrics, then the exporter's own registry, as
- * UTF-8 text in the exposition format. The result is a view of a buffer taken from `pool`
- * when one is given (give it back once it is sent), else of a new one. The cluster metrics
- * are written in one go, without yielding.
- * @throws Error when the judgement's round has passed (`Judgement.clusters`).
+ * A scrape: the judgement's cluster metrics, then the exporter's own registry, as UTF-8
+ * text in the exposition format, in parts of about `partBytes` (each its own buffer, the
+ * caller's once yielded). Written a part at a time as the reader pulls, so a large scrape is
+ * never whole in memory and a slow client holds back the writing, not the other way round;
+ * what it writes was taken from the records when it started, so rounds may pass meanwhile.
+ * @throws Error when the judgement's round had passed before the first part (`Judgement.clusters`).
  */
-export async function exposition(judgement: Judgement, own: Registry, pool?: BufferPool): Promise<Buffer> {
-  // Room to grow a little (2%: 0.8 MB at 30,000 components), so that the next scrape fits
-  // in the buffer this one gives back.
-  const out = new TextBuffer(expectedSize(judgement), pool);
-  const parts = writeClusters(judgement, new FamilyWriter(out, Infinity));
-  while (!parts.next().done);
-  out.utf8(await own.metrics());
-  lastSizes.set(judgement.config, out.pos);
-  return out.result();
-}
-
-/**
- * A scrape written part by part into `sink` (see `Sink`): the text of `exposition`, in
- * parts of about PART_BYTES written into two buffers in turn, so that it takes 2 MiB
- * however many components there are, where the whole text takes 41 MB at 30,000. While
- * the sink still holds a part, the writing waits (it yields to the event loop) before it
- * writes over that part's buffer; what it writes was taken from the records when it started,
- * so rounds may pass meanwhile. The buffers come from `pool` when one is given and go back
- * to it at the end.
- * @throws Error when the judgement's round has passed (`Judgement.clusters`), or what the sink's promise rejects with.
- */
-export async function streamExposition(judgement: Judgement, own: Registry, sink: Sink, pool?: BufferPool, partBytes = PART_BYTES): Promise<void> {
-  // A text smaller than a part takes one buffer of about its size, rounded up (to 256 KiB,
-  // with a quarter more room) so that the pool's buffer fits the next scrape too.
-  const size = Math.min(partBytes, Math.ceil((expectedSize(judgement) * 1.25) / SIZE_STEP) * SIZE_STEP) + PART_SLACK;
-  const out = new TextBuffer(size, pool);
-  /** The buffer written next, taken once a part is handed off. */
-  let spare: Buffer | undefined;
-  /** Settles once the sink is done with `spare`'s part. */
-  let spareHeld: Promise<void> | undefined;
+export async function* exposition(judgement: Judgement, own: Registry, partBytes = PART_BYTES): AsyncGenerator<Buffer, void, void> {
+  const size = Math.min(partBytes, expectedSize(judgement)) + PART_SLACK;
+  const out = new TextBuffer(size);
+  const parts = writeClusters(judgement, new FamilyWriter(out, partBytes));
   let written = 0;
-  let done = false;
-  const handOff = async (last: boolean): Promise<void> => {
-    if (spareHeld) await spareHeld;
-    if (!spare && !last) spare = pool ? pool.take(size) : Buffer.allocUnsafe(size);
-    const { part, buffer } = out.handOff(spare ?? EMPTY);
-    spare = buffer;
+  while (!parts.next().done) {
+    const part = out.handOff(Buffer.allocUnsafe(size));
     written += part.length;
-    spareHeld = last ? sink.end(part) : sink.take(part);
-    // Awaited at the next hand-off; a failure before that is not an unhandled rejection.
-    spareHeld?.catch(() => undefined);
-  };
-  try {
-    const parts = writeClusters(judgement, new FamilyWriter(out, partBytes));
-    while (!parts.next().done) await handOff(false);
-    out.utf8(await own.metrics());
-    await handOff(true);
-    await spareHeld;
-    lastSizes.set(judgement.config, written);
-    done = true;
-  } finally {
-    // Unless the sink may still hold a part (it failed): then the memory is left to the collector.
-    if (done || spareHeld === undefined) {
-      if (spare) pool?.give(spare);
-      out.release();
-    }
+    yield part;
   }
+  out.utf8(await own.metrics());
+  const last = out.result();
+  lastSizes.set(judgement.config, written + last.length);
+  yield last;
 }
 
-const EMPTY = Buffer.alloc(0);
-const SIZE_STEP = 256 * 1024;
+/** The whole text of `exposition`, in one buffer (tests, benchmarks). */
+export async function wholeExposition(judgement: Judgement, own: Registry, partBytes = PART_BYTES): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const part of exposition(judgement, own, partBytes)) parts.push(part);
+  return Buffer.concat(parts);
+}
 
 /**
  * The size of the judgement's text to expect, in bytes: the last scrape's of its

@@ -1,67 +1,4 @@
 /**
- * Large buffers kept for reuse. A new buffer of 35 MB (a scrape of 30,000 components) costs
- * more than writing the text into it: every page is faulted in and zeroed by the kernel,
- * and V8 counts it as external memory, which brings on full garbage collections. A buffer
- * goes back with `give` only once nothing reads it any more (the response is sent).
- */
-export class BufferPool {
-  private readonly idle: ArrayBuffer[] = [];
-  /** Memory this pool handed out: the only memory it takes back. */
-  private readonly mine = new WeakSet<ArrayBufferLike>();
-
-  /** Drops the idle buffers once none has been taken for `idleMs`. */
-  private dropTimer?: NodeJS.Timeout;
-
-  /**
-   * `keep`: idle buffers kept at most (the largest); `minBytes`: smaller ones are not worth
-   * keeping; `idleMs`: how long idle buffers are kept without a `take` (default: for ever).
-   */
-  constructor(
-    private readonly keep = 1,
-    private readonly minBytes = 1 << 20,
-    private readonly idleMs = Infinity,
-  ) {}
-
-  /** A buffer of at least `bytes` bytes (its content is garbage): an idle one if one is large enough, else a new one. */
-  take(bytes: number): Buffer {
-    const i = this.idle.findIndex((b) => b.byteLength >= bytes);
-    if (i < 0) {
-      // Slow: its own memory, never a slice of Node's shared pool for small buffers.
-      const b = Buffer.allocUnsafeSlow(bytes);
-      this.mine.add(b.buffer);
-      return b;
-    }
-    const [b] = this.idle.splice(i, 1);
-    return Buffer.from(b!);
-  }
-
-  /**
-   * Returns the memory under `body` (a buffer from `take`, or a view of one) for reuse. The
-   * caller vouches that nothing reads it any more. Memory the pool did not hand out, and a
-   * buffer given twice, are ignored; so is a buffer more than a tenth (and `minBytes`)
-   * larger than the text it held, which the next text of about that size would waste (the
-   * first scrape's buffer is a guess: 46 MB for 41 MB of text at 30,000 components).
-   */
-  give(body: Buffer): void {
-    const b = body.buffer;
-    if (!(b instanceof ArrayBuffer) || !this.mine.has(b) || b.byteLength < this.minBytes || this.idle.includes(b)) return;
-    if (b.byteLength > body.byteLength * 1.1 + this.minBytes) return;
-    this.idle.push(b);
-    this.idle.sort((x, y) => y.byteLength - x.byteLength);
-    this.idle.length = Math.min(this.idle.length, this.keep);
-    if (this.idleMs === Infinity) return;
-    clearTimeout(this.dropTimer);
-    this.dropTimer = setTimeout(() => (this.idle.length = 0), this.idleMs);
-    this.dropTimer.unref();
-  }
-
-  /** Idle buffers held, and their bytes. */
-  get held(): { buffers: number; bytes: number } {
-    return { buffers: this.idle.length, bytes: this.idle.reduce((n, b) => n + b.byteLength, 0) };
-  }
-}
-
-/**
  * A growable byte buffer for the exposition text: label sets are copied in as bytes made
  * once per configuration, label values and numbers are written a character at a time, so a
  * scrape builds no string per series and encodes no text twice.
@@ -71,31 +8,21 @@ export class TextBuffer {
   /** Bytes written so far. */
   pos = 0;
 
-  /**
-   * `sizeHint`: bytes to reserve at first (the size of the previous rendering is a good
-   * guess); `pool`: where the memory comes from, and where an outgrown buffer goes back.
-   */
-  constructor(
-    sizeHint: number,
-    private readonly pool?: BufferPool,
-  ) {
-    const size = Math.max(4096, Math.ceil(sizeHint));
-    this.buf = pool ? pool.take(size) : Buffer.allocUnsafe(size);
+  /** `sizeHint`: bytes to reserve at first (the size of the previous rendering is a good guess). */
+  constructor(sizeHint: number) {
+    this.buf = Buffer.allocUnsafe(Math.max(4096, Math.ceil(sizeHint)));
   }
 
   /**
    * Makes room for `n` more bytes: grows the buffer by half at least, so growth costs
    * O(total) and a scrape a little larger than the last (a reload added servers) does not
-   * take twice the memory, which the pool would then keep.
+   * take twice the memory.
    */
   reserve(n: number): void {
     if (this.pos + n <= this.buf.length) return;
     const size = Math.max(Math.ceil(this.buf.length * 1.5), this.pos + n);
-    const next = this.pool ? this.pool.take(size) : Buffer.allocUnsafe(size);
+    const next = Buffer.allocUnsafe(size);
     this.buf.copy(next, 0, 0, this.pos);
-    // No view of it went out: views go out only as `result` (once the writing is done) or
-    // with `handOff`, which moves the writer to another buffer.
-    this.pool?.give(this.buf);
     this.buf = next;
   }
 
@@ -184,21 +111,14 @@ export class TextBuffer {
   }
 
   /**
-   * The text written since the last hand-off (`part`, a view of `buffer`, no copy), and
-   * writing goes on at the start of `next`. The caller sees to it that nothing reads `next`
-   * any more; `buffer` is the caller's from now on.
+   * The text written since the last hand-off (a view of the buffer, no copy, the caller's
+   * from now on); writing goes on at the start of `next`.
    */
-  handOff(next: Buffer): { part: Buffer; buffer: Buffer } {
-    const buffer = this.buf;
-    const part = buffer.subarray(0, this.pos);
+  handOff(next: Buffer): Buffer {
+    const part = this.buf.subarray(0, this.pos);
     this.buf = next;
     this.pos = 0;
-    return { part, buffer };
-  }
-
-  /** Gives the buffer back to the pool: nothing may read the text any more. */
-  release(): void {
-    this.pool?.give(this.buf);
+    return part;
   }
 
   /** The text written, as a view of the buffer (no copy). */

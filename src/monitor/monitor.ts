@@ -103,6 +103,8 @@ export class Monitor {
   /** The instant of the latest round (ms since the epoch) and how many rounds have run. */
   private roundAtMs = 0;
   private rounds = 0;
+  /** The latest round's judgement, once asked for: every reader of the round shares it. */
+  private shared?: Judgement;
   /** Servers by serverKey, for the site and role in log lines. */
   private servers = new Map<string, ServerConfig>();
   /**
@@ -135,11 +137,6 @@ export class Monitor {
     this.apply(this.config);
     this.roundTimer = setInterval(() => this.round(), this.opts.roundMs ?? 1000);
     this.roundTimer.unref();
-  }
-
-  /** How many rounds have run (reloads count as rounds): a snapshot is shared only within one. */
-  get sequence(): number {
-    return this.rounds;
   }
 
   /**
@@ -220,11 +217,13 @@ export class Monitor {
 
   /**
    * The judgement of the latest round: the records at the instant the round judged. Requests
-   * share it until the next round (see `sequence`), after which it throws when read.
+   * share it until the next round (a reload counts as one), after which it throws when read.
    */
   judgement(): Judgement {
+    if (this.shared) return this.shared;
     const round = this.rounds;
-    return new Judgement(this.config, this.records, this.roundAtMs || Date.now(), this.history, () => this.rounds === round);
+    this.shared = new Judgement(this.config, this.records, this.roundAtMs || Date.now(), this.history, () => this.rounds === round);
+    return this.shared;
   }
 
   /** The snapshot of the latest round (`judgement().snapshot()`). */
@@ -249,7 +248,7 @@ export class Monitor {
   /** Records a reload's outcome as an event, shown from the next snapshot on. */
   noteReload(result: ReloadResult, nowMs = Date.now()): void {
     this.eventLog.add(result.ok ? event.reloaded(nowMs / 1000, result.changed, this.config.clusters.length) : event.reloadFailed(nowMs / 1000, result.error));
-    this.rounds++;
+    this.nextRound();
   }
 
   /** Stops probing, waits for running probes, folds their results in and closes every connection pool. */
@@ -285,8 +284,14 @@ export class Monitor {
       this.log(e);
     }
     this.roundAtMs = nowMs;
-    this.rounds++;
+    this.nextRound();
     if (this.unprobed.size === 0) this.endFirstRound();
+  }
+
+  /** Starts a new round: its judgement (and snapshot) is made anew when first asked for, and the last one's memory goes. */
+  private nextRound(): void {
+    this.rounds++;
+    this.shared = undefined;
   }
 
   /** One log line per event, in the fields the logs have always had. */

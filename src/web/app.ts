@@ -1,29 +1,21 @@
-import { finished } from 'node:stream/promises';
-import { promisify } from 'node:util';
-import { createGzip, gzip as gzipCallback } from 'node:zlib';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Registry } from 'prom-client';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import type { ServerResponse } from 'node:http';
+import type { Request, Response } from 'express';
+import type { Registry } from 'prom-client';
 import type { ReloadResult } from '../config/store.js';
 import type { ClusterEvent } from '../evaluate/events.js';
 import type { Judgement } from '../evaluate/evaluate.js';
 import type { Logger } from '../log.js';
-import { expectedSize, exposition, streamExposition, type Sink } from '../metrics/render.js';
-import { BufferPool } from '../metrics/text-buffer.js';
+import { exposition } from '../metrics/render.js';
 import { assets } from './assets.js';
-import { acceptsGzip, AnswerClosed, handler, send, sendJson, sendText, StreamedAnswer, type Guard, type Request, type Response, type Route } from './http.js';
 import { renderClusters, renderPage } from './page.js';
-import { SnapshotCache, type Recycle, type Render } from './snapshot-cache.js';
+import { createWebApp, searchParams, send, sendJson, sendText, type Guard, type Route } from './shell.js';
 
 export interface AppDeps {
-  /** The judgement of the latest round (Monitor.judgement). */
+  /** The judgement of the latest round, shared by the round's requests (Monitor.judgement). */
   readonly judgement: () => Judgement;
-  /**
-   * Changes with every round of results and every reload, failed ones too: a snapshot is
-   * shared only while it holds (Monitor.sequence).
-   */
-  readonly snapshotVersion: () => unknown;
-  /** How long requests share one snapshot and its renderings at most (default 1 s; 0: never). */
-  readonly snapshotMaxAgeMs?: number;
   /** Recent events, newest first (Monitor.events). */
   readonly events: (opts: { sinceSeconds?: number; cluster?: string; limit: number }) => readonly ClusterEvent[];
   readonly ready: () => boolean;
@@ -37,65 +29,44 @@ export interface AppDeps {
   readonly alertmanagerUrl?: string;
   /** Runs before every route (authentication). */
   readonly guard?: Guard;
+  /**
+   * Most scrapes answered at once (`--web.max-requests`, default 40; 0: no limit): past it a
+   * scrape is answered 503, as client_golang's promhttp `MaxRequestsInFlight` does, so that a
+   * crowd of scrapers cannot take the exporter's memory and CPU from its probes.
+   */
+  readonly maxRequests?: number;
 }
 
-const gzip = promisify(gzipCallback);
+/** The default of `--web.max-requests` (node_exporter's). */
+export const MAX_REQUESTS = 40;
+
 // Level 1: nearly all of the gain (exposition text is repetitive) for the least CPU. Output
 // in 1 MB pieces: zlib calls back to the event loop once per piece, and with the default
-// 16 KB a busy loop made a 30,000-component scrape wait seconds for ~110 round trips.
+// 16 KB a busy loop made a large scrape wait on many round trips.
 const GZIP = { level: 1, chunkSize: 1 << 20 };
 
-/**
- * Text per part of a gzipped scrape: 4 MiB. The compressor calls back once per part, on the
- * event loop, which at 30,000 components is busy with probes: with 1 MiB parts a scrape
- * waited for 40 such turns and took 2 s.
- */
-const GZIP_PART_BYTES = 4 << 20;
-/** Plain scrapes of one round streamed each for its client; later ones share a whole rendering. */
-const STREAMED_PER_ROUND = 2;
-/**
- * Plain scrapes are streamed only when the text is expected to be larger than this (8 MiB,
- * about 6,000 components). Below it the whole text costs little memory (4 MB at 3,000
- * components), and a whole rendering serves every client of the round: streamed ones are
- * written once per client, on the event loop the probes share.
- */
-const STREAM_ABOVE_BYTES = 8 << 20;
-const GZIPPED = { 'Content-Encoding': 'gzip', Vary: 'Accept-Encoding' };
-const PLAIN = { Vary: 'Accept-Encoding' };
-
-/**
- * A scrape gzipped as it is written (`streamExposition` into the compressor, which works off
- * the main thread): at 30,000 components 40.6 MB of text become 1.8 MB, and the text is
- * never whole in memory.
- */
-async function gzipExposition(judgement: Judgement, own: Registry, pool: BufferPool): Promise<Buffer> {
-  const zip = createGzip(GZIP);
-  const out: Buffer[] = [];
-  zip.on('data', (chunk: Buffer) => out.push(chunk));
-  const ended = finished(zip);
-  // Awaited below; when the writing fails first, the compressor is destroyed and this rejects unheard.
-  ended.catch(() => undefined);
-  // The compressor calls back once it has read a part: its memory is free then.
-  const write = (part: Buffer): Promise<void> => new Promise((resolve, reject) => zip.write(part, (err) => (err ? reject(err) : resolve())));
-  const sink: Sink = {
-    take: write,
-    end: (part) => {
-      const written = write(part);
-      zip.end();
-      return written;
-    },
-  };
-  try {
-    await streamExposition(judgement, own, sink, pool, GZIP_PART_BYTES);
-    await ended;
-  } finally {
-    zip.destroy();
-  }
-  return Buffer.concat(out);
+/** True when the client takes gzip over the identity encoding (Accept-Encoding, RFC 9110 §12.5.3). */
+export function acceptsGzip(req: Request): boolean {
+  return req.headers['accept-encoding'] !== undefined && req.acceptsEncodings('gzip', 'identity') === 'gzip';
 }
 
-/** Thrown when the client went away before its answer was sent (see `SnapshotCache.use`). */
-const clientGone = new Error('client went away');
+/**
+ * Answers 200 with `body` as a stream through `stream.pipeline`, gzipped when the client
+ * asks: back-pressure from the client holds back the writing, and a client that goes away
+ * stops it. A client gone before the end is not an error of ours; any other error is
+ * thrown (express then closes the connection, the answer having begun).
+ */
+async function stream(req: Request, res: Response, type: string, body: AsyncIterable<Buffer> | Iterable<Buffer>, headers: Record<string, string> = {}): Promise<void> {
+  const gzip = acceptsGzip(req);
+  res.writeHead(200, { ...headers, 'Content-Type': type, Vary: 'Accept-Encoding', ...(gzip ? { 'Content-Encoding': 'gzip' } : {}) });
+  const source = Readable.from(body, { objectMode: false });
+  try {
+    await (gzip ? pipeline(source, createGzip(GZIP), res) : pipeline(source, res));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE' && !res.writableFinished) return;
+    throw err;
+  }
+}
 
 /** Most events one `/api/v1/events` answer holds, and the default. */
 const EVENTS_LIMIT = 1000;
@@ -141,98 +112,26 @@ const CSP = [
 ].join('; ');
 
 /**
- * Builds the HTTP request handler (for `http.createServer`); listening is the caller's job,
- * so tests run it on port 0. Routes: the telemetry path (default /metrics), /-/healthy,
- * /-/ready, POST /-/reload, /api/v1/status, /api/v1/events, the status page (/) and its
- * assets (/static/NAME, /favicon.ico).
+ * Builds the exporter's express app; listening is the caller's job (`serve`), so tests run
+ * it on port 0. Routes: the telemetry path (default /metrics), /-/healthy, /-/ready,
+ * POST /-/reload, /api/v1/status, /api/v1/events, the status page (/) and its assets
+ * (/static/NAME, /favicon.ico).
  */
-export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResponse) => void {
-  const cache = new SnapshotCache(deps.judgement, deps.snapshotVersion, deps.snapshotMaxAgeMs ?? 1000);
-  /** Sends a body; resolves once it has been handed to the socket, rejects with `clientGone` when the client went away first. */
-  type SendBody = (bytes: Buffer) => Promise<void>;
-  /**
-   * Answers with the body that `get` passes to its `SendBody` (a shared rendering). A body
-   * counts as read until the response has been handed to the socket (`finished`), so that
-   * a rendering's `recycle` gets it only once nothing reads it.
-   */
-  const sendShared = async (res: Response, type: string, headers: Record<string, string>, get: (sendBody: SendBody) => Promise<void>): Promise<void> => {
-    const sendBody: SendBody = async (bytes) => {
-      send(res, 200, type, bytes, headers);
-      // Rejects when the client goes away before the end: then the body is not recycled.
-      await finished(res).catch(() => {
-        throw clientGone;
-      });
-    };
-    try {
-      await get(sendBody);
-    } catch (err) {
-      // Nothing to answer. Any other error is the handler's (a 500).
-      if (err !== clientGone) throw err;
-    }
-  };
-  /**
-   * Sends the shared `format` rendering, gzipped (level 1, off the main thread) for clients
-   * that ask, as Prometheus does.
-   */
-  const sendRendering = async (req: Request, res: Response, type: string, format: string, render: Render<Judgement>, recycle?: Recycle): Promise<void> => {
-    if (acceptsGzip(req)) {
-      await sendShared(res, type, GZIPPED, async (sendBody) => sendBody(await cache.derived(format, render, 'gzip', (plain) => gzip(plain, GZIP), recycle)));
-    } else {
-      await sendShared(res, type, PLAIN, (sendBody) => cache.use(format, render, sendBody, recycle));
-    }
-  };
-
+export function createApp(deps: AppDeps): ReturnType<typeof createWebApp> {
   const own = deps.ownRegistry;
-  // A whole exposition's memory (4 MB at 3,000 components, 41 MB at 30,000) is reused from
-  // one scrape to the next while such scrapes keep coming, and given back after a minute
-  // without. Small ones too (from 64 KiB), and the two part buffers of a streamed one are
-  // always kept: a new buffer per scrape is garbage V8 frees only at its next collection,
-  // which in a quiet process comes late (at 300 components, 0.5 MB per scrape piled up).
-  const textPool = new BufferPool(1, 64 << 10, 60_000);
-  const partPool = new BufferPool(2, 0);
-  /** A streamed scrape is being written: a plain one in the meantime gets the shared rendering. */
-  let streaming = false;
-  /**
-   * `/metrics`. A plain GET of a large text (above STREAM_ABOVE_BYTES) is streamed
-   * (`streamExposition`): written part by part while the client reads, it takes 2 MiB where
-   * the whole text takes 41 MB at 30,000 components. One at a time, two per round at most
-   * (a scrape that comes right after another, a second scraper), and none once the round
-   * has a whole rendering. Gzip (Prometheus asks for it) is streamed into the compressor
-   * the same way, and the result shared by every gzip scrape of the round. Other plain
-   * scrapes (a smaller text, many clients at once), HEAD and HTTP/1.0 share one whole
-   * rendering: however many clients ask, a round costs at most four renderings, and under a
-   * crowd of plain scrapes at most two.
-   */
+  const maxRequests = deps.maxRequests ?? MAX_REQUESTS;
+  let scrapes = 0;
+  /** `/metrics`: the round's judgement written as it is sent (see `exposition`). */
   const metrics = async (req: Request, res: Response): Promise<void> => {
-    const type = own.contentType;
-    if (acceptsGzip(req)) {
-      await sendShared(res, type, GZIPPED, (sendBody) => cache.use('metrics+gzip', (judgement) => gzipExposition(judgement, own, partPool), sendBody));
+    if (maxRequests > 0 && scrapes >= maxRequests) {
+      sendText(res, 503, `Too many scrapes at once (--web.max-requests=${maxRequests}); try again later.\n`);
       return;
     }
-    // HEAD gets the Content-Length a GET would; an HTTP/1.0 answer has no chunks, so one
-    // cut short would look whole: both get the whole rendering.
-    // A whole rendering of the round means clients come at once: they share it.
-    if (
-      req.method !== 'GET' ||
-      req.httpVersion === '1.0' ||
-      streaming ||
-      cache.rendered('metrics') ||
-      expectedSize(cache.snapshot()) <= STREAM_ABOVE_BYTES ||
-      !cache.claim('metrics:streamed', STREAMED_PER_ROUND)
-    ) {
-      const render = (judgement: Judgement) => exposition(judgement, own, textPool);
-      await sendShared(res, type, PLAIN, (sendBody) => cache.use('metrics', render, sendBody, (body) => textPool.give(body)));
-      return;
-    }
-    streaming = true;
+    scrapes++;
     try {
-      await streamExposition(cache.snapshot(), own, new StreamedAnswer(res, 200, type, PLAIN), partPool);
-    } catch (err) {
-      // The client went away or stalled: nothing to answer. Any other error is the
-      // handler's: a 500, or once part of the answer went out, a closed connection.
-      if (!(err instanceof AnswerClosed)) throw err;
+      await stream(req, res, own.contentType, exposition(deps.judgement(), own));
     } finally {
-      streaming = false;
+      scrapes--;
     }
   };
 
@@ -259,13 +158,13 @@ export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResp
     {
       method: 'GET',
       path: '/api/v1/status',
-      handle: (req, res) => sendRendering(req, res, 'application/json; charset=utf-8', 'status', (judgement) => Buffer.from(JSON.stringify({ status: 'success', data: judgement.snapshot() }))),
+      handle: (req, res) => stream(req, res, 'application/json; charset=utf-8', [Buffer.from(JSON.stringify({ status: 'success', data: deps.judgement().snapshot() }))]),
     },
     {
       method: 'GET',
       path: '/api/v1/events',
       handle: (req, res) => {
-        const query = eventsQuery(req.query);
+        const query = eventsQuery(searchParams(req));
         if (typeof query === 'string') sendJson(res, 400, { status: 'error', errorType: 'bad_data', error: query }, { 'Cache-Control': 'no-store' });
         else sendJson(res, 200, { status: 'success', data: { events: deps.events(query) } }, { 'Cache-Control': 'no-store' });
       },
@@ -275,8 +174,8 @@ export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResp
       path: '/',
       handle: (req, res) => {
         const opts = { grafanaUrl: deps.grafanaUrl, alertmanagerUrl: deps.alertmanagerUrl };
-        const snapshot = cache.snapshot().snapshot();
-        const body = req.query.get('fragment') === 'clusters' ? renderClusters(snapshot, opts) : renderPage(snapshot, opts);
+        const snapshot = deps.judgement().snapshot();
+        const body = searchParams(req).get('fragment') === 'clusters' ? renderClusters(snapshot, opts) : renderPage(snapshot, opts);
         send(res, 200, 'text/html; charset=utf-8', body.value, { 'Content-Security-Policy': CSP, 'Cache-Control': 'no-store' });
       },
     },
@@ -284,9 +183,9 @@ export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResp
     { method: 'GET', path: '/favicon.ico', handle: (_req, res) => sendAsset(res, assets['favicon.svg']!) },
     ...Object.entries(assets).map(([name, asset]): Route => ({ method: 'GET', path: `/static/${name}`, handle: (_req, res) => sendAsset(res, asset) })),
   ];
-  return handler(routes, { guard: deps.guard, logger: deps.logger });
+  return createWebApp(routes, { guard: deps.guard, logger: deps.logger });
 }
 
-function sendAsset(res: Response, asset: { readonly type: string; readonly body: string | Buffer }): void {
+function sendAsset(res: ServerResponse, asset: { readonly type: string; readonly body: string | Buffer }): void {
   send(res, 200, asset.type, asset.body, { 'Cache-Control': 'max-age=300' });
 }

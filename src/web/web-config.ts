@@ -6,7 +6,7 @@ import bcrypt from 'bcryptjs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { nonEmptyText, parseYamlFile, readConfigText, text, validate } from '../config/yaml-schema.js';
-import { sendText, type Guard } from './http.js';
+import { sendText, type Guard } from './shell.js';
 
 /**
  * `--web.config.file`, in the Prometheus exporter-toolkit format:
