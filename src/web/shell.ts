@@ -140,6 +140,12 @@ const HEADERS_TIMEOUT_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 30_000;
 /** Idle keep-alive connections stay open this long (65 s), past Prometheus' scrape interval. */
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+/**
+ * A connection on which nothing moves for this long (2 min) is closed: a client that stops
+ * reading its answer midway would otherwise hold the answer's memory and a scrape's place
+ * (`--web.max-requests`) for ever.
+ */
+const STALL_TIMEOUT_MS = 120_000;
 
 /**
  * Listens on `listenAddress` with the TLS settings of web-config.yml, if any.
@@ -152,6 +158,7 @@ export async function serve(app: express.Express, opts: { readonly listenAddress
   server.headersTimeout = HEADERS_TIMEOUT_MS;
   server.requestTimeout = REQUEST_TIMEOUT_MS;
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  server.timeout = STALL_TIMEOUT_MS;
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -6,7 +6,7 @@ import { parseConfig } from '../../src/config/load.js';
 import { componentCount } from '../../src/config/shard.js';
 import { evaluate, Judgement } from '../../src/evaluate/evaluate.js';
 import { OwnMetrics } from '../../src/metrics/own.js';
-import { exposition, streamExposition } from '../../src/metrics/render.js';
+import { exposition, wholeExposition } from '../../src/metrics/render.js';
 import { renderSnapshotWithPromClient } from '../helpers/prom-client-render.js';
 import { recordsFor } from '../helpers/records.js';
 import { run } from '../helpers/tools.js';
@@ -69,7 +69,7 @@ function scenario(ok: Ok = OK) {
 async function page(): Promise<string> {
   const { records, own } = scenario();
   // Build facts differ between machines; everything else is fixed by the scenario.
-  return (await exposition(new Judgement(config, records, NOW), own.registry)).toString().replace(
+  return (await wholeExposition(new Judgement(config, records, NOW), own.registry)).toString().replace(
     /appcluster_exporter_build_info\{version="[^"]*",node_version="[^"]*"\}/,
     'appcluster_exporter_build_info{version="VERSION",node_version="NODE"}',
   );
@@ -88,20 +88,20 @@ describe('/metrics of a fixed scenario', () => {
     expect(result.status).toBe(0);
   });
 
-  it('is the same text streamed in parts, whether the sink takes each part at once or later', async () => {
+  it('is the same text in parts of any size, each part left as it was when the next is written', async () => {
     const { records, own } = scenario();
-    const whole = (await exposition(new Judgement(config, records, NOW), own.registry)).toString();
+    const whole = (await wholeExposition(new Judgement(config, records, NOW), own.registry)).toString();
     for (const partBytes of [1, 100, 4096]) {
-      const parts: string[] = [];
-      let n = 0;
-      // Every other part taken later: the writer must not write over it before then.
-      const take = (part: Buffer): Promise<void> | undefined => {
-        const copy = () => void parts.push(part.toString());
-        if (n++ % 2 === 0) return copy();
-        return new Promise((resolve) => setTimeout(() => resolve(copy()), 1));
-      };
-      await streamExposition(new Judgement(config, records, NOW), own.registry, { take, end: take }, undefined, partBytes);
-      expect([partBytes, parts.join('')]).toEqual([partBytes, whole]);
+      const parts: Buffer[] = [];
+      const texts: string[] = [];
+      for await (const part of exposition(new Judgement(config, records, NOW), own.registry, partBytes)) {
+        parts.push(part);
+        texts.push(part.toString());
+        // A turn of the event loop between parts, as a socket's back-pressure gives.
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      }
+      expect([partBytes, texts.join('')]).toEqual([partBytes, whole]);
+      expect(parts.map((p) => p.toString())).toEqual(texts);
       if (partBytes < 4096) expect(parts.length).toBeGreaterThan(3);
     }
   });
@@ -112,7 +112,7 @@ describe('/metrics of a fixed scenario', () => {
     for (const now of [NOW, NOW + 90_000, NOW + 1e9]) {
       // The status page's and the API's snapshot, rendered by prom-client; /metrics is written from the records.
       const reference = await Registry.merge([renderSnapshotWithPromClient(evaluate(config, records, now)), own.registry]).metrics();
-      expect((await exposition(new Judgement(config, records, now), own.registry)).toString()).toBe(reference);
+      expect((await wholeExposition(new Judgement(config, records, now), own.registry)).toString()).toBe(reference);
     }
   });
 });
