@@ -26,4 +26,5 @@ USER 1000:1000
 # compose and Kubernetes declare theirs next to them; test/deploy/container.test.ts checks
 # that they match.
 EXPOSE 10471
-CMD ["node", "dist/src/main.js", "--config.file=/etc/appcluster/config.yml"]
+# The V8 flags are the bin's (src/main.ts): yours to change here.
+CMD ["node", "--max-semi-space-size=4", "--heap-growing-percent=20", "--no-allocation-site-pretenuring", "dist/src/main.js", "--config.file=/etc/appcluster/config.yml"]

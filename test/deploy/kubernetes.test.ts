@@ -14,6 +14,7 @@ import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Secret } from 'kubernetes-models/v1/Secret';
 import { Service } from 'kubernetes-models/v1/Service';
+import { splitLaunch } from '../helpers/launch.js';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 // @ts-expect-error: a plain ES module script, without type declarations.
@@ -144,8 +145,9 @@ function checkExporter(deployment: Doc, all: Doc[]): void {
   expect(dockerfile).toMatch(new RegExp(`^USER ${pod.securityContext.runAsUser}:${pod.securityContext.runAsGroup}$`, 'm'));
   expect(dockerfile).toMatch(/^EXPOSE 10471$/m);
   const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
-  expect(container!.command, 'the program of the image CMD').toEqual(cmd.slice(0, 2));
-  expect(cmd.slice(2)).toEqual(['--config.file=/etc/appcluster/config.yml']);
+  const program = splitLaunch(cmd);
+  expect(container!.command, 'the program of the image CMD').toEqual([program.node, ...program.flags, program.main]);
+  expect(program.args).toEqual(['--config.file=/etc/appcluster/config.yml']);
   expect(pod.securityContext.runAsNonRoot).toBe(true);
   expect(pod.automountServiceAccountToken).toBe(false);
   expect(container!.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });

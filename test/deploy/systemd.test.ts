@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { splitLaunch } from '../helpers/launch.js';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { keepAliveSlots } from '../../src/probes/fd-budget.js';
@@ -57,7 +58,7 @@ describe('the systemd unit', () => {
   });
 
   it('starts the exporter with flags it accepts, on the image and Kubernetes paths and port', () => {
-    const [node, main, ...flags] = one('Service.ExecStart').split(' ');
+    const { node, main, args: flags } = splitLaunch(one('Service.ExecStart').split(' '));
     expect(node).toBe('/usr/bin/node');
     expect(main).toBe('/opt/appcluster-exporter/dist/src/main.js');
     expect(flags).toEqual(['--config.file=/etc/appcluster/config.yml', '--web.listen-address=:10471']);
