@@ -10,6 +10,7 @@
  * from JSON, a process by name over the whole process table, a TCP port and a local health
  * URL. All traffic stays on 127.0.0.1.
  */
+import { shippedFlags } from './harness.js';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -68,7 +69,7 @@ async function startAgent(name: string, minInterval: string): Promise<{ child: C
   const file = join(dir, `${name}.yml`);
   writeFileSync(file, config(minInterval));
   const port = await freePort();
-  const child = await startChild(name, process.execPath, [main, 'agent', `--config.file=${file}`, `--web.listen-address=127.0.0.1:${port}`], {
+  const child = await startChild(name, process.execPath, [...shippedFlags(), main, 'agent', `--config.file=${file}`, `--web.listen-address=127.0.0.1:${port}`], {
     maxSeconds: windowSeconds * 3 + 120,
   });
   await waitForLine(child, /msg=listening/, 15_000);

@@ -21,6 +21,18 @@ export const PROBE_TIMEOUT_S = 5;
 /** Components per simulator process: a listener and an inbound connection each must fit its fd limit. */
 export const MAX_COMPONENTS_PER_SIM = 8000;
 
+/**
+ * The node flags the exporter ships with: those of its bin's shebang
+ * (`#!/usr/bin/env -S node FLAGS`, src/main.ts), which the Dockerfile and the units repeat.
+ * The benchmarks start the exporter with them, as shipped.
+ */
+export function shippedFlags(): string[] {
+  const shebang = readFileSync(EXPORTER, 'utf8').split('\n', 1)[0]!;
+  const m = /^#!\/usr\/bin\/env -S node(.*)$/.exec(shebang);
+  if (!m) throw new Error(`${EXPORTER}: no "#!/usr/bin/env -S node" line`);
+  return m[1]!.split(' ').filter(Boolean);
+}
+
 /** Throws unless the exporter and the simulator are built. */
 export function requireBuild(): void {
   for (const file of [EXPORTER, SIM]) {

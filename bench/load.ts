@@ -33,6 +33,7 @@ import {
   log,
   ownCounters,
   requireBuild,
+  shippedFlags,
   startSim,
   waitFor200,
 } from './harness.js';
@@ -208,7 +209,7 @@ async function main(): Promise<boolean> {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const started = performance.now();
-    const exporter = await startChild('exporter', process.execPath, [EXPORTER, `--config.file=${configFile}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn']);
+    const exporter = await startChild('exporter', process.execPath, [...shippedFlags(), EXPORTER, `--config.file=${configFile}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn']);
     children.push(exporter);
     await waitFor200(`${url}/-/healthy`, 120_000, exporter);
     const listeningSeconds = (performance.now() - started) / 1000;

@@ -32,6 +32,7 @@ import {
   log,
   ownCounters,
   requireBuild,
+  shippedFlags,
   startSim,
   waitFor200,
   type Fetched,
@@ -74,7 +75,7 @@ const USAGE = `usage: npm run bench -- [flags]
   --results=FILE           Markdown results file (default bench/RESULTS.md; "" to skip)
   --warmup-probes=N        each program runs N probes (and at least 10 s) before its window opens (default 3000)
   --concurrency=N          most /probe requests in flight to blackbox_exporter (default 256)
-  --exporter-node-flags=F  extra node flags for the exporter, space-separated (e.g. "--max-old-space-size=256")
+  --exporter-node-flags=F  node flags for the exporter after the bin's own, space-separated (e.g. "--max-old-space-size=256")
   --exporter-output=FILE   append every line the exporter prints (e.g. with --trace-gc-nvp), each after the
                            seconds since it started, to FILE
 `;
@@ -219,7 +220,8 @@ function warmupSeconds(components: number): number {
 async function measureExporter(size: SizeResult, sim: Sim, configFile: string): Promise<ExporterResult> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const nodeFlags: string[] = flags['exporter-node-flags'].split(' ').filter(Boolean);
+  // As shipped: the bin's flags, then any the run adds (the later one of a pair wins).
+  const nodeFlags: string[] = [...shippedFlags(), ...flags['exporter-node-flags'].split(' ').filter(Boolean)];
   if (flags.profile) {
     mkdirSync(flags['profile-dir'], { recursive: true });
     nodeFlags.push(`--${flags.profile}-prof`, `--${flags.profile}-prof-dir=${flags['profile-dir']}`);
