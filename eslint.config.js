@@ -12,6 +12,18 @@ export default tseslint.config(
     },
   },
   {
+    // Rules that need the types, for the TypeScript that tsconfig.json covers. A promise
+    // nobody awaits hides its failure: a probe's rejection lost, a test's
+    // `expect(...).rejects` that can never fail.
+    files: ['**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/await-thenable': 'error',
+    },
+  },
+  {
     // Tests walk parsed YAML and JSON documents whose shape is the thing under test.
     files: ['test/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },

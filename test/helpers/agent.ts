@@ -17,6 +17,19 @@ export function progetConfig(key: string, extra = ''): string {
 `;
 }
 
+/** A fact the agent read, with its kind's fields. */
+export type ReadFact = Extract<FactEntry, { ok: true }>;
+
+/**
+ * `entry` when the agent read it, else an error saying why not: a field of a fact that
+ * failed would otherwise be compared as `undefined`, which two failed facts share.
+ */
+export function readFact(entry: FactEntry | undefined): ReadFact {
+  if (!entry) throw new Error('no such fact in the document');
+  if (!entry.ok) throw new Error(`the ${entry.kind} fact was not read: ${entry.error} (${entry.detail})`);
+  return entry;
+}
+
 export interface TestAgent {
   readonly agent: RunningAgent;
   readonly logLines: string[];

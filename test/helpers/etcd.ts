@@ -124,7 +124,7 @@ export class EtcdCluster {
 
   /** Kills every member and removes the data directories; safe to call more than once. */
   async stop(): Promise<void> {
-    await Promise.all(this.members.map((m) => m.process?.kill('SIGKILL')));
+    await Promise.all(this.members.map(async (m) => m.process?.kill('SIGKILL')));
     for (const m of this.members) m.process = undefined;
     if (this.dir) {
       await rm(this.dir, { recursive: true, force: true });

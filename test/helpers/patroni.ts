@@ -188,7 +188,7 @@ export class PatroniCluster {
 
   /** Kills Patroni, then each postmaster and its backends, and removes the directory; safe to call more than once. */
   async stop(): Promise<void> {
-    await Promise.all(this.nodes.map((n) => n.process?.kill('SIGKILL')));
+    await Promise.all(this.nodes.map(async (n) => n.process?.kill('SIGKILL')));
     for (const node of this.nodes) {
       node.process = undefined;
       await stopPostmaster(join(node.dir, 'data'));

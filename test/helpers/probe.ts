@@ -1,4 +1,4 @@
-import type { Config } from '../../src/config/types.js';
+import type { Config, Reading, StatusRule } from '../../src/config/types.js';
 import { buildProbes } from '../../src/probes/build.js';
 import { read } from '../../src/probes/extract.js';
 import type { ProbeResult } from '../../src/probes/types.js';
@@ -20,4 +20,16 @@ export function probesOf(config: Config) {
     },
     close: () => built.close(),
   };
+}
+
+/** A reading as a test writes it: every part optional, the status `match` defaulting to `equals` as the loader's does. */
+export type ReadingSpec = Omit<Partial<Reading>, 'status'> & {
+  readonly status?: Omit<StatusRule, 'match'> & { readonly match?: StatusRule['match'] };
+};
+
+/** Reads an answer the way the http probe hands it over: `spec` as the loader would build it. */
+export function extract(spec: ReadingSpec, body: unknown, headers: Record<string, string>, hash: (k: string) => string, now?: number): ProbeResult {
+  const { status, ...rest } = spec;
+  const reading: Reading = { values: {}, facts: {}, ...rest, ...(status ? { status: { match: 'equals', ...status } } : {}) };
+  return read(reading, { success: true, body, headers }, hash, now);
 }

@@ -13,7 +13,7 @@ import { startExporter, type RunningExporter } from '../../src/exporter.js';
 import { createLogger } from '../../src/log.js';
 import { nthAddress } from '../../src/sim/cluster.js';
 import { sample } from '../hardening/util.js';
-import { progetConfig, startTestAgent, type TestAgent } from '../helpers/agent.js';
+import { progetConfig, readFact, startTestAgent, type TestAgent } from '../helpers/agent.js';
 import { randomBase, tempDir, waitFor } from '../helpers/stack.js';
 
 const SECRET = `fp-${randomBytes(16).toString('hex')}`;
@@ -105,7 +105,7 @@ describe('three agents probed by the exporter', () => {
       const m = await metrics();
       return NODES.every((n) => inSync(m, n) === 1) && fingerprints(m) === 1 ? true : undefined;
     });
-    const published = await Promise.all(agents.map(async (a) => (await a.fact('encryption_key'))['fingerprint']));
+    const published = await Promise.all(agents.map(async (a) => readFact(await a.fact('encryption_key'))['fingerprint']));
     expect(new Set(published).size).toBe(1);
 
     await writeFile(join(dir, 'node-2', 'ProGet.config'), progetConfig(OTHER_KEY));

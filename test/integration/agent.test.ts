@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyHash } from '../../src/config/key-hash.js';
 import { ensureBuilt, sample } from '../hardening/util.js';
 import { makeCerts } from '../helpers/certs.js';
-import { progetConfig, spawnAgent, startTestAgent, type TestAgent } from '../helpers/agent.js';
+import { progetConfig, readFact, spawnAgent, startTestAgent, type TestAgent } from '../helpers/agent.js';
 import { tempDir, waitFor } from '../helpers/stack.js';
 import { requireTool } from '../helpers/tools.js';
 
@@ -295,11 +295,11 @@ facts:
     expect(doc.facts['port_closed']).toMatchObject({ ok: true, state: 'down', reason: 'connection_refused' });
     expect(doc.facts['health']).toMatchObject({ ok: true, state: 'up', httpStatus: 200, reason: null });
     expect(doc.facts['health_gone']).toMatchObject({ ok: true, state: 'down', httpStatus: null, reason: 'connection_refused' });
-    expect(doc.facts['health']!['seconds']).toBeGreaterThan(0);
+    expect(readFact(doc.facts['health'])['seconds']).toBeGreaterThan(0);
     healthStatus = 503;
     doc = await waitFor('the 503', async () => {
       const d = await a.facts();
-      return d.facts['health']?.['httpStatus'] === 503 ? d : undefined;
+      return readFact(d.facts['health'])['httpStatus'] === 503 ? d : undefined;
     });
     expect(doc.facts['health']).toMatchObject({ state: 'down', reason: 'http_status' });
     expect(JSON.stringify(doc)).not.toContain('never read');
@@ -344,7 +344,7 @@ describe('serving', () => {
     await writeFile(join(dir, 'v.json'), '{"v": "2.0"}');
     docs.push(await a.facts());
     expect(new Set(docs.map((d) => d.collectedAt)).size).toBe(1);
-    expect(new Set(docs.map((d) => d.facts['v']!['value']))).toEqual(new Set(['1.0']));
+    expect(new Set(docs.map((d) => readFact(d.facts['v'])['value']))).toEqual(new Set(['1.0']));
     const metrics = await (await fetch(`${a.agent.url}/metrics`)).text();
     expect(sample(metrics, 'agent_collections_total')).toBe(1);
     expect(sample(metrics, 'agent_fact_document_answers_total', { cached: 'true' })).toBe(20);
@@ -357,7 +357,7 @@ describe('serving', () => {
     const a = await agent('cache2.yml', `min_interval: 300ms\nfacts:\n  v: { value: { file: w.json, json: v } }\n`);
     expect(await a.fact('v')).toMatchObject({ value: '1.0' });
     await writeFile(join(dir, 'w.json'), '{"v": "2.0"}');
-    await waitFor('the new value', async () => ((await a.fact('v'))['value'] === '2.0' ? true : undefined));
+    await waitFor('the new value', async () => (readFact(await a.fact('v'))['value'] === '2.0' ? true : undefined));
   });
 
   it('serves a documented schema, agent_ metrics in a registry of its own, and nothing a request names', async () => {

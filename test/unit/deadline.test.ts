@@ -17,7 +17,7 @@ describe('Deadline', () => {
     const calls: string[] = [];
     const a = (): void => void calls.push(`a:${d.aborted}`);
     const b = (): void => void calls.push('b');
-    d.addEventListener('abort', a, { once: true });
+    d.addEventListener('abort', a);
     d.addEventListener('abort', b);
     d.removeEventListener('abort', b);
     expect(d.aborted).toBe(false);

@@ -2,14 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { compareVersions, evaluate, judgeServer, majority } from '../../src/evaluate/evaluate.js';
 import { recordsFor } from '../helpers/records.js';
-import type { Reading, StatusRule } from '../../src/config/types.js';
-import { read } from '../../src/probes/extract.js';
+import { extract } from '../helpers/probe.js';
 
-/** Reads an answer the way the http probe hands it over: `spec` as the loader would build it. */
-function extract(spec: Partial<Reading> & { status?: Omit<StatusRule, 'match'> & { match?: StatusRule['match'] } }, body: unknown, headers: Record<string, string>, hash: (k: string) => string, now?: number) {
-  const reading: Reading = { values: {}, facts: {}, ...spec, ...(spec.status ? { status: { match: 'equals', ...spec.status } } : {}) } as Reading;
-  return read(reading, { success: true, body, headers }, hash, now);
-}
 
 
 const NOW = 2_000_000;

@@ -1,14 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseJsonPath } from '../../src/config/json-path.js';
 import { DEFAULT_HEALTHY } from '../../src/config/schema.js';
-import type { Reading, StatusRule } from '../../src/config/types.js';
-import { EPOCH_MS_FROM, parseHeartbeat, read } from '../../src/probes/extract.js';
+import { EPOCH_MS_FROM, parseHeartbeat } from '../../src/probes/extract.js';
+import { extract } from '../helpers/probe.js';
 
-/** Reads an answer the way the http probe hands it over: `spec` as the loader would build it. */
-function extract(spec: Partial<Reading> & { status?: Omit<StatusRule, 'match'> & { match?: StatusRule['match'] } }, body: unknown, headers: Record<string, string>, hash: (k: string) => string, now?: number) {
-  const reading: Reading = { values: {}, facts: {}, ...spec, ...(spec.status ? { status: { match: 'equals', ...spec.status } } : {}) } as Reading;
-  return read(reading, { success: true, body, headers }, hash, now);
-}
 
 
 describe('JSON paths', () => {
