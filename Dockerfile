@@ -3,9 +3,9 @@ FROM node:20-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-# Only what `tsc -p tsconfig.json` needs for the runtime entry points; tests, bench and
+# Only what `tsc -p tsconfig.build.json` needs for the runtime entry points; tests, bench and
 # docs stay out of the image.
-COPY tsconfig.json ./
+COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
