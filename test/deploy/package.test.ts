@@ -112,15 +112,27 @@ afterAll(async () => {
 });
 
 describe('npm pack', () => {
-  it('ships the built program and every file it reads at run time, and no tests or sources', () => {
-    for (const file of ['dist/src/main.js', 'dist/src/agent/cli.js', 'dist/src/sim/cli.js', 'package.json', 'config.schema.json', 'agent.schema.json']) {
+  it('ships the built program, every file it reads at run time and the monitoring bundle, and no tests or sources', () => {
+    for (const file of [
+      'dist/src/main.js',
+      'dist/src/agent/cli.js',
+      'dist/src/sim/cli.js',
+      'package.json',
+      'config.schema.json',
+      'agent.schema.json',
+      'alerts/alert-rules.yml',
+      'alerts/recording-rules.yml',
+      'alerts/runbook.md',
+      'alertmanager/alertmanager.yml',
+      'alertmanager/templates/email.tmpl',
+    ]) {
       expect(packed).toContain(file);
     }
     const presets = readdirSync(join(root, 'presets')).filter((f) => f.endsWith('.yml'));
     expect(presets.length).toBeGreaterThan(0);
     for (const preset of presets) expect(packed).toContain(`presets/${preset}`);
     for (const example of readdirSync(join(root, 'examples')).filter((f) => f.endsWith('.yml'))) expect(packed).toContain(`examples/${example}`);
-    expect(packed.filter((f) => /^(src|test|bench|dist\/test|dist\/bench)\//.test(f) || f.endsWith('.map'))).toEqual([]);
+    expect(packed.filter((f) => /^(src|test|bench|dist\/test|dist\/bench|alerts\/tests|alertmanager\/tests)\//.test(f) || f.endsWith('.map'))).toEqual([]);
   });
 });
 
