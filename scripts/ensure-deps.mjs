@@ -10,9 +10,14 @@
 // real two-node Patroni cluster. These packages try to start their own services on install
 // (with no init system running they do not); the tests start their own instances on
 // 127.x.y.z addresses, which a packaged service on 127.0.0.1 does not collide with.
+//
+// With --bench, what `npm run bench` runs instead: blackbox_exporter (Debian's
+// prometheus-blackbox-exporter, the peer the exporter is measured against), and nothing of
+// the tests' list. The load and agent benchmarks run only this project's programs.
 import { spawnSync } from 'node:child_process';
 
-const needs = [
+const bench = process.argv.includes('--bench');
+const testNeeds = [
   { bin: 'prometheus', pkg: 'prometheus' },
   { bin: 'promtool', pkg: 'prometheus' },
   { bin: 'prometheus-alertmanager', pkg: 'prometheus-alertmanager' },
@@ -29,7 +34,9 @@ const needs = [
   // Patroni's etcd client, one of several DCS clients its package accepts.
   { bin: 'python3-etcd', pkg: 'python3-etcd', noRecommends: true, check: '/usr/bin/python3 -c "import etcd"' },
 ];
-if (process.argv.includes('--bench')) needs.push({ bin: 'prometheus-blackbox-exporter', pkg: 'prometheus-blackbox-exporter' });
+const benchNeeds = [{ bin: 'prometheus-blackbox-exporter', pkg: 'prometheus-blackbox-exporter' }];
+const needs = bench ? benchNeeds : testNeeds;
+const again = bench ? 'run `npm run bench` again' : 'run the tests again';
 
 const has = (bin) => spawnSync('sh', ['-c', `command -v ${bin}`]).status === 0;
 const present = (n) => (n.check ? spawnSync('sh', ['-c', `${n.check} >/dev/null 2>&1`]).status === 0 : has(n.bin));
@@ -41,12 +48,15 @@ const all = pkgs(missing);
 const isRoot = process.getuid?.() === 0;
 const hasApt = has('apt-get');
 if (!isRoot || !hasApt) {
-  console.error(
-    `Missing programs: ${missing.map((n) => n.bin).join(', ')}.\n` +
-      (hasApt
-        ? `Install them as root:  sudo apt-get update && sudo apt-get install -y ${all.join(' ')}\n`
-        : `Install the Debian/Ubuntu packages ${all.join(', ')} (or the same programs from your distribution), then run the tests again.\n`),
-  );
+  const how = hasApt
+    ? `Install ${missing.length > 1 ? 'them' : 'it'} as root, then ${again}:\n  sudo apt-get update && sudo apt-get install -y ${all.join(' ')}\n`
+    : `Install the Debian/Ubuntu package${all.length > 1 ? 's' : ''} ${all.join(', ')} (or the same programs from your distribution), then ${again}.\n`;
+  const blackbox = bench
+    ? 'Without root or apt: take blackbox_exporter from https://github.com/prometheus/blackbox_exporter/releases and put it on\n' +
+      'the PATH under the Debian name, e.g. ln -s "$PWD/blackbox_exporter" /usr/local/bin/prometheus-blackbox-exporter.\n' +
+      'Or measure the exporter alone: npm run build && node dist/bench/run.js --skip-blackbox\n'
+    : '';
+  console.error(`${bench ? 'npm run bench needs' : 'Missing programs'}: ${missing.map((n) => n.bin).join(', ')}.\n${how}${blackbox}`);
   process.exit(1);
 }
 
@@ -74,7 +84,7 @@ const apt = (args) => {
       pause(5000);
       continue;
     }
-    console.error(`apt-get ${args.join(' ')} failed (exit ${r.status}); install ${all.join(' ')} by hand and run again.`);
+    console.error(`apt-get ${args.join(' ')} failed (exit ${r.status}); install ${all.join(' ')} by hand and ${again}.`);
     process.exit(1);
   }
 };

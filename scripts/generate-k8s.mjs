@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Writes the files of deploy/kubernetes/base/ that come from elsewhere in the repository, so
 // they are never copied by hand:
-//   prometheusrule.yaml  a PrometheusRule with every group of alerts/*rules.yml
+//   prometheusrule.yaml  a PrometheusRule with every group of alerts/*.yml
 //   config.yml           examples/mft-cluster.yml (kustomize reads only files under the
 //                        kustomization's directory, so the ConfigMap cannot name it there)
 // Usage: npm run generate:k8s            write them
@@ -15,11 +15,11 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const base = join(root, 'deploy', 'kubernetes', 'base');
 const REGENERATE = 'npm run generate:k8s';
 
-/** The same files Prometheus loads in compose/prometheus/prometheus.yml: alerts/*rules.yml. */
+/** The same files Prometheus loads in compose/prometheus/prometheus.yml: alerts/*.yml, rule files only. */
 function ruleFiles() {
   const dir = join(root, 'alerts');
   return readdirSync(dir)
-    .filter((f) => f.endsWith('rules.yml'))
+    .filter((f) => f.endsWith('.yml'))
     .sort()
     .map((f) => join(dir, f));
 }

@@ -1,7 +1,9 @@
 /**
- * The alerting bundle in alerts/ checked with the tools that load it: promtool (rule syntax
- * and the unit tests in alerts/tests/) and amtool (Alertmanager config, routing and the
- * e-mail templates), plus the mixin conventions and the metric catalogue.
+ * The alerting bundle checked with the tools that load it: promtool (the rules in alerts/,
+ * their unit tests in alerts/tests/) and amtool (alertmanager/: config, routing and the
+ * e-mail templates, rendered from the notifications in alertmanager/tests/), plus the mixin
+ * conventions and the metric catalogue. The commands alerts/README.md gives are run as a
+ * user types them, from the repository root.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -14,8 +16,9 @@ import { exposedSeriesNames } from '../../src/metrics/catalogue.js';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const alertsDir = join(root, 'alerts');
 const testsDir = join(alertsDir, 'tests');
-const amConfig = join(alertsDir, 'alertmanager.yml');
-const emailTemplate = join(alertsDir, 'templates', 'email.tmpl');
+const alertmanagerDir = join(root, 'alertmanager');
+const amConfig = join(alertmanagerDir, 'alertmanager.yml');
+const emailTemplate = join(alertmanagerDir, 'templates', 'email.tmpl');
 const runbook = join(alertsDir, 'runbook.md');
 
 const RUNBOOK_BASE = 'https://github.com/appcluster-exporter/appcluster-exporter/blob/main/alerts/runbook.md';
@@ -40,6 +43,12 @@ function tool(name: 'promtool' | 'amtool', args: readonly string[]): ToolResult 
     }
     throw r.error;
   }
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Runs a command line through the shell from the repository root, globs expanded as a user's shell does. */
+function typed(command: string): ToolResult {
+  const r = spawnSync('sh', ['-c', command], { cwd: root, encoding: 'utf8', timeout: 60_000 });
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -110,6 +119,46 @@ describe('alert bundle layout', () => {
     // Plus shards_test.yml, which loads both files with two shards of two replicas.
     expect(testFiles.map((f) => basename(f))).toContain('shards_test.yml');
     expect(testFiles).toHaveLength(ruleFiles.length + 1);
+  });
+});
+
+describe('by hand, as alerts/README.md says', () => {
+  const commands = [...readFileSync(join(alertsDir, 'README.md'), 'utf8').matchAll(/```sh\n([\s\S]*?)```/g)]
+    .flatMap((m) => m[1]!.split('\n'))
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
+
+  it('gives the checks of both folders', () => {
+    expect(commands).toEqual([
+      'promtool check rules alerts/*.yml',
+      'promtool test rules alerts/tests/*_test.yml',
+      'amtool check-config alertmanager/alertmanager.yml',
+    ]);
+  });
+
+  // alertmanager.yml once lived in alerts/, where this glob took it for a rules file.
+  it('promtool check rules alerts/*.yml: the folder holds rule files only', () => {
+    const r = typed('promtool check rules alerts/*.yml');
+    expect(r.status, output(r)).toBe(0);
+    const checked = [...r.stdout.matchAll(/^Checking (\S+)\n {2}SUCCESS: \d+ rules found$/gm)].map((m) => m[1]);
+    expect(checked).toEqual(ruleFiles.map((f) => `alerts/${basename(f)}`));
+  });
+
+  it('promtool test rules alerts/tests/*_test.yml', () => {
+    const r = typed('promtool test rules alerts/tests/*_test.yml');
+    expect(r.status, output(r)).toBe(0);
+    expect(r.stdout.match(/^ {2}SUCCESS$/gm)).toHaveLength(testFiles.length);
+  });
+
+  it('amtool check-config alertmanager/alertmanager.yml, its templates next to it', () => {
+    const r = typed('amtool check-config alertmanager/alertmanager.yml');
+    expect(r.status, output(r)).toBe(0);
+    expect(r.stdout).toContain("Checking 'alertmanager/alertmanager.yml'  SUCCESS");
+    // amtool counts template globs, not the files they match (none is no error), and
+    // Alertmanager resolves them from the config file's folder.
+    const globs: string[] = readYaml(amConfig).templates;
+    expect(globs).toEqual(['templates/*.tmpl']);
+    expect(readdirSync(join(alertmanagerDir, 'templates'))).toEqual([basename(emailTemplate)]);
   });
 });
 
@@ -317,7 +366,7 @@ describe('alertmanager.yml', () => {
 
 describe('e-mail template', () => {
   const [mail] = readYaml(amConfig).receivers.find((r: any) => r.name === 'email').email_configs;
-  const fixture = (name: string) => join(testsDir, 'email', `${name}.json`);
+  const fixture = (name: string) => join(alertmanagerDir, 'tests', `${name}.json`);
 
   function render(text: string, data: string, type: 'text' | 'html' = 'text'): string {
     const r = tool('amtool', [

@@ -19,6 +19,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const composeDir = join(root, 'compose');
 const composeFile = join(composeDir, 'docker-compose.yml');
 const alertsDir = join(root, 'alerts');
+const alertmanagerDir = join(root, 'alertmanager');
 
 interface Service {
   image?: string;
@@ -85,15 +86,15 @@ let staging: string;
 /**
  * Recreates a service's bind mounts under the staging directory, so that a config file
  * resolves its relative paths exactly as in the container. A mount whose source does not
- * exist yet (alerts/ before the rules land) becomes an empty directory.
+ * exist fails here, as `docker compose up` would.
  */
 function stage(name: string): (containerPath: string) => string {
   const base = join(staging, name);
   for (const m of bindMounts(name)) {
     const at = join(base, m.target);
     mkdirSync(dirname(at), { recursive: true });
-    if (existsSync(m.source)) symlinkSync(m.source, at);
-    else mkdirSync(at, { recursive: true });
+    if (!existsSync(m.source)) throw new Error(`${name} mounts ${m.source}, which does not exist`);
+    symlinkSync(m.source, at);
   }
   return (containerPath) => join(base, containerPath);
 }
@@ -253,13 +254,12 @@ describe('compose Prometheus', () => {
       expect(hostPath('prometheus', containerDir), `${glob} is read from the ../alerts mount`).toBe(alertsDir);
       for (const f of globFiles(alertsDir, posix.basename(glob))) loaded.add(f);
     }
-    const ruleFiles = existsSync(alertsDir)
-      ? readdirSync(alertsDir).filter((f) => {
-          if (!/\.ya?ml$/.test(f)) return false;
-          const doc = parse(readFileSync(join(alertsDir, f), 'utf8')) as unknown;
-          return typeof doc === 'object' && doc !== null && 'groups' in doc;
-        })
-      : [];
+    const ruleFiles = readdirSync(alertsDir).filter((f) => {
+      if (!/\.ya?ml$/.test(f)) return false;
+      const doc = parse(readFileSync(join(alertsDir, f), 'utf8')) as unknown;
+      return typeof doc === 'object' && doc !== null && 'groups' in doc;
+    });
+    expect(ruleFiles.length).toBeGreaterThan(0);
     expect([...loaded].sort(), `rule_files ${globs.join(', ')} must match exactly the rule files in alerts/`).toEqual(
       ruleFiles.sort(),
     );
@@ -283,7 +283,8 @@ describe('compose Alertmanager', () => {
     receivers?: Array<Record<string, unknown> & { email_configs?: Array<Record<string, unknown>> }>;
   };
   const config = () => parse(readFileSync(hostPath('alertmanager', configPath) ?? '', 'utf8')) as AmConfig;
-  const templatesDir = join(alertsDir, 'templates');
+  const templatesDir = join(alertmanagerDir, 'templates');
+  const sharedTemplates = readdirSync(templatesDir).filter((f) => f.endsWith('.tmpl'));
 
   it('is the compose-specific compose/alertmanager/alertmanager.yml', () => {
     expect(hostPath('alertmanager', configPath)).toBe(join(composeDir, 'alertmanager', 'alertmanager.yml'));
@@ -295,33 +296,33 @@ describe('compose Alertmanager', () => {
     expect(r.status, r.out).toBe(0);
   });
 
-  it('reads its templates from the ../alerts/templates mount', () => {
+  it('reads its templates from the ../alertmanager/templates mount', () => {
     const globs = config().templates ?? [];
     expect(globs.length).toBeGreaterThan(0);
     for (const glob of globs) {
       const containerDir = posix.join(posix.dirname(configPath), posix.dirname(glob));
       expect(hostPath('alertmanager', containerDir), glob).toBe(templatesDir);
     }
-    const shared = existsSync(templatesDir) ? readdirSync(templatesDir).filter((f) => f.endsWith('.tmpl')) : [];
     const loaded = globs.flatMap((g) => globFiles(templatesDir, posix.basename(g)));
-    expect(loaded.sort()).toEqual(shared.sort());
+    expect(sharedTemplates.length).toBeGreaterThan(0);
+    expect(loaded.sort()).toEqual([...sharedTemplates].sort());
   });
 
   it('uses only templates that are defined', () => {
     const defined = new Set<string>();
-    if (existsSync(templatesDir)) {
-      for (const f of readdirSync(templatesDir).filter((n) => n.endsWith('.tmpl'))) {
-        for (const m of readFileSync(join(templatesDir, f), 'utf8').matchAll(/\{\{-?\s*define\s+"([^"]+)"/g)) {
-          defined.add(m[1] ?? '');
-        }
+    for (const f of sharedTemplates) {
+      for (const m of readFileSync(join(templatesDir, f), 'utf8').matchAll(/\{\{-?\s*define\s+"([^"]+)"/g)) {
+        defined.add(m[1] ?? '');
       }
     }
     const text = readFileSync(hostPath('alertmanager', configPath) ?? '', 'utf8');
-    for (const m of text.matchAll(/\{\{-?\s*template\s+"([^"]+)"/g)) {
+    const used = [...text.matchAll(/\{\{-?\s*template\s+"([^"]+)"/g)];
+    expect(used.length).toBeGreaterThan(0);
+    for (const m of used) {
       const name = m[1] ?? '';
       // Names Alertmanager's built-in default.tmpl defines.
       const builtIn = name.startsWith('__') || /^(email|slack|pagerduty|opsgenie|webhook)\./.test(name);
-      expect(builtIn || defined.has(name), `template "${name}" is defined in alerts/templates`).toBe(true);
+      expect(builtIn || defined.has(name), `template "${name}" is defined in alertmanager/templates`).toBe(true);
     }
   });
 
@@ -336,7 +337,7 @@ describe('compose Alertmanager', () => {
   });
 
   // Transport settings (where mail goes and how) differ between the stack and a real
-  // deployment; everything else must be the same as in alerts/alertmanager.yml.
+  // deployment; everything else must be the same as in alertmanager/alertmanager.yml.
   const EMAIL_TRANSPORT = new Set([
     'to', 'from', 'smarthost', 'hello', 'require_tls', 'tls_config',
     'auth_username', 'auth_password', 'auth_password_file', 'auth_secret', 'auth_identity',
@@ -353,9 +354,8 @@ describe('compose Alertmanager', () => {
     }
     return copy;
   }
-  // Not skipped when the file is missing: a move of the shared configuration must move this path too.
-  const shared = join(alertsDir, 'alertmanager.yml');
-  it('routes and renders alerts as alerts/alertmanager.yml does', () => {
+  const shared = join(alertmanagerDir, 'alertmanager.yml');
+  it('routes and renders alerts as alertmanager/alertmanager.yml does', () => {
     const theirs = parse(readFileSync(shared, 'utf8')) as AmConfig;
     expect(routing(config()), `compose/alertmanager/alertmanager.yml must follow ${relative(root, shared)}`).toEqual(
       routing(theirs),

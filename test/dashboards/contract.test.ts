@@ -5,7 +5,7 @@
  * No Grafana runs here; the end-to-end test runs every panel query against Prometheus.
  */
 import { describe, it, expect } from 'vitest';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -344,16 +344,14 @@ describe('alert and recording rules', () => {
     alert?: string;
     expr: string;
   }
-  const ruleFiles = existsSync(alertsDir)
-    ? readdirSync(alertsDir)
-        .filter((f) => /\.ya?ml$/.test(f) && f !== 'alertmanager.yml')
-        .map((f) => ({ file: f, doc: parse(readFileSync(join(alertsDir, f), 'utf8')) as { groups?: Array<{ rules: Rule[] }> } }))
-        // Anything else there (a promtool test file, say) is not a rule file.
-        .filter((f) => Array.isArray(f.doc?.groups))
-    : [];
+  // alerts/ holds only rule files (test/alerts/rules.test.ts: `promtool check rules alerts/*.yml`).
+  const ruleFiles = readdirSync(alertsDir)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .map((f) => ({ file: f, doc: parse(readFileSync(join(alertsDir, f), 'utf8')) as { groups?: Array<{ rules: Rule[] }> } }));
 
-  it('finds the rule files in alerts/', () => {
+  it('finds the rule files in alerts/, and nothing else there', () => {
     expect(ruleFiles.length).toBeGreaterThan(0);
+    for (const f of ruleFiles) expect(Array.isArray(f.doc.groups), `${f.file} has no rule groups`).toBe(true);
   });
 
   const rules = ruleFiles.flatMap((f) => (f.doc.groups ?? []).flatMap((g) => g.rules.map((r) => ({ ...r, file: f.file }))));

@@ -101,10 +101,10 @@ describe('generated files (npm run generate:k8s)', () => {
     },
   );
 
-  it('the PrometheusRule holds every group of alerts/*rules.yml, unchanged', () => {
+  it('the PrometheusRule holds every group of alerts/*.yml, unchanged', () => {
     const rule = one(baseDocs, 'PrometheusRule');
     const sources = readdirSync(join(root, 'alerts'))
-      .filter((f) => f.endsWith('rules.yml'))
+      .filter((f) => f.endsWith('.yml'))
       .sort()
       .flatMap((f) => parse(readFileSync(join(root, 'alerts', f), 'utf8')).groups);
     expect(sources.length).toBeGreaterThanOrEqual(3);

@@ -10,6 +10,7 @@ import { requireTool } from './tools.js';
 
 export const ROOT = join(import.meta.dirname, '../..');
 export const ALERTS = join(ROOT, 'alerts');
+export const ALERTMANAGER = join(ROOT, 'alertmanager');
 
 /** A free port on 127.0.0.1 (bound and released; the programs we start bind it next). */
 export async function freePort(): Promise<number> {
@@ -100,14 +101,14 @@ export interface AlertmanagerOptions {
 }
 
 /**
- * Starts Alertmanager with the bundle's alerts/alertmanager.yml, changed only where a test
+ * Starts Alertmanager with the bundle's alertmanager/alertmanager.yml, changed only where a test
  * must: the smarthost is the loopback SMTP sink (no TLS, no auth) and the waits are short.
  */
 export async function startAlertmanager(o: AlertmanagerOptions): Promise<Service> {
   const dir = await tempDir('alertmanager-');
   const port = await freePort();
-  const config = parse(await readFile(join(ALERTS, 'alertmanager.yml'), 'utf8'));
-  config.templates = [join(ALERTS, 'templates', '*.tmpl')];
+  const config = parse(await readFile(join(ALERTMANAGER, 'alertmanager.yml'), 'utf8'));
+  config.templates = [join(ALERTMANAGER, 'templates', '*.tmpl')];
   // A clustered instance waits peer_timeout x its position before it sends; a group_interval
   // shorter than that lets two instances flush the same change apart and both send it.
   const groupInterval = o.clusterPort === undefined ? '2s' : '10s';
