@@ -48,22 +48,33 @@ async function call(base: string, method: string, path: string, body?: unknown):
 }
 
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: {
-      servers: { type: 'string', default: '3' },
-      components: { type: 'string', default: 'web:8080,service:8081' },
-      'base-address': { type: 'string' },
-      profile: { type: 'string' },
-      control: { type: 'string', default: '127.0.0.1:10472' },
-      'control-url': { type: 'string', default: 'http://127.0.0.1:10472' },
-      version: { type: 'string', default: '8.6.2' },
-      'write-config': { type: 'string' },
-      component: { type: 'string' },
-      value: { type: 'string' },
-      fault: { type: 'string' },
-    },
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({
+      allowPositionals: true,
+      options: {
+        help: { type: 'boolean', short: 'h', default: false },
+        servers: { type: 'string', default: '3' },
+        components: { type: 'string', default: 'web:8080,service:8081' },
+        'base-address': { type: 'string' },
+        profile: { type: 'string' },
+        control: { type: 'string', default: '127.0.0.1:10472' },
+        'control-url': { type: 'string', default: 'http://127.0.0.1:10472' },
+        version: { type: 'string', default: '8.6.2' },
+        'write-config': { type: 'string' },
+        component: { type: 'string' },
+        value: { type: 'string' },
+        fault: { type: 'string' },
+      },
+    });
+  } catch (err) {
+    die((err as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
   const [command, ...args] = positionals;
   const base = values['control-url'];
   switch (command) {

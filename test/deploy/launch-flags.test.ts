@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { launchFlags, splitLaunch } from '../helpers/launch.js';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -36,6 +37,13 @@ describe('the V8 flags on the launch lines', () => {
   it('are the ones the Kubernetes deployment starts the exporter with', () => {
     const command = /^\s+command: \[(.*)\]$/m.exec(read('deploy', 'kubernetes', 'base', 'deployment.yaml'))![1]!.split(', ');
     expect(splitLaunch(command).flags).toEqual(flags);
+  });
+
+  it('are the ones compose starts the exporter and the agents with', () => {
+    const compose = parse(read('compose', 'docker-compose.yml'), { merge: true }) as { services: Record<string, { command?: string[] }> };
+    const launched = Object.entries(compose.services).filter(([, s]) => s.command?.some((a) => a.endsWith('dist/src/main.js')));
+    expect(launched.map(([name]) => name)).toEqual(expect.arrayContaining(['exporter', 'agent-1']));
+    for (const [name, s] of launched) expect([name, splitLaunch(s.command!).flags]).toEqual([name, flags]);
   });
 
   it('are not set from inside the process', () => {

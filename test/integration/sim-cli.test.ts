@@ -67,3 +67,14 @@ describe('appcluster-sim serve --profile etcd', () => {
     expect(r.stderr).toContain('tcp takes down');
   });
 });
+
+describe('appcluster-sim flags', () => {
+  it('--help prints the usage; an unknown flag is refused with it, exit 2, no stack trace', () => {
+    const help = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' });
+    expect([help.status, help.stdout.split('\n')[0]]).toEqual([0, 'usage: appcluster-sim COMMAND [flags]']);
+    const bad = spawnSync(process.execPath, [CLI, '--nonsense'], { encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/^appcluster-sim: Unknown option '--nonsense'[\s\S]*usage: appcluster-sim/);
+    expect(bad.stderr).not.toMatch(/\n\s+at /);
+  });
+});
