@@ -65,7 +65,7 @@ function reads(c: Json): string {
 }
 
 /**
- * The generated part of `docs/presets/NAME.md`.
+ * The generated part of a preset's page in docs/presets/.
  * @param text the preset file's YAML
  */
 export function presetReference(text: string): string {

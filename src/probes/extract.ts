@@ -64,7 +64,7 @@ function dateTimeMs(m: RegExpExecArray): number | undefined {
 export type Heartbeat = { readonly ms: number } | { readonly problem: string };
 
 /**
- * Reads a heartbeat the way README's "Heartbeat timestamps" states: an RFC 3339 / ISO 8601
+ * Reads a heartbeat the way docs/configuration.md, "Heartbeat timestamps", states: an RFC 3339 / ISO 8601
  * date-time (no offset means UTC; the local time zone never counts), or epoch seconds or
  * milliseconds (see EPOCH_MS_FROM) as a JSON number or a numeric text. Surrounding spaces
  * are ignored. Anything else, and any instant before 2000-01-01T00:00:00Z or more than a
