@@ -36,10 +36,32 @@ function relativeLinks(text: string): string[] {
     .map((t) => t.split('#')[0]!);
 }
 
+/** The anchors of a Markdown page: its headings as GitHub spells them, and `<a id>` tags. */
+function anchors(text: string): Set<string> {
+  const prose = text.replace(/```[\s\S]*?```/g, '');
+  const headings = [...prose.matchAll(/^#{1,6} (.+)$/gm)].map((m) =>
+    m[1]!
+      .trim()
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+      .replace(/\s/g, '-'),
+  );
+  return new Set([...headings, ...[...text.matchAll(/<a id="([^"]+)">/g)].map((m) => m[1]!)]);
+}
+
+/** Links of a page that name an anchor: the page they point to (itself for `#x`) and the anchor. */
+function anchoredLinks(page: string, text: string): { target: string; anchor: string }[] {
+  const prose = text.replace(/```[\s\S]*?```/g, '').replace(/`[^`\n]*`/g, '');
+  return [...prose.matchAll(/\]\(([^)\s]*)#([^)\s]+)\)/g)]
+    .filter((m) => !/^[a-z][a-z+.-]*:/i.test(m[1]!) && (m[1] === '' || m[1]!.endsWith('.md')))
+    .map((m) => ({ target: m[1] === '' ? page : relative(root, resolve(root, dirname(page), m[1]!)), anchor: m[2]! }));
+}
+
 describe('links', () => {
   it('the README and docs/ hold pages enough to check', () => {
     expect(pages).toEqual(expect.arrayContaining(['README.md', 'docs/configuration.md', 'docs/metrics.md', 'docs/presets/proget.md']));
     expect(relativeLinks(readFileSync(join(root, 'README.md'), 'utf8')).length).toBeGreaterThan(10);
+    expect(pages.flatMap((p) => anchoredLinks(p, readFileSync(join(root, p), 'utf8'))).length).toBeGreaterThan(20);
   });
 
   it.each(pages.map((p) => [p]))('every relative link of %s points to a file of the repository', (page) => {
@@ -48,8 +70,20 @@ describe('links', () => {
     expect(broken).toEqual([]);
   });
 
+  it.each(pages.map((p) => [p]))('every #anchor that %s links to is a heading of its page', (page) => {
+    const missing = anchoredLinks(page, readFileSync(join(root, page), 'utf8')).filter(
+      (l) => !anchors(readFileSync(join(root, l.target), 'utf8')).has(l.anchor),
+    );
+    expect(missing).toEqual([]);
+  });
+
   it('a link that points nowhere is found', () => {
     expect(relativeLinks('see [x](docs/nothing.md#a), [y](https://example.com/), [z](#top), `[w](no.md)`')).toEqual(['docs/nothing.md']);
+    expect(anchors('# How /metrics is written\n## The agent\'s `metrics`\n<a id="ref-x"></a>')).toEqual(new Set(['how-metrics-is-written', 'the-agents-metrics', 'ref-x']));
+    expect(anchoredLinks('docs/a.md', '[x](#here) [y](b.md#there) [z](https://e.com/#no)')).toEqual([
+      { target: 'docs/a.md', anchor: 'here' },
+      { target: 'docs/b.md', anchor: 'there' },
+    ]);
   });
 
   it('every docs/ page that a preset, an example or the source names exists', () => {
