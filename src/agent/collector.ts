@@ -13,7 +13,7 @@ export type FactEntry =
   | ({ readonly kind: string; readonly ok: true; readonly readAt: number } & FactFields)
   | { readonly kind: string; readonly ok: false; readonly readAt: number; readonly error: FactErrorReason; readonly detail: string };
 
-/** `GET /api/v1/facts` (README, "The on-node agent"). Times in seconds since the epoch. */
+/** `GET /api/v1/facts` (docs/agent.md, "The facts document"). Times in seconds since the epoch. */
 export interface FactsDocument {
   readonly schemaVersion: number;
   readonly agent: { readonly version: string };

@@ -45,7 +45,7 @@ export class AgentMetrics {
     );
     for (const fact of facts) for (const result of ['success', 'error']) this.factReads.inc({ fact, result }, 0);
     for (const cached of ['true', 'false']) this.answers.inc({ cached }, 0);
-    // 100 ms, as the exporter: prom-client's 10 ms event-loop sampling alone costs an idle process ~1% of a core.
+    // 100 ms, as the exporter: prom-client's 10 ms event-loop sampling alone costs an idle process CPU it need not spend.
     if (withProcessMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'agent_', eventLoopMonitoringPrecision: 100 });
   }
 }

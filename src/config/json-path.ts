@@ -3,7 +3,7 @@ const FIRST = new RegExp(String.raw`^(?:([A-Za-z_][\w-]*)|\[(\d+)\]|\[(${JSON_ST
 const STEP = new RegExp(String.raw`^(?:\.([A-Za-z_][\w-]*)|\[(\d+)\]|\[(${JSON_STRING})\])`);
 
 /**
- * JSON path grammar (README, "JSON paths"). The result holds the steps: a name as a
+ * JSON path grammar (docs/configuration.md, "JSON paths"). The result holds the steps: a name as a
  * string, an index as a number.
  *
  * ```

@@ -55,22 +55,32 @@ export interface EqualFact {
 export type FactSource = Source | EqualFact;
 
 const equalFact = z
-  .strictObject({ equal: z.tuple([source(), source()]) })
+  .strictObject({ equal: z.tuple([source(), source()]).meta({ description: 'The two places of the answer compared.' }) })
   .meta({ description: '"true" when both places of the answer hold the same text, "false" when they differ.' });
 
 export const DEFAULT_HEALTHY = ['ok', 'up', 'online', 'healthy', 'running', 'pass'];
 
 const statusSpec = z
   .strictObject({
-    json: jsonPath().optional(),
-    header: nonEmptyText().optional(),
-    healthy: z.array(text()).min(1, { error: 'must list at least one value' }).optional(),
-    contains: z.array(text()).min(1, { error: 'must list at least one value' }).optional(),
+    json: jsonPath().optional().meta({ description: 'The JSON path of the status value; or header.' }),
+    header: nonEmptyText().optional().meta({ description: 'A response header that holds the status; or json.' }),
+    healthy: z
+      .array(text())
+      .min(1, { error: 'must list at least one value' })
+      .optional()
+      .meta({ description: 'Values that count as healthy, compared trimmed and in any case. Default: ok, up, online, healthy, running, pass.' }),
+    contains: z
+      .array(text())
+      .min(1, { error: 'must list at least one value' })
+      .optional()
+      .meta({ description: 'Healthy when the value holds one of these, in any case (a status "Running (pid 42)"); instead of healthy.' }),
     pattern: nonEmptyText()
       .refine((v) => regexOf(v) !== undefined, { error: (iss) => `"${String(iss.input)}" is not a regular expression (JavaScript syntax)` })
       .optional()
-      .meta({ description: 'Healthy when the value, trimmed, matches this regular expression (JavaScript syntax, any case).' }),
-    reason: source().optional(),
+      .meta({ description: 'Healthy when the value, trimmed, matches this regular expression (JavaScript syntax, any case); instead of healthy.' }),
+    reason: source()
+      .optional()
+      .meta({ description: 'Where the answer says why it is unhealthy: its text (at most 120 characters) joins the failure detail.' }),
   })
   .check((ctx) => {
     const v = ctx.value;
@@ -118,11 +128,11 @@ const status = () =>
 
 const tls = z
   .strictObject({
-    ca_file: nonEmptyText().optional(),
-    cert_file: nonEmptyText().optional(),
-    key_file: nonEmptyText().optional(),
-    server_name: nonEmptyText().optional(),
-    insecure_skip_verify: boolean().optional(),
+    ca_file: nonEmptyText().optional().meta({ description: 'CA certificates (PEM) that sign the server\'s certificate, instead of the system\'s; relative to this file.' }),
+    cert_file: nonEmptyText().optional().meta({ description: 'Client certificate (PEM), for servers that ask for one; with key_file.' }),
+    key_file: nonEmptyText().optional().meta({ description: 'The client certificate\'s private key (PEM); with cert_file.' }),
+    server_name: nonEmptyText().optional().meta({ description: 'Name checked against the server\'s certificate (and sent as SNI), when it differs from the host.' }),
+    insecure_skip_verify: boolean().optional().meta({ description: 'true: accept any server certificate. For tests only.' }),
   })
   .check((ctx) => {
     if (Boolean(ctx.value.cert_file) !== Boolean(ctx.value.key_file)) {
@@ -132,8 +142,8 @@ const tls = z
 export type TlsSettings = z.output<typeof tls>;
 
 const secretRefs = {
-  password_file: nonEmptyText().optional(),
-  password_env: nonEmptyText().optional(),
+  password_file: nonEmptyText().optional().meta({ description: 'File holding the password, relative to this file; or password_env.' }),
+  password_env: nonEmptyText().optional().meta({ description: 'Environment variable holding the password; or password_file.' }),
 };
 
 /** A field the loader requires, left out of the editor schema so that a preset's endpoint can be changed in part. */
@@ -144,15 +154,27 @@ const required = (value: object, field: string, ctx: { issues: z.core.$ZodRawIss
 const http = z
   .strictObject({
     url: nonEmptyText().optional().meta({ description: 'URL template: {address}, {name}, {site}, {role}, {labels.NAME}. Required.' }),
-    method: z.enum(['GET', 'HEAD', 'POST']).optional(),
-    headers: z.record(nonEmptyText(), text()).optional(),
+    method: z.enum(['GET', 'HEAD', 'POST']).optional().meta({ description: 'Default GET.' }),
+    headers: z
+      .record(nonEmptyText(), text())
+      .optional()
+      .meta({ description: 'Request headers, sent as written (Accept-Encoding here replaces the default gzip, deflate, br).' }),
     body: text().optional().meta({ description: 'Request body, sent as written (with method POST); set Content-Type in headers.' }),
-    basic_auth: z.strictObject({ username: nonEmptyText(), ...secretRefs }).optional(),
-    bearer_token_file: nonEmptyText().optional(),
-    bearer_token_env: nonEmptyText().optional(),
-    tls: tls.optional(),
-    valid_status_codes: z.array(integer(100, 599, 'an HTTP status code')).min(1).optional(),
-    body_size_limit: size().optional(),
+    basic_auth: z
+      .strictObject({ username: nonEmptyText().meta({ description: 'The user name.' }), ...secretRefs })
+      .optional()
+      .meta({ description: 'HTTP basic authentication.' }),
+    bearer_token_file: nonEmptyText().optional().meta({ description: 'File holding a bearer token (Authorization: Bearer), relative to this file.' }),
+    bearer_token_env: nonEmptyText().optional().meta({ description: 'Environment variable holding a bearer token.' }),
+    tls: tls.optional().meta({ description: 'TLS settings for https URLs.' }),
+    valid_status_codes: z
+      .array(integer(100, 599, 'an HTTP status code'))
+      .min(1)
+      .optional()
+      .meta({ description: 'HTTP status codes that count as an answer. Default: any 2xx; redirects are not followed.' }),
+    body_size_limit: size()
+      .optional()
+      .meta({ description: 'Most bytes of the decoded body; a larger body fails with body_too_large. Default 1MiB.' }),
   })
   .check((ctx) => required(ctx.value, 'url', ctx));
 export type HttpSettings = z.output<typeof http>;
@@ -165,9 +187,9 @@ const port = () =>
 
 const tcp = z
   .strictObject({
-    host: nonEmptyText().optional(),
+    host: nonEmptyText().optional().meta({ description: 'Host to connect to. Default {address}, the server\'s address.' }),
     port: port().optional().meta({ description: 'A port number or a template such as "{labels.port}". Required.' }),
-    tls: tls.optional(),
+    tls: tls.optional().meta({ description: 'Set (`tls: {}` will do) to add a TLS handshake to the connect.' }),
   })
   .check((ctx) => required(ctx.value, 'port', ctx));
 export type TcpSettings = z.output<typeof tcp>;
@@ -178,9 +200,9 @@ export const PROBE_KINDS = { http, tcp } as const;
 /** An endpoint: one request to one server per interval. Exactly one kind. */
 const endpoint = z
   .strictObject({
-    http: http.optional(),
-    tcp: tcp.optional(),
-    probe_timeout: timerDuration().optional(),
+    http: http.optional().meta({ description: 'An HTTP(S) request.' }),
+    tcp: tcp.optional().meta({ description: 'A TCP connect (and optionally a TLS handshake).' }),
+    probe_timeout: timerDuration().optional().meta({ description: 'Deadline of the whole probe. Default: the cluster\'s.' }),
   })
   .check((ctx) => {
     const kinds = Object.keys(PROBE_KINDS).filter((k) => ctx.value[k as keyof typeof PROBE_KINDS] !== undefined);
@@ -191,45 +213,57 @@ const endpoint = z
 export type EndpointSettings = z.output<typeof endpoint>;
 
 const facts = {
-  status: status().optional(),
-  version: source().optional(),
-  key_fingerprint: source().optional(),
-  key: source().optional(),
-  heartbeat: source().optional(),
-  os: source().optional(),
+  status: status()
+    .optional()
+    .meta({ description: 'Where the component\'s status is: a JSON path (healthy values: ok, up, online, healthy, running, pass), or a mapping.' }),
+  version: source().optional().meta({ description: 'Where the software version is; compared across the cluster for "version in sync".' }),
+  key_fingerprint: source()
+    .optional()
+    .meta({ description: 'Where a fingerprint of the encryption key is; hashed again with the key hash secret and compared across the cluster.' }),
+  key: source().optional().meta({ description: 'Where a raw key is: replaced at once by its keyed hash, never kept or shown; or key_fingerprint.' }),
+  heartbeat: source()
+    .optional()
+    .meta({ description: 'Where the reported heartbeat is: RFC 3339 (no offset: UTC), or epoch seconds or milliseconds. Default: the last successful probe.' }),
+  os: source().optional().meta({ description: 'Where the operating system is; shown per server.' }),
   values: z
     .record(
       text().refine((v) => METRIC_NAME.test(v), { error: (i) => `value name "${String(i.input)}" must match [a-zA-Z_][a-zA-Z0-9_]*` }),
       source(),
     )
-    .optional(),
+    .optional()
+    .meta({ description: 'Numbers to export as appcluster_component_value, by name; put the unit in the name (queue_age_seconds).' }),
   facts: z
     .record(
       text().refine((v) => LABEL_NAME.test(v), { error: (i) => `fact name "${String(i.input)}" must match [a-zA-Z_][a-zA-Z0-9_]*` }),
       z.union([source(), equalFact], { error: 'must be a JSON path (status, node.version), {header: NAME} or {equal: [PATH, PATH]}' }),
     )
-    .optional(),
+    .optional()
+    .meta({ description: 'Text facts to export as appcluster_component_fact_info, by name (role, leader).' }),
 };
 
 /** What a server may override of a component it runs. */
 const componentTiming = {
-  required: boolean().optional(),
-  stale_timeout: duration().optional(),
-  heartbeat_interval: timerDuration().optional(),
+  required: boolean()
+    .optional()
+    .meta({ description: 'Whether the server is online only while this component is up and not stale. Default true.' }),
+  stale_timeout: duration().optional().meta({ description: 'A heartbeat older than this is stale. Default: the cluster\'s.' }),
+  heartbeat_interval: timerDuration().optional().meta({ description: 'How often the component is probed. Default: the cluster\'s.' }),
   /** Only for a component with a probe of its own: a shared endpoint has its own timeout. */
-  probe_timeout: timerDuration().optional(),
+  probe_timeout: timerDuration()
+    .optional()
+    .meta({ description: 'Deadline of the probe, for a component with a probe of its own (a shared endpoint sets its own). Default: the cluster\'s.' }),
 };
 
 const component = z
   .strictObject({
-    name: name(),
+    name: name().meta({ description: 'The component label: web, service, transaction-manager, ...' }),
     enabled: boolean()
       .optional()
       .meta({ description: 'false: the cluster does not run this component (with a preset: leaves the preset\'s component out).' }),
-    endpoint: name().optional(),
-    probe: endpoint.optional(),
+    endpoint: name().optional().meta({ description: 'The name of a shared endpoint of the cluster whose answer this component reads; or probe.' }),
+    probe: endpoint.optional().meta({ description: 'An endpoint of its own, that only this component reads; or endpoint.' }),
     ...componentTiming,
-    expected_version: text().optional(),
+    expected_version: text().optional().meta({ description: 'The version every server should report. Default: the cluster\'s, else the version most servers report.' }),
     ...facts,
   })
   .check((ctx) => {
@@ -241,32 +275,48 @@ const component = z
   });
 export type ComponentSettings = z.output<typeof component>;
 
-const componentOverride = z.strictObject({ enabled: boolean().optional(), ...componentTiming });
+const componentOverride = z.strictObject({
+  enabled: boolean().optional().meta({ description: 'false: this server does not run the component.' }),
+  ...componentTiming,
+});
 
 const server = z.strictObject({
-  name: name(),
-  address: nonEmptyText(),
-  site: nonEmptyText().optional(),
-  role: z.enum(['active', 'standby']).optional(),
+  name: name().meta({ description: 'The server label.' }),
+  address: nonEmptyText().meta({ description: 'IPv4 or IPv6 address (with or without brackets) or host name; {address} in templates.' }),
+  site: nonEmptyText().optional().meta({ description: 'The site the server stands at: primary, dr, ... Default primary.' }),
+  role: z
+    .enum(['active', 'standby'])
+    .optional()
+    .meta({ description: 'standby: a server of a passive disaster-recovery site, shown but never paging nor counted for min_servers_online. Default active.' }),
   labels: z
     .record(
       text().refine((v) => LABEL_NAME.test(v), { error: (i) => `label name "${String(i.input)}" must match [a-zA-Z_][a-zA-Z0-9_]*` }),
       text(),
     )
-    .optional(),
-  components: z.record(text(), componentOverride.optional()).optional(),
-  endpoints: z.record(text(), z.strictObject({ enabled: boolean().optional() }).optional()).optional(),
+    .optional()
+    .meta({ description: 'Free labels, usable in templates as {labels.NAME}.' }),
+  components: z
+    .record(text(), componentOverride.optional())
+    .optional()
+    .meta({ description: 'Changes to the cluster\'s components on this server, by component name.' }),
+  endpoints: z
+    .record(text(), z.strictObject({ enabled: boolean().optional().meta({ description: 'false: this server lacks the endpoint.' }) }).optional())
+    .optional()
+    .meta({ description: 'Changes to the cluster\'s shared endpoints on this server, by name (disable their readers too).' }),
 });
 export type ServerSettings = z.output<typeof server>;
 
 const factCount = z
   .strictObject({
-    name: name().optional(),
-    fact: text(),
-    values: z.array(text()).min(1, { error: 'must list at least one value' }),
-    count: integer(0, 1_000_000, 'a count of servers').optional(),
-    min: integer(0, 1_000_000, 'a count of servers').optional(),
-    max: integer(0, 1_000_000, 'a count of servers').optional(),
+    name: name().optional().meta({ description: 'The expectation label. Default: the fact name.' }),
+    fact: text().meta({ description: 'A fact name that a component reads (facts:).' }),
+    values: z
+      .array(text())
+      .min(1, { error: 'must list at least one value' })
+      .meta({ description: 'Values that count, compared trimmed and in any case.' }),
+    count: integer(0, 1_000_000, 'a count of servers').optional().meta({ description: 'Exactly this many online servers report one of the values; or min and/or max.' }),
+    min: integer(0, 1_000_000, 'a count of servers').optional().meta({ description: 'At least this many.' }),
+    max: integer(0, 1_000_000, 'a count of servers').optional().meta({ description: 'At most this many.' }),
   })
   .check((ctx) => {
     const v = ctx.value;
@@ -280,25 +330,37 @@ const factCount = z
   });
 
 const expectations = z.strictObject({
-  min_servers_online: integer(1, 1_000_000, 'a count of servers').optional(),
-  servers_with_fact: z.array(factCount).optional(),
+  min_servers_online: integer(1, 1_000_000, 'a count of servers')
+    .optional()
+    .meta({ description: 'At least this many active servers online (SecureTransport\'s Node Threshold); standby servers do not count.' }),
+  servers_with_fact: z
+    .array(factCount)
+    .optional()
+    .meta({ description: 'Counts of online servers reporting a fact value: "exactly one primary".' }),
 });
 
 const timing = {
-  heartbeat_interval: timerDuration().optional(),
-  probe_timeout: timerDuration().optional(),
-  stale_timeout: duration().optional(),
+  heartbeat_interval: timerDuration().optional().meta({ description: 'How often every endpoint is probed. Default 15s.' }),
+  probe_timeout: timerDuration()
+    .optional()
+    .meta({ description: 'Deadline of a whole probe, body included; below the heartbeat interval. Default 5s.' }),
+  stale_timeout: duration().optional().meta({ description: 'A heartbeat older than this is stale. Default 1m.' }),
 };
 
 /** What a cluster and a preset may both set: a preset file holds these and nothing else. */
 const clusterFields = {
   ...timing,
-  load_balancing: boolean().optional(),
-  automatic_failover: boolean().optional(),
-  expected_version: text().optional(),
-  expectations: expectations.optional(),
-  endpoints: z.record(name(), endpoint).optional(),
-  components: z.array(component).min(1, { error: 'must list at least one component' }),
+  load_balancing: boolean().optional().meta({ description: 'As configured in the product; reported, not judged. Default false.' }),
+  automatic_failover: boolean().optional().meta({ description: 'As configured in the product; reported, not judged. Default false.' }),
+  expected_version: text()
+    .optional()
+    .meta({ description: 'The version every component should report. Default: the version most servers report.' }),
+  expectations: expectations.optional().meta({ description: 'Rules on the whole cluster, judged every second, exported and alerted on.' }),
+  endpoints: z
+    .record(name(), endpoint)
+    .optional()
+    .meta({ description: 'Requests that several components read, by name: each is made once per server and interval.' }),
+  components: z.array(component).min(1, { error: 'must list at least one component' }).meta({ description: 'What every server of the cluster runs.' }),
 };
 
 const parameterName = () =>
@@ -308,7 +370,7 @@ const parameterName = () =>
 export const PRESET_NAMES = ['etcd', 'patroni', 'proget', 'securetransport'] as const;
 export type PresetName = (typeof PRESET_NAMES)[number];
 
-/** The merge rule, stated once: the loader (`preset.ts`), README and the editor schema say the same. */
+/** The merge rule, stated once: the loader (`preset.ts`), docs/presets/README.md and the editor schema say the same. */
 export const PRESET_MERGE_RULE =
   'The preset is the base and the cluster is merged over it: a mapping (endpoints, an endpoint, expectations) key by key, ' +
   'the cluster\'s value winning; a text, number or list replaced whole; a key given with no value (`key:`) removes the preset\'s. ' +
@@ -318,7 +380,7 @@ export const PRESET_MERGE_RULE =
 
 const cluster = z
   .strictObject({
-    name: name(),
+    name: name().meta({ description: 'The app_cluster label.' }),
     preset: textEnum(PRESET_NAMES)
       .optional()
       .meta({ description: `A product preset (presets/NAME.yml) that supplies endpoints, components, timing and expectations. ${PRESET_MERGE_RULE}` }),
@@ -328,7 +390,7 @@ const cluster = z
       .meta({ description: 'Values for the preset\'s parameters (its URLs, ports and credentials), by name; see the preset file.' }),
     ...clusterFields,
     components: clusterFields.components.optional().meta({ description: 'What every server of the cluster runs. Required without a preset.' }),
-    servers: z.array(server).min(1, { error: 'must list at least one server' }),
+    servers: z.array(server).min(1, { error: 'must list at least one server' }).meta({ description: 'The cluster\'s servers.' }),
   })
   .check((ctx) => {
     if (ctx.value.components === undefined) ctx.issues.push({ code: 'custom', input: ctx.value, message: 'missing required field "components" (or name a "preset")' });
@@ -339,9 +401,9 @@ const cluster = z
 export type ClusterSettings = z.output<typeof cluster>;
 
 const parameter = z.strictObject({
-  description: nonEmptyText(),
-  default: text().optional(),
-  required: boolean().optional(),
+  description: nonEmptyText().meta({ description: 'What the parameter is, shown in errors and docs.' }),
+  default: text().optional().meta({ description: 'Its value when the cluster gives none.' }),
+  required: boolean().optional().meta({ description: 'true: the cluster must give it.' }),
 });
 
 /**
@@ -367,11 +429,17 @@ export const configSchema = z.strictObject({
   global: z
     .strictObject({
       ...timing,
-      key_hash_secret_file: nonEmptyText().optional(),
-      key_hash_secret_env: nonEmptyText().optional(),
+      key_hash_secret_file: nonEmptyText()
+        .optional()
+        .meta({
+          description:
+            'File holding the secret of the keyed hash (HMAC) applied to every key and fingerprint read, relative to this file; the same for every replica. Default: a random secret of this process.',
+        }),
+      key_hash_secret_env: nonEmptyText().optional().meta({ description: 'Environment variable holding that secret; or key_hash_secret_file.' }),
     })
-    .optional(),
-  clusters: z.array(cluster).min(1, { error: 'must list at least one cluster' }),
+    .optional()
+    .meta({ description: 'Defaults for every cluster.' }),
+  clusters: z.array(cluster).min(1, { error: 'must list at least one cluster' }).meta({ description: 'The clusters to watch.' }),
 });
 export type ConfigSettings = z.output<typeof configSchema>;
 

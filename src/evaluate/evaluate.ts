@@ -31,8 +31,8 @@ export function serverKey(cluster: string, server: string): string {
  * Orders two version texts the way people read them: runs of digits by their number
  * (`8.10` after `8.9`, leading zeros ignored), other runs case-insensitively by code point,
  * then the texts as they are. Negative, zero or positive, as `Array.prototype.sort` wants.
- * Not an `Intl.Collator`: its ICU collation data costs 2 to 3 MB of resident memory in
- * every process that uses one, for the tie-breaks of a few versions per round.
+ * Not an `Intl.Collator`: its ICU collation data costs megabytes of resident memory in
+ * every process that uses one (bench/RESULTS.md), for the tie-breaks of a few versions per round.
  */
 export function compareVersions(a: string, b: string): number {
   const x = a.split(DIGIT_RUNS);

@@ -35,7 +35,7 @@ const NO_FAILURES: Partial<Record<ProbeReason, number>> = Object.freeze({});
 /**
  * A probe's result and its timing as one object with every field in place (see newRecord):
  * adding the timing to the result would put both in a property array, and the result of
- * every component's last probe is kept (3.6 MB of property arrays at 30,000 components).
+ * every component's last probe is kept (what that costs at 30,000 components: bench/RESULTS.md).
  * `finishedMs`: ms since the epoch; `durationMs`: ms.
  */
 export function observation(result: ProbeResult, finishedMs: number, durationMs: number): Observation {
@@ -60,7 +60,7 @@ export function observation(result: ProbeResult, finishedMs: number, durationMs:
 /**
  * A record before its first probe, with every field there from the start: V8 keeps the
  * fields of an object literal in the object itself, while fields added later go to a
- * separate property array (about 110 bytes more per component, 3.4 MB at 30,000). Its
+ * separate property array, kept for every component (bench/RESULTS.md). Its
  * failure counts are a shared empty object until the first failure.
  */
 export function newRecord(): ComponentRecord {

@@ -10,10 +10,9 @@ const THREW: Answer = { success: false, reason: 'error', detail: 'probe failed' 
 /**
  * A probe's deadline as its signal (ProbeSignal): one plain object per probe. Node's
  * AbortSignal (an EventTarget whose prototype is set after it is made, then given its fields)
- * left garbage in the old generation for every probe: in a loop of 2,000 probe-like lives of
- * 25 ms a second, creating one tripled what scavenges promoted (2.9 -> 9.2 MB in 8 s), and at
- * 30,000 components `AbortController.signal` came second in a sampling profile of what was
- * not collected young (bench/RESULTS.md).
+ * left garbage in the old generation for every probe: creating one per probe tripled what
+ * young collections promoted, and at 30,000 components `AbortController.signal` came second
+ * in a sampling profile of what was not collected young (bench/RESULTS.md).
  */
 export class Deadline implements ProbeSignal {
   aborted = false;

@@ -64,7 +64,7 @@ function dateTimeMs(m: RegExpExecArray): number | undefined {
 export type Heartbeat = { readonly ms: number } | { readonly problem: string };
 
 /**
- * Reads a heartbeat the way README's "Heartbeat timestamps" states: an RFC 3339 / ISO 8601
+ * Reads a heartbeat the way docs/configuration.md, "Heartbeat timestamps", states: an RFC 3339 / ISO 8601
  * date-time (no offset means UTC; the local time zone never counts), or epoch seconds or
  * milliseconds (see EPOCH_MS_FROM) as a JSON number or a numeric text. Surrounding spaces
  * are ignored. Anything else, and any instant before 2000-01-01T00:00:00Z or more than a
@@ -101,7 +101,7 @@ const interned = new Map<string, string>();
 /**
  * One copy of each text that answers repeat: every server of a cluster reports the same
  * version, OS, key hash and role, and each component keeps the text of its last answer
- * (30,000 copies of "Linux 6.1.0-amd64" were 1.2 MB). At most INTERNED_MAX texts are kept,
+ * (copies of one OS name add up at 30,000 components; bench/RESULTS.md). At most INTERNED_MAX texts are kept,
  * each at most 64 characters (what `read` keeps of any): once full, texts are kept as
  * they come, so a server that reports a new text every time costs nothing more.
  */

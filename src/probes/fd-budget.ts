@@ -2,10 +2,10 @@ import { readFileSync } from 'node:fs';
 
 /**
  * Idle plain-HTTP connections kept between probes at most, one per server's origin. A new
- * connection per probe cost 0.17 ms more CPU per probe at 300 components (0.68 against
- * 0.84 CPU-s per 1,000 probes, bench/RESULTS.md), while each idle connection holds about
- * 5 kB and a file descriptor (86 MB at 16,000 connections): 1,024 of them take about 5 MB.
- * TLS connections are kept as the open-file limit allows: a handshake costs ten times that.
+ * connection per probe costs a little CPU, which counts where probes are few, while each
+ * idle connection holds memory and a file descriptor, which counts where servers are many:
+ * the first 1,024 keep theirs (the figures: bench/RESULTS.md). TLS connections are kept as
+ * the open-file limit allows: a handshake costs far more than a plain connect.
  */
 export const PLAIN_KEEP_ALIVE = 1024;
 

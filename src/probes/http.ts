@@ -38,12 +38,11 @@ export const httpProbe: ProbeKind<HttpEndpoint> = (e, ctx) => {
   // One set of agents for every server's probe of this endpoint. An origin shared by all
   // servers (a management console) gets a pool of kept-alive connections, bounded by the
   // probe concurrency. A server's own origin keeps its connection between probes over TLS
-  // as the open-file limit allows, where a new connection costs a handshake (measured
-  // here: 1.3 ms of CPU against 0.11 ms for a request on a kept connection; an idle TLS
-  // connection holds about 36 kB). Over plain HTTP, the first 1,024 server origins keep
-  // theirs (PLAIN_KEEP_ALIVE) and the rest connect afresh for each probe, as
+  // as the open-file limit allows, where a new connection costs a handshake, many times the
+  // CPU of a request on a kept connection. Over plain HTTP, the first 1,024 server origins
+  // keep theirs (PLAIN_KEEP_ALIVE) and the rest connect afresh for each probe, as
   // blackbox_exporter does: a kept connection saves a little CPU per probe but holds a file
-  // descriptor and about 5 kB per server (86 MB at 16,000 connections).
+  // descriptor and some memory per server. The figures are in bench/RESULTS.md.
   // The probe's deadline bounds connecting, the head and the body: no timer of the HTTP
   // client cuts a long probe_timeout short.
   // The scheme is known per server (a template may fill it in): agents per scheme, made on first use.

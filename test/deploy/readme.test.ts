@@ -1,6 +1,7 @@
 /**
- * README "Deploying": the check commands it shows are run here as written, from the
- * repository root, so the section cannot drift from the files. Installation commands
+ * The deployment docs (docs/deploy.md, and "Shards" in docs/operations.md; the README
+ * links there): the check commands they show are run here as written, from the
+ * repository root, so the pages cannot drift from the files. Installation commands
  * (sudo, docker compose up) are left out: they change the machine.
  */
 import { spawnSync } from 'node:child_process';
@@ -9,8 +10,10 @@ import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const root = resolve(import.meta.dirname, '../..');
-const readme = readFileSync(resolve(root, 'README.md'), 'utf8');
-const section = /\n## Deploying\n([\s\S]*?)\n## /.exec(readme)?.[1] ?? '';
+const deploy = readFileSync(resolve(root, 'docs/deploy.md'), 'utf8');
+const operations = readFileSync(resolve(root, 'docs/operations.md'), 'utf8');
+const shards = /\n## Shards\n([\s\S]*?)\n## /.exec(operations)?.[1] ?? '';
+const section = `${deploy}\n${shards}`;
 
 /** The programs whose commands only read the repository. */
 const CHECKS = ['systemd-analyze', 'kubectl', 'node', 'promtool', 'docker-compose'];
@@ -31,7 +34,7 @@ function missing(command: string): string | undefined {
   return undefined;
 }
 
-describe('README "Deploying"', () => {
+describe('docs/deploy.md and docs/operations.md "Shards"', () => {
   it('shows the checks the tests rely on', () => {
     for (const expected of [
       'systemd-analyze verify deploy/systemd/appcluster-exporter.service',

@@ -48,7 +48,7 @@ describe('the systemd unit', () => {
     expect(one('Service.ExecReload')).toBe('/bin/kill -HUP $MAINPID');
   });
 
-  it('raises the open-file limit as README "Large clusters" says, to what compose sets', () => {
+  it('raises the open-file limit as docs/operations.md "Open files" says, to what compose sets', () => {
     const limit = Number(one('Service.LimitNOFILE'));
     const compose = parse(readFileSync(join(root, 'compose', 'docker-compose.yml'), 'utf8'), { merge: true });
     expect(limit).toBe(compose.services.exporter.ulimits.nofile);

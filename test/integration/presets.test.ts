@@ -14,7 +14,7 @@ import { MAIN } from '../helpers/process.js';
 import { tempDir, waitFor } from '../helpers/stack.js';
 
 // Each preset against loopback servers that answer as its product does (the field names
-// and status codes of the public documents in PRODUCTS.md): healthy, then the product's
+// and status codes of the public documents in docs/presets/): healthy, then the product's
 // own unhealthy answers.
 
 const ADDRESSES = ['127.0.0.1', '127.0.0.2', '127.0.0.3'] as const;

@@ -1,5 +1,5 @@
 /**
- * The product-shaped simulator answers each product's documents (PRODUCTS.md): paths,
+ * The product-shaped simulator answers each product's documents (docs/presets/): paths,
  * methods, status codes and field names, and every fault as that product would show it.
  * Real sockets on loopback addresses of this file's own.
  */

@@ -39,8 +39,10 @@ describe('the preset files', () => {
   it.each(PRESET_NAMES)('%s passes the preset schema, declares every parameter it uses and uses every one it declares', (name) => {
     const preset = readPreset(name);
     expect(Object.keys(preset.parameters).length).toBeGreaterThan(0);
-    // Every field is sourced: the file's comments name where its facts come from.
+    // Every field is sourced: the file's comments name where its facts come from, and the
+    // preset's page in docs/ holds each fact with its public document.
     expect(preset.yaml.text).toMatch(/^# Sources:/m);
+    expect(preset.yaml.text).toContain(`docs/presets/${name}.md`);
   });
 
   it('proget: the console defaults, /health/json read by four components, the messenger optional', () => {
@@ -217,9 +219,9 @@ describe('merging a cluster over its preset', () => {
 });
 
 describe('the merge rule', () => {
-  it('is stated the same in README and in the editor schema', () => {
-    const readme = readFileSync(join(import.meta.dirname, '../../README.md'), 'utf8').replace(/\s+/g, ' ');
-    expect(readme).toContain(`**Merge rule.** ${PRESET_MERGE_RULE}`);
+  it('is stated the same in docs/presets/README.md and in the editor schema', () => {
+    const page = readFileSync(join(import.meta.dirname, '../../docs/presets/README.md'), 'utf8').replace(/\s+/g, ' ');
+    expect(page).toContain(`**Merge rule.** ${PRESET_MERGE_RULE}`);
     expect(JSON.stringify(configJsonSchema())).toContain(JSON.stringify(PRESET_MERGE_RULE).slice(1, -1));
   });
 });

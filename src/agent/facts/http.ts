@@ -18,7 +18,7 @@ const schema = z
         error: (iss) => `must be an http:// or https:// URL, got "${String(iss.input)}"`,
       })
       .meta({ description: 'An http:// or https:// URL, as is (no template).' }),
-    timeout: duration(60_000).optional(),
+    timeout: duration(60_000).optional().meta({ description: 'Longest the request may take, at most 1m. Default 5s.' }),
     // The exporter's own `tls` declaration: one set of TLS settings across both files.
     tls: PROBE_KINDS.http.shape.tls,
   })

@@ -109,7 +109,7 @@ function commOf(pid: number): string | undefined {
 /**
  * Every process whose name is `comm`; one that exits while looked at is skipped. `/proc`
  * is read synchronously: its files are made by the kernel in memory, and a thread-pool
- * round trip per process made a scan of 100 processes take 40 ms instead of 2.
+ * round trip per process made a scan many times slower (bench/RESULTS.md, the agent).
  */
 async function scan(comm: string, contains: string | undefined): Promise<Match[]> {
   const matches: Match[] = [];

@@ -18,8 +18,8 @@ const schema = z
       })
       .meta({ description: 'An address or host name of this node. Default 127.0.0.1.' })
       .optional(),
-    port: integer(1, 65535, 'a port number').meta({ type: 'integer', minimum: 1, maximum: 65535 }),
-    timeout: duration(60_000).optional(),
+    port: integer(1, 65535, 'a port number').meta({ type: 'integer', minimum: 1, maximum: 65535, description: 'The port to connect to.' }),
+    timeout: duration(60_000).optional().meta({ description: 'Longest the connect may take, at most 1m. Default 2s.' }),
   })
   .meta({ description: 'Whether a local port accepts connections: {state, seconds, reason}.' });
 

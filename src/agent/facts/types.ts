@@ -52,7 +52,7 @@ export class FactError extends Error {
   }
 }
 
-/** What a fact reports when read: kind-specific fields (README, "The on-node agent"). */
+/** What a fact reports when read: kind-specific fields (docs/agent.md). */
 export type FactFields = Readonly<Record<string, string | number | boolean | null>>;
 
 /** Reads a fact once. Rejects with FactError when it cannot; any other rejection is a bug kept as `error`. */

@@ -12,7 +12,7 @@ const NO_QUORUM = 'no leader: this member has no quorum';
 const ALARM = 'an alarm is raised';
 
 /**
- * An etcd member's client port (etcd 3.4 as Debian ships it; see PRODUCTS.md):
+ * An etcd member's client port (etcd 3.4 as Debian ships it; see docs/presets/etcd.md):
  * `GET /health` answers `{"health":"true"}` with 200, and `{"health":"false","reason":...}`
  * with 503 when the member has no quorum (or on `unhealthy`); `GET /version` answers
  * `etcdserver` (the cluster's version) and `etcdcluster` (its major.minor.0);

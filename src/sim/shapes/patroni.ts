@@ -15,7 +15,7 @@ function primaryName(patroniVersion: string): string {
 }
 
 /**
- * A Patroni node's REST API (port 8008; see PRODUCTS.md): `GET /patroni` answers `state`
+ * A Patroni node's REST API (port 8008; see docs/presets/patroni.md): `GET /patroni` answers `state`
  * ("running"), `role` ("primary", or "master" when its `patroni.version` is below 4.0;
  * "replica"), `server_version` (a number), `patroni.version` (the cluster's version) and
  * `patroni.scope`, `dcs_last_seen` (epoch seconds), `timeline` and `xlog`. `GET /health`

@@ -31,7 +31,7 @@ export function progetVersionNumber(release: string): string {
 
 /**
  * A ProGet node's health document (Inedo docs `proget/api/health.md`; pgutil
- * `ProGetHealthInfo.cs`; see PRODUCTS.md): `applicationName`, `databaseStatus`,
+ * `ProGetHealthInfo.cs`; see docs/presets/proget.md): `applicationName`, `databaseStatus`,
  * `serviceStatus`, `licenseStatus` ("OK" or "Error") with `databaseStatusDetails`,
  * `serviceStatusDetail`, `licenseStatusDetail`, `versionNumber`, `releaseNumber` (the
  * cluster's version), `extensionsInstalled`, `replicationStatus` (null: no replication).

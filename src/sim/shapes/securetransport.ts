@@ -15,7 +15,7 @@ const API = '/api/v2.0';
 
 /**
  * A SecureTransport server's admin REST API v2.0 (Axway's public ST_API_Examples; see
- * PRODUCTS.md): `GET /api/v2.0/version` gives `version` (the cluster's), `serverType` and
+ * docs/presets/securetransport.md): `GET /api/v2.0/version` gives `version` (the cluster's), `serverType` and
  * `os`; `GET /api/v2.0/transactionManager` gives `status`, "Running" while the Transaction
  * Manager runs and "Not running" when it is stopped (the form `/daemons` uses for a stopped
  * daemon; the stopped TM's exact text is not published). Every call needs basic auth and
