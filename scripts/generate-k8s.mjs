@@ -42,7 +42,7 @@ function prometheusRule() {
 
 function exampleConfig() {
   const source = join(root, 'examples', 'mft-cluster.yml');
-  return `# Generated from examples/mft-cluster.yml by \`${REGENERATE}\`; do not edit. Put your own\n# configuration in an overlay (README, "Kubernetes").\n${readFileSync(source, 'utf8')}`;
+  return `# Generated from examples/mft-cluster.yml by \`${REGENERATE}\`; do not edit. Put your own\n# configuration in an overlay (docs/deploy.md, "Kubernetes").\n${readFileSync(source, 'utf8')}`;
 }
 
 /** Each generated file's path and the text it must hold. */
