@@ -5,6 +5,7 @@
  * mount recreated as a symlink under a staging directory), and the wiring between
  * services (mount targets, host names, ports) is checked against the compose file.
  */
+import { launchFlags, splitLaunch } from '../helpers/launch.js';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -161,7 +162,7 @@ describe('compose/docker-compose.yml', () => {
     }
     const users = [...dockerfile.matchAll(/^USER\s+(\S+)/gm)].map((m) => m[1]);
     expect(users.at(-1), 'the image runs as a non-root user').toMatch(/^(?!root$|0$)/);
-    expect(commandArgs('exporter').slice(0, 2)).toEqual(['node', 'dist/src/main.js']);
+    expect(splitLaunch(commandArgs('exporter'))).toMatchObject({ node: 'node', flags: launchFlags(), main: 'dist/src/main.js' });
     expect(commandArgs('sim').slice(0, 3)).toEqual(['node', 'dist/src/sim/cli.js', 'serve']);
     expect(hostPath('exporter', flag('exporter', 'config.file'))).toBe(join(composeDir, 'exporter', 'appcluster.yml'));
     expect(service('exporter').network_mode).toBe('service:sim');
@@ -206,7 +207,8 @@ describe('compose agents', () => {
     const s = service(name);
     expect(s.network_mode).toBe('service:sim');
     expect(s.pid).toBe('service:sim');
-    expect(commandArgs(name).slice(0, 3)).toEqual(['node', 'dist/src/main.js', 'agent']);
+    const launch = splitLaunch(commandArgs(name));
+    expect([launch.node, launch.flags, launch.main, launch.args[0]]).toEqual(['node', launchFlags(), 'dist/src/main.js', 'agent']);
     const server = exporterYaml(exporterConfigFile).clusters[0]!.servers[i]!;
     const url = exporterYaml(exporterConfigFile).clusters[0]!.components.find((c) => c.name === 'agent')!.probe.http.url;
     expect(flag(name, 'web.listen-address')).toBe(`${server.address}:${new URL(url.replace('{address}', server.address)).port}`);

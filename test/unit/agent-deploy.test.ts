@@ -6,6 +6,7 @@
 import { copyFileSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { launchFlags, splitLaunch } from '../helpers/launch.js';
 import { describe, expect, it } from 'vitest';
 import { run } from '../helpers/tools.js';
 import { tempDir } from '../helpers/stack.js';
@@ -35,7 +36,8 @@ describe('deploy/systemd/appcluster-agent.service', () => {
 
   it('runs the agent sub-command as an unprivileged user, read-only, with no way to gain privileges', () => {
     const [exec] = values('ExecStart');
-    expect(exec).toMatch(/^\/usr\/bin\/node \S+\/dist\/src\/main\.js agent /);
+    const launch = splitLaunch(exec!.split(' '));
+    expect([launch.node, launch.flags, launch.main, launch.args[0]]).toEqual(['/usr/bin/node', launchFlags(), '/opt/appcluster-exporter/dist/src/main.js', 'agent']);
     expect(exec).toContain('--config.file=/etc/appcluster-agent/agent.yml');
     expect(exec).toContain('--web.listen-address=:10473');
     expect(values('User')[0]).toMatch(/^(?!root$|0$)\S+$/);
