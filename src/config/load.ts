@@ -54,6 +54,11 @@ export async function loadConfigFile(file: string): Promise<Config> {
   return parseConfig(await readConfigText(file), file);
 }
 
+/** SHA-256 of a configuration file's text, in hex (`Config.textHash`). */
+export function textHash(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
 /**
  * Validates configuration text. `file` is used in errors and to resolve relative paths
  * (secret, CA and certificate files); presets are read from `presetDir` (default: the
@@ -81,7 +86,7 @@ export function parseConfig(text: string, file: string, opts: { readonly presetD
   });
   // The presets count as part of the file: a changed preset is a changed configuration.
   const hash = createHash('sha256').update([text, ...presetTexts].join('\u0000')).digest('hex');
-  return { file, hash, ...(keyHashSecret ? { keyHashSecret } : {}), clusters };
+  return { file, hash, textHash: textHash(text), ...(keyHashSecret ? { keyHashSecret } : {}), clusters };
 }
 
 interface Ctx {

@@ -1,6 +1,7 @@
 import type { Logger } from '../log.js';
 import { ConfigError } from './errors.js';
-import { loadConfigFile } from './load.js';
+import { parseConfig, textHash } from './load.js';
+import { readConfigText } from './yaml-schema.js';
 import type { Config } from './types.js';
 
 export type ReloadResult =
@@ -9,11 +10,15 @@ export type ReloadResult =
 
 /**
  * The running configuration and its reload: load, validate, then swap whole. A file that
- * fails keeps the running configuration and sets the reload gauge to 0; an unchanged file
- * is not applied again.
+ * fails keeps the running configuration and sets the reload gauge to 0; a file whose text
+ * did not change is answered at once, without being parsed again. Reloads run one at a
+ * time, in order: one asked for while another runs is run after it, so the file on disk at
+ * the last request is the one that runs.
  */
 export class ConfigStore {
-  private reloading: Promise<ReloadResult> | undefined;
+  /** The reload that runs now, and the one that runs after it (shared by every request that came meanwhile). */
+  private running: Promise<ReloadResult> | undefined;
+  private next: Promise<ReloadResult> | undefined;
   private attempts = 0;
 
   constructor(
@@ -35,18 +40,34 @@ export class ConfigStore {
     return this.attempts;
   }
 
-  /** Reloads from the running config's file; concurrent calls share one reload. */
+  /**
+   * Reloads from the running config's file and answers for the file it read. While a reload
+   * runs (it may have read the file before this request), another is run after it.
+   */
   reload(): Promise<ReloadResult> {
-    this.reloading ??= this.doReload().finally(() => {
-      this.reloading = undefined;
+    if (!this.running) {
+      this.running = this.doReload().finally(() => {
+        this.running = undefined;
+      });
+      return this.running;
+    }
+    this.next ??= this.running.then(() => {
+      this.next = undefined;
+      return this.reload();
     });
-    return this.reloading;
+    return this.next;
   }
 
   private async doReload(): Promise<ReloadResult> {
     let next: Config;
     try {
-      next = await loadConfigFile(this.current.file);
+      const text = await readConfigText(this.current.file);
+      if (textHash(text) === this.current.textHash) {
+        this.reloaded(true);
+        this.attempts++;
+        return { ok: true, changed: false };
+      }
+      next = parseConfig(text, this.current.file);
     } catch (err) {
       const error = err instanceof ConfigError ? err.message : 'unexpected error while loading the configuration';
       this.reloaded(false);

@@ -150,8 +150,13 @@ export interface ClusterConfig {
 /** A loaded, validated configuration. Immutable; a reload swaps it whole. */
 export interface Config {
   readonly file: string;
-  /** SHA-256 of the file's bytes, so an unchanged file is not reloaded. */
+  /** SHA-256 of the file's text and its presets' texts: a reload that gives the same is not applied again. */
   readonly hash: string;
+  /**
+   * SHA-256 of the file's own text (`textHash`): a reload that reads the same text is answered
+   * "unchanged" without being parsed again. Presets change only with the program.
+   */
+  readonly textHash: string;
   /** The HMAC secret for key fingerprints; undefined: a random one per process. */
   readonly keyHashSecret?: Secret;
   readonly clusters: readonly ClusterConfig[];
