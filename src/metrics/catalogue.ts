@@ -145,6 +145,12 @@ export const exporterMetrics = {
     'counter',
     'Probes not started because the previous probe of the same component was still running or queued.',
   ),
+  probesAbandoned: spec(
+    'exporter_probes_abandoned_total',
+    'counter',
+    "Probes whose failure was the exporter's own (cause: open_files, its open files exhausted; stalled, its event loop stalled past the deadline): not counted against the server, and probed again at once.",
+    ['cause'],
+  ),
   shardInfo: spec('exporter_shard_info', 'gauge', 'The shard this exporter probes and exports (--shard.index of --shard.count); 1.', [
     'index',
     'count',

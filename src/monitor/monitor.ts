@@ -8,7 +8,7 @@ import type { Logger } from '../log.js';
 import type { OwnMetrics } from '../metrics/own.js';
 import { buildProbes, type EndpointProbes } from '../probes/build.js';
 import { read } from '../probes/extract.js';
-import type { EndpointProbe } from '../probes/types.js';
+import type { EndpointProbe, ExporterFault } from '../probes/types.js';
 import { runGuarded } from './deadline.js';
 import { EventLog } from './event-log.js';
 import { Slots } from './slots.js';
@@ -354,14 +354,35 @@ export class Monitor {
     }
   }
 
+  /** Counts and logs a probe whose failure was the exporter's own (see ExporterFault). */
+  private abandon(fault: ExporterFault): void {
+    this.opts.metrics.probesAbandoned.inc({ cause: fault });
+    this.opts.logger.warn(
+      { cause: fault },
+      fault === 'open_files' ? 'a probe failed for want of open files: not counted against the server' : 'the exporter stalled past a probe deadline: not counted against the server',
+    );
+  }
+
   private async run(t: Target): Promise<void> {
-    const started = performance.now();
+    let started = performance.now();
     const startedMs = Date.now();
     this.opts.metrics.scheduleLag.observe(Math.max(0, startedMs - t.dueMs) / 1000);
-    const answer = await runGuarded(t.probe, t.timeoutMs);
+    let answer = await runGuarded(t.probe, t.timeoutMs);
+    if (answer.exporterFault) {
+      // Not the server's doing (the exporter's files ran out, or its loop stalled past the
+      // deadline): counted as the exporter's, and asked again at once.
+      this.abandon(answer.exporterFault);
+      started = performance.now();
+      answer = await runGuarded(t.probe, t.timeoutMs);
+    }
     const durationMs = performance.now() - started;
     // A reload may have removed the endpoint while it was being probed.
     if (this.targets.get(t.key) !== t) return;
+    // Twice the exporter's fault: no observation; the server keeps its last judgement.
+    if (answer.exporterFault) {
+      this.abandon(answer.exporterFault);
+      return;
+    }
     const finishedMs = Date.now();
     const hashKey = this.endpoints!.hashKey;
     let firstRoundDone = false;

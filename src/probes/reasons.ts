@@ -75,6 +75,8 @@ export function failure(err: unknown, signal: ProbeSignal): Answer {
     if (syscall === 'getaddrinfo') return { success: false, reason: 'dns', detail: typeof code === 'string' ? code : 'getaddrinfo' };
     if (typeof code !== 'string') continue;
     if (code.startsWith('HPE_')) return parserFailure(code, (e as { reason?: unknown }).reason);
+    // The exporter's own open files ran out (per process, or the whole system's): not the server's failure.
+    if (code === 'EMFILE' || code === 'ENFILE') return { success: false, reason: 'error', detail: code, exporterFault: 'open_files' };
     // OpenSSL's record layer refused the answer (plain HTTP on an https:// URL): its own words.
     if (code === 'EPROTO') {
       const words = /SSL routines:[^:]*:([a-z ]{1,60}):/.exec(e.message)?.[1];

@@ -2,6 +2,13 @@ import type { EndpointSettings, EndpointTarget } from '../config/types.js';
 import type { ProbeReason } from '../reasons.js';
 
 /**
+ * A probe outcome that is the exporter's own doing, not the server's: its open files
+ * exhausted (EMFILE, ENFILE), or its own event loop stalled past the probe's deadline.
+ * Such an answer is no observation of the server.
+ */
+export type ExporterFault = 'open_files' | 'stalled';
+
+/**
  * One endpoint's answer: whether the request succeeded and, for HTTP, what came back for
  * the components to read. Held only until every reading component has read it.
  */
@@ -14,6 +21,8 @@ export interface Answer {
   readonly body?: unknown;
   /** Response headers, names in lower case. */
   readonly headers?: Readonly<Record<string, string | string[] | undefined>>;
+  /** Set when the failure was the exporter's own (see ExporterFault): the server is not judged by it. */
+  readonly exporterFault?: ExporterFault;
 }
 
 /** What one component found in its endpoint's answer. A failed probe is data, never an exception. */

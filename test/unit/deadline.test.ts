@@ -3,7 +3,8 @@
  * place of an AbortSignal, and the guard that answers `timeout` when it passes.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Deadline, runGuarded } from '../../src/monitor/deadline.js';
+import { Deadline, runGuarded, STALL_MS } from '../../src/monitor/deadline.js';
+import { failure } from '../../src/probes/reasons.js';
 import { httpProbeFrom, rawServer, runProbe } from '../helpers/http-probe.js';
 
 const cleanup: (() => Promise<void>)[] = [];
@@ -57,5 +58,31 @@ describe('Deadline', () => {
     // the end of the test when the server itself is closed.
     await expect.poll(() => closedAt, { timeout: 5_000 }).toBeDefined();
     expect(server.connections).toBe(1);
+  });
+});
+
+describe('runGuarded and the exporter stalled', () => {
+  /** A probe that answers success after `ms`, on a timer as a socket's answer would come. */
+  const answersAfter = (ms: number) => () => new Promise<{ success: true }>((resolve) => setTimeout(() => resolve({ success: true }), ms));
+  /** Blocks this thread, as a long synchronous task on the exporter's loop does. */
+  const block = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+  it('a deadline that fires on time is the server’s timeout', async () => {
+    expect(await runGuarded(answersAfter(400), 100)).toEqual({ success: false, reason: 'timeout', detail: 'deadline exceeded' });
+  });
+
+  it('a deadline that fires late, the loop blocked past it, is the exporter’s fault, not the server’s', async () => {
+    const answer = runGuarded(answersAfter(400), 100);
+    block(100 + STALL_MS + 200);
+    expect(await answer).toMatchObject({ success: false, reason: 'timeout', exporterFault: 'stalled' });
+  });
+
+  it('EMFILE and ENFILE are the exporter’s open files, not the server’s failure', () => {
+    for (const code of ['EMFILE', 'ENFILE']) {
+      const err = Object.assign(new Error(`connect ${code}`), { code, syscall: 'connect' });
+      expect(failure(err, new Deadline())).toEqual({ success: false, reason: 'error', detail: code, exporterFault: 'open_files' });
+    }
+    const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED', syscall: 'connect' });
+    expect(failure(refused, new Deadline()).exporterFault).toBeUndefined();
   });
 });
