@@ -3,7 +3,7 @@ import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfigFile } from '../../src/config/load.js';
-import { ConfigStore, type ReloadResult } from '../../src/config/store.js';
+import { ConfigStore } from '../../src/config/store.js';
 import type { Config } from '../../src/config/types.js';
 import { createLogger } from '../../src/log.js';
 import { tempDir } from '../helpers/stack.js';
