@@ -47,7 +47,7 @@ afterAll(() => sim.stop());
 async function start(webConfig: string): Promise<RunningExporter> {
   const webConfigFile = join(dir, `web-${Math.random().toString(36).slice(2)}.yml`);
   await writeFile(webConfigFile, webConfig);
-  exporter = await startExporter({ configFile, listenAddress: '127.0.0.1:0', webConfigFile, logger: quiet });
+  exporter = await startExporter({ configFile, listenAddress: '127.0.0.1:0', webConfigFile, enableLifecycle: true, logger: quiet });
   return exporter;
 }
 
