@@ -4,6 +4,7 @@ import { ConfigError } from './config/errors.js';
 import { loadConfigFile } from './config/load.js';
 import { componentCount, parseShard, shardConfig, type Shard } from './config/shard.js';
 import { buildProbes } from './probes/build.js';
+import { WEB_MAX_CONNECTIONS, webConnectionCap } from './probes/fd-budget.js';
 import { startExporter } from './exporter.js';
 import { createLogger, LOG_FORMATS, LOG_LEVELS } from './log.js';
 import { VERSION } from './version.js';
@@ -19,6 +20,9 @@ const USAGE = `usage: appcluster-exporter [flags]
   --web.grafana-url=URL        Grafana base URL for links from the status page
   --web.alertmanager-url=URL   Alertmanager base URL: Offline servers link to a new silence
   --web.max-requests=N         most scrapes answered at once, 503 past it (default: 40; 0: no limit)
+  --web.max-connections=N      most connections open at once, a new one closed past it (default: 512);
+                               must fit the open-file limit beside the probes' reserve
+  --web.enable-lifecycle       let POST /-/reload reload (without it: 403); SIGHUP always reloads
   --probe.concurrency=N        most probes running at once (default: 256)
   --shard.index=I              probe and export only the clusters of shard I (default: 0)
   --shard.count=N              of N shards, by a stable hash of the cluster name (default: 1)
@@ -56,6 +60,9 @@ async function main(): Promise<void> {
         'web.alertmanager-url': { type: 'string' },
         'web.config.file': { type: 'string' },
         'web.max-requests': { type: 'string', default: '40' },
+        // No default here: a value given must fit the open-file limit, the default is lowered to fit.
+        'web.max-connections': { type: 'string' },
+        'web.enable-lifecycle': { type: 'boolean', default: false },
         'probe.concurrency': { type: 'string', default: '256' },
         'shard.index': { type: 'string', default: '0' },
         'shard.count': { type: 'string', default: '1' },
@@ -84,6 +91,9 @@ async function main(): Promise<void> {
   } catch (err) {
     fail((err as Error).message);
   }
+  const givenConnections = values['web.max-connections'];
+  const maxConnections = Number(givenConnections ?? WEB_MAX_CONNECTIONS);
+  if (!Number.isInteger(maxConnections) || maxConnections < 1) fail('--web.max-connections must be a positive integer');
   const configFile = values['config.file'];
   if (values['config.check']) {
     try {
@@ -93,6 +103,9 @@ async function main(): Promise<void> {
         const mine = shardConfig(config, shard).clusters;
         process.stdout.write(`${configFile}: shard ${shard.index} of ${shard.count} owns ${mine.length} clusters, ${componentCount(mine)} components\n`);
       }
+      // The web server's connections and the probes' files share the open-file limit, as at start.
+      const connections = webConnectionCap(maxConnections, givenConnections !== undefined);
+      if (connections.warning) process.stderr.write(`${configFile}: warning: ${connections.warning}\n`);
       // Building the probes opens no connection; it tells whether keep-alive fits the open-file limit.
       const probes = buildProbes(shardConfig(config, shard));
       for (const warning of probes.warnings) process.stderr.write(`${configFile}: warning: ${warning}\n`);
@@ -124,6 +137,8 @@ async function main(): Promise<void> {
       webConfigFile: values['web.config.file'],
       concurrency,
       maxRequests,
+      maxConnections: givenConnections === undefined ? undefined : maxConnections,
+      enableLifecycle: values['web.enable-lifecycle'],
       shard,
       logger,
     });

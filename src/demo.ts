@@ -81,6 +81,8 @@ const exporter = await startExporter({
   grafanaUrl: flags['web.grafana-url'],
   alertmanagerUrl: flags['web.alertmanager-url'],
   concurrency,
+  // The demo is for trying things: POST /-/reload after editing the profile's file.
+  enableLifecycle: true,
   logger,
 }).catch((err: unknown) => cannotStart('the exporter', err));
 

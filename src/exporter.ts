@@ -5,9 +5,10 @@ import type { Config } from './config/types.js';
 import type { Logger } from './log.js';
 import { OwnMetrics } from './metrics/own.js';
 import { Monitor } from './monitor/monitor.js';
+import { WEB_MAX_CONNECTIONS, webConnectionCap } from './probes/fd-budget.js';
 import { createApp } from './web/app.js';
 import { serve } from './web/shell.js';
-import { loadWebConfig, type WebConfig } from './web/web-config.js';
+import { loadWebConfig } from './web/web-config.js';
 
 export interface ExporterOptions {
   readonly configFile: string;
@@ -22,6 +23,14 @@ export interface ExporterOptions {
   readonly concurrency?: number;
   /** Most scrapes answered at once (`--web.max-requests`; 0: no limit). */
   readonly maxRequests?: number;
+  /**
+   * Most connections open at once (`--web.max-connections`, a positive integer). Given, it
+   * must fit the open-file limit beside the probes' reserve; left out, the default (512) is
+   * lowered to what fits, with a warning.
+   */
+  readonly maxConnections?: number;
+  /** `--web.enable-lifecycle`: POST /-/reload reloads; without it, 403 (SIGHUP, `reload()`, always do). */
+  readonly enableLifecycle?: boolean;
   /** The part of the configured clusters to probe and export (`--shard.*`); default all of them. */
   readonly shard?: Shard;
   readonly logger: Logger;
@@ -32,7 +41,7 @@ export interface RunningExporter {
   readonly monitor: Monitor;
   readonly store: ConfigStore;
   readonly metrics: OwnMetrics;
-  /** Reloads the configuration (POST /-/reload, SIGHUP) and records the outcome as an event. */
+  /** Reloads web-config.yml, then the configuration (POST /-/reload, SIGHUP), and records the outcome as an event. */
   reload(): Promise<ReloadResult>;
   close(): Promise<void>;
 }
@@ -40,10 +49,13 @@ export interface RunningExporter {
 /**
  * Loads the configuration, starts probing and serves HTTP.
  * @throws ConfigError on a bad configuration or web configuration; `serve`'s error when the
- * listen address is malformed or taken.
+ * listen address is malformed or taken; an Error when `maxConnections` does not fit the
+ * open-file limit (see webConnectionCap).
  */
 export async function startExporter(opts: ExporterOptions): Promise<RunningExporter> {
-  const web: WebConfig = opts.webConfigFile ? await loadWebConfig(opts.webConfigFile) : {};
+  const connections = webConnectionCap(opts.maxConnections ?? WEB_MAX_CONNECTIONS, opts.maxConnections !== undefined);
+  if (connections.warning) opts.logger.warn(connections.warning);
+  const web = await loadWebConfig(opts.webConfigFile, { logger: opts.logger });
   const config = await loadConfigFile(opts.configFile);
   const metrics = new OwnMetrics();
   const shard = opts.shard ?? WHOLE;
@@ -58,16 +70,24 @@ export async function startExporter(opts: ExporterOptions): Promise<RunningExpor
     return mine;
   };
   const monitor = new Monitor(owned(config), { concurrency: opts.concurrency ?? 256, logger: opts.logger, metrics });
-  const store = new ConfigStore(config, (next) => monitor.apply(owned(next)), (ok) => metrics.reloaded(ok), opts.logger);
-  // Concurrent reloads share one (ConfigStore.reload): its outcome is one event.
+  // A broken web-config.yml fails the reload as a broken configuration does (the gauge at 0).
+  const store = new ConfigStore(config, (next) => monitor.apply(owned(next)), (ok) => metrics.reloaded(ok && web.healthy), opts.logger);
+  // Concurrent reloads share one (ConfigStore.reload, WebSettings.reload): its outcome is one event.
   const noted = new WeakSet<Promise<ReloadResult>>();
-  const reload = (): Promise<ReloadResult> => {
-    const pending = store.reload();
+  const note = (pending: Promise<ReloadResult>, failuresOnly = false): Promise<ReloadResult> => {
     if (!noted.has(pending)) {
       noted.add(pending);
-      void pending.then((result) => monitor.noteReload(result));
+      void pending.then((result) => {
+        if (!failuresOnly || !result.ok) monitor.noteReload(result);
+      });
     }
     return pending;
+  };
+  const reload = async (): Promise<ReloadResult> => {
+    const webResult = await note(web.reload(), true);
+    const result = await note(store.reload());
+    if (!webResult.ok) return result.ok ? webResult : { ok: false, error: `${webResult.error}\n${result.error}` };
+    return result.ok ? { ok: true, changed: result.changed || webResult.changed } : result;
   };
   const app = createApp({
     judgement: () => monitor.judgement(),
@@ -81,8 +101,9 @@ export async function startExporter(opts: ExporterOptions): Promise<RunningExpor
     alertmanagerUrl: opts.alertmanagerUrl,
     guard: web.guard,
     maxRequests: opts.maxRequests,
+    enableLifecycle: opts.enableLifecycle,
   });
-  const served = await serve(app, { listenAddress: opts.listenAddress, tls: web.tls });
+  const served = await serve(app, { listenAddress: opts.listenAddress, tls: web.tls, maxConnections: connections.cap, logger: opts.logger });
   monitor.start();
   opts.logger.info({ address: served.address, tls: Boolean(web.tls), clusters: monitor.currentConfig.clusters.length }, 'listening');
   return {
@@ -94,6 +115,7 @@ export async function startExporter(opts: ExporterOptions): Promise<RunningExpor
     close: async () => {
       await served.close();
       await monitor.stop();
+      await web.close();
     },
   };
 }

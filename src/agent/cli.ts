@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/errors.js';
 import { createLogger, LOG_FORMATS, LOG_LEVELS } from '../log.js';
+import { WEB_MAX_CONNECTIONS } from '../probes/fd-budget.js';
 import { loadAgentConfig } from './config.js';
 import { startAgent } from './server.js';
 
@@ -12,7 +13,9 @@ the encryption key, the installed version, processes) at /api/v1/facts.
   --config.file=FILE           agent configuration (default: agent.yml)
   --config.check               validate the configuration and exit 0 (valid) or 1
   --web.listen-address=ADDR    address to listen on (default: :10473)
-  --web.config.file=FILE       TLS and basic auth (exporter-toolkit web-config.yml format)
+  --web.config.file=FILE       TLS and basic auth (exporter-toolkit web-config.yml format);
+                               renewed certificate and key files are served without a restart
+  --web.max-connections=N      most connections open at once, a new one closed past it (default: 512)
   --log.level=LEVEL            debug, info, warn or error (default: info)
   --log.format=FORMAT          logfmt or json (default: logfmt)
 `;
@@ -38,6 +41,7 @@ export async function agentMain(args: string[]): Promise<void> {
         'config.check': { type: 'boolean', default: false },
         'web.listen-address': { type: 'string', default: ':10473' },
         'web.config.file': { type: 'string' },
+        'web.max-connections': { type: 'string', default: String(WEB_MAX_CONNECTIONS) },
         'log.level': { type: 'string', default: 'info' },
         'log.format': { type: 'string', default: 'logfmt' },
         help: { type: 'boolean', short: 'h', default: false },
@@ -63,6 +67,8 @@ export async function agentMain(args: string[]): Promise<void> {
       process.exit(1);
     }
   }
+  const maxConnections = Number(values['web.max-connections']);
+  if (!Number.isInteger(maxConnections) || maxConnections < 1) fail('--web.max-connections must be a positive integer');
   const logger = createLogger(oneOf('log.level', values['log.level'], LOG_LEVELS), oneOf('log.format', values['log.format'], LOG_FORMATS));
   let agent;
   try {
@@ -70,6 +76,7 @@ export async function agentMain(args: string[]): Promise<void> {
       configFile,
       listenAddress: values['web.listen-address'],
       webConfigFile: values['web.config.file'],
+      maxConnections,
       logger,
     });
   } catch (err) {

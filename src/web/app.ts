@@ -35,6 +35,11 @@ export interface AppDeps {
    * crowd of scrapers cannot take the exporter's memory and CPU from its probes.
    */
   readonly maxRequests?: number;
+  /**
+   * `--web.enable-lifecycle`: POST /-/reload reloads only when set, else it is answered 403
+   * as Prometheus answers it (default off; SIGHUP reloads either way).
+   */
+  readonly enableLifecycle?: boolean;
 }
 
 /** The default of `--web.max-requests` (node_exporter's). */
@@ -150,6 +155,10 @@ export function createApp(deps: AppDeps): ReturnType<typeof createWebApp> {
       method: 'POST',
       path: '/-/reload',
       handle: async (_req, res) => {
+        if (deps.enableLifecycle !== true) {
+          sendText(res, 403, 'Lifecycle API is not enabled.\n');
+          return;
+        }
         const result = await deps.reload();
         if (result.ok) sendText(res, 200, result.changed ? 'Reloaded.\n' : 'Unchanged.\n');
         else sendText(res, 500, `Reload failed; the running configuration is kept.\n${result.error}\n`);

@@ -1,15 +1,16 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { TlsOptions } from 'node:tls';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { Logger } from '../log.js';
-import type { WebConfig } from './web-config.js';
+import { WEB_MAX_CONNECTIONS } from '../probes/fd-budget.js';
 
 /**
  * The serving shell of the exporter and the agent (the role exporter-toolkit's `web`
  * package plays for node_exporter and blackbox_exporter): an express app with the routes,
- * the guard of web-config.yml, 404, 405 and 500; and a server that listens with the
- * time-outs and TLS of web-config.yml, says where it listens, and closes.
+ * the guard of web-config.yml, 404, 405 and 500; and a server that listens with a
+ * connection cap, time-outs and the TLS of web-config.yml, says where it listens, and closes.
  */
 
 /**
@@ -133,11 +134,18 @@ export interface Served {
 }
 
 /**
- * How long a client may take to send a request's headers (10 s) and a whole request (30 s):
- * a client that trickles its bytes in holds a connection, and an open file, for no more.
+ * How long a client may take to send a request's headers (10 s), a whole request (30 s)
+ * and a TLS handshake (10 s): a client that trickles its bytes in holds a connection, and
+ * an open file, for no more.
  */
 const HEADERS_TIMEOUT_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 30_000;
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+/**
+ * How often Node looks for requests past those time-outs (its default, 30 s, would let a
+ * trickling client stay three times as long as the headers' time-out).
+ */
+const CONNECTIONS_CHECKING_INTERVAL_MS = 1_000;
 /** Idle keep-alive connections stay open this long (65 s), past Prometheus' scrape interval. */
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 /**
@@ -146,19 +154,53 @@ const KEEP_ALIVE_TIMEOUT_MS = 65_000;
  * (`--web.max-requests`) for ever.
  */
 const STALL_TIMEOUT_MS = 120_000;
+/** At most one warning this often (1 min) that connections are refused at the cap. */
+const DROP_WARNING_INTERVAL_MS = 60_000;
+
+/** TLS for `serve`: the options it starts with and, optionally, what keeps them current. */
+export interface ServeTls {
+  /** `https.createServer`'s options: certificate, key, client CA, versions, client certificates. */
+  readonly options: TlsOptions;
+  /** Called with the server before it listens (web-config.yml's files followed at each handshake). */
+  follow?(server: HttpsServer): void;
+}
 
 /**
- * Listens on `listenAddress` with the TLS settings of web-config.yml, if any.
+ * Listens on `listenAddress`, over TLS when `tls` is given. At most `maxConnections`
+ * connections are open at once (default WEB_MAX_CONNECTIONS, 512): past it a new connection
+ * is closed at once, with a warning at most once a minute in `logger`.
  * @throws Error naming the address when it is malformed, taken (EADDRINUSE, with the flag
  * that picks another) or not this host's (EADDRNOTAVAIL).
  */
-export async function serve(app: express.Express, opts: { readonly listenAddress: string; readonly tls?: WebConfig['tls'] }): Promise<Served> {
+export async function serve(
+  app: express.Express,
+  opts: { readonly listenAddress: string; readonly tls?: ServeTls; readonly maxConnections?: number; readonly logger?: Logger },
+): Promise<Served> {
   const { host, port } = parseListenAddress(opts.listenAddress);
-  const server: Server = opts.tls ? createHttpsServer(opts.tls, app) : createServer(app);
-  server.headersTimeout = HEADERS_TIMEOUT_MS;
-  server.requestTimeout = REQUEST_TIMEOUT_MS;
-  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  const timeouts = {
+    connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS,
+    headersTimeout: HEADERS_TIMEOUT_MS,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+  };
+  let server: Server;
+  if (opts.tls) {
+    const https = createHttpsServer({ ...opts.tls.options, ...timeouts, handshakeTimeout: HANDSHAKE_TIMEOUT_MS }, app);
+    opts.tls.follow?.(https);
+    server = https;
+  } else {
+    server = createServer(timeouts, app);
+  }
   server.timeout = STALL_TIMEOUT_MS;
+  const maxConnections = opts.maxConnections ?? WEB_MAX_CONNECTIONS;
+  server.maxConnections = maxConnections;
+  let warnedMs = -Infinity;
+  server.on('drop', () => {
+    const now = performance.now();
+    if (now - warnedMs < DROP_WARNING_INTERVAL_MS) return;
+    warnedMs = now;
+    opts.logger?.warn({ max_connections: maxConnections }, 'refusing connections: as many are open as --web.max-connections allows');
+  });
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

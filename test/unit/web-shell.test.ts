@@ -1,8 +1,13 @@
+import { readFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
+import { WEB_MAX_CONNECTIONS } from '../../src/probes/fd-budget.js';
 import { acceptsGzip } from '../../src/web/app.js';
-import { createWebApp, parseListenAddress, searchParams, sendText, serve, type Guard } from '../../src/web/shell.js';
+import { createWebApp, parseListenAddress, searchParams, sendText, serve, type Guard, type Served } from '../../src/web/shell.js';
+import { makeCerts } from '../helpers/certs.js';
+import { tempDir } from '../helpers/stack.js';
 
 function app(opts: { guard?: Guard; describe?: (err: unknown) => string } = {}) {
   const logged: string[] = [];
@@ -129,4 +134,99 @@ describe('the serving shell of the exporter and the agent', () => {
     const reopened = await serve(app().web, { listenAddress: served.address });
     await reopened.close();
   });
+
+  it('closes a connection past --web.max-connections at once, and takes new ones when some close', async () => {
+    const logged: string[] = [];
+    const logger = createLogger('warn', 'logfmt', { write: (line: string) => logged.push(line) });
+    const served = await serve(app().web, { listenAddress: '127.0.0.1:0', maxConnections: 3, logger });
+    const idle: Socket[] = [];
+    try {
+      for (let i = 0; i < 3; i++) idle.push(await open(served));
+      await expect.poll(() => connections(served)).toBe(3);
+      const refused = await open(served);
+      const closed = await closedWithin(refused, 5_000);
+      expect(closed, 'the fourth connection closed at once, unanswered').toEqual({ closed: true, data: '' });
+      expect(logged.join('')).toMatch(/level=warn msg="refusing connections: as many are open as --web.max-connections allows" max_connections=3/);
+      idle.pop()!.destroy();
+      await expect.poll(() => connections(served)).toBe(2);
+      expect((await fetch(`${served.url}/text`)).status).toBe(200);
+    } finally {
+      for (const s of idle) s.destroy();
+      await served.close();
+    }
+    const byDefault = await serve(app().web, { listenAddress: '127.0.0.1:0' });
+    expect(byDefault.server.maxConnections).toBe(WEB_MAX_CONNECTIONS);
+    await byDefault.close();
+  });
+
+  it('closes a connection that trickles its headers in within seconds, while others are answered', async () => {
+    const served = await serve(app().web, { listenAddress: '127.0.0.1:0' });
+    const slow = await open(served);
+    const header = 'GET /text HTTP/1.1\r\nHost: x\r\nX-Slow: ' + 'a'.repeat(100);
+    let sent = 0;
+    // A byte a second: each byte resets any time-out on idleness; only the headers' counts.
+    const drip = setInterval(() => {
+      if (!slow.destroyed) slow.write(header[sent++ % header.length]!);
+    }, 1_000);
+    try {
+      const t0 = performance.now();
+      const end = closedWithin(slow, 20_000);
+      expect((await fetch(`${served.url}/text`)).status).toBe(200);
+      const { closed, data } = await end;
+      expect(closed).toBe(true);
+      expect(data).toMatch(/^HTTP\/1\.1 408 /);
+      // The headers' time-out is 10 s, checked every second.
+      const seconds = (performance.now() - t0) / 1000;
+      expect(seconds).toBeGreaterThan(9);
+      expect(seconds).toBeLessThan(15);
+      expect(sent).toBeGreaterThan(8);
+    } finally {
+      clearInterval(drip);
+      slow.destroy();
+      await served.close();
+    }
+  });
+
+  it('closes a TLS connection whose handshake never comes within seconds', async () => {
+    const certs = makeCerts(await tempDir());
+    const served = await serve(app().web, {
+      listenAddress: '127.0.0.1:0',
+      tls: { options: { cert: readFileSync(certs.serverCert), key: readFileSync(certs.serverKey) } },
+    });
+    try {
+      const t0 = performance.now();
+      const silent = await open(served);
+      const { closed } = await closedWithin(silent, 20_000);
+      expect(closed).toBe(true);
+      expect((performance.now() - t0) / 1000).toBeLessThan(15);
+    } finally {
+      await served.close();
+    }
+  });
 });
+
+/** A TCP connection to `served`, once connected. */
+async function open(served: Served): Promise<Socket> {
+  const { hostname, port } = new URL(served.url);
+  const socket = connect(Number(port), hostname);
+  socket.on('error', () => undefined);
+  await new Promise((resolve) => socket.once('connect', resolve));
+  return socket;
+}
+
+function connections(served: Served): Promise<number> {
+  return new Promise((resolve, reject) => served.server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+}
+
+/** Whether the server closed `socket` within `ms`, and what it sent before. */
+function closedWithin(socket: Socket, ms: number): Promise<{ closed: boolean; data: string }> {
+  let data = '';
+  socket.on('data', (chunk: Buffer) => (data += chunk.toString('latin1')));
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve({ closed: false, data }), ms);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve({ closed: true, data });
+    });
+  });
+}
