@@ -328,7 +328,7 @@ describe('a running exporter keeps its configuration through rejected reloads', 
     const configFile = join(dir, 'config.yml');
     const good = simExporterConfig(sim, { heartbeatInterval: '1s', probeTimeout: '500ms' });
     await writeFile(configFile, good);
-    const exporter = await spawnExporter([`--config.file=${configFile}`]);
+    const exporter = await spawnExporter([`--config.file=${configFile}`, '--web.enable-lifecycle']);
     try {
       await waitFor('ready', async () => ((await fetch(`${exporter.url}/-/ready`)).status === 200 ? true : undefined));
       const rand = prng(SEED ^ 0x5eed);

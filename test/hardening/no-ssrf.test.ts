@@ -42,6 +42,7 @@ beforeAll(async () => {
   const configFile = join(dir, 'config.yml');
   await writeFile(configFile, simExporterConfig(sim, { heartbeatInterval: '1s', probeTimeout: '500ms' }));
   exporter = await startExporter({
+    enableLifecycle: true,
     configFile,
     listenAddress: '127.0.0.1:0',
     logger: createLogger('debug', 'logfmt', { write: (s: string) => logLines.push(s) }),

@@ -117,7 +117,7 @@ describe.each(['logfmt', 'json'] as const)('secrets with --log.level=debug --log
     const configFile = join(dir, `config-${format}.yml`);
     await writeFile(configFile, configText());
     const before = { ...seen };
-    const exporter = await spawnExporter([`--config.file=${configFile}`, '--log.level=debug', `--log.format=${format}`], {
+    const exporter = await spawnExporter([`--config.file=${configFile}`, '--web.enable-lifecycle', '--log.level=debug', `--log.format=${format}`], {
       ...process.env,
       [TOKEN_ENV]: TOKEN,
     });

@@ -56,6 +56,8 @@ export async function startStack(
   const exporter = await startExporter({
     configFile,
     listenAddress: '127.0.0.1:0',
+    // Tests reload through POST /-/reload, as an operator with --web.enable-lifecycle does.
+    enableLifecycle: true,
     logger: logger ?? createLogger('debug', 'logfmt', { write: (s: string) => logLines.push(s) }),
     ...exporterOptions,
   });

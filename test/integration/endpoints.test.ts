@@ -94,6 +94,7 @@ beforeAll(async () => {
   configFile = join(await tempDir(), 'config.yml');
   await writeFile(configFile, config());
   exporter = await startExporter({
+    enableLifecycle: true,
     configFile,
     listenAddress: '127.0.0.1:0',
     logger: createLogger('debug', 'logfmt', { write: (s: string) => logLines.push(s) }),

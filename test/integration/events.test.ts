@@ -40,7 +40,7 @@ describe('the first round', () => {
     const demo = readFileSync(join(import.meta.dirname, '../../examples/demo.yml'), 'utf8');
     await writeFile(configFile, demo.replaceAll('127.0.10.', base.replace(/\d+$/, '')).replace('../config.schema.json', 'x.json'));
     const started = performance.now();
-    const exporter = await startExporter({ configFile, listenAddress: '127.0.0.1:0', logger: quiet() });
+    const exporter = await startExporter({ configFile, listenAddress: '127.0.0.1:0', enableLifecycle: true, logger: quiet() });
     try {
       const ms = await msUntil200(`${exporter.url}/-/ready`, started);
       console.log(`demo configuration: /-/ready after ${ms.toFixed(0)} ms (heartbeat interval 10 s)`);
@@ -93,7 +93,7 @@ ${servers.map((s) => `      - { name: ${s}, address: 127.0.0.1 }`).join('\n')}
       const configFile = join(dir, 'hourly.yml');
       await writeFile(configFile, config(12));
       const started = performance.now();
-      const exporter: RunningExporter = await startExporter({ configFile, listenAddress: '127.0.0.1:0', concurrency: 3, logger: quiet() });
+      const exporter: RunningExporter = await startExporter({ configFile, listenAddress: '127.0.0.1:0', enableLifecycle: true, concurrency: 3, logger: quiet() });
       try {
         const ms = await msUntil200(`${exporter.url}/-/ready`, started);
         console.log(`12 components at concurrency 3, 150 ms each: /-/ready after ${ms.toFixed(0)} ms`);

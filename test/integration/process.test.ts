@@ -49,7 +49,7 @@ describe('the running exporter', () => {
     dir = await tempDir();
     configFile = join(dir, 'config.yml');
     await writeFile(configFile, simExporterConfig(sim, { heartbeatInterval: '1s', probeTimeout: '500ms' }));
-    exporter = await spawnExporter([`--config.file=${configFile}`]);
+    exporter = await spawnExporter([`--config.file=${configFile}`, '--web.enable-lifecycle']);
   });
   afterAll(async () => {
     await exporter.stop();

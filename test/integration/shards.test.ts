@@ -53,7 +53,7 @@ describe('three shards on one 30-cluster configuration', () => {
     await sim.start();
     const configFile = join(await tempDir(), 'config.yml');
     await writeFile(configFile, configOf(sim, names));
-    exporters = await Promise.all([0, 1, 2].map((i) => spawnExporter([`--config.file=${configFile}`, `--shard.index=${i}`, '--shard.count=3'])));
+    exporters = await Promise.all([0, 1, 2].map((i) => spawnExporter([`--config.file=${configFile}`, '--web.enable-lifecycle', `--shard.index=${i}`, '--shard.count=3'])));
     await Promise.all(exporters.map(ready));
   });
   afterAll(async () => {
@@ -121,7 +121,7 @@ describe('a shard that owns no cluster', () => {
   });
 
   it('starts, says so in the log, is ready and exports no cluster', async () => {
-    exporter = await spawnExporter([`--config.file=${configFile}`, `--shard.index=${empty}`, '--shard.count=2']);
+    exporter = await spawnExporter([`--config.file=${configFile}`, '--web.enable-lifecycle', `--shard.index=${empty}`, '--shard.count=2']);
     await waitFor('the log line', () => (/msg="this shard owns no cluster/.test(exporter!.output()) ? true : undefined));
     expect(exporter.output()).toMatch(new RegExp(`level=info msg="this shard owns no cluster[^"]*" shard=${empty} shards=2 clusters=0 of=1 components=0`));
     expect((await fetch(`${exporter.url}/-/ready`)).status).toBe(200);
