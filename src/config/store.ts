@@ -1,6 +1,7 @@
 import type { Logger } from '../log.js';
 import { ConfigError } from './errors.js';
-import { parseConfig, textHash } from './load.js';
+import { textHash } from './load.js';
+import { parseOffThread, ParseFailed } from './parse-worker.js';
 import { readConfigText } from './yaml-schema.js';
 import type { Config } from './types.js';
 
@@ -9,9 +10,10 @@ export type ReloadResult =
   | { readonly ok: false; readonly error: string };
 
 /**
- * The running configuration and its reload: load, validate, then swap whole. A file that
- * fails keeps the running configuration and sets the reload gauge to 0; a file whose text
- * did not change is answered at once, without being parsed again. Reloads run one at a
+ * The running configuration and its reload: load, validate (on a thread of its own, so
+ * that a large file does not stall the probes), then swap whole. A file that fails keeps
+ * the running configuration and sets the reload gauge to 0; a file whose text did not
+ * change is answered at once, without being parsed again. Reloads run one at a
  * time, in order: one asked for while another runs is run after it, so the file on disk at
  * the last request is the one that runs.
  */
@@ -67,9 +69,9 @@ export class ConfigStore {
         this.attempts++;
         return { ok: true, changed: false };
       }
-      next = parseConfig(text, this.current.file);
+      next = await parseOffThread(text, this.current.file);
     } catch (err) {
-      const error = err instanceof ConfigError ? err.message : 'unexpected error while loading the configuration';
+      const error = err instanceof ConfigError || err instanceof ParseFailed ? err.message : 'unexpected error while loading the configuration';
       this.reloaded(false);
       this.attempts++;
       this.logger.error({ err: error }, 'config reload failed; keeping the running configuration');
