@@ -8,12 +8,12 @@ const DEADLINE: Answer = { success: false, reason: 'timeout', detail: 'deadline 
 const STALLED: Answer = { success: false, reason: 'timeout', detail: 'the exporter stalled past the deadline', exporterFault: 'stalled' };
 
 /**
- * A deadline timer that fires this much later than it was due (500 ms) means the event loop
- * that runs the probes was stalled: an answer may have been waiting unread, so the timeout
+ * A deadline timer that fires this much later than it was due (100 ms) means the event loop
+ * that runs the probes was held up: an answer may have been waiting unread, so the timeout
  * is the exporter's, not the server's. Timers of a busy but healthy loop fire within a few
- * tens of milliseconds.
+ * tens of milliseconds (the schedule lag the exporter reports).
  */
-export const STALL_MS = 500;
+export const STALL_MS = 100;
 const THREW: Answer = { success: false, reason: 'error', detail: 'probe failed' };
 
 /**
