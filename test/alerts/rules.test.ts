@@ -233,6 +233,7 @@ describe('alert rules follow the mixin conventions', () => {
         'AppClusterExporterAbsent',
         'AppClusterExporterConfigReloadFailed',
         'AppClusterExporterDown',
+        'AppClusterExporterOverloaded',
         'AppClusterExporterReplicaDown',
         'AppClusterHeartbeatStale',
         'AppClusterKeyOutOfSync',
