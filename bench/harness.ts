@@ -177,6 +177,8 @@ export interface SimOptions {
   readonly intervalSeconds: number;
   /** Where the shards write their exporter configurations. */
   readonly dir: string;
+  /** How long the simulator lives at most (default 1200 s): a guard against leftovers, longer for a soak. */
+  readonly maxSeconds?: number;
 }
 
 /**
@@ -211,8 +213,9 @@ export async function startSim(opts: SimOptions): Promise<{ sim: Sim; configFile
             `--heartbeat=${intervalSeconds}s`,
             `--timeout=${PROBE_TIMEOUT_S}s`,
             '--stale=1m',
+            `--max-seconds=${opts.maxSeconds ?? 1200}`,
           ],
-          { stdin: 'pipe' },
+          { stdin: 'pipe', maxSeconds: opts.maxSeconds ?? 1200 },
         );
         shards[k] = { child, control: '', prefix, offset, servers: n };
         const ready = await waitForLine(child, /^ready (.*)$/, 180_000);

@@ -15,18 +15,23 @@
 //     comment would be answered "Unchanged." without a new configuration being applied);
 //   - every 30 s the servers faulted 30 s before are switched back and three others switched
 //     `down`, `hang` and `slow` through the simulator's control API.
-// Every 30 s a sample: RSS (VmRSS) and open files of the exporter's own PID from /proc, and
-// from its own /metrics its active handles and timers (prom-client's nodejs_active_handles
-// and nodejs_active_resources{type="Timeout"}) and V8 heap used. The heap is read as the
-// exporter runs (its runtime is left as shipped, so no --expose-gc): the least heap used of
-// the twelve scrapes of each minute stands for the heap after full collections.
+// After every scrape a reading: V8 heap used, active handles and timers from the exporter's
+// own /metrics (prom-client's nodejs_heap_size_used_bytes, nodejs_active_handles and
+// nodejs_active_resources{type="Timeout"}) and its open files from /proc. Each minute is
+// one turn of the load's cycle and gives one level per figure, what a leak would raise: for
+// heap, handles and timers, which rest on top of what is in flight at the instant, the
+// least value (the floor; for the heap, read as the exporter runs since its runtime is left
+// as shipped, without --expose-gc, it stands for the heap after full collections); for open
+// files, which dip after each reload that changes the file, the median of the readings a
+// probe interval or more after one. Every 30 s a sample prints the levels of the minute
+// before and RSS (VmRSS).
 //
 // The verdict spans the last 20 minutes, or the last two thirds of a shorter run, never the
 // warm-up. PASS: the heap floor grew by at most 2 MB over the span (least-squares slope of
-// the per-minute floors times the span), and open files, active handles and timers ended
-// within 5 of where the span started (median of its last three whole-minute samples against
-// median of its first three; fewer in a short span). Servers read Offline, in a scrape or in
-// the exporter's log, with no fault on them, and reloads, are counted and printed, not judged.
+// the minute floors times the span), and the levels of open files, active handles and timers
+// by at most 5 (median of the span's last three minutes against its first three; fewer in a
+// short span). Servers read Offline, in a scrape or in the exporter's log, with no fault on
+// them, and reloads are counted and printed, not judged.
 // Exit code 0 on PASS, 1 on FAIL (or when the run itself fails).
 import { appendFileSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -98,12 +103,6 @@ const GRACE_MS = (INTERVAL_S + 2 * PROBE_TIMEOUT_S + 5) * 1000;
 const SPAN_MAX_MINUTES = 20;
 const HEAP_GROWTH_LIMIT = 2e6;
 const COUNT_GROWTH_LIMIT = 5;
-/**
- * startSim starts its shards with startChild's default lifetime and sim-server's default
- * --max-seconds, both 1200 s, and takes no option to change them: a longer run would lose
- * its simulator part-way.
- */
-const SIM_LIFE_S = 1200;
 /** Seconds from the simulator's start to the first scrape, at most (the exporter's start and first round). */
 const START_ALLOWANCE_S = 120;
 
@@ -143,15 +142,6 @@ if (!Number.isInteger(SERVERS) || SERVERS < 2 * FAULT_KINDS.length + 1 || !Numbe
   process.stderr.write(`bad flags (at least ${(2 * FAULT_KINDS.length + 1) * COMPONENTS.length} components, and a run whose span after the warm-up is at least 2 minutes)\n\n${USAGE}`);
   process.exit(2);
 }
-if (MINUTES * 60 + START_ALLOWANCE_S > SIM_LIFE_S) {
-  process.stderr.write(
-    `--minutes=${MINUTES} outlives the simulator: startSim gives its processes ${SIM_LIFE_S} s ` +
-      `(startChild's default maxSeconds, sim-server's default --max-seconds) and takes no option to change it. ` +
-      `Runs of up to ${Math.floor((SIM_LIFE_S - START_ALLOWANCE_S) / 60)} minutes work until it does.\n`,
-  );
-  process.exit(2);
-}
-
 /** The run's temporary directory (simulator and exporter configs), removed on any exit. */
 let tmpDir: string | undefined;
 guardChildren(MINUTES * 60 + START_ALLOWANCE_S + 600, () => {
@@ -245,15 +235,37 @@ interface OwnFigures {
   readonly abandoned: Map<string, number>;
 }
 
-interface Sample {
-  /** Seconds since the first scrape. */
-  readonly t: number;
-  /** Least heap used of the scrapes in the minute before the sample. */
-  readonly heapFloor: number;
-  readonly rss: number;
+/** What one scrape shows of the exporter, and its open files right after. */
+interface Reading {
+  readonly heap: number;
   readonly fds: number;
   readonly handles: number;
   readonly timers: number;
+  /**
+   * At least one probe interval had passed since the file last changed. A reload that
+   * changes it replaces every probe's connection pool, and the open files dip until each
+   * endpoint has been probed again.
+   */
+  readonly settled: boolean;
+}
+
+/**
+ * What stays of each figure over a minute, the level a leak would raise. Heap, handles and
+ * timers rest on top of what is in flight at the instant (a scrape's garbage, a batch of
+ * probes with their sockets and deadline timers): their least value, the floor. Open files
+ * follow the reloads' cycle instead: their median once settled.
+ */
+interface Levels {
+  readonly heap: number;
+  readonly fds: number;
+  readonly handles: number;
+  readonly timers: number;
+}
+
+interface Sample extends Levels {
+  /** Seconds since the first scrape. */
+  readonly t: number;
+  readonly rss: number;
   readonly probeFailures: number;
   readonly falseOffline: number;
   readonly reloads: string;
@@ -345,7 +357,7 @@ async function main(): Promise<Report> {
   const children: Child[] = [];
   try {
     log(`${count(N_COMPONENTS)} components (${count(SERVERS)} servers x ${COMPONENTS.length}), ${MINUTES} minutes, warm-up ${WARMUP_MINUTES}, verdict over the last ${SPAN_MINUTES}`);
-    const { sim, configFile } = await startSim({ servers: SERVERS, baseAddress: BASE_ADDRESS, intervalSeconds: INTERVAL_S, dir });
+    const { sim, configFile } = await startSim({ servers: SERVERS, baseAddress: BASE_ADDRESS, intervalSeconds: INTERVAL_S, dir, maxSeconds: MINUTES * 60 + START_ALLOWANCE_S + 300 });
     children.push(...sim.shards.map((s) => s.child));
     log(`  simulator: ${BASE_ADDRESS}..${nthAddress(BASE_ADDRESS, SERVERS - 1)} in ${sim.shards.length} process(es)`);
     const texts = configTexts(configFile);
@@ -399,7 +411,19 @@ async function main(): Promise<Report> {
     };
 
     // Scrapes, and a sample after every sixth.
-    const heapByScrape: number[] = [];
+    const readings: Reading[] = [];
+    /** The levels of the readings k in [from, to). */
+    const levels = (from: number, to: number): Levels => {
+      const window = readings.slice(Math.max(0, from), to).filter(Boolean);
+      const least = (pick: (r: Reading) => number): number => {
+        const values = window.map(pick).filter(Number.isFinite);
+        return values.length ? Math.min(...values) : NaN;
+      };
+      const fds = finiteMedian(window.filter((r) => r.settled).map((r) => r.fds));
+      return { heap: least((r) => r.heap), fds, handles: least((r) => r.handles), timers: least((r) => r.timers) };
+    };
+    /** performance.now() when the last reload that changed the file was answered. */
+    let changedAt = -Infinity;
     const scrapeMs: number[] = [];
     const gzipBytes: number[] = [];
     const scrapeErrors = new Map<string, number>();
@@ -431,25 +455,22 @@ async function main(): Promise<Report> {
           own.last = { counters: ownCounters(s.text), abandoned: abandoned(s.text) };
           own.first ??= own.last;
         }
-        heapByScrape[k] = heap;
+        const now = performance.now();
+        readings[k] = { heap, fds: openFiles(exporter.pid), handles, timers, settled: now - changedAt >= INTERVAL_S * 1000 };
         if (k === 0 || k % SAMPLE_EVERY !== 0) continue;
         checkChildren();
-        const window = heapByScrape.slice(k - SCRAPES_PER_MINUTE, k).filter(Number.isFinite);
         const sample: Sample = {
           t: k * SCRAPE_S,
-          heapFloor: window.length ? Math.min(...window) : NaN,
+          ...levels(k - SCRAPES_PER_MINUTE, k),
           rss: memory(exporter.pid).rss,
-          fds: openFiles(exporter.pid),
-          handles,
-          timers,
           probeFailures: own.first && own.last ? own.last.counters.failures - own.first.counters.failures : NaN,
           falseOffline: falseOffline.transitions,
           reloads: reloadSummary(),
         };
         samples.push(sample);
         log(
-          `  ${f(sample.t / 60, 1)} min: heap floor ${mb(sample.heapFloor)}, RSS ${mb(sample.rss)}, open files ${sample.fds}, handles ${sample.handles}, ` +
-            `timers ${sample.timers}, probe failures ${sample.probeFailures}, false Offline ${sample.falseOffline}, reloads 200 / 500 ${sample.reloads}`,
+          `  ${f(sample.t / 60, 1)} min: levels of the last minute: heap ${mb(sample.heap)}, open files ${sample.fds}, handles ${sample.handles}, ` +
+            `timers ${sample.timers}; RSS ${mb(sample.rss)}, probe failures ${sample.probeFailures}, false Offline ${sample.falseOffline}, reloads 200 / 500 ${sample.reloads}`,
         );
       }
     };
@@ -467,7 +488,10 @@ async function main(): Promise<Report> {
         }
         const r = await reload(url);
         reloads.ms.push(r.ms);
-        if (r.status === 200 && r.answer.startsWith('Reloaded')) reloads.changed++;
+        if (r.status === 200 && r.answer.startsWith('Reloaded')) {
+          reloads.changed++;
+          changedAt = performance.now();
+        }
         else if (r.status === 200 && r.answer.startsWith('Unchanged')) reloads.unchanged++;
         else if (r.status === 500) reloads.failed++;
         else reloads.other++;
@@ -529,73 +553,70 @@ async function main(): Promise<Report> {
     if (!first || !last) throw new Error('no scrape succeeded');
     const [c0, c1] = [first.counters, last.counters];
 
-    // The span: the last SPAN_MINUTES minutes.
+    // The span: the last SPAN_MINUTES minutes, each minute one turn of the load's cycle
+    // (faults switch every 30 s, the file changes every 20 s).
     const spanFrom = (MINUTES - SPAN_MINUTES) * 60;
-    const floors: [number, number][] = [];
-    for (let m = MINUTES - SPAN_MINUTES; m < MINUTES; m++) {
-      const minute = heapByScrape.slice(m * SCRAPES_PER_MINUTE, (m + 1) * SCRAPES_PER_MINUTE).filter(Number.isFinite);
-      floors.push([m, minute.length ? Math.min(...minute) : NaN]);
-    }
-    const heapFit = slope(floors) * SPAN_MINUTES;
-    const heapDiff = floors[floors.length - 1]![1] - floors[0]![1];
+    const perMinute: Levels[] = [];
+    for (let m = MINUTES - SPAN_MINUTES; m < MINUTES; m++) perMinute.push(levels(m * SCRAPES_PER_MINUTE, (m + 1) * SCRAPES_PER_MINUTE));
     const span = samples.filter((s) => s.t >= spanFrom);
     const rssFit = slope(span.map((s) => [s.t / 60, s.rss])) * SPAN_MINUTES;
     const rssDiff = span[span.length - 1]!.rss - span[0]!.rss;
-    // The load repeats every minute (faults switch every 30 s, the file changes every 20 s)
-    // and a reload that changes the file replaces every probe's connection pool, so open
-    // files swing with the cycle: counts are compared at whole minutes, the same point of it.
-    const wholeMinutes = span.filter((s) => s.t % 60 === 0);
-    const endsK = Math.min(3, Math.floor(wholeMinutes.length / 2));
-    const ends = (pick: (s: Sample) => number): { from: number; to: number; growth: number; min: number; max: number } => {
-      const values = wholeMinutes.map(pick);
+    /** Minutes whose levels are taken (their median) at each end of the span for the counts: fewer than three in a short span. */
+    const endsK = Math.min(3, Math.floor(SPAN_MINUTES / 2));
+    const growth = (pick: (r: Levels) => number) => {
+      const values = perMinute.map(pick);
       const from = finiteMedian(values.slice(0, endsK));
       const to = finiteMedian(values.slice(-endsK));
-      const all = span.map(pick);
-      return { from, to, growth: to - from, min: Math.min(...all), max: Math.max(...all) };
+      return {
+        first: values[0]!,
+        last: values[values.length - 1]!,
+        fit: slope(values.map((v, i) => [i, v])) * SPAN_MINUTES,
+        from,
+        to,
+        ends: to - from,
+        min: Math.min(...values),
+        max: Math.max(...values),
+      };
     };
-    const counts = { 'open files': ends((s) => s.fds), 'active handles': ends((s) => s.handles), timers: ends((s) => s.timers) };
+    const heap = growth((r) => r.heap);
+    const counts = { 'open files': growth((r) => r.fds), 'active handles': growth((r) => r.handles), timers: growth((r) => r.timers) };
 
     // Verdict
     const reasons: string[] = [];
-    if (!(heapFit <= HEAP_GROWTH_LIMIT)) reasons.push(`heap floor grew ${signedMB(heapFit)} (fit) over ${SPAN_MINUTES} minutes`);
+    if (!(heap.fit <= HEAP_GROWTH_LIMIT)) reasons.push(`heap floor grew ${signedMB(heap.fit)} (fit) over ${SPAN_MINUTES} minutes`);
     for (const [name, c] of Object.entries(counts)) {
-      if (!(c.growth <= COUNT_GROWTH_LIMIT)) reasons.push(`${name} grew ${signed(c.growth)}`);
+      if (!(c.ends <= COUNT_GROWTH_LIMIT)) reasons.push(`${name} grew ${signed(c.ends)}`);
     }
     const pass = reasons.length === 0;
     const rule =
-      `PASS when, over the last ${SPAN_MINUTES} minutes, the heap floor (least heap used of each minute's ${SCRAPES_PER_MINUTE} scrapes) ` +
-      `grew by at most ${mb(HEAP_GROWTH_LIMIT)} (least-squares slope of the per-minute floors x ${SPAN_MINUTES} minutes), and open files, ` +
-      `active handles and timers grew by at most ${COUNT_GROWTH_LIMIT} (median of the span's last ${endsK} whole-minute samples minus median of its first ${endsK}).`;
+      `PASS when, over the last ${SPAN_MINUTES} minutes, the heap floor grew by at most ${mb(HEAP_GROWTH_LIMIT)} ` +
+      `(least-squares slope of the minute floors x ${SPAN_MINUTES} minutes), and the levels of open files, active handles and timers ` +
+      `by at most ${COUNT_GROWTH_LIMIT} (median of the span's last ${endsK} minutes minus median of its first ${endsK}). ` +
+      `A minute's level: the least of its ${SCRAPES_PER_MINUTE} readings for heap, handles and timers; for open files the median of ` +
+      `its readings taken ${INTERVAL_S} s or more after the file last changed.`;
 
     // Tables
     const sampleTable = table(
-      ['min', 'phase', 'heap floor (last minute)', 'RSS', 'open files', 'handles', 'timers', 'probe failures', 'false Offline', 'reloads 200 / 500'],
+      ['min', 'phase', 'heap floor', 'open files (settled)', 'handles floor', 'timers floor', 'RSS', 'probe failures', 'false Offline', 'reloads 200 / 500'],
       samples.map((s) => [
         f(s.t / 60, 1),
         s.t >= spanFrom ? 'span' : s.t <= WARMUP_MINUTES * 60 ? 'warm-up' : '',
-        mb(s.heapFloor),
-        mb(s.rss),
+        mb(s.heap),
         String(s.fds),
         String(s.handles),
         String(s.timers),
+        mb(s.rss),
         count(s.probeFailures),
         String(s.falseOffline),
         s.reloads,
       ]),
     );
     const growthTable = table(
-      ['over the span', 'start', 'end', 'growth (fit)', 'growth (end - start)', 'min / max'],
+      ['over the span', 'first minute', 'last minute', 'growth (fit)', 'growth (last - first)', `growth (median of ${endsK} at each end)`, 'min / max'],
       [
-        [
-          'heap floor (per minute)',
-          mb(floors[0]![1]),
-          mb(floors[floors.length - 1]![1]),
-          signedMB(heapFit),
-          signedMB(heapDiff),
-          `${mb(Math.min(...floors.map(([, y]) => y)))} / ${mb(Math.max(...floors.map(([, y]) => y)))}`,
-        ],
-        ['RSS (30 s samples)', mb(span[0]!.rss), mb(span[span.length - 1]!.rss), signedMB(rssFit), signedMB(rssDiff), `${mb(Math.min(...span.map((s) => s.rss)))} / ${mb(Math.max(...span.map((s) => s.rss)))}`],
-        ...Object.entries(counts).map(([name, c]) => [`${name} (whole minutes, median of ${endsK})`, f(c.from, 0), f(c.to, 0), '', signed(c.growth), `${c.min} / ${c.max}`]),
+        ['heap floor', mb(heap.first), mb(heap.last), signedMB(heap.fit), signedMB(heap.last - heap.first), signedMB(heap.ends), `${mb(heap.min)} / ${mb(heap.max)}`],
+        ...Object.entries(counts).map(([name, c]) => [name === 'open files' ? 'open files (settled)' : `${name} floor`, String(c.first), String(c.last), signed(c.fit), signed(c.last - c.first), signed(c.ends), `${c.min} / ${c.max}`]),
+        ['RSS (30 s samples)', mb(span[0]!.rss), mb(span[span.length - 1]!.rss), signedMB(rssFit), signedMB(rssDiff), '', `${mb(Math.min(...span.map((s) => s.rss)))} / ${mb(Math.max(...span.map((s) => s.rss)))}`],
       ],
     );
     const reasonsDelta = [...c1.reasons]
@@ -642,8 +663,8 @@ async function main(): Promise<Report> {
       `a gzip scrape every ${SCRAPE_S} s, a reload every ${RELOAD_S} s (every other one after the file changed), ` +
       `${FAULT_KINDS.join(' / ')} switched onto three other servers every ${SWITCH_S} s\n` +
       `machine: nproc ${availableParallelism()}, ${cpuModel()}, node ${process.version}\n\n` +
-      `Samples every 30 s (heap floor: least heap used of the ${SCRAPES_PER_MINUTE} scrapes in the minute before; ` +
-      `probe failures, false Offline and reloads since the first scrape)\n\n${sampleTable}\n\n` +
+      `Samples every 30 s (levels of the minute before, from a reading after each scrape: floors are the least, open files settled the median; ` +
+      `RSS at the sample; probe failures, false Offline and reloads since the first scrape)\n\n${sampleTable}\n\n` +
       `Growth over the last ${SPAN_MINUTES} minutes\n\n${growthTable}\n\n${runTable}\n\n` +
       (notes.length ? `${notes.join('\n')}\n\n` : '') +
       `${rule}\n${pass ? 'PASS' : `FAIL: ${reasons.join('; ')}`}\n`;
