@@ -1,6 +1,7 @@
 import type { Logger } from '../log.js';
 import { ConfigError } from './errors.js';
 import { textHash } from './load.js';
+import { oneAtATime } from './one-at-a-time.js';
 import { parseOffThread, ParseFailed } from './parse-worker.js';
 import { readConfigText } from './yaml-schema.js';
 import type { Config } from './types.js';
@@ -18,9 +19,6 @@ export type ReloadResult =
  * the last request is the one that runs.
  */
 export class ConfigStore {
-  /** The reload that runs now, and the one that runs after it (shared by every request that came meanwhile). */
-  private running: Promise<ReloadResult> | undefined;
-  private next: Promise<ReloadResult> | undefined;
   private attempts = 0;
 
   constructor(
@@ -46,19 +44,7 @@ export class ConfigStore {
    * Reloads from the running config's file and answers for the file it read. While a reload
    * runs (it may have read the file before this request), another is run after it.
    */
-  reload(): Promise<ReloadResult> {
-    if (!this.running) {
-      this.running = this.doReload().finally(() => {
-        this.running = undefined;
-      });
-      return this.running;
-    }
-    this.next ??= this.running.then(() => {
-      this.next = undefined;
-      return this.reload();
-    });
-    return this.next;
-  }
+  readonly reload: () => Promise<ReloadResult> = oneAtATime(() => this.doReload());
 
   private async doReload(): Promise<ReloadResult> {
     let next: Config;

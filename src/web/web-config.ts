@@ -6,6 +6,7 @@ import type { Server as HttpsServer } from 'node:https';
 import { dirname, resolve } from 'node:path';
 import { createSecureContext, type SecureVersion, type TlsOptions, type TLSSocket } from 'node:tls';
 import { z } from 'zod';
+import { oneAtATime } from '../config/one-at-a-time.js';
 import { ConfigError } from '../config/errors.js';
 import { nonEmptyText, parseYamlFile, readConfigText, text, validate, type YamlFile } from '../config/yaml-schema.js';
 import type { Logger } from '../log.js';
@@ -190,8 +191,6 @@ export class WebSettings {
   private served = '';
   private refused = '';
   private good = true;
-  private running: Promise<WebReloadResult> | undefined;
-  private again: Promise<WebReloadResult> | undefined;
 
   /** @internal use `loadWebConfig` */
   constructor(
@@ -228,19 +227,7 @@ export class WebSettings {
    * for while one runs is run again after it, so that the file on disk at the last request
    * is the one that counts.
    */
-  reload(): Promise<WebReloadResult> {
-    if (this.running === undefined) {
-      this.running = this.load().finally(() => {
-        this.running = undefined;
-      });
-      return this.running;
-    }
-    this.again ??= this.running.then(() => {
-      this.again = undefined;
-      return this.reload();
-    });
-    return this.again;
-  }
+  readonly reload: () => Promise<WebReloadResult> = oneAtATime(() => this.load());
 
   /** Ends the password checker's worker thread. */
   close(): Promise<void> {
