@@ -1,17 +1,16 @@
+import { randomBytes } from 'node:crypto';
 import type { ReloadResult } from '../config/store.js';
-import type { ComponentConfig, Config, ServerConfig } from '../config/types.js';
+import type { Config, ServerConfig } from '../config/types.js';
 import { Judgement, serverKey, type History } from '../evaluate/evaluate.js';
 import { events as event, type ClusterEvent, type EventKind } from '../evaluate/events.js';
-import { newRecord, observation, type ComponentRecord, type Observation } from '../evaluate/record.js';
+import { newRecord, type ComponentRecord, type Observation } from '../evaluate/record.js';
 import type { Snapshot } from '../evaluate/snapshot.js';
 import type { Logger } from '../log.js';
 import type { OwnMetrics } from '../metrics/own.js';
-import { buildProbes, type EndpointProbes } from '../probes/build.js';
-import { read } from '../probes/extract.js';
-import type { EndpointProbe, ExporterFault } from '../probes/types.js';
-import { runGuarded } from './deadline.js';
+import { intern } from '../probes/extract.js';
 import { EventLog } from './event-log.js';
-import { Slots } from './slots.js';
+import type { ProberMessage } from './prober.js';
+import { ProberThread } from './prober-thread.js';
 import { Transitions, type ServerCheck } from './transitions.js';
 
 export interface MonitorOptions {
@@ -21,32 +20,15 @@ export interface MonitorOptions {
   readonly metrics: OwnMetrics;
   /** How often a round folds the probe results in and judges them (default 1 s). */
   readonly roundMs?: number;
-  /** Picks where in its interval each endpoint's steady schedule falls (default Math.random). */
-  readonly random?: () => number;
+  /** Where in its interval each endpoint's steady schedule falls, a fraction in [0, 1) (default random per endpoint; tests fix it). */
+  readonly phase?: number;
 }
 
-/** One endpoint of one server: what is scheduled and probed. */
-interface Target {
-  readonly key: string;
-  probe: EndpointProbe;
-  /** The components that read the endpoint's answer: where to fold their results. */
-  readers: readonly { readonly component: ComponentConfig; readonly check: ServerCheck; readonly index: number }[];
-  intervalMs: number;
-  timeoutMs: number;
-  /** The instant its next probe is scheduled for (a slot's start, ms since the epoch). */
-  dueMs: number;
-  /** Queued or running: a component is never probed twice at once. */
-  busy: boolean;
-  /** On its steady schedule; false until its first probe (queued at once) has finished. */
-  steady: boolean;
+/** Where a component's results are folded: its server's check and its place in it. */
+interface Reader {
+  readonly check: ServerCheck;
+  readonly index: number;
 }
-
-/**
- * Probes are scheduled in slots of this many milliseconds: what falls due within one starts
- * together, on one wake-up of the process (src/monitor/slots.ts). Schedule lag is counted
- * from the slot's start.
- */
-export const SLOT_MS = 100;
 
 /** Events of the exporter's own and of clusters shown in snapshots: the page's lists. */
 const SHOWN_PER_CLUSTER = 10;
@@ -69,31 +51,25 @@ const LOGGED: Partial<Record<EventKind, string>> = {
 };
 
 /**
- * Probes every server's endpoints in the background: each new endpoint at once (at start
- * and when a reload adds it), then once per interval (the shortest heartbeat interval of
- * the components that read it) at a random point of it, so probes spread over the
- * interval; all under one bound on concurrent probes. Every component reading an endpoint
- * reads the same answer.
+ * Judges what the prober (prober.ts, on a thread of its own) observes: every server's
+ * endpoints probed in the background, each new endpoint at once, then once per interval.
  *
- * Results are folded in by rounds (every second, and at once when the first probe of every
- * component is in): a round judges what changed (Transitions), logs it and keeps it in the
- * event log, and starts a new snapshot. Between rounds nothing a snapshot reads changes, so
- * `/metrics`, the API, the page and the log judge alike: every logged change is in the
- * snapshot of the same round, and no change is logged that no snapshot shows.
+ * Results come in rounds (every second, and at once when the first probe of every
+ * component is in): a round folds them in, judges what changed (Transitions), logs it and
+ * keeps it in the event log, and starts a new snapshot. Between rounds nothing a snapshot
+ * reads changes, so `/metrics`, the API, the page and the log judge alike: every logged
+ * change is in the snapshot of the same round, and no change is logged that no snapshot
+ * shows. A busy main thread delays rounds, never probes: their results wait in order.
  */
 export class Monitor {
   private config: Config;
-  private endpoints?: EndpointProbes;
-  private readonly closing = new Set<Promise<void>>();
-  private readonly targets = new Map<string, Target>();
-  /** Every target's next probe, in slots of SLOT_MS under one timer. */
-  private readonly slots = new Slots<Target>(SLOT_MS, (t) => this.due(t));
-  private readonly records = new Map<string, ComponentRecord>();
-  private readonly queue: Target[] = [];
-  private running = 0;
+  private prober?: ProberThread;
   private stopped = false;
-  private readonly inFlight = new Set<Promise<void>>();
-  private roundTimer?: NodeJS.Timeout;
+  /** Keys fingerprints when the configuration sets no secret: one for the process's life, whichever thread hashes. */
+  private readonly keySecret = randomBytes(32);
+  private readonly records = new Map<string, ComponentRecord>();
+  /** Components by key: where each result is folded. */
+  private readers = new Map<string, Reader>();
   private readonly transitions = new Transitions();
   private readonly eventLog = new EventLog();
   /** Results of finished probes, folded in at the next round. */
@@ -134,21 +110,57 @@ export class Monitor {
     const now = Date.now();
     const components = this.config.clusters.reduce((n, c) => n + c.servers.reduce((m, s) => m + s.components.length, 0), 0);
     this.eventLog.add(event.started(now / 1000, this.config.clusters.length, components));
+    this.prober = this.startProber();
     this.apply(this.config);
-    this.roundTimer = setInterval(() => this.round(), this.opts.roundMs ?? 1000);
-    this.roundTimer.unref();
+  }
+
+  /** A prober thread whose rounds this monitor judges; should it fail, another takes over a second later. */
+  private startProber(): ProberThread {
+    const options = { concurrency: this.opts.concurrency, roundMs: this.opts.roundMs ?? 1000, phase: this.opts.phase, keySecret: this.keySecret };
+    return new ProberThread(options, (message) => this.receive(message), (why) => {
+      this.opts.logger.error({ error: why }, 'the prober thread failed: starting another');
+      const restart = setTimeout(() => {
+        if (this.stopped) return;
+        this.prober = this.startProber();
+        this.prober.apply(this.config);
+      }, 1000);
+      restart.unref();
+    });
+  }
+
+  /** A message of the prober: a round's results and counts, or a line to log. */
+  private receive(message: ProberMessage): void {
+    if (message.kind === 'log') {
+      this.opts.logger[message.level](message.fields, message.msg);
+      return;
+    }
+    if (message.kind !== 'round') return;
+    const m = this.opts.metrics;
+    if (message.succeeded > 0) m.probes.inc({ result: 'success' }, message.succeeded);
+    if (message.failed > 0) m.probes.inc({ result: 'failure' }, message.failed);
+    for (const d of message.durations) m.probeDuration.observe(d);
+    for (const l of message.lags) m.scheduleLag.observe(l);
+    if (message.skipped > 0) m.probesSkipped.inc(message.skipped);
+    for (const [cause, n] of Object.entries(message.abandoned)) m.probesAbandoned.inc({ cause }, n);
+    m.probesInFlight.set(message.inFlight);
+    for (const { key, obs } of message.results) {
+      // A result of a component that a reload has since removed.
+      const reader = this.readers.get(key);
+      if (!reader) continue;
+      this.pending.push({ check: reader.check, index: reader.index, obs: settled(obs) });
+      this.unprobed.delete(key);
+    }
+    this.round();
   }
 
   /**
-   * Swaps in a new configuration and its probes; the old probes' pools close once their
-   * last probe is done. Endpoints still configured keep their phase, components their
-   * records, servers their state; new endpoints are probed at once.
+   * Swaps in a new configuration and hands it to the prober. Components still configured
+   * keep their records, servers their state; the prober keeps the phase of endpoints still
+   * configured and probes new ones at once.
    */
   apply(config: Config): void {
     // Results of the old configuration are judged under it first.
     if (this.pending.length > 0) this.round();
-    const endpoints = buildProbes(config);
-    for (const warning of endpoints.warnings) this.opts.logger.warn({ file: config.file }, warning);
     const components = new Set<string>();
     for (const cluster of config.clusters) for (const server of cluster.servers) for (const c of server.components) components.add(c.key);
     for (const key of this.records.keys()) {
@@ -165,54 +177,22 @@ export class Monitor {
     }
     const now = Date.now();
     this.transitions.configure(config, this.records, now);
-    const wanted = new Map<string, Pick<Target, 'probe' | 'readers' | 'intervalMs' | 'timeoutMs'>>();
     const servers = new Map<string, ServerConfig>();
+    const readers = new Map<string, Reader>();
     for (const cluster of config.clusters) {
       for (const server of cluster.servers) {
         servers.set(serverKey(cluster.name, server.name), server);
         const check = this.transitions.check(cluster.name, server.name)!;
-        for (const e of server.endpoints) {
-          const readers = server.components.flatMap((component, index) => (component.endpoint === e.key ? [{ component, check, index }] : []));
-          wanted.set(e.key, { probe: endpoints.probes.get(e.key)!, readers, intervalMs: e.intervalMs, timeoutMs: e.timeoutMs });
-        }
+        server.components.forEach((c, index) => readers.set(c.key, { check, index }));
       }
     }
     this.servers = servers;
-    for (const [key, t] of this.targets) {
-      if (!wanted.has(key)) {
-        this.slots.remove(t);
-        this.targets.delete(key);
-      }
-    }
-    const random = this.opts.random ?? Math.random;
-    for (const [key, w] of wanted) {
-      const existing = this.targets.get(key);
-      if (existing) {
-        const reschedule = existing.steady && existing.intervalMs !== w.intervalMs;
-        Object.assign(existing, w);
-        if (reschedule) this.schedule(existing, now + random() * w.intervalMs);
-        continue;
-      }
-      // The first round: queued at once, bounded by the concurrency like any probe.
-      // Every field written out (not spread from `w`), so that V8 keeps them in the object.
-      const target: Target = { key, probe: w.probe, readers: w.readers, intervalMs: w.intervalMs, timeoutMs: w.timeoutMs, dueMs: now, busy: true, steady: false };
-      this.targets.set(key, target);
-      this.queue.push(target);
-    }
-    const previous = this.endpoints;
-    this.endpoints = endpoints;
-    if (previous) {
-      // Probes already running on the old pools finish first (they are bounded by their deadline).
-      const done: Promise<void> = Promise.all(this.inFlight)
-        .then(() => previous.close())
-        .finally(() => this.closing.delete(done));
-      this.closing.add(done);
-    }
+    this.readers = readers;
     this.config = config;
     this.eventLog.retain(new Set(config.clusters.map((c) => c.name)));
+    this.prober?.apply(config);
     // The new configuration shows at once: removed servers are gone, new ones pending.
     this.round(now);
-    this.drain();
   }
 
   /**
@@ -251,16 +231,11 @@ export class Monitor {
     this.nextRound();
   }
 
-  /** Stops probing, waits for running probes, folds their results in and closes every connection pool. */
+  /** Stops probing: running probes finish, their results are folded in, and every connection pool closes. */
   async stop(): Promise<void> {
     this.stopped = true;
-    clearInterval(this.roundTimer);
-    this.slots.clear();
-    this.queue.length = 0;
-    await Promise.all(this.inFlight);
+    await this.prober?.stop();
     this.round();
-    await Promise.all(this.closing);
-    await this.endpoints?.close();
   }
 
   /**
@@ -312,88 +287,21 @@ export class Monitor {
     const level = e.severity === 'warning' ? 'warn' : 'info';
     this.opts.logger[level](fields, msg);
   }
+}
 
-  private schedule(t: Target, dueMs: number): void {
-    t.dueMs = this.slots.add(t, dueMs);
-  }
-
-  private due(t: Target): void {
-    if (this.stopped || this.targets.get(t.key) !== t) return;
-    if (t.busy) {
-      this.opts.metrics.probesSkipped.inc();
-    } else {
-      t.busy = true;
-      this.queue.push(t);
-      this.drain();
-    }
-    // Fixed rate against the schedule, not against when the probe finished.
-    let next = t.dueMs + t.intervalMs;
-    const now = Date.now();
-    while (next <= now) next += t.intervalMs;
-    this.schedule(t, next);
-  }
-
-  private drain(): void {
-    while (this.running < this.opts.concurrency && this.queue.length > 0) {
-      const t = this.queue.shift()!;
-      this.running++;
-      this.opts.metrics.probesInFlight.set(this.running);
-      const p = this.run(t).finally(() => {
-        this.running--;
-        this.opts.metrics.probesInFlight.set(this.running);
-        t.busy = false;
-        this.inFlight.delete(p);
-        if (!t.steady && !this.stopped && this.targets.get(t.key) === t) {
-          // After the first probe, a random point of the interval: probes spread over it.
-          t.steady = true;
-          this.schedule(t, Date.now() + (this.opts.random ?? Math.random)() * t.intervalMs);
-        }
-        this.drain();
-      });
-      this.inFlight.add(p);
-    }
-  }
-
-  /** Counts and logs a probe whose failure was the exporter's own (see ExporterFault). */
-  private abandon(fault: ExporterFault): void {
-    this.opts.metrics.probesAbandoned.inc({ cause: fault });
-    this.opts.logger.warn(
-      { cause: fault },
-      fault === 'open_files' ? 'a probe failed for want of open files: not counted against the server' : 'the exporter stalled past a probe deadline: not counted against the server',
-    );
-  }
-
-  private async run(t: Target): Promise<void> {
-    let started = performance.now();
-    const startedMs = Date.now();
-    this.opts.metrics.scheduleLag.observe(Math.max(0, startedMs - t.dueMs) / 1000);
-    let answer = await runGuarded(t.probe, t.timeoutMs);
-    if (answer.exporterFault) {
-      // Not the server's doing (the exporter's files ran out, or its loop stalled past the
-      // deadline): counted as the exporter's, and asked again at once.
-      this.abandon(answer.exporterFault);
-      started = performance.now();
-      answer = await runGuarded(t.probe, t.timeoutMs);
-    }
-    const durationMs = performance.now() - started;
-    // A reload may have removed the endpoint while it was being probed.
-    if (this.targets.get(t.key) !== t) return;
-    // Twice the exporter's fault: no observation; the server keeps its last judgement.
-    if (answer.exporterFault) {
-      this.abandon(answer.exporterFault);
-      return;
-    }
-    const finishedMs = Date.now();
-    const hashKey = this.endpoints!.hashKey;
-    let firstRoundDone = false;
-    for (const { component, check, index } of t.readers) {
-      const obs = observation(read(component.read, answer, hashKey, finishedMs), finishedMs, durationMs);
-      this.pending.push({ check, index, obs });
-      if (this.unprobed.delete(component.key) && this.unprobed.size === 0) firstRoundDone = true;
-    }
-    // Everything has been probed once: ready now, not at the next round.
-    if (firstRoundDone) this.round();
-    this.opts.metrics.probes.inc({ result: answer.success ? 'success' : 'failure' });
-    this.opts.metrics.probeDuration.observe(durationMs / 1000);
-  }
+/**
+ * An observation as it arrived from the prober's thread, its texts made one copy each again
+ * (the copy across threads makes each its own): every server of a cluster reports the same
+ * version, OS, key hash and facts, kept for every component.
+ */
+function settled(obs: Observation): Observation {
+  const facts = obs.facts && Object.keys(obs.facts).length > 0 ? Object.fromEntries(Object.entries(obs.facts).map(([k, v]) => [intern(k), intern(v)])) : obs.facts;
+  return {
+    ...obs,
+    version: obs.version === undefined ? undefined : intern(obs.version),
+    keyHash: obs.keyHash === undefined ? undefined : intern(obs.keyHash),
+    os: obs.os === undefined ? undefined : intern(obs.os),
+    status: obs.status === undefined ? undefined : intern(obs.status),
+    facts,
+  };
 }

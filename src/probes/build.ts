@@ -20,8 +20,13 @@ export interface EndpointProbes {
 // Without a configured secret, key hashes only need to agree within this process.
 const processKeySecret = randomBytes(32);
 
-/** Builds the probes of a loaded configuration. Opens no connection until a probe runs. */
-export function buildProbes(config: Config): EndpointProbes {
+/**
+ * Builds the probes of a loaded configuration. Opens no connection until a probe runs.
+ * `keySecret` keys fingerprints when the configuration sets no `key_hash_secret` (default:
+ * one random secret per module instance; a thread that builds probes is given the
+ * process's, so that fingerprints stay comparable whichever thread made them).
+ */
+export function buildProbes(config: Config, keySecret: Buffer = processKeySecret): EndpointProbes {
   const budget = new KeepAliveBudget();
   const ctx = { claimKeepAlive: (tls: boolean) => budget.claim(tls) };
   const prepared: PreparedEndpoint[] = [];
@@ -38,7 +43,7 @@ export function buildProbes(config: Config): EndpointProbes {
       for (const e of server.endpoints) probes.set(e.key, byName.get(e.def.name)!.bind(e.target, e.needsJson));
     }
   }
-  const secret = config.keyHashSecret?.reveal() ?? processKeySecret;
+  const secret = config.keyHashSecret?.reveal() ?? keySecret;
   const shortfall = budget.shortfall();
   return {
     probes,

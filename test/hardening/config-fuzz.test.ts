@@ -267,7 +267,7 @@ describe('durations beyond the 2^31-1 ms timer range', () => {
 `;
 
   /** Parses; if accepted, runs a Monitor on it for `ms` and returns the number of probes. */
-  async function run(text: string, ms: number, random: () => number): Promise<{ rejected: string } | { probes: number; reason: string | undefined }> {
+  async function run(text: string, ms: number, phase: number): Promise<{ rejected: string } | { probes: number; reason: string | undefined }> {
     let config: Config;
     try {
       config = parseConfig(text, '/tmp/timers.yml');
@@ -277,7 +277,7 @@ describe('durations beyond the 2^31-1 ms timer range', () => {
     }
     const before = requests;
     const metrics = new OwnMetrics(false);
-    const monitor = new Monitor(config, { concurrency: 4, logger: createLogger('error', 'logfmt', { write: () => {} }), metrics, random });
+    const monitor = new Monitor(config, { concurrency: 4, logger: createLogger('error', 'logfmt', { write: () => {} }), metrics, phase });
     // Node prints a TimeoutOverflowWarning for each such timer; keep the test output readable.
     const warnings = process.listeners('warning');
     process.removeAllListeners('warning');
@@ -297,21 +297,21 @@ describe('durations beyond the 2^31-1 ms timer range', () => {
   const TOO_LONG = 'must be at most 2147483647ms';
 
   it('a heartbeat_interval of 30d is rejected; one of 24d probes at most once in a second (no hot loop)', async () => {
-    expect(await run(configText('30d', '5s'), 0, () => 0.9)).toEqual({ rejected: `/tmp/timers.yml:3:25: clusters[0].heartbeat_interval: ${TOO_LONG}` });
-    const r = await run(configText('24d', '5s'), 1000, () => 0.9); // the first round, then one due in 21.6 days
+    expect(await run(configText('30d', '5s'), 0, 0.9)).toEqual({ rejected: `/tmp/timers.yml:3:25: clusters[0].heartbeat_interval: ${TOO_LONG}` });
+    const r = await run(configText('24d', '5s'), 1000, 0.9); // the first round, then one due in 21.6 days
     console.log('heartbeat_interval 24d:', JSON.stringify(r));
     if (!('probes' in r)) throw new Error(r.rejected);
     expect(r.probes, 'probes in 1 s with a 24-day interval').toBeLessThanOrEqual(1);
   });
 
   it('a heartbeat_interval of 10^400 s (parsed as Infinity ms) is rejected', async () => {
-    const r = await run(configText(`${'9'.repeat(400)}s`, '5s'), 0, () => 0.5);
+    const r = await run(configText(`${'9'.repeat(400)}s`, '5s'), 0, 0.5);
     expect(r).toEqual({ rejected: expect.stringMatching(/^\/tmp\/timers\.yml:3:25: clusters\[0\]\.heartbeat_interval: must be a duration such as /) });
   });
 
   it('a probe_timeout of 25d is rejected; one of 23d does not time a 50 ms answer out', async () => {
-    expect(await run(configText('24d', '25d'), 0, () => 0)).toEqual({ rejected: `/tmp/timers.yml:4:20: clusters[0].probe_timeout: ${TOO_LONG}` });
-    const r = await run(configText('24d', '23d'), 400, () => 0);
+    expect(await run(configText('24d', '25d'), 0, 0)).toEqual({ rejected: `/tmp/timers.yml:4:20: clusters[0].probe_timeout: ${TOO_LONG}` });
+    const r = await run(configText('24d', '23d'), 400, 0);
     console.log('probe_timeout 23d:', JSON.stringify(r));
     if (!('probes' in r)) throw new Error(r.rejected);
     expect(r.probes).toBeGreaterThanOrEqual(1);

@@ -72,7 +72,7 @@ describe('the rounds of the monitor', () => {
   it('notices a heartbeat going stale with no new probe result, not a millisecond early', async () => {
     const lines: string[] = [];
     const logger = createLogger('info', 'logfmt', { write: (l: string) => lines.push(l) });
-    const monitor = new Monitor(config, { concurrency: 1, logger, metrics: new OwnMetrics(false), random: () => 0.5 });
+    const monitor = new Monitor(config, { concurrency: 1, logger, metrics: new OwnMetrics(false), phase: 0.5 });
     monitor.start();
     try {
       await waitFor('the first probe', () => (monitor.ready() ? true : undefined));
