@@ -1,0 +1,120 @@
+/**
+ * The prober on its own thread (src/monitor/prober.ts): probes keep their schedule while the
+ * main thread is held up, and a server that answers again is back without waiting out the
+ * interval of its other endpoints.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load.js';
+import { createLogger } from '../../src/log.js';
+import { OwnMetrics } from '../../src/metrics/own.js';
+import { Monitor } from '../../src/monitor/monitor.js';
+import { SimCluster } from '../../src/sim/cluster.js';
+import { randomBase, waitFor } from '../helpers/stack.js';
+
+const SIM_CLI = join(import.meta.dirname, '../../dist/src/sim/cli.js');
+const quiet = () => createLogger('error', 'logfmt', { write: () => true });
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+describe('the prober', () => {
+  it("asks an Offline server's other endpoints at once when one of them answers again, not an interval later", async () => {
+    const sim = new SimCluster({ servers: 1, components: [{ name: 'web', port: 8080 }, { name: 'service', port: 8081 }], baseAddress: randomBase() });
+    await sim.start();
+    cleanups.push(() => sim.stop());
+    const address = sim.servers[0]!.address;
+    // `web` is probed every second, `service` once a minute: the endpoint that answers
+    // again first is the one probed often, as when a powered-off host comes back.
+    const config = parseConfig(
+      `clusters:
+  - name: c
+    heartbeat_interval: 1s
+    probe_timeout: 500ms
+    components:
+      - { name: web, probe: { http: { url: "http://{address}:8080/health" } }, status: status }
+      - { name: service, heartbeat_interval: 60s, probe: { http: { url: "http://{address}:8081/health" } }, status: status }
+    servers:
+      - { name: s1, address: ${address} }
+`,
+      'recovery.yml',
+    );
+    await sim.setFault('all', 'down');
+    // Phase 0.5: after its first probe, `service` is next due 30 s later.
+    const monitor = new Monitor(config, { concurrency: 4, logger: quiet(), metrics: new OwnMetrics(false), phase: 0.5 });
+    monitor.start();
+    cleanups.push(() => monitor.stop());
+    await monitor.firstRound;
+    const server = () => monitor.snapshot().clusters[0]!.servers[0]!;
+    expect(server().state).toBe('offline');
+    await sim.clearFault('all');
+    // Well inside the 30 s before `service` would be asked again on its own schedule.
+    await waitFor('the server back Online', () => (server().state === 'online' ? true : undefined), 10_000);
+    expect(server().components.map((c) => [c.name, c.up])).toEqual([
+      ['web', true],
+      ['service', true],
+    ]);
+  });
+
+  it('keeps probing on schedule while the main thread is held up', async () => {
+    // The simulated servers run in a process of their own: this test holds up its own thread.
+    const base = randomBase();
+    const child: ChildProcess = spawn(process.execPath, [SIM_CLI, 'serve', '--servers=3', '--components=web:8080', `--base-address=${base}`, '--control=127.0.0.1:0'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    cleanups.push(async () => {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    });
+    await waitFor(`the simulator's control API in:\n${output}`, () => /control API (http:\S+)/.exec(output)?.[1]);
+    const addresses = [1, 2, 3].map((n) => base.replace(/\d+$/, (last) => String(Number(last) + n - 1)));
+    // Every second, with a deadline far shorter than the hold-up below.
+    const config = parseConfig(
+      `clusters:
+  - name: c
+    heartbeat_interval: 1s
+    probe_timeout: 500ms
+    components:
+      - { name: web, probe: { http: { url: "http://{address}:8080/health" } }, status: status }
+    servers:
+${addresses.map((a, i) => `      - { name: s${i + 1}, address: ${a} }`).join('\n')}
+`,
+      'held-up.yml',
+    );
+    const metrics = new OwnMetrics(false);
+    const monitor = new Monitor(config, { concurrency: 8, logger: quiet(), metrics });
+    monitor.start();
+    cleanups.push(() => monitor.stop());
+    await monitor.firstRound;
+    const lagBefore = await lateProbes(metrics);
+    // Three seconds of this thread's time, as a long validation or render would take.
+    const until = Date.now() + 3000;
+    while (Date.now() < until) {
+      /* held up */
+    }
+    const afterHold = await waitFor('the rounds of the hold-up folded in', async () => {
+      const m = await lateProbes(metrics);
+      return m.count >= lagBefore.count + 6 ? m : undefined;
+    });
+    // Each endpoint fell due about three times during the hold-up; none started late.
+    expect(afterHold.late - lagBefore.late, 'probes started more than 0.5 s after they were due').toBe(0);
+    const servers = monitor.snapshot().clusters[0]!.servers;
+    expect(servers.map((s) => s.state)).toEqual(servers.map(() => 'online'));
+    expect((await metrics.registry.getSingleMetricAsString('appcluster_exporter_probes_abandoned_total')).match(/ 0$/gm)).toHaveLength(2);
+  });
+});
+
+/** Probes started so far, and of them those that started more than 0.5 s after they were due. */
+async function lateProbes(metrics: OwnMetrics): Promise<{ count: number; late: number }> {
+  const lag = (await metrics.scheduleLag.get()).values;
+  const count = lag.find((v) => v.metricName?.endsWith('_count'))!.value;
+  const inTime = lag.find((v) => v.metricName?.endsWith('_bucket') && v.labels['le'] === 0.5)!.value;
+  return { count, late: count - inTime };
+}
