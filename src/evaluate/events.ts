@@ -78,9 +78,17 @@ export function formatDuration(seconds: number): string {
 
 /** Builders of each kind of event; `time` in seconds since the epoch. */
 export const events = {
-  serverOffline: (time: number, cluster: string, server: string, reason: string | null, standby: boolean): ClusterEvent =>
+  /**
+   * A server judged Offline, `from` the state it was in. From `pending` (its first judgement
+   * since the exporter started, or since a reload added it) it is no news of a change: the
+   * server may have been down long before, so it is said as found, not as a fresh warning.
+   */
+  serverOffline: (time: number, cluster: string, server: string, from: 'online' | 'pending', reason: string | null, standby: boolean): ClusterEvent => {
     // A standby server of a disaster-recovery site shows but does not page.
-    event(time, 'server_offline', standby ? 'info' : 'warning', { cluster, server }, { from: 'online', to: 'offline', reason }, `${server} offline${reason ? `: ${reason}` : ''}`),
+    const severity = standby || from === 'pending' ? 'info' : 'warning';
+    const what = from === 'pending' ? 'offline when first checked' : 'offline';
+    return event(time, 'server_offline', severity, { cluster, server }, { from, to: 'offline', reason }, `${server} ${what}${reason ? `: ${reason}` : ''}`);
+  },
 
   serverOnline: (time: number, cluster: string, server: string, offlineSeconds: number | null): ClusterEvent =>
     event(time, 'server_online', 'info', { cluster, server }, { from: 'offline', to: 'online' }, `${server} back online${offlineSeconds === null ? '' : ` after ${formatDuration(offlineSeconds)} offline`}`),

@@ -420,7 +420,8 @@ function writeClusters(judgement: Judgement, w: FamilyWriter): Generator<void, v
       },
     });
   };
-  expectation(m.expectationServers, (e) => e.servers);
+  // Before every server of the cluster has been judged, the count would claim a breach it cannot know of.
+  expectation(m.expectationServers, (e) => (e.met === null ? null : e.servers));
   expectation(m.expectationMinServers, (e) => e.min);
   expectation(m.expectationMaxServers, (e) => e.max);
   // Per cluster and expectation, a step over the servers that match it.

@@ -271,8 +271,9 @@ export class Monitor {
 
   /** One log line per event, in the fields the logs have always had. */
   private log(e: ClusterEvent): void {
-    const msg = LOGGED[e.kind];
-    if (!msg) return;
+    const logged = LOGGED[e.kind];
+    if (!logged) return;
+    const msg = e.kind === 'server_offline' && e.from === 'pending' ? 'server offline when first checked' : logged;
     const fields: Record<string, string> = { app_cluster: e.cluster ?? '' };
     if (e.server !== null) {
       fields['server'] = e.server;

@@ -220,7 +220,7 @@ export class Transitions {
     const offlineMs = nowMs - memory.sinceMs;
     memory.state = judged.state;
     memory.sinceMs = nowMs;
-    if (judged.state === 'offline') out.push(events.serverOffline(t, cluster, s.name, judged.reason, s.role === 'standby'));
+    if (judged.state === 'offline') out.push(events.serverOffline(t, cluster, s.name, was === 'pending' ? 'pending' : 'online', judged.reason, s.role === 'standby'));
     else if (judged.state === 'online' && was === 'offline') out.push(events.serverOnline(t, cluster, s.name, offlineMs / 1000));
     return true;
   }

@@ -4,6 +4,7 @@ import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/types.js';
 import { createLogger } from '../../src/log.js';
 import { OwnMetrics } from '../../src/metrics/own.js';
+import { exposition } from '../../src/metrics/render.js';
 import { Monitor } from '../../src/monitor/monitor.js';
 import { waitFor } from '../helpers/stack.js';
 
@@ -91,5 +92,54 @@ describe('the rounds of the monitor', () => {
     } finally {
       await monitor.stop();
     }
+  });
+
+  it('says a server found Offline at its first judgement as found, not as a fresh change from Online', async () => {
+    // A port that refuses: the server is down before the exporter (re)starts.
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as { port: number }).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const lines: string[] = [];
+    const logger = createLogger('info', 'logfmt', { write: (l: string) => lines.push(l) });
+    const down = parseConfig(
+      `clusters:
+  - name: c
+    heartbeat_interval: 1h
+    components: [{ name: web, probe: { tcp: { port: ${port} } } }]
+    servers: [{ name: s1, address: 127.0.0.1 }]
+`,
+      'down.yml',
+    );
+    const monitor = new Monitor(down, { concurrency: 1, logger, metrics: new OwnMetrics(false) });
+    monitor.start();
+    try {
+      await monitor.firstRound;
+      const [offline] = monitor.events({ limit: 10 }).filter((e) => e.kind === 'server_offline');
+      expect(offline).toMatchObject({ severity: 'info', from: 'pending', to: 'offline', message: 's1 offline when first checked: unreachable (web: connection_refused)' });
+      expect(lines.filter((l) => l.includes('server offline'))).toEqual([expect.stringMatching(/ level=info msg="server offline when first checked" .*reason="unreachable \(web: connection_refused\)"/)]);
+    } finally {
+      await monitor.stop();
+    }
+  });
+
+  it("claims no breach of an expectation before the cluster's first judgement", async () => {
+    const expecting = parseConfig(
+      `clusters:
+  - name: c
+    heartbeat_interval: 1h
+    expectations:
+      servers_with_fact: [{ name: one_leader, fact: leader, values: ["true"], count: 1 }]
+    components: [{ name: web, probe: { http: { url: "http://{address}:1/" } }, facts: { leader: leader } }]
+    servers: [{ name: s1, address: 127.0.0.1 }]
+`,
+      'pending.yml',
+    );
+    // Not started: every server is pending.
+    const monitor = new Monitor(expecting, { concurrency: 1, logger: createLogger('error', 'logfmt', { write: () => true }), metrics: new OwnMetrics(false) });
+    let text = '';
+    for await (const part of exposition(monitor.judgement(), new OwnMetrics(false).registry)) text += part.toString();
+    expect(text).toContain('appcluster_cluster_expectation_min_servers{app_cluster="c",expectation="one_leader"} 1');
+    expect(text).not.toMatch(/^appcluster_cluster_expectation_servers\{/m);
   });
 });
