@@ -148,7 +148,7 @@ export const exporterMetrics = {
   probesAbandoned: spec(
     'exporter_probes_abandoned_total',
     'counter',
-    "Probes whose failure was the exporter's own (cause: open_files, its open files exhausted; stalled, its event loop stalled past the deadline): not counted against the server, and probed again at once.",
+    "Probes whose failure was the exporter's own (cause: open_files, its open files exhausted; stalled, the prober's event loop stalled past the deadline): not counted against the server, and probed again at once.",
     ['cause'],
   ),
   shardInfo: spec('exporter_shard_info', 'gauge', 'The shard this exporter probes and exports (--shard.index of --shard.count); 1.', [
