@@ -21,19 +21,11 @@ import type {
   ServerFields,
   TlsOptions,
 } from './types.js';
+import { recordKey } from './record-key.js';
 import { parseYamlFile, readConfigText, validate, type Path, type YamlFile } from './yaml-schema.js';
 
 export { MAX_TIMER_MS } from './schema.js';
-
-/**
- * The key of a component's record (or an endpoint's schedule) that survives reloads:
- * cluster, server and component (or endpoint) name, joined by NUL, which no name holds.
- */
-export function recordKey(cluster: string, server: string, name: string): string {
-  // Joined rather than concatenated: a flat string, where concatenation keeps a cons string
-  // over the flattened copy once it is hashed (32 bytes more per key, kept for every component).
-  return [cluster, server, name].join('\u0000');
-}
+export { recordKey } from './record-key.js';
 
 /** The labels of a server without any: one frozen object shared by all. */
 const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});

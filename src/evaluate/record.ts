@@ -27,7 +27,7 @@ export interface ComponentRecord {
   recentNext?: number;
 }
 
-export { recordKey } from '../config/load.js';
+export { recordKey } from '../config/record-key.js';
 
 /** The failure counts of a record without failures: shared, frozen; observe() replaces it at the first failure. */
 const NO_FAILURES: Partial<Record<ProbeReason, number>> = Object.freeze({});
