@@ -99,15 +99,15 @@ ${servers.map((s) => `      - { name: ${s}, address: 127.0.0.1 }`).join('\n')}
         console.log(`12 components at concurrency 3, 150 ms each: /-/ready after ${ms.toFixed(0)} ms`);
         expect(most).toBe(3);
         expect(seen.size).toBe(12);
-        // Four waves of 150 ms, well inside a second (an hour without the first round).
-        expect(ms).toBeLessThan(2000);
+        // Four waves of 150 ms: seconds at most on a busy machine, where without the first round it would be an hour.
+        expect(ms).toBeLessThan(10_000);
 
         await writeFile(configFile, config(12, ['s1', 's2']));
         const reloaded = performance.now();
         expect((await fetch(`${exporter.url}/-/reload`, { method: 'POST' })).status).toBe(200);
         // The new server's twelve components: not ready until each is probed, at once.
         const again = await msUntil200(`${exporter.url}/-/ready`, reloaded);
-        expect(again).toBeLessThan(2000);
+        expect(again).toBeLessThan(10_000);
         expect([...seen.keys()].filter((k) => k.startsWith('/s2/'))).toHaveLength(12);
         expect(most).toBe(3);
         // The old server's endpoints keep their schedule: not probed again by the reload.
@@ -229,7 +229,7 @@ describe('ring bounds', () => {
   });
 
   it(`keeps the last ${RECENT_CHECKS} probe results of each component, oldest first`, async () => {
-    const stack = await startStack({ servers: 1 }, { heartbeatInterval: '100ms', probeTimeout: '80ms', staleTimeout: '1s' });
+    const stack = await startStack({ servers: 1 }, { heartbeatInterval: '250ms', probeTimeout: '240ms', staleTimeout: '5s' });
     try {
       const recent = async () => (await stack.status()).clusters[0]!.servers[0]!.components[0]!.recent as unknown as { at: number; result: string }[];
       const full = await waitFor('a full strip', async () => {
