@@ -52,18 +52,25 @@ export class Deadline implements ProbeSignal {
 
 /**
  * Runs a probe under its deadline (`timeoutMs`): the probe's signal aborts then, and the
- * answer is a timeout even if the probe ignores the signal (the exporter's own fault, when
- * the deadline fired more than STALL_MS late); a probe that throws is an `error`. The timer is cleared when the probe settles: AbortSignal.timeout() would stay
- * armed for the whole timeout and build a DOMException (with a stack) for every probe. One
- * promise, one timer and one Deadline per probe: this runs thousands of times a second.
+ * answer is a timeout even if the probe ignores the signal; a probe that throws is an
+ * `error`. A deadline timer that fires late means this thread was held up, and an answer
+ * that came in meanwhile may be waiting unread: the probe is given as long again (at most
+ * STALL_MS) to read it before the verdict, and a deadline more than STALL_MS late is the
+ * exporter's own fault (`stalled`), not the server's. The timer is cleared when the probe
+ * settles: AbortSignal.timeout() would stay armed for the whole timeout and build a
+ * DOMException (with a stack) for every probe. One promise, one timer at a time and one
+ * Deadline per probe: this runs thousands of times a second.
  */
 export function runGuarded(probe: EndpointProbe, timeoutMs: number): Promise<Answer> {
   return new Promise<Answer>((resolve) => {
     const deadline = new Deadline();
     const dueAt = performance.now() + timeoutMs;
-    const timer = setTimeout(() => {
-      deadline.abort();
-      resolve(performance.now() - dueAt > STALL_MS ? STALLED : DEADLINE);
+    let timer = setTimeout(() => {
+      const late = performance.now() - dueAt;
+      timer = setTimeout(() => {
+        deadline.abort();
+        resolve(late > STALL_MS ? STALLED : DEADLINE);
+      }, Math.min(late, STALL_MS));
     }, timeoutMs);
     let running: Promise<Answer>;
     try {

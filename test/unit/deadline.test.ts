@@ -72,9 +72,20 @@ describe('runGuarded and the exporter stalled', () => {
   });
 
   it('a deadline that fires late, the loop blocked past it, is the exporter’s fault, not the server’s', async () => {
-    const answer = runGuarded(answersAfter(400), 100);
+    const answer = runGuarded(answersAfter(2000), 100);
     block(100 + STALL_MS + 200);
     expect(await answer).toMatchObject({ success: false, reason: 'timeout', exporterFault: 'stalled' });
+  });
+
+  it('an answer that came in while the loop was blocked past the deadline is read, not timed out', async () => {
+    // Due at 150 ms, after the 100 ms deadline; both wait while the thread is held up to 400 ms.
+    const answer = runGuarded(answersAfter(150), 100);
+    block(400);
+    expect(await answer).toEqual({ success: true });
+    // Held up for less than STALL_MS past the deadline, the same: the answer, not the server's timeout.
+    const shortly = runGuarded(answersAfter(130), 100);
+    block(160);
+    expect(await shortly).toEqual({ success: true });
   });
 
   it('EMFILE and ENFILE are the exporter’s open files, not the server’s failure', () => {
