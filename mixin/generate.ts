@@ -142,6 +142,6 @@ copied: ../alertmanager/templates is mounted at /etc/alertmanager/templates.`,
     .replaceAll('@UID@', config.dashboards.uid_prefix);
   files.set('alertmanager/templates/email.tmpl', `{{/*${header} */}}\n${template}`);
 
-  for (const [file, text] of dashboards(config, join(mixinDir(o.root), 'dashboards'))) files.set(`dashboards/${file}`, text);
+  for (const [file, text] of dashboards(config)) files.set(`dashboards/${file}`, text);
   return files;
 }
