@@ -53,7 +53,7 @@ const RULES_NOTES = {
 };
 
 function generatedBy(config: string): string {
-  return ` Generated from ${config} by \`npm run generate:mixin\`; do not edit: change the configuration.`;
+  return ` Generated from ${config} by the mixin generator (mixin/generate.ts); do not edit: change the configuration and generate again.`;
 }
 
 /** What to generate from: the configuration and where it came from (for the files' headers). */
