@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from './config/errors.js';
 import { loadConfigFile } from './config/load.js';
-import { componentCount, parseShard, shardConfig, type Shard } from './config/shard.js';
+import { componentCount, parseShard, parseShardFromPodName, shardConfig, type Shard } from './config/shard.js';
 import { buildProbes } from './probes/build.js';
 import { WEB_MAX_CONNECTIONS, webConnectionCap } from './probes/fd-budget.js';
 import { startExporter } from './exporter.js';
@@ -26,6 +26,8 @@ const USAGE = `usage: appcluster-exporter [flags]
   --probe.concurrency=N        most probes running at once (default: 256)
   --shard.index=I              probe and export only the clusters of shard I (default: 0)
   --shard.count=N              of N shards, by a stable hash of the cluster name (default: 1)
+  --shard.from-pod-name=NAME   take the shard index from a StatefulSet pod's name (its ordinal,
+                               NAME-2 is shard 2), instead of --shard.index
   --log.level=LEVEL            debug, info, warn or error (default: info)
   --log.format=FORMAT          logfmt or json (default: logfmt)
   --version                    print the version and exit
@@ -64,7 +66,9 @@ async function main(): Promise<void> {
         'web.max-connections': { type: 'string' },
         'web.enable-lifecycle': { type: 'boolean', default: false },
         'probe.concurrency': { type: 'string', default: '256' },
-        'shard.index': { type: 'string', default: '0' },
+        // No default here: given together with --shard.from-pod-name, it is an error.
+        'shard.index': { type: 'string' },
+        'shard.from-pod-name': { type: 'string' },
         'shard.count': { type: 'string', default: '1' },
         'log.level': { type: 'string', default: 'info' },
         'log.format': { type: 'string', default: 'logfmt' },
@@ -87,7 +91,9 @@ async function main(): Promise<void> {
   }
   let shard: Shard;
   try {
-    shard = parseShard(values['shard.index'], values['shard.count']);
+    const podName = values['shard.from-pod-name'];
+    if (podName !== undefined && values['shard.index'] !== undefined) throw new Error('give --shard.index or --shard.from-pod-name, not both');
+    shard = podName === undefined ? parseShard(values['shard.index'] ?? '0', values['shard.count']) : parseShardFromPodName(podName, values['shard.count']);
   } catch (err) {
     fail((err as Error).message);
   }

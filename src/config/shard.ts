@@ -26,6 +26,26 @@ export function parseShard(index: string, count: string): Shard {
   return { index: i, count: n };
 }
 
+/**
+ * The shard of a StatefulSet's pod, from its name: the ordinal Kubernetes appends
+ * (`appcluster-exporter-2` is shard 2), as kube-state-metrics' automated sharding takes it
+ * from `--pod`. Unlike kube-state-metrics, the count is not read from the Kubernetes API
+ * (the exporter never calls it): `count` is `--shard.count`, set to the StatefulSet's
+ * replicas. Throws an Error naming the flag when the name has no ordinal or the ordinal is
+ * not below the count.
+ */
+export function parseShardFromPodName(podName: string, count: string): Shard {
+  const ordinal = /-(\d+)$/.exec(podName)?.[1];
+  if (ordinal === undefined) {
+    throw new Error(`--shard.from-pod-name must be a StatefulSet pod's name, ending in -<ordinal>, got "${podName}"`);
+  }
+  try {
+    return parseShard(ordinal, count);
+  } catch {
+    throw new Error(`--shard.from-pod-name=${podName} is shard ${ordinal}, not below --shard.count=${count}: set --shard.count to the StatefulSet's replicas`);
+  }
+}
+
 const MASK64 = (1n << 64n) - 1n;
 
 /** FNV-1a, 64 bits, of the UTF-8 bytes of `text` (the constants of the FNV reference, IETF draft-eastlake-fnv). */

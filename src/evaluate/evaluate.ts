@@ -142,6 +142,14 @@ export class Judgement {
     });
   }
 
+  /**
+   * When the server entered the state it was last judged in, ms since the epoch, as the
+   * monitor's history recorded it; undefined without a monitor or before its first judgement.
+   */
+  since(cluster: string, server: string): number | undefined {
+    return this.history.since(cluster, server);
+  }
+
   private check(): void {
     if (!this.current()) throw new Error('the judgement is of a past round: its records have changed since');
   }

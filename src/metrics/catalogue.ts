@@ -64,6 +64,12 @@ export const clusterMetrics = {
     '1 if the server is online (reachable, every required component up and not stale), else 0.',
     SERVER,
   ),
+  serverOfflineSince: spec(
+    'server_offline_since_timestamp_seconds',
+    'gauge',
+    'When the server went Offline, while it is Offline: the round in which the exporter first judged it so (not when an alert fired); absent while it is Online or not judged yet.',
+    SERVER,
+  ),
   serverInfo: spec('server_info', 'gauge', 'Configured and reported facts about a server.', [
     ...SERVER,
     'address',

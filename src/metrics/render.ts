@@ -347,6 +347,11 @@ function writeClusters(judgement: Judgement, w: FamilyWriter): Generator<void, v
     const state = clusters[k]!.c.servers[i]!.state;
     if (state !== 'pending') w.series(clusters[k]!.labels.servers[i]!, state === 'online' ? 1 : 0);
   });
+  perServer(m.serverOfflineSince, (k, i) => {
+    if (clusters[k]!.c.servers[i]!.state !== 'offline') return;
+    const since = judgement.since(clusters[k]!.c.config.name, clusters[k]!.c.config.servers[i]!.name);
+    if (since !== undefined) w.series(clusters[k]!.labels.servers[i]!, since / 1000);
+  });
   perServer(m.serverInfo, (k, i) => {
     w.open(clusters[k]!.labels.serverInfo[i]!);
     w.out.labelValue(os[k]![i] ?? '');

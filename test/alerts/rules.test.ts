@@ -314,10 +314,10 @@ describe('alertmanager.yml', () => {
     ...alerts.map((a): [string, string[], string] => [
       a.alert,
       [`alertname=${a.alert}`, `severity=${a.labels?.severity}`, 'app_cluster=mft-prod', 'server=node-2'],
-      a.alert === 'AppClusterWatchdog' ? 'watchdog' : 'email',
+      a.alert === 'AppClusterWatchdog' ? 'appcluster-watchdog' : 'appcluster-email',
     ]),
-    ['exporter alert without app_cluster', ['alertname=AppClusterExporterDown', 'severity=critical', 'job=appcluster'], 'email'],
-    ['unknown info alert', ['alertname=Other', 'severity=info', 'app_cluster=x'], 'email'],
+    ['exporter alert without app_cluster', ['alertname=AppClusterExporterDown', 'severity=critical', 'job=appcluster'], 'appcluster-email'],
+    ['unknown info alert', ['alertname=Other', 'severity=info', 'app_cluster=x'], 'appcluster-email'],
   ];
   it.each(cases)('routes %s to %s', (_name, labels, receiver) => {
     const r = tool('amtool', ['config', 'routes', 'test', `--config.file=${amConfig}`, ...labels]);
@@ -327,13 +327,13 @@ describe('alertmanager.yml', () => {
 
   it('groups by cluster and alert name and e-mails resolved alerts', () => {
     expect(config.route.group_by).toEqual(['app_cluster', 'alertname']);
-    const email = config.receivers.find((r: any) => r.name === 'email');
+    const email = config.receivers.find((r: any) => r.name === 'appcluster-email');
     const [mail] = email.email_configs;
     expect(mail.send_resolved).toBe(true);
     expect(mail.smarthost).toBe('localhost:25');
     expect(mail.auth_password_file).toBeTruthy();
     expect(mail.auth_password).toBeUndefined();
-    expect(config.receivers.find((r: any) => r.name === 'watchdog')).toBeDefined();
+    expect(config.receivers.find((r: any) => r.name === 'appcluster-watchdog')).toBeDefined();
   });
 
   it('uses matchers, never the deprecated match, and names only existing alerts', () => {
@@ -362,11 +362,13 @@ describe('alertmanager.yml', () => {
     expect(find('AppClusterClusterDown', 'AppClusterServerOffline')?.equal).toEqual(['app_cluster']);
     expect(find('AppClusterServerOffline', 'AppClusterComponentDown')?.equal).toEqual(['app_cluster', 'server']);
     expect(find('AppClusterServerOffline', 'AppClusterHeartbeatStale')?.equal).toEqual(['app_cluster', 'server']);
+    // One server Offline is one e-mail: the server's, not the cluster's "degraded" as well.
+    expect(find('AppClusterServerOffline', 'AppClusterClusterDegraded')?.equal).toEqual(['app_cluster']);
   });
 });
 
 describe('e-mail template', () => {
-  const [mail] = readYaml(amConfig).receivers.find((r: any) => r.name === 'email').email_configs;
+  const [mail] = readYaml(amConfig).receivers.find((r: any) => r.name === 'appcluster-email').email_configs;
   const fixture = (name: string) => join(alertmanagerDir, 'tests', `${name}.json`);
 
   function render(text: string, data: string, type: 'text' | 'html' = 'text'): string {
@@ -395,7 +397,8 @@ describe('e-mail template', () => {
     const text = render(mail.text, fixture('server-offline-firing'));
     expect(text).toContain('Cluster:    mft-prod');
     expect(text).toContain('Server:     node-2');
-    expect(text).toContain('Status:     Offline since 2025-03-01 10:15:00 UTC');
+    // When the exporter judged it Offline (the alert's offline_since), not when the alert fired.
+    expect(text).toContain('Status:     Offline since 2025-03-01 10:13:52 UTC');
     expect(text).toContain('Why:        Server node-2 of cluster mft-prod is Offline; failing probes: web (timeout)');
     expect(text).toContain(`Runbook:    ${RUNBOOK_BASE}#appclusterserveroffline`);
     expect(text).toMatch(/Dashboard: {2}http:\/\/\S+\/d\/appcluster-server\?var-app_cluster=mft-prod&var-server=node-2\n/);
@@ -428,7 +431,7 @@ describe('e-mail template', () => {
   it('HTML body carries the same facts, escaped', () => {
     const html = render(mail.html, fixture('server-offline-firing'), 'html');
     expect(html).toContain('<td>Server</td><td>node-2</td>');
-    expect(html).toMatch(/<b[^>]*>Offline<\/b> since 2025-03-01 10:15:00 UTC/);
+    expect(html).toMatch(/<b[^>]*>Offline<\/b> since 2025-03-01 10:13:52 UTC/);
     expect(html).toContain('failing probes: web (timeout) &lt;script&gt;');
     expect(html).not.toContain('<script>');
     expect(html).toContain(`href="${RUNBOOK_BASE}#appclusterserveroffline"`);

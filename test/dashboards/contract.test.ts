@@ -147,6 +147,17 @@ describe('dashboards', () => {
         }
       });
 
+      // The mixin's job variable: every series of the exporter's target is read for the chosen jobs.
+      it('takes the job as a template variable and selects every exporter series by it', () => {
+        const job = variables.find((v) => v.name === 'job');
+        expect(variableQuery(job ?? {})).toBe('label_values(appcluster_exporter_build_info{job="appcluster"}, job)');
+        const exprs = panels.flatMap((p) => (p.targets ?? []).map((t) => String(t.expr ?? '')));
+        for (const sel of exprs.flatMap((e) => selectors(e))) {
+          if (sel.name === 'ALERTS') continue;
+          expect(sel.labels, `${sel.name} in ${file}`).toContain('job');
+        }
+      });
+
       it('gives every panel a unit, a unique id and a place on the grid', () => {
         for (const p of panels.filter(isVisual)) {
           const unit = p.fieldConfig?.defaults?.unit;
@@ -226,8 +237,8 @@ describe('cluster-overview.json', () => {
 
   it('selects clusters and sites', () => {
     const vars = Object.fromEntries((d.templating?.list ?? []).map((v) => [v.name, v]));
-    expect(variableQuery(vars.app_cluster ?? {})).toBe('label_values(appcluster_cluster_info, app_cluster)');
-    expect(variableQuery(vars.site ?? {})).toBe('label_values(appcluster_server_info{app_cluster=~"$app_cluster"}, site)');
+    expect(variableQuery(vars.app_cluster ?? {})).toBe('label_values(appcluster_cluster_info{job=~"$job"}, app_cluster)');
+    expect(variableQuery(vars.site ?? {})).toBe('label_values(appcluster_server_info{job=~"$job", app_cluster=~"$app_cluster"}, site)');
     for (const name of ['app_cluster', 'site']) {
       expect(vars[name]?.multi, name).toBe(true);
       expect(vars[name]?.includeAll, name).toBe(true);
@@ -306,7 +317,7 @@ describe('server-detail.json and exporter.json', () => {
 
   it('server-detail selects one server and shows its components', () => {
     const d = loadDashboard('server-detail.json');
-    expect((d.templating?.list ?? []).map((v) => v.name)).toEqual(['datasource', 'app_cluster', 'server']);
+    expect((d.templating?.list ?? []).map((v) => v.name)).toEqual(['datasource', 'job', 'app_cluster', 'server']);
     const used = metricsOf('server-detail.json');
     for (const m of [
       'appcluster_component_up',

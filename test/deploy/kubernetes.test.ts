@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
 import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { StatefulSet } from 'kubernetes-models/apps/v1/StatefulSet';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Secret } from 'kubernetes-models/v1/Secret';
 import { Service } from 'kubernetes-models/v1/Service';
@@ -19,20 +20,21 @@ import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 // @ts-expect-error: a plain ES module script, without type declarations.
 import { generated } from '../../scripts/generate-k8s.mjs';
-import { parseShard } from '../../src/config/shard.js';
+import { parseShard, parseShardFromPodName } from '../../src/config/shard.js';
 import { loadWebConfig } from '../../src/web/web-config.js';
 import { makeCerts } from '../helpers/certs.js';
 import { tempDir } from '../helpers/stack.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const k8s = join(root, 'deploy', 'kubernetes');
-const kustomizations = ['base', 'shards', 'web-config'];
+const kustomizations = ['base', 'shards', 'statefulset', 'web-config'];
 
 type Doc = Record<string, any>;
 
 /** The schema model for each apiVersion and kind the manifests use. */
 const models: Record<string, new (data: any) => { validate(): void }> = {
   'apps/v1/Deployment': Deployment,
+  'apps/v1/StatefulSet': StatefulSet,
   'v1/Service': Service,
   'v1/Secret': Secret,
   'v1/ConfigMap': ConfigMap,
@@ -129,14 +131,17 @@ describe('generated files (npm run generate:k8s)', () => {
   });
 });
 
-/** Checks the wiring of one exporter Deployment with the objects it needs. */
+/** Checks the wiring of one exporter Deployment (or StatefulSet) with the objects it needs. */
 function checkExporter(deployment: Doc, all: Doc[]): void {
   const pod = deployment.spec.template.spec;
   const [container] = pod.containers as Doc[];
   const args: string[] = container!.args;
   const arg = (flag: string) => args.find((a) => a.startsWith(`--${flag}=`))?.slice(flag.length + 3);
 
-  expect(deployment.spec.replicas, 'two replicas per shard').toBe(2);
+  const fromPodName = arg('shard.from-pod-name');
+  // A Deployment runs two replicas of its shard; a StatefulSet one pod per shard.
+  if (fromPodName === undefined) expect(deployment.spec.replicas, 'two replicas per shard').toBe(2);
+  else expect(deployment.spec.replicas, 'one pod per shard: replicas = --shard.count').toBe(Number(arg('shard.count')));
   // Selects its own pods only, so shards never adopt each other's.
   for (const [k, v] of Object.entries(deployment.spec.selector.matchLabels)) expect(deployment.spec.template.metadata.labels[k], k).toBe(v);
 
@@ -172,8 +177,16 @@ function checkExporter(deployment: Doc, all: Doc[]): void {
   if (configMap) expect(Object.keys(configMap.data)).toContain(configFile.slice(mount!.mountPath.length + 1));
 
   // Shard flags are valid, and the pod label that the ServiceMonitor copies says the index.
-  const shard = parseShard(arg('shard.index')!, arg('shard.count')!);
-  expect(deployment.spec.template.metadata.labels.shard).toBe(String(shard.index));
+  if (fromPodName === undefined) {
+    const shard = parseShard(arg('shard.index')!, arg('shard.count')!);
+    expect(deployment.spec.template.metadata.labels.shard).toBe(String(shard.index));
+  } else {
+    // Its pod's own name, from the downward API, and every ordinal a valid shard.
+    expect(fromPodName).toBe('$(POD_NAME)');
+    expect(container!.env).toContainEqual({ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } });
+    expect(arg('shard.index')).toBeUndefined();
+    for (let i = 0; i < deployment.spec.replicas; i++) parseShardFromPodName(`${deployment.metadata.name}-${i}`, arg('shard.count')!);
+  }
 
   for (const from of container!.envFrom as Doc[]) {
     const secret = all.find((d) => d.kind === 'Secret' && d.metadata.name === from.secretRef.name);
@@ -185,11 +198,14 @@ function checkExporter(deployment: Doc, all: Doc[]): void {
 function checkScraping(all: Doc[]): void {
   const service = one(all, 'Service');
   const monitor = one(all, 'ServiceMonitor');
-  const deployments = all.filter((d) => d.kind === 'Deployment');
+  const deployments = all.filter((d) => d.kind === 'Deployment' || d.kind === 'StatefulSet');
   for (const d of deployments) {
     for (const [k, v] of Object.entries(service.spec.selector)) expect(d.spec.template.metadata.labels[k], `${d.metadata.name}: ${k}`).toBe(v);
-    for (const label of monitor.spec.podTargetLabels) expect(d.spec.template.metadata.labels[label], label).toBeDefined();
+    for (const label of monitor.spec.podTargetLabels ?? []) expect(d.spec.template.metadata.labels[label], label).toBeDefined();
   }
+  // Every target gets a shard label: from a pod label, or from a StatefulSet pod's ordinal.
+  const relabeled = monitor.spec.endpoints.every((e: Doc) => (e.relabelings ?? []).some((r: Doc) => r.targetLabel === 'shard'));
+  expect((monitor.spec.podTargetLabels ?? []).includes('shard') || relabeled, 'a shard target label').toBe(true);
   for (const [k, v] of Object.entries(monitor.spec.selector.matchLabels)) expect(service.metadata.labels[k], k).toBe(v);
   // The exporter-health alerts select job="appcluster".
   expect(service.metadata.labels[monitor.spec.jobLabel]).toBe('appcluster');
@@ -263,6 +279,23 @@ describe.skipIf(!tool)('kubectl kustomize', () => {
     ]);
     for (const kind of ['Service', 'ServiceMonitor', 'PrometheusRule', 'ConfigMap', 'Secret']) one(all, kind);
     for (const d of deployments) checkExporter(d, all);
+    checkScraping(all);
+  });
+
+  it.skipIf(Boolean(overlays))('renders the StatefulSet overlay: two replicas of each shard, the shard from the pod ordinal', () => {
+    const all = render('statefulset');
+    for (const d of all) validate(d, 'statefulset');
+    expect(all.filter((d) => d.kind === 'Deployment')).toEqual([]);
+    const sets = all.filter((d) => d.kind === 'StatefulSet');
+    expect(sets.map((d) => d.metadata.name)).toEqual(['appcluster-exporter-a', 'appcluster-exporter-b']);
+    // Identical but for the name and the label that keeps their pods apart.
+    const strip = (d: Doc) => JSON.stringify(d).replaceAll(`-${d.spec.selector.matchLabels.replica}"`, '"').replaceAll(`"replica":"${d.spec.selector.matchLabels.replica}"`, '');
+    expect(strip(sets[0]!)).toBe(strip(sets[1]!));
+    for (const d of sets) checkExporter(d, all);
+    // Prometheus's relabelling, as the operator writes it: pod appcluster-exporter-b-1 is shard 1.
+    const [rule] = one(all, 'ServiceMonitor').spec.endpoints[0].relabelings;
+    expect(rule).toMatchObject({ sourceLabels: ['__meta_kubernetes_pod_name'], targetLabel: 'shard', replacement: '$1' });
+    expect('appcluster-exporter-b-1'.replace(new RegExp(`^(?:${rule.regex})$`), rule.replacement)).toBe('1');
     checkScraping(all);
   });
 

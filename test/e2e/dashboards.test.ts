@@ -22,7 +22,7 @@ beforeAll(async () => {
   await stack.sim.setFault('node-2', 'http500', { component: 'service' });
   await stack.sim.setFault('node-3', 'version_drift', { component: 'web', value: '8.7.0' });
   await waitFor('alerts firing', async () => ((await query(prom, 'ALERTS{alertstate="firing",app_cluster="sim"}')).length ? true : undefined), 30_000);
-  vars = { datasource: 'prometheus', app_cluster: ['sim'], site: ['primary'], server: 'node-2', instance: [new URL(stack.exporter.url).host] };
+  vars = { datasource: 'prometheus', job: ['appcluster'], app_cluster: ['sim'], site: ['primary'], server: 'node-2', instance: [new URL(stack.exporter.url).host] };
 });
 
 afterAll(async () => {
@@ -44,7 +44,7 @@ describe.each(dashboards)('$file against Prometheus scraping the exporter', ({ j
       if (v.type !== 'query') continue;
       const expr = variableQueryExpr(typeof v.query === 'string' ? v.query : ((v.query as { query?: string })?.query ?? ''));
       expect(expr, `variable ${v.name}`).toBeDefined();
-      const filled = expr!.replace(/\$app_cluster/g, 'sim');
+      const filled = expr!.replace(/\$app_cluster/g, 'sim').replace(/\$job/g, 'appcluster');
       expect((await query(prom, filled)).length, `variable ${v.name}: ${filled}`).toBeGreaterThan(0);
     }
   });

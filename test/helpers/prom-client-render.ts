@@ -23,6 +23,7 @@ export function renderSnapshotWithPromClient(snapshot: Snapshot): Registry {
     lastProbe: gauge(m.lastProbe),
     failureReason: gauge(m.probeFailureReason),
     serverOnline: gauge(m.serverOnline),
+    serverOfflineSince: gauge(m.serverOfflineSince),
     serverInfo: gauge(m.serverInfo),
     clusterInfo: gauge(m.clusterInfo),
     interval: gauge(m.heartbeatInterval),
@@ -60,6 +61,7 @@ export function renderSnapshotWithPromClient(snapshot: Snapshot): Registry {
       const server = s.name;
       g.serverInfo.set({ app_cluster, server, address: s.address, site: s.site, role: s.role, os: s.os ?? '' }, 1);
       if (s.state !== 'pending') g.serverOnline.set({ app_cluster, server }, s.state === 'online' ? 1 : 0);
+      if (s.state === 'offline' && s.since !== null) g.serverOfflineSince.set({ app_cluster, server }, s.since);
       for (const comp of s.components) {
         const labels = { app_cluster, server, component: comp.name };
         g.staleTimeout.set(labels, comp.staleTimeoutSeconds);

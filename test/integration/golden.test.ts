@@ -4,7 +4,7 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { componentCount } from '../../src/config/shard.js';
-import { evaluate, Judgement } from '../../src/evaluate/evaluate.js';
+import { evaluate, Judgement, type History } from '../../src/evaluate/evaluate.js';
 import { OwnMetrics } from '../../src/metrics/own.js';
 import { exposition, wholeExposition } from '../../src/metrics/render.js';
 import { renderSnapshotWithPromClient } from '../helpers/prom-client-render.js';
@@ -13,6 +13,8 @@ import { run } from '../helpers/tools.js';
 
 const golden = join(import.meta.dirname, '../fixtures/golden/metrics.txt');
 const NOW = Date.UTC(2026, 10, 23, 12, 0, 0);
+// The monitor's memory of when each server entered its state: offline servers export it.
+const HISTORY: History = { since: (_cluster, server) => NOW - (server === 'mft-b' ? 20_000 : 1_000), recentEvents: () => [] };
 
 const config = parseConfig(
   `clusters:
@@ -69,7 +71,7 @@ function scenario(ok: Ok = OK) {
 async function page(): Promise<string> {
   const { records, own } = scenario();
   // Build facts differ between machines; everything else is fixed by the scenario.
-  return (await wholeExposition(new Judgement(config, records, NOW), own.registry)).toString().replace(
+  return (await wholeExposition(new Judgement(config, records, NOW, HISTORY), own.registry)).toString().replace(
     /appcluster_exporter_build_info\{version="[^"]*",node_version="[^"]*"\}/,
     'appcluster_exporter_build_info{version="VERSION",node_version="NODE"}',
   );
@@ -90,11 +92,11 @@ describe('/metrics of a fixed scenario', () => {
 
   it('is the same text in parts of any size, each part left as it was when the next is written', async () => {
     const { records, own } = scenario();
-    const whole = (await wholeExposition(new Judgement(config, records, NOW), own.registry)).toString();
+    const whole = (await wholeExposition(new Judgement(config, records, NOW, HISTORY), own.registry)).toString();
     for (const partBytes of [1, 100, 4096]) {
       const parts: Buffer[] = [];
       const texts: string[] = [];
-      for await (const part of exposition(new Judgement(config, records, NOW), own.registry, partBytes)) {
+      for await (const part of exposition(new Judgement(config, records, NOW, HISTORY), own.registry, partBytes)) {
         parts.push(part);
         texts.push(part.toString());
         // A turn of the event loop between parts, as a socket's back-pressure gives.
@@ -111,8 +113,8 @@ describe('/metrics of a fixed scenario', () => {
     const { records, own } = scenario({ ...OK, durationMs: 4.25, version: '8.6.2 "q" \\ x\ny', os: 'Linux "6.1"\\' });
     for (const now of [NOW, NOW + 90_000, NOW + 1e9]) {
       // The status page's and the API's snapshot, rendered by prom-client; /metrics is written from the records.
-      const reference = await Registry.merge([renderSnapshotWithPromClient(evaluate(config, records, now)), own.registry]).metrics();
-      expect((await wholeExposition(new Judgement(config, records, now), own.registry)).toString()).toBe(reference);
+      const reference = await Registry.merge([renderSnapshotWithPromClient(evaluate(config, records, now, HISTORY)), own.registry]).metrics();
+      expect((await wholeExposition(new Judgement(config, records, now, HISTORY), own.registry)).toString()).toBe(reference);
     }
   });
 });

@@ -142,12 +142,36 @@ describe('a shard that owns no cluster', () => {
   });
 });
 
+describe('--shard.from-pod-name, as a StatefulSet pod starts', () => {
+  let sim: SimCluster | undefined;
+  let exporter: ExporterProcess | undefined;
+  afterAll(async () => {
+    await exporter?.stop();
+    await sim?.stop();
+  });
+
+  it("owns the clusters of its pod's ordinal, as --shard.index would", async () => {
+    sim = new SimCluster({ servers: 4 * SERVERS_PER_CLUSTER, components: [{ name: 'web', port: 8080 }], baseAddress: randomBase() });
+    await sim.start();
+    const four = names.slice(0, 4);
+    const configFile = join(await tempDir(), 'config.yml');
+    await writeFile(configFile, configOf(sim, four));
+    exporter = await spawnExporter([`--config.file=${configFile}`, '--shard.from-pod-name=appcluster-exporter-a-1', '--shard.count=2']);
+    await ready(exporter);
+    const page = await (await fetch(`${exporter.url}/metrics`)).text();
+    expect(page).toContain('appcluster_exporter_shard_info{index="1",count="2"} 1\n');
+    expect(clustersNamed(page)).toEqual(new Set(four.filter((n) => shardOf(n, 2) === 1)));
+  });
+});
+
 describe('bad shard flags', () => {
   it.each([
     [['--shard.index=3', '--shard.count=3'], '--shard.index must be an integer from 0 to 2 (below --shard.count=3), got "3"'],
     [['--shard.index=1'], '--shard.index must be an integer from 0 to 0 (below --shard.count=1), got "1"'],
     [['--shard.count=0'], '--shard.count must be an integer of at least 1, got "0"'],
     [['--shard.index=-1', '--shard.count=2'], '--shard.index must be an integer from 0 to 1 (below --shard.count=2), got "-1"'],
+    [['--shard.from-pod-name=appcluster-exporter-a-1', '--shard.index=1', '--shard.count=2'], 'give --shard.index or --shard.from-pod-name, not both'],
+    [['--shard.from-pod-name=appcluster-exporter-a-2', '--shard.count=2'], "--shard.from-pod-name=appcluster-exporter-a-2 is shard 2, not below --shard.count=2: set --shard.count to the StatefulSet's replicas"],
   ])('%j: a clear error and exit 2', (flags, message) => {
     // Checked before the configuration is read: the file does not exist.
     const r = spawnSync(process.execPath, [MAIN, '--config.file=/nonexistent.yml', ...flags], { encoding: 'utf8' });

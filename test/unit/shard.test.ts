@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/types.js';
 import { Secret } from '../../src/config/secret.js';
-import { componentCount, fnv1a64, jumpHash, parseShard, shardConfig, shardOf } from '../../src/config/shard.js';
+import { componentCount, fnv1a64, jumpHash, parseShard, parseShardFromPodName, shardConfig, shardOf } from '../../src/config/shard.js';
 
 describe('the stable hash', () => {
   it('is FNV-1a 64 (reference test vectors)', () => {
@@ -48,6 +48,22 @@ describe('parseShard', () => {
     ['0', '', '--shard.count must be an integer of at least 1, got ""'],
   ])('rejects --shard.index=%s --shard.count=%s', (index, count, message) => {
     expect(() => parseShard(index, count)).toThrow(message);
+  });
+});
+
+describe('parseShardFromPodName', () => {
+  it("takes the index from a StatefulSet pod's ordinal", () => {
+    expect(parseShardFromPodName('appcluster-exporter-a-0', '3')).toEqual({ index: 0, count: 3 });
+    expect(parseShardFromPodName('appcluster-exporter-a-2', '3')).toEqual({ index: 2, count: 3 });
+    expect(parseShardFromPodName('web-12', '13')).toEqual({ index: 12, count: 13 });
+  });
+
+  it.each([
+    ['appcluster-exporter', '2', `--shard.from-pod-name must be a StatefulSet pod's name, ending in -<ordinal>, got "appcluster-exporter"`],
+    ['appcluster-exporter-7d9f8-xk2lp', '2', `ending in -<ordinal>, got "appcluster-exporter-7d9f8-xk2lp"`],
+    ['appcluster-exporter-2', '2', "--shard.from-pod-name=appcluster-exporter-2 is shard 2, not below --shard.count=2: set --shard.count to the StatefulSet's replicas"],
+  ])('rejects %s of %s shards', (name, count, message) => {
+    expect(() => parseShardFromPodName(name, count)).toThrow(message);
   });
 });
 
