@@ -10,7 +10,7 @@ import { buildProbes, type EndpointProbes } from '../probes/build.js';
 import { read } from '../probes/extract.js';
 import type { EndpointProbe, ExporterFault } from '../probes/types.js';
 import { runGuarded } from './deadline.js';
-import { EventLog } from './event-log.js';
+import { EventLog, type EventPage, type EventQuery, type UNKNOWN_CLUSTER } from './event-log.js';
 import { Slots } from './slots.js';
 import { Transitions, type ServerCheck } from './transitions.js';
 
@@ -237,11 +237,8 @@ export class Monitor {
     return true;
   }
 
-  /**
-   * Events after `sinceSeconds` (exclusive), newest first, at most `limit`: of one cluster,
-   * or of all and the exporter's own.
-   */
-  events(opts: { sinceSeconds?: number; cluster?: string; limit: number }): ClusterEvent[] {
+  /** Events after a cursor, oldest first, at most `limit`: of one cluster, or of all and the exporter's own (EventLog.query). */
+  events(opts: EventQuery): EventPage | typeof UNKNOWN_CLUSTER {
     return this.eventLog.query(opts);
   }
 
