@@ -29,7 +29,8 @@ export interface EventPage {
   readonly more: boolean;
   /**
    * True when events after the asker's cursor are no longer kept (a ring made room for
-   * newer ones, or the exporter restarted since the cursor was given): some were missed.
+   * newer ones, a reload removed their cluster, or the exporter restarted since the cursor
+   * was given): some were missed.
    */
   readonly missed: boolean;
 }
@@ -83,6 +84,8 @@ export class EventLog {
   private readonly run = randomBytes(4).toString('hex');
   /** The configured clusters, once `retain` has been told them. */
   private known?: ReadonlySet<string>;
+  /** The newest sequence number of a cluster no longer configured (0: none), whose events went with it. */
+  private forgotten = 0;
 
   constructor(private readonly capacity = EVENTS_PER_CLUSTER) {}
 
@@ -125,7 +128,7 @@ export class EventLog {
       // those after `from` belongs to the asked ones, and the next of theirs will be later.
       next: `${this.run}-${page.at(-1)?.seq ?? this.added}`,
       more: after.length > page.length,
-      missed: (opts.after !== undefined && cursor === undefined) || rings.some((r) => r.dropped > from),
+      missed: (opts.after !== undefined && cursor === undefined) || rings.some((r) => r.dropped > from) || (opts.cluster === undefined && this.forgotten > from),
     };
   }
 
@@ -139,6 +142,10 @@ export class EventLog {
   /** Forgets the clusters no longer configured, and answers for the configured ones only. */
   retain(clusters: ReadonlySet<string>): void {
     this.known = clusters;
-    for (const name of this.rings.keys()) if (name !== null && !clusters.has(name)) this.rings.delete(name);
+    for (const [name, ring] of this.rings) {
+      if (name === null || clusters.has(name)) continue;
+      for (const e of ring.newest()) this.forgotten = Math.max(this.forgotten, e.seq);
+      this.rings.delete(name);
+    }
   }
 }

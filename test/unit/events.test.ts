@@ -284,8 +284,12 @@ describe('the event log', () => {
     ]);
     expect(second.more).toBe(true);
     expect(log.query({ cluster: 'nope', limit: 100 })).toBe(UNKNOWN_CLUSTER);
+    const before = page(log, { limit: 100 }).next;
     log.retain(new Set(['b']));
     expect(page(log, { limit: 100 }).events.map((e) => e.cluster)).toEqual(['b', null, 'b']);
+    // A poller of every cluster that had not seen a removed cluster's events is told; one that had is not.
+    expect(page(log, { limit: 100 }).missed).toBe(true);
+    expect(page(log, { after: before, limit: 100 }).missed).toBe(false);
   });
 
   it('hands a poller with limit=2 all 26 events of rounds whose events share a time', () => {
