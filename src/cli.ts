@@ -13,7 +13,7 @@ const USAGE = `usage: appcluster-exporter [flags]
        appcluster-exporter agent [flags]   the on-node agent (agent --help)
 
   --config.file=FILE           configuration file (default: appcluster.yml)
-  --config.check               validate the configuration and exit 0 (valid) or 1
+  --config.check               validate the configuration and exit 0 (valid) or 1, listing every error
   --web.listen-address=ADDR    address to listen on (default: :10471)
   --web.telemetry-path=PATH    path of the metrics (default: /metrics)
   --web.config.file=FILE       TLS and basic auth (exporter-toolkit web-config.yml format)
@@ -105,6 +105,7 @@ async function main(): Promise<void> {
     try {
       const config = await loadConfigFile(configFile);
       process.stdout.write(`${configFile}: valid (${config.clusters.length} clusters, ${componentCount(config.clusters)} components)\n`);
+      for (const warning of config.warnings ?? []) process.stderr.write(`${warning}\n`);
       if (shard.count > 1) {
         const mine = shardConfig(config, shard).clusters;
         process.stdout.write(`${configFile}: shard ${shard.index} of ${shard.count} owns ${mine.length} clusters, ${componentCount(mine)} components\n`);

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/errors.js';
 import { createLogger, LOG_FORMATS, LOG_LEVELS } from '../log.js';
 import { WEB_MAX_CONNECTIONS } from '../probes/fd-budget.js';
+import { unreadableFacts } from './check.js';
 import { loadAgentConfig } from './config.js';
 import { startAgent } from './server.js';
 
@@ -11,7 +12,8 @@ Serves facts that only this node's disk and process table hold (a keyed fingerpr
 the encryption key, the installed version, processes) at /api/v1/facts.
 
   --config.file=FILE           agent configuration (default: agent.yml)
-  --config.check               validate the configuration and exit 0 (valid) or 1
+  --config.check               validate the configuration, read each fact once, and exit 0
+                               (valid, every fact readable) or 1, naming each that is not
   --web.listen-address=ADDR    address to listen on (default: :10473)
   --web.config.file=FILE       TLS and basic auth (exporter-toolkit web-config.yml format);
                                renewed certificate and key files are served without a restart
@@ -61,6 +63,14 @@ export async function agentMain(args: string[]): Promise<void> {
     try {
       const config = await loadAgentConfig(configFile);
       process.stdout.write(`${configFile}: valid (${config.facts.length} facts)\n`);
+      // Valid is not enough: a fact that cannot be read (a path with a typo) would be served as an error.
+      const unreadable = await unreadableFacts(config);
+      for (const { fact, error } of unreadable) process.stderr.write(`${fact.at}: facts.${fact.name}: cannot be read: ${error.reason}: ${error.detail}\n`);
+      if (unreadable.length > 0) {
+        process.stderr.write(`${configFile}: ${unreadable.length} of ${config.facts.length} facts cannot be read (check on the node, as the agent's user)\n`);
+        process.exit(1);
+      }
+      process.stdout.write(`${configFile}: every fact read once: all readable\n`);
       process.exit(0);
     } catch (err) {
       process.stderr.write(`${err instanceof ConfigError ? err.message : String(err)}\n`);

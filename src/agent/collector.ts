@@ -116,7 +116,7 @@ export class Collector {
  * A fact's reading, or the error `timeout` once `ms` have passed. The reading itself goes
  * on (a file read cannot be aborted) but no longer holds the answer back.
  */
-async function withDeadline(reading: Promise<FactFields>, ms: number): Promise<FactFields> {
+export async function withDeadline(reading: Promise<FactFields>, ms: number): Promise<FactFields> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new FactError('timeout', `not read within ${ms} ms`)), ms);

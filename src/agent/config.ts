@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ConfigError } from '../config/errors.js';
 import { keyHash } from '../config/key-hash.js';
-import { Secret } from '../config/secret.js';
+import { Secret, secretFileProblem, unsetVariable } from '../config/secret.js';
 import { parseYamlFile, readConfigText, validate, type Path, type YamlFile } from '../config/yaml-schema.js';
 import { factKinds, type FactKindName } from './facts/registry.js';
 import type { FactContext, FactKind, FactReader } from './facts/types.js';
@@ -22,6 +22,8 @@ export interface AgentFact {
   /** The kind's name: `fingerprint`, `value`, `process`, `tcp` or `http`. */
   readonly kind: string;
   readonly read: FactReader;
+  /** Where the configuration declares it: `FILE:LINE:COLUMN`, for the check's report. */
+  readonly at: string;
 }
 
 /** The agent's configuration as loaded (the file's syntax: `schema.ts`). Paths are relative to the file. */
@@ -57,7 +59,8 @@ export function parseAgentConfig(text: string, file: string): AgentConfig {
     const path: Path = ['facts', name, kind];
     const make: FactKind = factKinds[kind as FactKindName];
     const read = make.build(kindSettings, ctx, (at, message) => yaml.error([...path, ...at], message));
-    return { name, kind, read };
+    const where = yaml.error(['facts', name], '', true);
+    return { name, kind, read, at: `${where.file}:${where.line}:${where.column}` };
   });
   return {
     file,
@@ -91,12 +94,11 @@ function readFingerprintSecret(yaml: YamlFile, baseDir: string, s: AgentSettings
     try {
       secret = new Secret(readFileSync(resolve(baseDir, file), 'utf8').replace(/\r?\n$/, ''));
     } catch (err) {
-      throw yaml.error(['fingerprint_secret_file'], `cannot read secret file: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+      throw yaml.error(['fingerprint_secret_file'], secretFileProblem(file, baseDir, err));
     }
   } else if (env !== undefined) {
     const value = process.env[env];
-    // The variable's name is not repeated: a secret pasted there by mistake must not reach the log.
-    if (value === undefined) throw yaml.error(['fingerprint_secret_env'], 'names an environment variable that is not set');
+    if (value === undefined) throw yaml.error(['fingerprint_secret_env'], unsetVariable(env));
     secret = new Secret(value);
   }
   if (secret !== undefined && secret.reveal().length < MIN_SECRET_LENGTH) {

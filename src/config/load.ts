@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { ConfigError } from './errors.js';
+import { Broken, ConfigError, Problems } from './errors.js';
 import { applyPresets } from './preset.js';
 import { configSchema, unknownField, type ClusterSettings, type ComponentSettings, type TlsSettings } from './schema.js';
-import { Secret } from './secret.js';
+import { Secret, secretFileProblem, unsetVariable } from './secret.js';
 import { readTlsFiles } from './tls-files.js';
 import { bareHost, checkAddress, checkTemplate, expand, expandUrl, templateFields, TemplateError } from './template.js';
 import type {
@@ -30,11 +30,31 @@ export { recordKey } from './record-key.js';
 /** The labels of a server without any: one frozen object shared by all. */
 const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
 
+/**
+ * The defaults of the timing fields. The probe timeout and the stale timeout fit the
+ * heartbeat interval they go with when the user wrote none (see `fitTimeout`, `fitStale`).
+ */
 export const DEFAULTS = {
   heartbeatIntervalMs: 15_000,
   probeTimeoutMs: 5_000,
   staleTimeoutMs: 60_000,
 } as const;
+
+/**
+ * The probe timeout: as written, else 5 s or, for an interval of 6.25 s or less, four
+ * fifths of the interval, so that `heartbeat_interval: 2s` alone is valid (1.6 s).
+ */
+export function fitTimeout(writtenMs: number | undefined, intervalMs: number): number {
+  return writtenMs ?? Math.max(1, Math.min(DEFAULTS.probeTimeoutMs, Math.floor(intervalMs * 0.8)));
+}
+
+/**
+ * The stale timeout: as written, else 1 minute or, for an interval over 15 s, four
+ * intervals, so that a component probed every 2 minutes is not stale between probes.
+ */
+export function fitStale(writtenMs: number | undefined, intervalMs: number): number {
+  return writtenMs ?? Math.max(DEFAULTS.staleTimeoutMs, 4 * intervalMs);
+}
 
 const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
@@ -54,42 +74,51 @@ export function textHash(text: string): string {
 /**
  * Validates configuration text. `file` is used in errors and to resolve relative paths
  * (secret, CA and certificate files); presets are read from `presetDir` (default: the
- * shipped `presets/`).
- * @throws ConfigError naming file (the configuration's or a preset's), line, column and field.
+ * shipped `presets/`). Every problem is reported at once, each where the user can fix it:
+ * the preset's problems, else the schema's, else the rest (a cluster, server, component or
+ * endpoint with a problem is checked no further, and what reads it is not blamed again).
+ * @throws ConfigError naming file (the configuration's or a preset's), line, column and
+ * field; a ConfigErrors, one line each, for more than one.
  */
 export function parseConfig(text: string, file: string, opts: { readonly presetDir?: string } = {}): Config {
   const parsed = parseYamlFile(text, file);
   if (parsed.value === undefined) throw new ConfigError(file, 1, 1, '', 'the file is empty; it needs "clusters"');
-  const { yaml, presetTexts } = applyPresets(parsed, opts.presetDir);
+  const { yaml, presetTexts, warnings } = applyPresets(parsed, opts.presetDir);
   const settings = validate(yaml, configSchema, { unknownField });
-  const ctx: Ctx = { yaml, baseDir: dirname(resolve(file)) };
+  const problems = new Problems();
+  const ctx: Ctx = { yaml, baseDir: dirname(resolve(file)), problems };
   const global = settings.global ?? {};
   const timing: Timing = {
     heartbeatIntervalMs: global.heartbeat_interval ?? DEFAULTS.heartbeatIntervalMs,
-    probeTimeoutMs: global.probe_timeout ?? DEFAULTS.probeTimeoutMs,
-    staleTimeoutMs: global.stale_timeout ?? DEFAULTS.staleTimeoutMs,
+    ...(global.probe_timeout !== undefined ? { probeTimeoutMs: global.probe_timeout } : {}),
+    ...(global.stale_timeout !== undefined ? { staleTimeoutMs: global.stale_timeout } : {}),
   };
-  const keyHashSecret = readSecret(ctx, ['global'], global, 'key_hash_secret');
+  const keyHashSecret = problems.attempt(() => readSecret(ctx, ['global'], global, 'key_hash_secret'));
   const seen = new Set<string>();
-  const clusters = settings.clusters.map((c, i) => {
-    if (seen.has(c.name)) throw yaml.error(['clusters', i, 'name'], `duplicate cluster name "${c.name}"`);
+  const clusters: ClusterConfig[] = [];
+  settings.clusters.forEach((c, i) => {
+    if (seen.has(c.name)) return problems.add(yaml.error(['clusters', i, 'name'], `duplicate cluster name "${c.name}"`));
     seen.add(c.name);
-    return readCluster(ctx, ['clusters', i], c, timing);
+    const cluster = problems.attempt(() => readCluster(ctx, ['clusters', i], c, timing));
+    if (cluster) clusters.push(cluster);
   });
+  problems.done();
   // The presets count as part of the file: a changed preset is a changed configuration.
   const hash = createHash('sha256').update([text, ...presetTexts].join('\u0000')).digest('hex');
-  return { file, hash, textHash: textHash(text), ...(keyHashSecret ? { keyHashSecret } : {}), clusters };
+  return { file, hash, textHash: textHash(text), ...(keyHashSecret ? { keyHashSecret } : {}), clusters, ...(warnings.length > 0 ? { warnings } : {}) };
 }
 
 interface Ctx {
   readonly yaml: YamlFile;
   readonly baseDir: string;
+  readonly problems: Problems;
 }
 
+/** Timing as inherited: a timeout left undefined was not written, and fits the interval it goes with. */
 interface Timing {
   readonly heartbeatIntervalMs: number;
-  readonly probeTimeoutMs: number;
-  readonly staleTimeoutMs: number;
+  readonly probeTimeoutMs?: number;
+  readonly staleTimeoutMs?: number;
 }
 
 function checkTimeout(ctx: Ctx, path: Path, field: string, timeoutMs: number, intervalMs: number, set: boolean): void {
@@ -104,10 +133,9 @@ interface ComponentTemplate {
   readonly path: Path;
   readonly endpoint: string;
   readonly required: boolean;
-  readonly staleTimeoutMs: number;
+  /** As written (the component's, else the cluster's or global); undefined: fits the interval. */
+  readonly staleTimeoutMs?: number;
   readonly heartbeatIntervalMs: number;
-  /** A component with a probe of its own may set the probe's timeout. */
-  readonly probeTimeoutMs?: number;
   readonly expectedVersion?: string;
   readonly read: Reading;
 }
@@ -115,28 +143,32 @@ interface ComponentTemplate {
 interface EndpointTemplate {
   readonly def: EndpointDef;
   readonly path: Path;
-  readonly timeoutMs: number;
+  /** As written; undefined: fits the interval of the endpoint on each server (`fitTimeout`). */
+  readonly timeoutMs?: number;
   /** A component with a probe of its own: its timeout may be overridden per server. */
   readonly own: boolean;
 }
 
 function readCluster(ctx: Ctx, path: Path, c: ClusterSettings, inherited: Timing): ClusterConfig {
+  const { problems } = ctx;
+  const probeTimeout = c.probe_timeout ?? inherited.probeTimeoutMs;
+  const staleTimeout = c.stale_timeout ?? inherited.staleTimeoutMs;
   const timing: Timing = {
     heartbeatIntervalMs: c.heartbeat_interval ?? inherited.heartbeatIntervalMs,
-    probeTimeoutMs: c.probe_timeout ?? inherited.probeTimeoutMs,
-    staleTimeoutMs: c.stale_timeout ?? inherited.staleTimeoutMs,
+    ...(probeTimeout !== undefined ? { probeTimeoutMs: probeTimeout } : {}),
+    ...(staleTimeout !== undefined ? { staleTimeoutMs: staleTimeout } : {}),
   };
-  checkTimeout(ctx, path, 'probe_timeout', timing.probeTimeoutMs, timing.heartbeatIntervalMs, c.probe_timeout !== undefined);
+  const probeTimeoutMs = fitTimeout(timing.probeTimeoutMs, timing.heartbeatIntervalMs);
+  problems.attempt(() => checkTimeout(ctx, path, 'probe_timeout', probeTimeoutMs, timing.heartbeatIntervalMs, c.probe_timeout !== undefined));
 
   const endpoints = new Map<string, EndpointTemplate>();
+  /** Endpoints and components with a problem reported: what reads them is not blamed again. */
+  const broken = { endpoints: new Set<string>(), components: new Set<string>() };
   for (const [name, e] of Object.entries(c.endpoints ?? {})) {
     const ePath = [...path, 'endpoints', name];
-    endpoints.set(name, {
-      def: { name, settings: readEndpoint(ctx, ePath, e) },
-      path: ePath,
-      timeoutMs: e.probe_timeout ?? timing.probeTimeoutMs,
-      own: false,
-    });
+    const settings = problems.attempt(() => readEndpoint(ctx, ePath, e));
+    if (!settings) broken.endpoints.add(name);
+    else endpoints.set(name, { def: { name, settings }, path: ePath, ...(e.probe_timeout !== undefined ? { timeoutMs: e.probe_timeout } : probeTimeout !== undefined ? { timeoutMs: probeTimeout } : {}), own: false });
   }
 
   const components = new Map<string, ComponentTemplate>();
@@ -144,54 +176,49 @@ function readCluster(ctx: Ctx, path: Path, c: ClusterSettings, inherited: Timing
   c.components!.forEach((comp, i) => {
     if (comp.enabled === false) return;
     const cPath = [...path, 'components', i];
-    if (components.has(comp.name)) throw ctx.yaml.error([...cPath, 'name'], `duplicate component name "${comp.name}"`);
-    components.set(comp.name, readComponent(ctx, cPath, comp, timing, c.expected_version, endpoints));
+    if (components.has(comp.name) || broken.components.has(comp.name)) return problems.add(ctx.yaml.error([...cPath, 'name'], `duplicate component name "${comp.name}"`));
+    const template = problems.attempt(() => readComponent(ctx, cPath, comp, timing, c.expected_version, endpoints, broken.endpoints));
+    if (template) components.set(comp.name, template);
+    else broken.components.add(comp.name);
   });
 
   const serverNames = new Set<string>();
-  const servers = c.servers.map((s, i) => {
+  const servers: ServerConfig[] = [];
+  let serversBroken = false;
+  c.servers.forEach((s, i) => {
     const sPath = [...path, 'servers', i];
-    if (serverNames.has(s.name)) throw ctx.yaml.error([...sPath, 'name'], `duplicate server name "${s.name}" in cluster "${c.name}"`);
+    if (serverNames.has(s.name)) return problems.add(ctx.yaml.error([...sPath, 'name'], `duplicate server name "${s.name}" in cluster "${c.name}"`));
     serverNames.add(s.name);
-    return readServer(ctx, sPath, c.name, s, components, endpoints);
+    const server = problems.attempt(() => readServer(ctx, sPath, c.name, s, components, endpoints, broken));
+    if (server) servers.push(server);
+    else serversBroken = true;
   });
 
   const minServersOnline = c.expectations?.min_servers_online;
-  const active = servers.filter((s) => s.role === 'active').length;
+  const active = c.servers.filter((s) => (s.role ?? 'active') === 'active').length;
   if (minServersOnline !== undefined && minServersOnline > active) {
-    throw ctx.yaml.error(
-      [...path, 'expectations', 'min_servers_online'],
-      `${minServersOnline} is more than the cluster's ${active} active servers (standby servers do not count)`,
+    problems.add(
+      ctx.yaml.error(
+        [...path, 'expectations', 'min_servers_online'],
+        `${minServersOnline} is more than the cluster's ${active} active servers (standby servers do not count)`,
+      ),
     );
   }
   const factNames = new Set([...components.values()].flatMap((t) => Object.keys(t.read.facts)));
   const expectationNames = new Set<string>(minServersOnline !== undefined ? ['min_servers_online'] : []);
-  const factExpectations = (c.expectations?.servers_with_fact ?? []).map((e, i): FactExpectation => {
+  const factExpectations = (c.expectations?.servers_with_fact ?? []).flatMap((e, i): FactExpectation[] => {
     const ePath = [...path, 'expectations', 'servers_with_fact', i];
-    if (!factNames.has(e.fact)) {
-      const known = [...factNames];
-      throw ctx.yaml.error([...ePath, 'fact'], `no component reads a fact "${e.fact}"; ${known.length ? `known: ${known.join(', ')}` : 'declare it under a component\'s "facts"'}`);
-    }
-    const name = e.name ?? e.fact;
-    if (expectationNames.has(name)) throw ctx.yaml.error(e.name ? [...ePath, 'name'] : ePath, `duplicate expectation name "${name}"; set "name"`);
-    expectationNames.add(name);
-    const min = e.count ?? e.min;
-    const max = e.count ?? e.max;
-    if (min !== undefined && min > servers.length) {
-      throw ctx.yaml.error([...ePath, e.count !== undefined ? 'count' : 'min'], `${min} is more than the cluster's ${servers.length} servers`);
-    }
-    return {
-      name,
-      fact: e.fact,
-      values: e.values.map((v) => v.trim().toLowerCase()),
-      ...(min !== undefined ? { min } : {}),
-      ...(max !== undefined ? { max } : {}),
-    };
+    const expectation = problems.attempt(() => readFactExpectation(ctx, ePath, e, factNames, broken.components.size > 0, expectationNames, c.servers.length));
+    return expectation ? [expectation] : [];
   });
+  // A part with a problem is left out above; the problems are thrown by the caller, with the rest of the file's.
+  if (serversBroken || broken.endpoints.size > 0 || broken.components.size > 0) throw new Broken();
 
   return {
     name: c.name,
-    ...timing,
+    heartbeatIntervalMs: timing.heartbeatIntervalMs,
+    probeTimeoutMs,
+    staleTimeoutMs: fitStale(timing.staleTimeoutMs, timing.heartbeatIntervalMs),
     loadBalancing: c.load_balancing ?? false,
     automaticFailover: c.automatic_failover ?? false,
     ...(c.expected_version !== undefined ? { expectedVersion: c.expected_version } : {}),
@@ -202,6 +229,32 @@ function readCluster(ctx: Ctx, path: Path, c: ClusterSettings, inherited: Timing
   };
 }
 
+type FactCount = NonNullable<NonNullable<ClusterSettings['expectations']>['servers_with_fact']>[number];
+
+/** One `servers_with_fact` entry; `unsure` when a component with a problem may be the one that reads the fact. */
+function readFactExpectation(ctx: Ctx, ePath: Path, e: FactCount, factNames: ReadonlySet<string>, unsure: boolean, expectationNames: Set<string>, serverCount: number): FactExpectation {
+  if (!factNames.has(e.fact)) {
+    if (unsure) throw new Broken();
+    const known = [...factNames];
+    throw ctx.yaml.error([...ePath, 'fact'], `no component reads a fact "${e.fact}"; ${known.length ? `known: ${known.join(', ')}` : 'declare it under a component\'s "facts"'}`);
+  }
+  const name = e.name ?? e.fact;
+  if (expectationNames.has(name)) throw ctx.yaml.error(e.name ? [...ePath, 'name'] : ePath, `duplicate expectation name "${name}"; set "name"`);
+  expectationNames.add(name);
+  const min = e.count ?? e.min;
+  const max = e.count ?? e.max;
+  if (min !== undefined && min > serverCount) {
+    throw ctx.yaml.error([...ePath, e.count !== undefined ? 'count' : 'min'], `${min} is more than the cluster's ${serverCount} servers`);
+  }
+  return {
+    name,
+    fact: e.fact,
+    values: e.values.map((v) => v.trim().toLowerCase()),
+    ...(min !== undefined ? { min } : {}),
+    ...(max !== undefined ? { max } : {}),
+  };
+}
+
 function readComponent(
   ctx: Ctx,
   path: Path,
@@ -209,6 +262,7 @@ function readComponent(
   timing: Timing,
   clusterExpectedVersion: string | undefined,
   endpoints: Map<string, EndpointTemplate>,
+  brokenEndpoints: ReadonlySet<string>,
 ): ComponentTemplate {
   const heartbeatIntervalMs = comp.heartbeat_interval ?? timing.heartbeatIntervalMs;
   let endpoint: string;
@@ -216,13 +270,15 @@ function readComponent(
     endpoint = `~${comp.name}`;
     const timeoutMs = comp.probe_timeout ?? comp.probe.probe_timeout ?? timing.probeTimeoutMs;
     const field = comp.probe_timeout !== undefined ? [...path] : [...path, 'probe'];
-    checkTimeout(ctx, field, 'probe_timeout', timeoutMs, heartbeatIntervalMs, comp.probe_timeout !== undefined || comp.probe.probe_timeout !== undefined);
-    endpoints.set(endpoint, { def: { name: endpoint, settings: readEndpoint(ctx, [...path, 'probe'], comp.probe) }, path: [...path, 'probe'], timeoutMs, own: true });
+    if (timeoutMs !== undefined) checkTimeout(ctx, field, 'probe_timeout', timeoutMs, heartbeatIntervalMs, comp.probe_timeout !== undefined || comp.probe.probe_timeout !== undefined);
+    const settings = readEndpoint(ctx, [...path, 'probe'], comp.probe);
+    endpoints.set(endpoint, { def: { name: endpoint, settings }, path: [...path, 'probe'], ...(timeoutMs !== undefined ? { timeoutMs } : {}), own: true });
   } else {
     endpoint = comp.endpoint!;
     if (comp.probe_timeout !== undefined) {
       throw ctx.yaml.error([...path, 'probe_timeout'], `a component that reads the shared endpoint "${endpoint}" takes its timeout from the endpoint; set probe_timeout there`);
     }
+    if (brokenEndpoints.has(endpoint)) throw new Broken();
     const shared = endpoints.get(endpoint);
     if (!shared || shared.own) {
       const known = [...endpoints.values()].filter((e) => !e.own).map((e) => e.def.name);
@@ -249,14 +305,14 @@ function readComponent(
     throw ctx.yaml.error(path, 'reads from a JSON body, but its endpoint uses method HEAD, which has no body');
   }
   const expectedVersion = comp.expected_version ?? clusterExpectedVersion;
+  const staleTimeoutMs = comp.stale_timeout ?? timing.staleTimeoutMs;
   return {
     name: comp.name,
     path,
     endpoint,
     required: comp.required ?? true,
-    staleTimeoutMs: comp.stale_timeout ?? timing.staleTimeoutMs,
+    ...(staleTimeoutMs !== undefined ? { staleTimeoutMs } : {}),
     heartbeatIntervalMs,
-    ...(comp.probe ? { probeTimeoutMs: endpoints.get(endpoint)!.timeoutMs } : {}),
     ...(expectedVersion !== undefined ? { expectedVersion } : {}),
     read,
   };
@@ -282,6 +338,10 @@ function readEndpoint(ctx: Ctx, path: Path, e: EndpointInput): EndpointSettings 
     if (!/^https?:\/\/[^/?#]/i.test(h.url)) throw ctx.yaml.error([...hPath, 'url'], `must be an http:// or https:// URL, got "${h.url}"`);
     let authorization: Secret | undefined;
     if (h.basic_auth) {
+      // A username without a password gets 401 on every probe: a check that passes it is an all-clear that is not.
+      if (h.basic_auth.password_file === undefined && h.basic_auth.password_env === undefined) {
+        throw ctx.yaml.error([...hPath, 'basic_auth'], `basic_auth has username "${h.basic_auth.username}" and no password: set password_file or password_env (an empty file for an empty password)`);
+      }
       const password = readSecret(ctx, [...hPath, 'basic_auth'], h.basic_auth, 'password')?.reveal() ?? '';
       authorization = new Secret(`Basic ${Buffer.from(`${h.basic_auth.username}:${password}`).toString('base64')}`);
     }
@@ -335,13 +395,12 @@ function readSecret(ctx: Ctx, path: Path, settings: object, name: string): Secre
     try {
       return new Secret(readFileSync(resolve(ctx.baseDir, file), 'utf8').replace(/\r?\n$/, ''));
     } catch (err) {
-      throw ctx.yaml.error([...path, `${name}_file`], `cannot read secret file: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+      throw ctx.yaml.error([...path, `${name}_file`], secretFileProblem(file, ctx.baseDir, err));
     }
   }
   if (env !== undefined) {
     const value = process.env[env];
-    // The variable's name is not repeated: a secret pasted there by mistake must not reach the log.
-    if (value === undefined) throw ctx.yaml.error([...path, `${name}_env`], 'names an environment variable that is not set');
+    if (value === undefined) throw ctx.yaml.error([...path, `${name}_env`], unsetVariable(env));
     return new Secret(value);
   }
   return undefined;
@@ -356,6 +415,7 @@ function readServer(
   s: ServerInput,
   components: Map<string, ComponentTemplate>,
   endpoints: Map<string, EndpointTemplate>,
+  broken: { readonly endpoints: ReadonlySet<string>; readonly components: ReadonlySet<string> },
 ): ServerConfig {
   const badAddress = checkAddress(s.address);
   if (badAddress) throw ctx.yaml.error([...path, 'address'], badAddress);
@@ -364,6 +424,7 @@ function readServer(
   const disabledEndpoints = new Set<string>();
   for (const [name, o] of Object.entries(s.endpoints ?? {})) {
     const shared = endpoints.get(name);
+    if (!shared && broken.endpoints.has(name)) continue;
     if (!shared || shared.own) {
       const known = [...endpoints.values()].filter((e) => !e.own).map((e) => e.def.name);
       throw ctx.yaml.error([...path, 'endpoints', name], `no endpoint "${name}" in this cluster; known: ${known.join(', ') || 'none'}`);
@@ -375,7 +436,7 @@ function readServer(
   const ownTimeouts = new Map<string, { ms: number; path: Path; set: boolean }>();
   const overrides = s.components ?? {};
   for (const name of Object.keys(overrides)) {
-    if (!components.has(name)) {
+    if (!components.has(name) && !broken.components.has(name)) {
       throw ctx.yaml.error([...path, 'components', name], `no component "${name}" in this cluster; known: ${[...components.keys()].join(', ')}`);
     }
   }
@@ -390,15 +451,16 @@ function readServer(
       );
     }
     if (o?.probe_timeout !== undefined) {
-      if (base.probeTimeoutMs === undefined) {
+      if (!endpoints.get(base.endpoint)!.own) {
         throw ctx.yaml.error([...oPath, 'probe_timeout'], `component "${name}" reads the shared endpoint "${base.endpoint}"; its timeout is the endpoint's`);
       }
       ownTimeouts.set(base.endpoint, { ms: o.probe_timeout, path: oPath, set: true });
     }
+    const staleTimeoutMs = o?.stale_timeout ?? base.staleTimeoutMs;
     own.push({
       ...base,
       required: o?.required ?? base.required,
-      staleTimeoutMs: o?.stale_timeout ?? base.staleTimeoutMs,
+      ...(staleTimeoutMs !== undefined ? { staleTimeoutMs } : {}),
       heartbeatIntervalMs: o?.heartbeat_interval ?? base.heartbeatIntervalMs,
     });
   }
@@ -411,7 +473,7 @@ function readServer(
   for (const [name, list] of readers) {
     const e = endpoints.get(name)!;
     const intervalMs = Math.min(...list.map((c) => c.heartbeatIntervalMs));
-    const timeout = ownTimeouts.get(name) ?? { ms: e.timeoutMs, path: e.path, set: false };
+    const timeout = ownTimeouts.get(name) ?? { ms: fitTimeout(e.timeoutMs, intervalMs), path: e.path, set: false };
     if (timeout.ms >= intervalMs) {
       throw ctx.yaml.error(
         timeout.set ? [...timeout.path, 'probe_timeout'] : path,
@@ -436,7 +498,7 @@ function readServer(
       key: recordKey(cluster, s.name, c.name),
       endpoint: keys.get(c.endpoint)!,
       required: c.required,
-      staleTimeoutMs: c.staleTimeoutMs,
+      staleTimeoutMs: fitStale(c.staleTimeoutMs, c.heartbeatIntervalMs),
       heartbeatIntervalMs: c.heartbeatIntervalMs,
       ...(c.expectedVersion !== undefined ? { expectedVersion: c.expectedVersion } : {}),
       read: c.read,

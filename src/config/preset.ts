@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError } from './errors.js';
+import { ConfigError, Problems } from './errors.js';
 import { PRESET_NAMES, presetSchema, unknownField, type PresetName, type PresetSettings } from './schema.js';
 import { formatPath, isRecord, parseYamlFile, PlainScalar, validate, type Path, type YamlFile } from './yaml-schema.js';
 
@@ -99,31 +99,49 @@ interface ClusterOrigin {
 export interface WithPresets {
   readonly yaml: YamlFile;
   readonly presetTexts: readonly string[];
+  /** Where a preset's component timing is kept over the user's `global` (Config.warnings). */
+  readonly warnings: readonly string[];
 }
+
+/** The timing fields: a preset's cluster-wide value is a default, below the user's `global`. */
+const TIMING = ['heartbeat_interval', 'probe_timeout', 'stale_timeout'] as const;
 
 /**
  * Merges the preset of every cluster that names one (a known name; an unknown one is left
  * for the schema to report). The result reads like the configuration file, and its `error`
- * points at whichever file holds the text at the path: the cluster's, else the preset's.
+ * points at whichever file holds the text at the path: the cluster's, else the preset's;
+ * and where the preset's text there is made of parameters the user gave (or should have
+ * given), at the user's `parameters`. A timing field the user's `global` sets and the
+ * cluster does not is taken from `global`, not from the preset's cluster-wide value.
  * @throws ConfigError for a parameter the preset lacks or a required one not given, and
- * for a component entry without "probe" or "endpoint" whose name the preset lacks.
+ * for a component entry without "probe" or "endpoint" whose name the preset lacks: every
+ * cluster's at once.
  */
 export function applyPresets(yaml: YamlFile, dir = presetDir()): WithPresets {
   const root = yaml.value;
-  if (!isRecord(root) || !Array.isArray(root['clusters'])) return { yaml, presetTexts: [] };
+  if (!isRecord(root) || !Array.isArray(root['clusters'])) return { yaml, presetTexts: [], warnings: [] };
+  const global = isRecord(root['global']) ? root['global'] : {};
   const read = new Map<PresetName, Preset>();
   const origins = new Map<number, ClusterOrigin>();
+  const problems = new Problems();
+  const warnings: string[] = [];
   const clusters = (root['clusters'] as unknown[]).map((c, i) => {
     const name = isRecord(c) ? textOf(c['preset']) : undefined;
     if (!isRecord(c) || !(PRESET_NAMES as readonly string[]).includes(name ?? '')) return c;
-    let preset = read.get(name as PresetName);
-    if (!preset) read.set(name as PresetName, (preset = readPreset(name as PresetName, dir)));
-    const base = fillParameters(preset, c, yaml, ['clusters', i]);
-    const { data, components } = mergeCluster(preset, base, c, yaml, ['clusters', i]);
-    origins.set(i, { preset, ...(components ? { components } : {}) });
-    return data;
+    const merged = problems.attempt(() => {
+      let preset = read.get(name as PresetName);
+      if (!preset) read.set(name as PresetName, (preset = readPreset(name as PresetName, dir)));
+      const base = fillParameters(preset, c, yaml, ['clusters', i]);
+      for (const field of TIMING) if (Object.hasOwn(global, field) && !Object.hasOwn(c, field)) delete base[field];
+      warnings.push(...timingKeptOverGlobal(preset, c, global, yaml, i));
+      const { data, components } = mergeCluster(preset, base, c, yaml, ['clusters', i]);
+      origins.set(i, { preset, ...(components ? { components } : {}) });
+      return data;
+    });
+    return merged ?? c;
   });
-  if (origins.size === 0) return { yaml, presetTexts: [] };
+  problems.done();
+  if (origins.size === 0) return { yaml, presetTexts: [], warnings };
   const merged: YamlFile = {
     ...yaml,
     value: { ...root, clusters },
@@ -148,10 +166,59 @@ export function applyPresets(yaml: YamlFile, dir = presetDir()): WithPresets {
       const full = places.map((p) => ({ file: p.file, path: [...p.path, ...rest] }));
       const at = full.find((p) => p.file.has(p.path)) ?? full[0]!;
       if (at.file === yaml) return yaml.error(at.path, message, atKey);
+      const user = userParameter(origin.preset, at.path, (root['clusters'] as unknown[])[i]);
+      if (user) return yaml.error(['clusters', i, ...user], `${message} (through preset "${origin.preset.name}")`);
       return at.file.error(at.path, `${message} (preset "${origin.preset.name}" of ${formatPath(['clusters', i])})`, atKey);
     },
   };
-  return { yaml: merged, presetTexts: [...read.values()].map((p) => p.yaml.text) };
+  return { yaml: merged, presetTexts: [...read.values()].map((p) => p.yaml.text), warnings };
+}
+
+/**
+ * Where in the user's cluster a problem at `path` of the preset belongs, when the preset's
+ * text there is made of parameters: at the parameter the user gave, for a text made of
+ * one (`password_file: "{params.password_file}"`: the file they named); at their
+ * `parameters` (else `preset`) for a mapping made of parameters (`basic_auth` without the
+ * password they did not give). Undefined when the preset's own text is at fault.
+ */
+function userParameter(preset: Preset, path: Path, cluster: unknown): Path | undefined {
+  let raw: unknown = preset.data;
+  for (const seg of path) raw = Array.isArray(raw) && typeof seg === 'number' ? raw[seg] : isRecord(raw) ? raw[String(seg)] : undefined;
+  const used = new Set<string>();
+  walkText(raw, [], (value) => {
+    for (const [, param] of value.matchAll(PARAM)) used.add(param!);
+  });
+  if (used.size === 0 || !isRecord(cluster)) return undefined;
+  const given = isRecord(cluster['parameters']) ? cluster['parameters'] : undefined;
+  const named = [...used].find((p) => given !== undefined && Object.hasOwn(given, p));
+  if (typeof raw === 'string' && named !== undefined) return ['parameters', named];
+  return [given !== undefined ? 'parameters' : 'preset'];
+}
+
+/**
+ * A warning for each preset component that sets a timing field the user's `global` sets
+ * too, where the user's cluster does not set it for that component: the preset's value is
+ * kept (it is the product's, such as ProGet's web heartbeat that moves only with web
+ * requests), and the user told how to change it.
+ */
+function timingKeptOverGlobal(preset: Preset, cluster: Record<string, unknown>, global: Record<string, unknown>, yaml: YamlFile, i: number): string[] {
+  const own = Array.isArray(cluster['components']) ? cluster['components'] : [];
+  const out: string[] = [];
+  for (const component of (preset.data['components'] ?? []) as unknown[]) {
+    if (!isRecord(component) || isDisabled(component)) continue;
+    const name = textOf(component['name']);
+    const mine = own.find((c) => isRecord(c) && textOf(c['name']) === name) as Record<string, unknown> | undefined;
+    if (mine !== undefined && isDisabled(mine)) continue;
+    for (const field of TIMING) {
+      if (!Object.hasOwn(component, field) || !Object.hasOwn(global, field) || Object.hasOwn(cluster, field) || (mine && Object.hasOwn(mine, field))) continue;
+      const kept = textOf(component[field]) ?? '?';
+      out.push(
+        yaml.error(['global', field], `warning: component "${name}" of ${formatPath(['clusters', i])} keeps preset "${preset.name}"'s ${field} ${kept}; to change it, set it on that component: components: [{ name: ${name}, ${field}: ... }]`)
+          .message,
+      );
+    }
+  }
+  return out;
 }
 
 /**

@@ -142,7 +142,7 @@ const tls = z
 export type TlsSettings = z.output<typeof tls>;
 
 const secretRefs = {
-  password_file: nonEmptyText().optional().meta({ description: 'File holding the password, relative to this file; or password_env.' }),
+  password_file: nonEmptyText().optional().meta({ description: 'File holding the password, relative to this file; or password_env. One of the two is required (an empty file for an empty password).' }),
   password_env: nonEmptyText().optional().meta({ description: 'Environment variable holding the password; or password_file.' }),
 };
 
@@ -343,8 +343,8 @@ const timing = {
   heartbeat_interval: timerDuration().optional().meta({ description: 'How often every endpoint is probed. Default 15s.' }),
   probe_timeout: timerDuration()
     .optional()
-    .meta({ description: 'Deadline of a whole probe, body included; below the heartbeat interval. Default 5s.' }),
-  stale_timeout: duration().optional().meta({ description: 'A heartbeat older than this is stale. Default 1m.' }),
+    .meta({ description: 'Deadline of a whole probe, body included; below the heartbeat interval. Default 5s, or four fifths of the heartbeat interval when that is shorter.' }),
+  stale_timeout: duration().optional().meta({ description: 'A heartbeat older than this is stale. Default 1m, or four heartbeat intervals when that is longer.' }),
 };
 
 /** What a cluster and a preset may both set: a preset file holds these and nothing else. */
@@ -376,7 +376,8 @@ export const PRESET_MERGE_RULE =
   'the cluster\'s value winning; a text, number or list replaced whole; a key given with no value (`key:`) removes the preset\'s. ' +
   'Components merge by name: an entry named like a preset component changes the fields it sets, by the same rule, and ' +
   '`enabled: false` leaves it out; an entry with a new name adds a component if it has "probe" or "endpoint", and is an error if not. ' +
-  'The preset\'s timing counts as the cluster\'s, so it wins over `global`.';
+  'The preset\'s cluster-wide timing (heartbeat_interval, probe_timeout, stale_timeout) is a default: the cluster\'s own value wins, then `global`\'s. ' +
+  'A preset component\'s own timing is kept over `global` (it is the product\'s), with a warning; set it on the component to change it.';
 
 const cluster = z
   .strictObject({

@@ -29,6 +29,7 @@ export class ConfigStore {
     private readonly logger: Logger,
   ) {
     reloaded(true);
+    logWarnings(current, logger);
   }
 
   get config(): Config {
@@ -70,9 +71,15 @@ export class ConfigStore {
     }
     this.apply(next);
     this.current = next;
+    logWarnings(next, this.logger);
     this.reloaded(true);
     this.attempts++;
     this.logger.info({ file: next.file, clusters: next.clusters.length }, 'config reloaded');
     return { ok: true, changed: true };
   }
+}
+
+/** A configuration's warnings (Config.warnings), one log line each, as --config.check prints them. */
+function logWarnings(config: Config, logger: Logger): void {
+  for (const warning of config.warnings ?? []) logger.warn({ file: config.file, warning }, 'configuration warning');
 }

@@ -160,4 +160,10 @@ export interface Config {
   /** The HMAC secret for key fingerprints; undefined: a random one per process. */
   readonly keyHashSecret?: Secret;
   readonly clusters: readonly ClusterConfig[];
+  /**
+   * What the user wrote that does not apply as they may think (a preset's component timing
+   * kept over their `global`), one line each with file, line and column: printed by
+   * `--config.check` and logged at start and reload. Absent when there is nothing to say.
+   */
+  readonly warnings?: readonly string[];
 }

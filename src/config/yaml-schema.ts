@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import { z } from 'zod';
-import { ConfigError } from './errors.js';
+import { ConfigError, ConfigErrors } from './errors.js';
 import { formatDuration, parseDuration, parseSize } from './units.js';
 
 /**
@@ -251,10 +251,11 @@ export interface ValidateOptions {
 }
 
 /**
- * Validates a parsed file against a schema. Of several problems an unknown field comes
- * first (a misspelt name also makes its field "missing"), then the one first in the file,
- * so fixing a file top to bottom meets its errors in order.
- * @throws ConfigError naming file, line, column, path and what is wrong.
+ * Validates a parsed file against a schema. Every problem is reported at once: unknown
+ * fields first (a misspelt name also makes its field "missing"), then in the order of the
+ * file, so fixing a file top to bottom meets its errors in order.
+ * @throws ConfigError naming file, line, column, path and what is wrong (a ConfigErrors
+ * listing each, for more than one).
  */
 export function validate<S extends z.ZodType>(yaml: YamlFile, schema: S, opts: ValidateOptions = {}): z.output<S> {
   const result = schema.safeParse(yaml.value, { reportInput: true });
@@ -263,7 +264,8 @@ export function validate<S extends z.ZodType>(yaml: YamlFile, schema: S, opts: V
     toErrors(yaml, issue, opts).map((error) => ({ error, unknown: issue.code === 'unrecognized_keys' })),
   );
   errors.sort((a, b) => Number(b.unknown) - Number(a.unknown) || a.error.line - b.error.line || a.error.column - b.error.column);
-  throw errors[0]?.error ?? yaml.error([], 'invalid configuration');
+  if (errors.length === 0) throw yaml.error([], 'invalid configuration');
+  throw errors.length === 1 ? errors[0]!.error : new ConfigErrors(errors.map((e) => e.error));
 }
 
 function toErrors(yaml: YamlFile, issue: z.core.$ZodIssue, opts: ValidateOptions): ConfigError[] {

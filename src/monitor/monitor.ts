@@ -8,7 +8,7 @@ import type { Snapshot } from '../evaluate/snapshot.js';
 import type { Logger } from '../log.js';
 import type { OwnMetrics } from '../metrics/own.js';
 import { intern } from '../probes/extract.js';
-import { EventLog } from './event-log.js';
+import { EventLog, type EventPage, type EventQuery, type UNKNOWN_CLUSTER } from './event-log.js';
 import type { ProberMessage } from './prober.js';
 import { ProberThread } from './prober-thread.js';
 import { Transitions, type ServerCheck } from './transitions.js';
@@ -217,11 +217,8 @@ export class Monitor {
     return true;
   }
 
-  /**
-   * Events after `sinceSeconds` (exclusive), newest first, at most `limit`: of one cluster,
-   * or of all and the exporter's own.
-   */
-  events(opts: { sinceSeconds?: number; cluster?: string; limit: number }): ClusterEvent[] {
+  /** Events after a cursor, oldest first, at most `limit`: of one cluster, or of all and the exporter's own (EventLog.query). */
+  events(opts: EventQuery): EventPage | typeof UNKNOWN_CLUSTER {
     return this.eventLog.query(opts);
   }
 

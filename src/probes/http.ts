@@ -1,5 +1,6 @@
 import type { Agent as HttpAgent } from 'node:http';
 import type { HttpEndpoint } from '../config/types.js';
+import { decodeText } from './charset.js';
 import { ACCEPT_ENCODING, agentsFor, exchange, urlTarget, type Endpoint } from './http-exchange.js';
 import { failure } from './reasons.js';
 import { tlsOptions } from './tls.js';
@@ -21,7 +22,7 @@ interface HttpSettings {
  * components that read it. The caller's deadline covers the whole exchange, body
  * included, and a retry when a kept-alive connection was closed under the request (see
  * `exchange`); the body is decoded (gzip, deflate, br) up to a limit on its decoded bytes
- * and never further.
+ * and never further, then read as text in its charset (see `decodeText`).
  */
 export const httpProbe: ProbeKind<HttpEndpoint> = (e, ctx) => {
   const headers: Record<string, string> = { ...e.headers };
@@ -94,10 +95,10 @@ function probeOf(endpoint: Endpoint, s: HttpSettings, needsJson: boolean): Endpo
       try {
         if (!s.validStatus(res.status)) return { success: false, reason: 'http_status', detail: `HTTP ${res.status}` };
         if (!needsJson) return { success: true, headers: res.headers };
-        const body = await res.body();
+        const text = decodeText(await res.body(), res.headers['content-type']);
         let parsed: unknown;
         try {
-          parsed = JSON.parse(utf8.decode(body));
+          parsed = JSON.parse(text);
         } catch {
           return { success: false, reason: 'bad_body', detail: 'not JSON' };
         }
@@ -110,6 +111,3 @@ function probeOf(endpoint: Endpoint, s: HttpSettings, needsJson: boolean): Endpo
     }
   };
 }
-
-/** Decodes UTF-8 and drops a byte order mark, as JSON bodies may start with one. */
-const utf8 = new TextDecoder();

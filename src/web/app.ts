@@ -5,10 +5,10 @@ import type { ServerResponse } from 'node:http';
 import type { Request, Response } from 'express';
 import type { Registry } from 'prom-client';
 import type { ReloadResult } from '../config/store.js';
-import type { ClusterEvent } from '../evaluate/events.js';
 import type { Judgement } from '../evaluate/evaluate.js';
 import type { Logger } from '../log.js';
 import { exposition } from '../metrics/render.js';
+import { CURSOR, UNKNOWN_CLUSTER, type EventPage, type EventQuery } from '../monitor/event-log.js';
 import { assets } from './assets.js';
 import { renderClusters, renderPage } from './page.js';
 import { createWebApp, searchParams, send, sendJson, sendText, type Guard, type Route } from './shell.js';
@@ -16,8 +16,8 @@ import { createWebApp, searchParams, send, sendJson, sendText, type Guard, type 
 export interface AppDeps {
   /** The judgement of the latest round, shared by the round's requests (Monitor.judgement). */
   readonly judgement: () => Judgement;
-  /** Recent events, newest first (Monitor.events). */
-  readonly events: (opts: { sinceSeconds?: number; cluster?: string; limit: number }) => readonly ClusterEvent[];
+  /** Recent events after a cursor, oldest first (Monitor.events); UNKNOWN_CLUSTER for a cluster not configured. */
+  readonly events: (query: EventQuery) => EventPage | typeof UNKNOWN_CLUSTER;
   readonly ready: () => boolean;
   readonly reload: () => Promise<ReloadResult>;
   /** The exporter's own, long-lived metrics. */
@@ -73,36 +73,36 @@ async function stream(req: Request, res: Response, type: string, body: AsyncIter
   }
 }
 
+/** A parameter's value as an error quotes it: clipped. */
+const shown = (v: string) => JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+
 /** Most events one `/api/v1/events` answer holds, and the default. */
 const EVENTS_LIMIT = 1000;
 
 /**
- * The query of `/api/v1/events`: `since` in seconds since the epoch (a decimal number),
+ * The query of `/api/v1/events`: `after` a cursor (the `next` of an earlier answer),
  * `cluster` a cluster name, `limit` a positive integer. Returns the reason for a 400 on a
- * malformed or repeated parameter.
+ * malformed or repeated parameter, and on `since`, which paged by time and lost the events
+ * that shared the last time of a page.
  */
-function eventsQuery(query: URLSearchParams): { sinceSeconds?: number; cluster?: string; limit: number } | string {
+function eventsQuery(query: URLSearchParams): EventQuery | string {
   const one = (name: string): string | undefined | { error: string } => {
     const v = query.getAll(name);
     if (v.length === 0) return undefined;
     return v.length === 1 ? v[0] : { error: `${name}: give it once, as a plain value` };
   };
-  const since = one('since');
+  if (query.has('since')) return 'since: no longer taken; ask with after=NEXT, the "next" of the previous answer (from the oldest kept without it)';
+  const after = one('after');
   const cluster = one('cluster');
   const limit = one('limit');
-  for (const v of [since, cluster, limit]) if (typeof v === 'object') return v.error;
-  const shown = (v: string) => JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
-  let sinceSeconds: number | undefined;
-  if (typeof since === 'string') {
-    if (!/^\d{1,12}(\.\d{1,9})?$/.test(since)) return `since: ${shown(since)} is not a time in seconds since the epoch (e.g. 1795443131.364)`;
-    sinceSeconds = Number(since);
-  }
+  for (const v of [after, cluster, limit]) if (typeof v === 'object') return v.error;
+  if (typeof after === 'string' && !CURSOR.test(after)) return `after: ${shown(after)} is not a cursor; give the "next" of an earlier answer`;
   let n = EVENTS_LIMIT;
   if (typeof limit === 'string') {
     if (!/^\d{1,6}$/.test(limit) || Number(limit) < 1 || Number(limit) > EVENTS_LIMIT) return `limit: ${shown(limit)} is not a whole number from 1 to ${EVENTS_LIMIT}`;
     n = Number(limit);
   }
-  return { ...(sinceSeconds !== undefined ? { sinceSeconds } : {}), ...(typeof cluster === 'string' ? { cluster } : {}), limit: n };
+  return { ...(typeof after === 'string' ? { after } : {}), ...(typeof cluster === 'string' ? { cluster } : {}), limit: n };
 }
 
 const CSP = [
@@ -173,9 +173,12 @@ export function createApp(deps: AppDeps): ReturnType<typeof createWebApp> {
       method: 'GET',
       path: '/api/v1/events',
       handle: (req, res) => {
+        const badData = (error: string) => sendJson(res, 400, { status: 'error', errorType: 'bad_data', error }, { 'Cache-Control': 'no-store' });
         const query = eventsQuery(searchParams(req));
-        if (typeof query === 'string') sendJson(res, 400, { status: 'error', errorType: 'bad_data', error: query }, { 'Cache-Control': 'no-store' });
-        else sendJson(res, 200, { status: 'success', data: { events: deps.events(query) } }, { 'Cache-Control': 'no-store' });
+        if (typeof query === 'string') return badData(query);
+        const page = deps.events(query);
+        if (page === UNKNOWN_CLUSTER) return badData(`cluster: ${shown(query.cluster ?? '')} is not a configured cluster`);
+        sendJson(res, 200, { status: 'success', data: page }, { 'Cache-Control': 'no-store' });
       },
     },
     {

@@ -424,10 +424,23 @@ describe('appcluster-exporter agent', () => {
     await writeFile(bad, 'facts:\n  key: { fingerprint: { file: ProGet.config } }\n');
     const main = join(import.meta.dirname, '../../dist/src/main.js');
     const ok = spawnSync(process.execPath, [main, 'agent', '--config.check', `--config.file=${good}`], { encoding: 'utf8' });
-    expect([ok.status, ok.stdout]).toEqual([0, `${good}: valid (1 facts)\n`]);
+    expect([ok.status, ok.stdout]).toEqual([0, `${good}: valid (1 facts)\n${good}: every fact read once: all readable\n`]);
     const no = spawnSync(process.execPath, [main, 'agent', '--config.check', `--config.file=${bad}`], { encoding: 'utf8' });
     expect(no.status).toBe(1);
     expect(no.stderr).toContain(`${bad}:2:23: facts.key.fingerprint: needs fingerprint_secret_file`);
+    // Valid, but a fact that can never be read (issue 28, item 11): an XML path with a typo, a missing file.
+    const typo = join(dir, 'cli-typo.yml');
+    await writeFile(
+      typo,
+      'fingerprint_secret_file: secret\nfacts:\n  key: { fingerprint: { file: ProGet.config, xml: InedoAppConfig.EncryptionKy } }\n  port: { tcp: { port: 1 } }\n  gone: { value: { file: no-such.config, xml: a.b } }\n',
+    );
+    const unread = spawnSync(process.execPath, [main, 'agent', '--config.check', `--config.file=${typo}`], { encoding: 'utf8' });
+    expect([unread.status, unread.stdout]).toEqual([1, `${typo}: valid (3 facts)\n`]);
+    expect(unread.stderr).toBe(
+      `${typo}:3:3: facts.key: cannot be read: missing: no InedoAppConfig.EncryptionKy in the XML\n` +
+        `${typo}:5:3: facts.gone: cannot be read: not_found: cannot read the file: ENOENT\n` +
+        `${typo}: 2 of 3 facts cannot be read (check on the node, as the agent's user)\n`,
+    );
     const usage = spawnSync(process.execPath, [main, 'agent', '--no-such-flag'], { encoding: 'utf8' });
     expect(usage.status).toBe(2);
     expect(spawnSync(process.execPath, [main, '--help'], { encoding: 'utf8' }).stdout).toContain('appcluster-exporter agent [flags]');

@@ -4,20 +4,24 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ClusterEvent } from '../../src/evaluate/events.js';
 import { RECENT_CHECKS } from '../../src/evaluate/recent.js';
 import { startExporter, type RunningExporter } from '../../src/exporter.js';
 import { createLogger } from '../../src/log.js';
-import { EVENTS_PER_CLUSTER } from '../../src/monitor/event-log.js';
+import { EVENTS_PER_CLUSTER, type EventPage, type LoggedEvent } from '../../src/monitor/event-log.js';
 import { SimCluster } from '../../src/sim/cluster.js';
 import { randomBase, startStack, tempDir, waitFor, type Stack } from '../helpers/stack.js';
 
 const quiet = () => createLogger('error', 'logfmt', { write: () => {} });
 
-async function events(url: string, query = ''): Promise<ClusterEvent[]> {
+async function page(url: string, query = ''): Promise<EventPage> {
   const res = await fetch(`${url}/api/v1/events${query}`);
   expect(res.status).toBe(200);
-  return ((await res.json()) as { data: { events: ClusterEvent[] } }).data.events;
+  return ((await res.json()) as { data: EventPage }).data;
+}
+
+/** The events kept, newest first. */
+async function events(url: string, query = ''): Promise<LoggedEvent[]> {
+  return [...(await page(url, query)).events].reverse();
 }
 
 /** Polls `url` every 10 ms until it answers 200; the milliseconds that took. */
@@ -150,31 +154,71 @@ describe('GET /api/v1/events', () => {
     const online = await waitFor('online event', async () => (await events(url)).find((e) => e.kind === 'server_online' && e.server === 'node-2'));
     expect(online.message).toMatch(/^node-2 back online after \d+s offline$/);
     const all = await events(url);
-    expect(all.map((e) => e.time)).toEqual([...all.map((e) => e.time)].sort((a, b) => b - a));
+    expect(all.map((e) => e.seq)).toEqual([...all.map((e) => e.seq)].sort((a, b) => b - a));
     expect(all.at(-1)!.kind).toBe('started');
     expect(all.findIndex((e) => e === all.find((x) => x.kind === 'server_online'))).toBeLessThan(all.findIndex((e) => e.kind === 'server_offline'));
 
-    // `since` is exclusive: asking with the newest time one has misses nothing and repeats nothing.
-    expect(await events(url, `?since=${online.time}`)).toEqual([]);
-    expect((await events(url, `?since=${offline.time}`)).map((e) => e.time).every((t) => t > offline.time)).toBe(true);
-    expect((await events(url, `?since=${offline.time - 0.001}`)).some((e) => e.kind === 'server_offline')).toBe(true);
+    // A cursor: asking again with `next` misses nothing and repeats nothing.
+    const { next } = await page(url);
+    expect(await page(url, `?after=${next}`)).toMatchObject({ events: [], next, more: false, missed: false });
+    const afterOffline = await page(url, `?after=${next.replace(/\d+$/, String(offline.seq))}`);
+    expect(afterOffline.events.map((e) => e.seq).every((n) => n > offline.seq)).toBe(true);
+    expect(afterOffline.events.some((e) => e.kind === 'server_online')).toBe(true);
     expect((await events(url, '?cluster=sim')).some((e) => e.kind === 'started')).toBe(false);
-    expect(await events(url, '?limit=1')).toHaveLength(1);
+    expect(await page(url, '?limit=1')).toMatchObject({ events: [{ kind: 'started' }], more: true });
   });
 
   it.each([
-    ['a word', 'since=yesterday', /^since: "yesterday" is not a time in seconds since the epoch/],
-    ['an exponent', 'since=1e9', /^since: "1e9"/],
-    ['a negative time', 'since=-5', /^since: "-5"/],
-    ['a repeated since', 'since=1&since=2', /^since: give it once/],
+    ['since, which lost events', 'since=1795443131', /^since: no longer taken; ask with after=NEXT/],
+    ['a word for a cursor', 'after=yesterday', /^after: "yesterday" is not a cursor/],
+    ['a repeated cursor', 'after=00000000-1&after=00000000-2', /^after: give it once/],
     ['a limit of 0', 'limit=0', /^limit: "0" is not a whole number from 1 to 1000/],
-    ['5,000 digits (clipped in the answer)', `since=${'9'.repeat(5000)}`, /^since: "9{40}…" is not/],
+    ['5,000 digits (clipped in the answer)', `after=${'9'.repeat(5000)}`, /^after: "9{40}…" is not/],
+    ['a cluster that is not configured', 'cluster=nope', /^cluster: "nope" is not a configured cluster$/],
   ])('answers 400 with the reason to %s', async (_, query, reason) => {
     const res = await fetch(`${stack.exporter.url}/api/v1/events?${query}`);
     expect(res.status).toBe(400);
     const body = (await res.json()) as { status: string; errorType: string; error: string };
     expect(body).toMatchObject({ status: 'error', errorType: 'bad_data' });
     expect(body.error).toMatch(reason);
+  });
+
+  it('hands a poller with limit=2 every event as the docs loop asks, while servers go down and back in one round', async () => {
+    const url = stack.exporter.url;
+    const got: LoggedEvent[] = [];
+    let after = '';
+    let missed = false;
+    const poll = async () => {
+      // Bounded, so that a server that never says "no more" fails the test instead of hanging it.
+      for (let i = 0; i < 100; i++) {
+        const p = await page(url, `?limit=2${after ? `&after=${after}` : ''}`);
+        got.push(...p.events);
+        missed ||= p.missed;
+        after = p.next;
+        if (!p.more) return;
+      }
+    };
+    await poll();
+    const before = got.at(-1)!.seq;
+    const names = stack.sim.servers.map((s) => s.name);
+    await Promise.all(names.map((n) => stack.sim.setFault(n, 'down')));
+    await waitFor('all offline, polled', async () => {
+      await poll();
+      return (await stack.status()).clusters[0]!.serversOnline === 0 ? true : undefined;
+    });
+    await Promise.all(names.map((n) => stack.sim.clearFault(n)));
+    await waitFor('all online, polled', async () => {
+      await poll();
+      return (await stack.status()).clusters[0]!.serversOnline === names.length ? true : undefined;
+    });
+    await poll();
+    const kept = (await page(url)).events;
+    // Each server's components and the server itself, down and back: many events share a time.
+    expect(kept.filter((e) => e.seq > before && (e.kind === 'server_offline' || e.kind === 'server_online')).length).toBe(2 * names.length);
+    expect(new Set(kept.map((e) => e.time)).size).toBeLessThan(kept.length);
+    expect(got.map((e) => e.seq)).toEqual(kept.map((e) => e.seq));
+    expect(`${got.length} of ${kept.length}`).toBe(`${kept.length} of ${kept.length}`);
+    expect(missed).toBe(false);
   });
 
   it('records reloads and their outcome, the error of a failed one included', async () => {
@@ -220,6 +264,8 @@ describe('ring bounds', () => {
       });
       expect(kept).toHaveLength(EVENTS_PER_CLUSTER);
       expect(kept.map((e) => e.time)).toEqual([...kept.map((e) => e.time)].sort((a, b) => b - a));
+      // A poller from the start is told that events it never saw were let go.
+      expect((await page(stack.exporter.url, '?cluster=sim')).missed).toBe(true);
       // The exporter's own ring is apart: its start is still there.
       expect((await events(stack.exporter.url)).at(-1)!.kind).toBe('started');
       expect((await stack.status()).clusters[0]!.recentEvents).toHaveLength(10);

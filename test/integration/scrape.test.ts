@@ -62,7 +62,7 @@ async function start(maxRequests?: number): Promise<{ served: Served; logged: st
   const logger = createLogger('error', 'logfmt', { write: (s: string) => logged.push(s) });
   const app = createApp({
     judgement: () => judgement,
-    events: () => [],
+    events: () => ({ events: [], next: '00000000-0', more: false, missed: false }),
     ready: () => true,
     reload: () => Promise.resolve({ ok: true, changed: false }),
     ownRegistry: new Registry(),

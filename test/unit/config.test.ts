@@ -99,7 +99,7 @@ clusters:
     servers: [{ name: a, address: 127.0.0.1 }]`,
         'x.yml',
       ),
-    ).toThrow(/x\.yml:3:\d+: clusters\[0\]\.components\[0\]\.probe\.http\.bearer_token_file: cannot read secret file: ENOENT/);
+    ).toThrow(/x\.yml:3:\d+: clusters\[0\]\.components\[0\]\.probe\.http\.bearer_token_file: cannot read secret file "\/nonexistent\/token": ENOENT/);
   });
 });
 

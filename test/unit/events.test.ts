@@ -5,7 +5,7 @@ import { evaluate, type History } from '../../src/evaluate/evaluate.js';
 import { events, type ClusterEvent } from '../../src/evaluate/events.js';
 import { pushRecent, RECENT_CHECKS, RecentChecks } from '../../src/evaluate/recent.js';
 import { recordKey, type ComponentRecord, type Observation } from '../../src/evaluate/record.js';
-import { EventLog } from '../../src/monitor/event-log.js';
+import { EventLog, UNKNOWN_CLUSTER, type EventPage, type EventQuery } from '../../src/monitor/event-log.js';
 import { Transitions } from '../../src/monitor/transitions.js';
 
 const T0 = Date.UTC(2026, 10, 23, 12, 0, 0);
@@ -231,36 +231,96 @@ describe('the event log', () => {
   const ev = (time: number, cluster: string | null, n = 0) =>
     cluster === null ? events.reloaded(time, true, 1) : events.component(time, cluster, `s${n}`, 'web', 'up', 'down', 'timeout');
 
+  /** The page the log answers for a configured cluster (or all). */
+  const page = (log: EventLog, query: EventQuery): EventPage => {
+    const p = log.query(query);
+    if (p === UNKNOWN_CLUSTER) throw new Error(`unknown cluster ${query.cluster}`);
+    return p;
+  };
+
   it('keeps a bounded ring per cluster, so a noisy cluster cannot push out another', () => {
     const log = new EventLog(5);
     log.add(ev(1, 'quiet'));
     for (let i = 0; i < 12; i++) log.add(ev(2 + i, 'noisy', i));
     expect(log.latest('noisy', 100).map((e) => e.server)).toEqual(['s11', 's10', 's9', 's8', 's7']);
     expect(log.latest('quiet', 100)).toHaveLength(1);
-    expect(log.query({ limit: 100 })).toHaveLength(6);
+    // The noisy ring let events go: a poller from the start is told it missed some.
+    expect(page(log, { limit: 100 })).toMatchObject({ more: false, missed: true });
+    expect(page(log, { limit: 100 }).events).toHaveLength(6);
+    expect(page(log, { cluster: 'quiet', limit: 100 }).missed).toBe(false);
   });
 
-  it('answers newest first, after `since` (exclusive), per cluster, at most `limit`', () => {
+  it('answers oldest first after a cursor, per cluster, at most `limit`, with `more` while more remain', () => {
     const log = new EventLog();
+    log.retain(new Set(['a', 'b']));
     log.add(ev(10, 'a', 1));
     log.add(ev(10, 'b', 2));
     log.add(ev(11, null));
     log.add(ev(12, 'a', 3));
     log.add(ev(12, 'a', 4));
-    expect(log.query({ limit: 100 }).map((e) => [e.time, e.server])).toEqual([
-      [12, 's4'],
-      [12, 's3'],
-      [11, null],
-      [10, 's2'],
-      [10, 's1'],
+    const all = page(log, { limit: 100 });
+    expect(all.events.map((e) => [e.seq, e.time, e.server])).toEqual([
+      [1, 10, 's1'],
+      [2, 10, 's2'],
+      [3, 11, null],
+      [4, 12, 's3'],
+      [5, 12, 's4'],
     ]);
-    expect(log.query({ sinceSeconds: 10, limit: 100 })).toHaveLength(3);
-    expect(log.query({ sinceSeconds: 12, limit: 100 })).toEqual([]);
-    expect(log.query({ cluster: 'a', limit: 100 }).map((e) => e.server)).toEqual(['s4', 's3', 's1']);
-    expect(log.query({ limit: 2 }).map((e) => e.server)).toEqual(['s4', 's3']);
-    expect(log.query({ cluster: 'nope', limit: 100 })).toEqual([]);
+    expect(all).toMatchObject({ more: false, missed: false });
+    // Asking again with `next` repeats nothing, and finds what came since.
+    expect(page(log, { after: all.next, limit: 100 }).events).toEqual([]);
+    expect(page(log, { after: all.next, limit: 100 }).next).toBe(all.next);
+    log.add(ev(13, 'b', 5));
+    expect(page(log, { after: all.next, limit: 100 }).events.map((e) => e.server)).toEqual(['s5']);
+    expect(page(log, { cluster: 'a', limit: 100 }).events.map((e) => e.server)).toEqual(['s1', 's3', 's4']);
+    // The events of one time (12) split across two pages: the second page has the rest.
+    const first = page(log, { limit: 3 });
+    expect(first).toMatchObject({ more: true });
+    expect(first.events.map((e) => e.seq)).toEqual([1, 2, 3]);
+    const second = page(log, { after: first.next, limit: 2 });
+    expect(second.events.map((e) => [e.time, e.server])).toEqual([
+      [12, 's3'],
+      [12, 's4'],
+    ]);
+    expect(second.more).toBe(true);
+    expect(log.query({ cluster: 'nope', limit: 100 })).toBe(UNKNOWN_CLUSTER);
+    const before = page(log, { limit: 100 }).next;
     log.retain(new Set(['b']));
-    expect(log.query({ limit: 100 }).map((e) => e.cluster)).toEqual([null, 'b']);
+    expect(page(log, { limit: 100 }).events.map((e) => e.cluster)).toEqual(['b', null, 'b']);
+    // A poller of every cluster that had not seen a removed cluster's events is told; one that had is not.
+    expect(page(log, { limit: 100 }).missed).toBe(true);
+    expect(page(log, { after: before, limit: 100 }).missed).toBe(false);
+  });
+
+  it('hands a poller with limit=2 all 26 events of rounds whose events share a time', () => {
+    const log = new EventLog();
+    const got: number[] = [];
+    let after: string | undefined;
+    const poll = () => {
+      for (let p = page(log, { after, limit: 2 }); ; p = page(log, { after, limit: 2 })) {
+        got.push(...p.events.map((e) => e.seq));
+        after = p.next;
+        if (!p.more) return;
+      }
+    };
+    // Rounds of 5 events at one time each, the poller asking between rounds.
+    for (let round = 0; round < 5; round++) {
+      for (let i = 0; i < 5; i++) log.add(ev(100 + round, 'a', i));
+      poll();
+    }
+    log.add(ev(106, null));
+    poll();
+    expect(got).toEqual(Array.from({ length: 26 }, (_, i) => i + 1));
+  });
+
+  it("counts a cursor of another run (a restart) as none, with `missed` set", () => {
+    const before = new EventLog();
+    before.add(ev(1, 'a'));
+    before.add(ev(2, 'a'));
+    const cursor = page(before, { limit: 100 }).next;
+    const after = new EventLog();
+    after.add(ev(3, 'a'));
+    expect(page(after, { after: cursor, limit: 100 })).toMatchObject({ missed: true, events: [{ time: 3, seq: 1 }] });
   });
 
   it('clips a failed reload error', () => {

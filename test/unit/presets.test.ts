@@ -123,21 +123,38 @@ describe('the preset files', () => {
 });
 
 describe('merging a cluster over its preset', () => {
-  it("the cluster's timing wins over the preset's, and the preset's over global", () => {
+  it("the cluster's timing wins over global, and global over the preset's cluster-wide timing (issue 28, item 11)", () => {
+    // The user's global: heartbeat_interval 15s, never silently replaced by ProGet's 30 s.
+    expect(load(`  - name: ci\n    preset: proget\n    servers: [{ name: a, address: 10.0.0.1 }]\n`, { global: 'global: { heartbeat_interval: 15s }\n' })).toMatchObject({
+      heartbeatIntervalMs: 15_000,
+      staleTimeoutMs: 300_000,
+    });
     const global = 'global: { heartbeat_interval: 20s, stale_timeout: 2m, probe_timeout: 3s }\n';
     expect(load(`  - name: ci\n    preset: proget\n    servers: [{ name: a, address: 10.0.0.1 }]\n`, { global })).toMatchObject({
-      heartbeatIntervalMs: 30_000,
-      staleTimeoutMs: 300_000,
+      heartbeatIntervalMs: 20_000,
+      staleTimeoutMs: 120_000,
       probeTimeoutMs: 3000,
     });
-    expect(load(`  - name: ci\n    preset: proget\n    heartbeat_interval: 10s\n    servers: [{ name: a, address: 10.0.0.1 }]\n`, { global })).toMatchObject({
+    expect(load(`  - name: ci\n    preset: proget\n    heartbeat_interval: 10s\n    stale_timeout: 5m\n    servers: [{ name: a, address: 10.0.0.1 }]\n`, { global })).toMatchObject({
       heartbeatIntervalMs: 10_000,
       staleTimeoutMs: 300_000,
     });
-    // A key with no value removes the preset's: global applies again.
-    expect(load(`  - name: ci\n    preset: proget\n    stale_timeout:\n    servers: [{ name: a, address: 10.0.0.1 }]\n`, { global })).toMatchObject({
-      staleTimeoutMs: 120_000,
-    });
+    // Without global, the preset's timing is the cluster's.
+    expect(load(`  - name: ci\n    preset: proget\n    servers: [{ name: a, address: 10.0.0.1 }]\n`)).toMatchObject({ heartbeatIntervalMs: 30_000, staleTimeoutMs: 300_000 });
+  });
+
+  it("keeps a preset component's own timing over global, and warns at the user's line", () => {
+    const text = `global: { heartbeat_interval: 20s, stale_timeout: 2m }\nclusters:\n  - name: ci\n    preset: proget\n    servers: [{ name: a, address: 10.0.0.1 }]\n`;
+    const config = parseConfig(text, '/etc/appcluster/config.yml');
+    // ProGet's web heartbeat moves only with web requests: its 24 h stays.
+    expect(config.clusters[0]!.servers[0]!.components.find((c) => c.name === 'web')!.staleTimeoutMs).toBe(86_400_000);
+    expect(config.warnings).toEqual([
+      '/etc/appcluster/config.yml:1:51: global.stale_timeout: warning: component "web" of clusters[0] keeps preset "proget"\'s stale_timeout 24h; to change it, set it on that component: components: [{ name: web, stale_timeout: ... }]',
+    ]);
+    // Set on the component, it is the user's: no warning.
+    const own = parseConfig(text.replace('    servers:', '    components: [{ name: web, stale_timeout: 1h }]\n    servers:'), '/etc/appcluster/config.yml');
+    expect(own.warnings).toBeUndefined();
+    expect(own.clusters[0]!.servers[0]!.components.find((c) => c.name === 'web')!.staleTimeoutMs).toBe(3_600_000);
   });
 
   it('a component named like a preset component changes only the fields it sets; enabled: false leaves it out; a new one is added', () => {
