@@ -30,7 +30,21 @@ const CODE_REASONS: Record<string, ProbeReason> = {
   // probe_timeout that long. The one entry the test does not produce, as it takes those
   // two minutes.
   ETIMEDOUT: 'timeout',
+  // No route to the network (a missing route, an interface down) or to the host (a
+  // powered-off host on the same network: ARP goes unanswered; an `unreachable` route; an
+  // ICMP host-unreachable). Produced in test/integration/unreachable.test.ts in a network
+  // namespace of its own.
+  ENETUNREACH: 'network_unreachable',
+  EHOSTUNREACH: 'host_unreachable',
 };
+
+/**
+ * TLS alerts a server sends about the client's certificate (RFC 8446 6.2; Node names a
+ * received alert `ERR_SSL_<version>_ALERT_<name>`): the server refused the exporter's
+ * credentials, which says nothing about the component (`unauthorized`). A handshake_failure
+ * alert is left to `tls`: it also means no common cipher or version.
+ */
+const CLIENT_CERT_ALERT = /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_ALERT_(?:BAD_CERTIFICATE|UNSUPPORTED_CERTIFICATE|CERTIFICATE_REVOKED|CERTIFICATE_EXPIRED|CERTIFICATE_UNKNOWN|UNKNOWN_CA|ACCESS_DENIED|CERTIFICATE_REQUIRED)$/;
 
 /**
  * Certificate verification codes, as Node names OpenSSL's X509_V_ERR_* values
@@ -82,6 +96,7 @@ export function failure(err: unknown, signal: ProbeSignal): Answer {
       const words = /SSL routines:[^:]*:([a-z ]{1,60}):/.exec(e.message)?.[1];
       return { success: false, reason: 'tls', detail: words ? `EPROTO: ${words}` : 'EPROTO' };
     }
+    if (CLIENT_CERT_ALERT.test(code)) return { success: false, reason: 'unauthorized', detail: code };
     const reason = CODE_REASONS[code] ?? (X509_CODES.has(code) || TLS_PREFIX.test(code) ? 'tls' : undefined);
     if (reason) return { success: false, reason, detail: code };
   }
