@@ -263,7 +263,7 @@ const component = z
     endpoint: name().optional().meta({ description: 'The name of a shared endpoint of the cluster whose answer this component reads; or probe.' }),
     probe: endpoint.optional().meta({ description: 'An endpoint of its own, that only this component reads; or endpoint.' }),
     ...componentTiming,
-    expected_version: text().optional().meta({ description: 'The version every server should report. Default: the cluster\'s, else the version most servers report.' }),
+    expected_version: text().optional().meta({ description: 'The version every server should report. Default: the cluster\'s, else the version more than half of the servers report (without one, every server is out of sync: "no majority").' }),
     ...facts,
   })
   .check((ctx) => {
@@ -354,7 +354,7 @@ const clusterFields = {
   automatic_failover: boolean().optional().meta({ description: 'As configured in the product; reported, not judged. Default false.' }),
   expected_version: text()
     .optional()
-    .meta({ description: 'The version every component should report. Default: the version most servers report.' }),
+    .meta({ description: 'The version every component should report. Default: the version more than half of the servers report (without one, every server is out of sync: "no majority").' }),
   expectations: expectations.optional().meta({ description: 'Rules on the whole cluster, judged every second, exported and alerted on.' }),
   endpoints: z
     .record(name(), endpoint)

@@ -393,8 +393,8 @@ function serverStatus(
     state: judged.state,
     reason: judged.reason,
     since: since === undefined ? null : since / 1000,
-    components: s.components.map((c, i) => componentStatus(c, recs[i], nowMs, refs)),
     clockOffsetSeconds: clockOffset === undefined ? null : clockOffset / 1000,
+    components: s.components.map((c, i) => componentStatus(c, recs[i], nowMs, refs)),
   };
 }
 

@@ -227,6 +227,8 @@ describe('alert rules follow the mixin conventions', () => {
   it('defines the expected alerts', () => {
     expect(alerts.map((a) => a.alert).sort()).toEqual(
       [
+        'AppClusterCannotAuthenticate',
+        'AppClusterClockSkew',
         'AppClusterClusterDegraded',
         'AppClusterClusterDown',
         'AppClusterComponentDown',
