@@ -225,6 +225,9 @@ const facts = {
     .optional()
     .meta({ description: 'Where the reported heartbeat is: RFC 3339 (no offset: UTC), or epoch seconds or milliseconds. Default: the last successful probe.' }),
   os: source().optional().meta({ description: 'Where the operating system is; shown per server.' }),
+  clock: source()
+    .optional()
+    .meta({ description: 'Where the node\'s clock at the answer is (the agent\'s node.time): RFC 3339, or epoch seconds or milliseconds. Its offset from the exporter\'s clock is exported as appcluster_server_clock_offset_seconds.' }),
   values: z
     .record(
       text().refine((v) => METRIC_NAME.test(v), { error: (i) => `value name "${String(i.input)}" must match [a-zA-Z_][a-zA-Z0-9_]*` }),

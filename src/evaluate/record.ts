@@ -31,8 +31,9 @@ export interface ComponentRecord {
    */
   heartbeatMovedMs?: number;
   /**
-   * The node's clock offset (node minus exporter, ms) as the last moving heartbeat showed
-   * it: the smallest offset consistent with it (see observe()); undefined until one moved.
+   * The node's clock offset (node minus exporter, ms) as the last answer's node time
+   * (`Reading.clock`) or, without one, the last moving heartbeat showed it: the smallest
+   * offset consistent with it (see observe()); undefined until either was seen.
    */
   clockOffsetMs?: number;
   os?: string;
@@ -66,6 +67,7 @@ export function observation(result: ProbeResult, finishedMs: number, durationMs:
     heartbeatMs: result.heartbeatMs,
     heartbeatProblem: result.heartbeatProblem,
     os: result.os,
+    nodeTimeMs: result.nodeTimeMs,
     values: result.values,
     facts: result.facts,
     problems: result.problems,
@@ -144,7 +146,9 @@ export function failureTotal(r: ComponentRecord): number {
  * The clock offset a moving heartbeat shows is bounded: written at some instant in that
  * span, the node's clock was at least `heartbeat - now` ahead, or at least
  * `previous answer - heartbeat` behind. The smaller bound that is not zero is kept (0 when
- * the heartbeat fits the span), so an offset reported is one the node certainly has.
+ * the heartbeat fits the span), so an offset reported is one the node certainly has. The
+ * node's time read from an answer (`Reading.clock`) bounds it closer, by the request's
+ * own span, and takes precedence.
  */
 export function observe(record: ComponentRecord, obs: Observation): void {
   record.last = obs;
@@ -173,4 +177,12 @@ export function observe(record: ComponentRecord, obs: Observation): void {
   }
   record.heartbeatMs = beat;
   record.heartbeatProblem = obs.heartbeatProblem;
+  const nodeMs = obs.nodeTimeMs;
+  if (nodeMs !== undefined) {
+    // The node read its clock while the request was out: within it (and a millisecond, the
+    // clocks' resolution, either side) the offset is 0.
+    const startedMs = obs.finishedMs - obs.durationMs - 1;
+    const finishedMs = obs.finishedMs + 1;
+    record.clockOffsetMs = nodeMs > finishedMs ? nodeMs - finishedMs : nodeMs < startedMs ? nodeMs - startedMs : 0;
+  }
 }

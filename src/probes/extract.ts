@@ -177,12 +177,16 @@ export function read(r: Reading, answer: Answer, hashKey: (raw: string) => strin
   const version = fact('version', r.version);
   const os = fact('os', r.os);
   const heartbeat = r.heartbeat ? parseHeartbeat(lookup(r.heartbeat, body, headers), nowMs) : undefined;
+  // The node's clock reads like a heartbeat, and is refused on the same grounds.
+  const clock = r.clock ? parseHeartbeat(lookup(r.clock, body, headers), nowMs) : undefined;
+  if (clock && 'problem' in clock && problems.length < MAX_PROBLEMS) problems.push(`clock: ${clock.problem.replace(/^heartbeat/, 'time')}`);
   const found = {
     version: version ? intern(clip(version, 64)) : undefined,
     keyHash: key ? intern(hashKey(key)) : undefined,
     heartbeatMs: heartbeat && 'ms' in heartbeat ? heartbeat.ms : undefined,
     heartbeatProblem: heartbeat && 'problem' in heartbeat ? heartbeat.problem : undefined,
     os: os ? intern(clip(os, 64)) : undefined,
+    nodeTimeMs: clock && 'ms' in clock ? clock.ms : undefined,
     values: valuesFound > 0 ? values : NO_VALUES,
     facts: factsFound > 0 ? facts : NO_FACTS,
     ...(problems.length > 0 ? { problems } : {}),

@@ -38,6 +38,13 @@ function since(s: ServerStatus, now: number): SafeHtml | '' {
   return html` <span class="since" title="since ${iso(s.since)} (as judged by this exporter; a restart starts over)">for ${formatDuration(now - s.since)}</span>`;
 }
 
+/** The server's clock offset, once it is a second or more: "clock 10m 0s ahead". */
+function clockSkew(s: ServerStatus): SafeHtml | '' {
+  const offset = s.clockOffsetSeconds;
+  if (offset === null || Math.abs(offset) < 1) return '';
+  return html`<br><span class="muted clock" title="the server's clock against the exporter's, as its heartbeats or node time show it">clock ${formatDuration(Math.abs(offset))} ${offset > 0 ? 'ahead' : 'behind'}</span>`;
+}
+
 /**
  * The matchers that silence one server's alerts: its `app_cluster` and `server` labels,
  * values quoted as JSON strings (what Alertmanager's UI reads, Utils/Filter.elm, and its
@@ -57,7 +64,7 @@ export function silenceUrl(alertmanagerUrl: string, cluster: string, server: str
   return `${alertmanagerUrl.replace(/\/+$/, '')}/#/silences/new?filter=${encodeURIComponent(filter)}`;
 }
 
-/** The strip of recent checks: full bars up, two-thirds stale, one-third down (shape, not colour alone). */
+/** The strip of recent checks: full bars up, two-thirds stale, half unknown, one-third down (shape, not colour alone). */
 function strip(c: ComponentStatus): SafeHtml | '' {
   if (c.recent.length === 0) return '';
   const counts = { up: 0, stale: 0, down: 0, unknown: 0 };
@@ -186,7 +193,7 @@ function clusterSection(c: ClusterStatus, now: number, opts: PageOptions): SafeH
 <td data-label="OS">${!s.reads.os ? NOT_CONFIGURED() : (s.os ?? UNKNOWN())}</td>
 <td data-label="Site">${s.site}</td>
 <td data-label="Role">${s.role}</td>
-<td data-label="Status" class="status">${serverBadge(s)}${since(s, now)}${s.reason ? html`<br><span class="reason">${s.reason}</span>` : ''}${silenceLink(opts, c.name, s)}</td>
+<td data-label="Status" class="status">${serverBadge(s)}${since(s, now)}${s.reason ? html`<br><span class="reason">${s.reason}</span>` : ''}${clockSkew(s)}${silenceLink(opts, c.name, s)}</td>
 ${names.map((n) => html`<td data-label="${n}" class="component" data-component="${n}">${componentCell(s.components.find((x) => x.name === n), c, now)}</td>`)}
 <td data-label="Version">${versionCell(s, c)}</td>
 <td data-label="Key">${keyCell(s, c)}</td>

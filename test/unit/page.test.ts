@@ -117,4 +117,18 @@ describe('the status page', () => {
     // Nothing in the query string that a URL or HTML parser would take as its own.
     expect(url.split('filter=')[1]).toMatch(/^[A-Za-z0-9%\-_.!~*'()]+$/);
   });
+
+  it('says "cannot authenticate" for an unknown component, marks last-known facts with their age, and shows a clock offset (issue 28)', () => {
+    const { records, set } = recordsFor(config);
+    set('mft', 'a', 'web', { success: true, finishedMs: NOW - 60_000, heartbeatMs: NOW - 60_000, facts: { role: 'master' } });
+    set('mft', 'a', 'web', { success: false, reason: 'connection_refused', finishedMs: NOW - 1000 });
+    set('mft', 'a', 'service', { success: false, reason: 'unauthorized', detail: 'HTTP 401', finishedMs: NOW - 1000 });
+    set('mft', 'b', 'web', { success: true, finishedMs: NOW - 1000, heartbeatMs: NOW + 600_000 });
+    set('mft', 'b', 'service', { success: true, finishedMs: NOW - 1000 });
+    const html = renderClusters(evaluate(config, records, NOW), {}).value;
+    const a = text(row(html, 'a'));
+    expect(a).toContain('? Cannot authenticate unauthorized (HTTP 401)');
+    expect(a).toMatch(/role master \(last known, 1m 0s ago\)/);
+    expect(text(row(html, 'b'))).toContain('clock 10m 1s ahead');
+  });
 });

@@ -210,6 +210,22 @@ describe('issue 28: the judgement tells the truth', () => {
     expect(component(snapshot, 'a', 'admin')).toMatchObject({ state: 'up', heartbeatAgeSeconds: 15, clockOffsetSeconds: -285 });
   });
 
+  it("item 8: the agent's node time gives the offset, bounded by the request's own span", () => {
+    const t = setup();
+    const clock = { clock: { json: ['node', 'time'] } };
+    const at = T0 + 15_000;
+    // Answered in 200 ms; the node's clock read 10 minutes ahead of the exporter's.
+    const ahead = extract(clock, { node: { time: (at + 600_000) / 1000 } }, {}, (k) => k, at);
+    const within = extract(clock, { node: { time: (at - 100) / 1000 } }, {}, (k) => k, at);
+    const bad = extract(clock, { node: { time: 'soon' } }, {}, (k) => k, at);
+    expect(bad.problems).toEqual(['clock: time "soon" is not a timestamp']);
+    t.fold('a', 'agent', { ...ahead, finishedMs: at, durationMs: 200 });
+    t.fold('b', 'agent', { ...within, finishedMs: at, durationMs: 200 });
+    const { snapshot } = t.round(at);
+    expect(server(snapshot, 'a').clockOffsetSeconds).toBeCloseTo(599.999, 6);
+    expect(server(snapshot, 'b').clockOffsetSeconds).toBe(0);
+  });
+
   it('item 12: a failure count is present at 0 from the first probe, one series per component', async () => {
     const t = setup();
     t.fold('a', 'admin', answer(T0));
