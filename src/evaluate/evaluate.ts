@@ -173,7 +173,7 @@ export function references(cluster: ClusterConfig, recs: readonly (readonly (Com
  * reference because no value has a strict majority (`noMajority`); null when the value is
  * unknown, or there is no reference for another cause.
  */
-export function inSync(value: string | undefined, reference: string | undefined, noMajority = false): boolean | null {
+function inSync(value: string | undefined, reference: string | undefined, noMajority = false): boolean | null {
   if (value === undefined) return null;
   if (reference === undefined) return noMajority ? false : null;
   return value === reference;
@@ -228,7 +228,7 @@ function derivedOf(cluster: ClusterConfig): Derived {
  * A configured cluster judged at one instant: what a snapshot's cluster status and the
  * `/metrics` text are both written from. Per-component facts are read from `records` by
  * whoever writes them out, with the same functions (`heartbeatMsOf`, `heartbeatAgeMs`,
- * `failureReason`, `inSync`, `osOf`), while the judgement is current.
+ * `failureReason`, `versionInSync`, `keyInSync`, `osOf`, `clockOffsetMsOf`), while the judgement is current.
  */
 export interface ClusterJudgement {
   readonly config: ClusterConfig;
