@@ -18,10 +18,10 @@ export interface AlertmanagerSnippet {
 const WATCHDOG_RECEIVER = 'appcluster-watchdog';
 
 /** The e-mail receiver's `email_configs` entry, with the bundle's templates. */
-function emailConfig(config: MixinConfig): Yaml {
+function emailConfig(config: MixinConfig, to: string): Yaml {
   const am = config.alertmanager;
   return {
-    to: am.email_to,
+    to,
     from: am.email_from,
     smarthost: am.smarthost,
     ...(am.auth_username === undefined ? {} : { auth_username: am.auth_username }),
@@ -64,9 +64,19 @@ export function alertmanagerSnippet(config: MixinConfig): AlertmanagerSnippet {
           group_interval: '1m',
           repeat_interval: '5m',
         },
+        {
+          // The monitoring's own faults (the exporter's credentials refused) go to whoever
+          // runs the monitoring, not to the clusters' operators.
+          receiver: config.alertmanager.monitoring_receiver,
+          matchers: ['owner = "monitoring"'],
+        },
       ],
     },
-    receivers: [{ name: receiver, email_configs: [emailConfig(config)] }, { name: WATCHDOG_RECEIVER }],
+    receivers: [
+      { name: receiver, email_configs: [emailConfig(config, config.alertmanager.email_to)] },
+      { name: config.alertmanager.monitoring_receiver, email_configs: [emailConfig(config, config.alertmanager.monitoring_email_to)] },
+      { name: WATCHDOG_RECEIVER },
+    ],
     inhibit_rules: [
       // A cluster that is down explains its offline servers.
       { source_matchers: ['alertname = "AppClusterClusterDown"'], target_matchers: ['alertname = "AppClusterServerOffline"'], equal: ['app_cluster'] },

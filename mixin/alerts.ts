@@ -28,6 +28,11 @@ export interface AlertDefinition {
   readonly description: string;
   /** Further annotations, templated as the description is. */
   readonly annotations?: Readonly<Record<string, string>>;
+  /**
+   * Labels beside `severity`: `owner: monitoring` sends an alert to whoever runs the
+   * monitoring rather than the clusters' operators (mixin/alertmanager.ts routes it).
+   */
+  readonly labels?: Readonly<Record<string, string>>;
 }
 
 export const ALERTS = {
@@ -132,6 +137,25 @@ or
     holdsThroughMissedScrapes: true,
     summary: "The number of servers reporting an expected fact value is outside its configured range.",
     description: `Expectation {{ $labels.expectation }} of cluster {{ $labels.app_cluster }} counts {{ $value }} servers {{- with printf \`max by (server) (appcluster_cluster_expectation_member_info{app_cluster=%q, expectation=%q})\` $labels.app_cluster $labels.expectation | query | sortByLabel "server" }} ({{ range $i, $s := . }}{{ if $i }}, {{ end }}{{ $s.Labels.server }}{{ end }}){{ end }}; expected at least {{ with printf \`max(appcluster_cluster_expectation_min_servers{app_cluster=%q, expectation=%q})\` $labels.app_cluster $labels.expectation | query }}{{ . | first | value }}{{ else }}0{{ end }} and at most {{ with printf \`min(appcluster_cluster_expectation_max_servers{app_cluster=%q, expectation=%q})\` $labels.app_cluster $labels.expectation | query }}{{ . | first | value }}{{ else }}any number{{ end }}.`,
+  },
+  AppClusterCannotAuthenticate: {
+    comment: 'Credentials refused (HTTP 401 or 403, a refused client certificate: reason "unauthorized"): the server answered, so it is up, and the component is unknown, not down; its server stays Online. Nothing is wrong with the cluster: whoever owns the monitoring fixes the credentials, so the alert carries owner="monitoring", which the Alertmanager route sends to them. Any replica refused counts: each holds the same credentials.',
+    group: 'appcluster.alerts',
+    expr: `max by (app_cluster, server, component) (appcluster_component_probe_failure_reason{reason="unauthorized"}) == 1`,
+    holdsThroughMissedScrapes: true,
+    labels: { owner: 'monitoring' },
+    summary: "A server refuses the exporter's credentials, so a component's state is unknown.",
+    description: `Server {{ $labels.server }} of cluster {{ $labels.app_cluster }} refuses the exporter's credentials for component {{ $labels.component }} (HTTP 401 or 403, or a refused client certificate): the component is unknown, neither up nor down, until the monitoring account is fixed.`,
+  },
+  AppClusterClockSkew: {
+    comment: "A node's clock off the exporter's by more than a minute, as its moving heartbeats show it (each reading an offset the clock certainly has): every replica must see it. Staleness is judged on the exporter's clock and is not affected; but the node's own heartbeats, logs and certificates are. Value: the offset in seconds, + ahead, - behind.",
+    group: 'appcluster.alerts',
+    expr: `(min by (app_cluster, server) (appcluster_server_clock_offset_seconds) > 60)
+or
+(max by (app_cluster, server) (appcluster_server_clock_offset_seconds) < -60)`,
+    holdsThroughMissedScrapes: true,
+    summary: "A server's clock is more than a minute off the exporter's.",
+    description: `The clock of server {{ $labels.server }} of cluster {{ $labels.app_cluster }} is {{ $value | humanize }} seconds off the exporter's clock (positive: ahead), as its heartbeats show it.`,
   },
   AppClusterExporterDown: {
     comment: "With every replica down no cluster alert can fire: their series go stale. Sharded exporters (docs/operations.md \"Shards\") carry a `shard` target label, which `without (instance)` keeps, so this fires for each shard whose replicas are all down.",

@@ -33,6 +33,8 @@ export const DEFAULT_ALERTS: Record<AlertName, AlertSettings> = {
   AppClusterKeyOutOfSync: { for: '1m', severity: 'critical' },
   AppClusterTooFewServersOnline: { for: '1m', severity: 'critical' },
   AppClusterServerCountUnexpected: { for: '1m', severity: 'critical' },
+  AppClusterCannotAuthenticate: { for: '5m', severity: 'warning' },
+  AppClusterClockSkew: { for: '5m', severity: 'warning' },
   AppClusterExporterDown: { for: '2m', severity: 'critical' },
   AppClusterExporterReplicaDown: { for: '5m', severity: 'warning' },
   AppClusterExporterAbsent: { for: '5m', severity: 'critical' },
@@ -83,6 +85,9 @@ export const mixinConfigSchema = z.strictObject({
       /** A file holding the SMTP password, so that it stays out of the configuration. */
       auth_password_file: z.string().min(1).optional().default('/etc/alertmanager/smtp_password'),
       require_tls: z.boolean().default(true),
+      /** Alerts on the monitoring itself (label owner="monitoring": its credentials refused) go to this receiver, at this address. */
+      monitoring_receiver: z.string().min(1).default('appcluster-monitoring'),
+      monitoring_email_to: z.string().min(1).default('monitoring-owners@example.com'),
     })
     .prefault({}),
   /** Dashboards: the uid and title prefix, so that two sets can live in one Grafana. */

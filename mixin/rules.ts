@@ -52,7 +52,7 @@ function alertRule(name: string, def: AlertDefinition, config: MixinConfig): Rul
     expr: withSelector(def.expr, config.selector),
     ...(settings.for === undefined ? {} : { for: settings.for }),
     ...(def.holdsThroughMissedScrapes ? { keep_firing_for: config.keep_firing_for } : {}),
-    labels: { severity: settings.severity },
+    labels: { severity: settings.severity, ...def.labels },
     annotations,
   };
 }

@@ -292,12 +292,13 @@ function readComponent(
     ...(comp.key ? { key: comp.key } : {}),
     ...(comp.heartbeat ? { heartbeat: comp.heartbeat } : {}),
     ...(comp.os ? { os: comp.os } : {}),
+    ...(comp.clock ? { clock: comp.clock } : {}),
     values: comp.values ?? {},
     facts: comp.facts ?? {},
   };
   const settings = endpoints.get(endpoint)!.def.settings;
   if (settings.kind === 'tcp') {
-    const reads = ['status', 'version', 'key_fingerprint', 'key', 'heartbeat', 'os', 'values', 'facts'].find(
+    const reads = ['status', 'version', 'key_fingerprint', 'key', 'heartbeat', 'os', 'clock', 'values', 'facts'].find(
       (f) => comp[f as keyof ComponentSettings] !== undefined,
     );
     if (reads) throw ctx.yaml.error([...path, reads], `reads "${reads}", but its endpoint is a tcp probe, which has no answer to read from`);
@@ -321,7 +322,7 @@ function readComponent(
 /** Whether reading needs the answer's body parsed as JSON (a header is read without). */
 export function needsJson(r: Reading): boolean {
   const facts = Object.values(r.facts).flatMap((f) => ('equal' in f ? f.equal : [f]));
-  const sources = [r.status?.from, r.status?.reason, r.version, r.keyFingerprint, r.key, r.heartbeat, r.os, ...Object.values(r.values), ...facts];
+  const sources = [r.status?.from, r.status?.reason, r.version, r.keyFingerprint, r.key, r.heartbeat, r.os, r.clock, ...Object.values(r.values), ...facts];
   return sources.some((s) => s !== undefined && 'json' in s);
 }
 

@@ -225,6 +225,9 @@ const facts = {
     .optional()
     .meta({ description: 'Where the reported heartbeat is: RFC 3339 (no offset: UTC), or epoch seconds or milliseconds. Default: the last successful probe.' }),
   os: source().optional().meta({ description: 'Where the operating system is; shown per server.' }),
+  clock: source()
+    .optional()
+    .meta({ description: 'Where the node\'s clock at the answer is (the agent\'s node.time): RFC 3339, or epoch seconds or milliseconds. Its offset from the exporter\'s clock is exported as appcluster_server_clock_offset_seconds.' }),
   values: z
     .record(
       text().refine((v) => METRIC_NAME.test(v), { error: (i) => `value name "${String(i.input)}" must match [a-zA-Z_][a-zA-Z0-9_]*` }),
@@ -263,7 +266,7 @@ const component = z
     endpoint: name().optional().meta({ description: 'The name of a shared endpoint of the cluster whose answer this component reads; or probe.' }),
     probe: endpoint.optional().meta({ description: 'An endpoint of its own, that only this component reads; or endpoint.' }),
     ...componentTiming,
-    expected_version: text().optional().meta({ description: 'The version every server should report. Default: the cluster\'s, else the version most servers report.' }),
+    expected_version: text().optional().meta({ description: 'The version every server should report. Default: the cluster\'s, else the version more than half of the servers report (without one, every server is out of sync: "no majority").' }),
     ...facts,
   })
   .check((ctx) => {
@@ -354,7 +357,7 @@ const clusterFields = {
   automatic_failover: boolean().optional().meta({ description: 'As configured in the product; reported, not judged. Default false.' }),
   expected_version: text()
     .optional()
-    .meta({ description: 'The version every component should report. Default: the version most servers report.' }),
+    .meta({ description: 'The version every component should report. Default: the version more than half of the servers report (without one, every server is out of sync: "no majority").' }),
   expectations: expectations.optional().meta({ description: 'Rules on the whole cluster, judged every second, exported and alerted on.' }),
   endpoints: z
     .record(name(), endpoint)

@@ -96,6 +96,8 @@ export interface Reading {
   readonly key?: Source;
   readonly heartbeat?: Source;
   readonly os?: Source;
+  /** The node's clock at the answer (the agent's `node.time`), for the node's clock offset. */
+  readonly clock?: Source;
   /** Numbers, by value name (a metric-name fragment, unit included: `queue_age_seconds`). */
   readonly values: Readonly<Record<string, Source>>;
   /** Text facts, by fact name (`role`, `leader`): one place of the answer, or two compared. */

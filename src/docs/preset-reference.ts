@@ -53,7 +53,7 @@ function reads(c: Json): string {
   const out: string[] = [];
   if (c.status !== undefined) out.push(status(c.status));
   else out.push(isObject(c.probe) && isObject(c.probe.tcp) ? 'up when the port accepts the connection' : 'up when the request is answered');
-  for (const field of ['version', 'key_fingerprint', 'key', 'heartbeat', 'os'] as const) {
+  for (const field of ['version', 'key_fingerprint', 'key', 'heartbeat', 'os', 'clock'] as const) {
     if (c[field] !== undefined) out.push(`${field.replace('_', ' ')} ${place(c[field])}`);
   }
   for (const [kind, label] of [['facts', 'fact'], ['values', 'value']] as const) {

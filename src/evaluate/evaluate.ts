@@ -1,8 +1,8 @@
-import { answeredReasons, type ProbeReason } from '../reasons.js';
+import { answeredReasons, unknownReasons, type ProbeReason } from '../reasons.js';
 import type { ClusterConfig, ComponentConfig, Config, ServerConfig } from '../config/types.js';
 import type { ClusterEvent } from './events.js';
 import { RecentChecks } from './recent.js';
-import { failureCounts, type ComponentRecord, type Observation } from './record.js';
+import { failureCounts, failureTotal, readAnswer, type ComponentRecord, type Observation } from './record.js';
 import type { ClusterStatus, ComponentState, ComponentStatus, ExpectationStatus, Reads, ServerState, ServerStatus, Snapshot } from './snapshot.js';
 
 export type Records = ReadonlyMap<string, ComponentRecord>;
@@ -28,62 +28,26 @@ export function serverKey(cluster: string, server: string): string {
 }
 
 /**
- * Orders two version texts the way people read them: runs of digits by their number
- * (`8.10` after `8.9`, leading zeros ignored), other runs case-insensitively by code point,
- * then the texts as they are. Negative, zero or positive, as `Array.prototype.sort` wants.
- * Not an `Intl.Collator`: its ICU collation data costs megabytes of resident memory in
- * every process that uses one (bench/RESULTS.md), for the tie-breaks of a few versions per round.
- */
-export function compareVersions(a: string, b: string): number {
-  const x = a.split(DIGIT_RUNS);
-  const y = b.split(DIGIT_RUNS);
-  // split with a capturing group alternates text and digit runs: odd indexes are digits.
-  for (let i = 0; i < Math.min(x.length, y.length); i++) {
-    const p = x[i]!;
-    const q = y[i]!;
-    if (i % 2 === 1) {
-      const m = p.replace(LEADING_ZEROS, '');
-      const n = q.replace(LEADING_ZEROS, '');
-      if (m.length !== n.length) return m.length - n.length;
-      if (m !== n) return m < n ? -1 : 1;
-    } else {
-      const m = p.toLowerCase();
-      const n = q.toLowerCase();
-      if (m !== n) return m < n ? -1 : 1;
-    }
-  }
-  if (x.length !== y.length) return x.length - y.length;
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-const DIGIT_RUNS = /(\d+)/;
-const LEADING_ZEROS = /^0+(?=\d)/;
-
-/**
- * The most common value; ties go to the highest version (numeric-aware), so servers still
- * on the older release are the ones reported out of sync.
+ * The value more than half of `values` hold (a strict majority), else undefined: with two
+ * servers on two versions, or three on three keys, no one is right by count, and none may
+ * be blamed at random (DESIGN.md, "What a reading can be").
  */
 export function majority(values: readonly string[]): string | undefined {
   const counts = new Map<string, number>();
   for (const v of values) count(counts, v);
-  return mostCommon(counts);
+  return strictMajority(counts);
 }
 
 function count(counts: Map<string, number>, v: string): void {
   counts.set(v, (counts.get(v) ?? 0) + 1);
 }
 
-/** `majority` over counts made in the order the values came. */
-function mostCommon(counts: ReadonlyMap<string, number>): string | undefined {
-  let best: string | undefined;
-  let bestCount = 0;
-  for (const [v, n] of counts) {
-    if (n > bestCount || (n === bestCount && best !== undefined && compareVersions(v, best) > 0)) {
-      best = v;
-      bestCount = n;
-    }
-  }
-  return best;
+/** `majority` over counts. */
+function strictMajority(counts: ReadonlyMap<string, number>): string | undefined {
+  let total = 0;
+  for (const n of counts.values()) total += n;
+  for (const [v, n] of counts) if (n * 2 > total) return v;
+  return undefined;
 }
 
 /**
@@ -157,15 +121,30 @@ export class Judgement {
 
 /** The version each component name is held to, and the key most servers hold. */
 export interface References {
+  /** By component name: its expected_version, else the version a strict majority reports. */
   readonly versions: Readonly<Record<string, string>>;
+  /** Component names whose reported versions disagree with no strict majority and no expected_version. */
+  readonly versionsWithoutMajority: readonly string[];
+  /** The key fingerprint a strict majority holds. */
   readonly key: string | undefined;
+  /** True when key fingerprints disagree and none has a strict majority. */
+  readonly keyWithoutMajority: boolean;
   /** Distinct key fingerprints reported in the cluster. */
   readonly keys: number;
 }
 
 /**
- * A component's version is held to its expected_version, else to the version most servers
- * report for that component; keys to the key most servers hold.
+ * True while the record's facts are the latest answer's: its last probe read an answer.
+ * When it read none, they are last known (shown with their age, never counted or compared).
+ */
+export function factsCurrent(r: ComponentRecord | undefined): boolean {
+  return r?.last !== undefined && readAnswer(r.last);
+}
+
+/**
+ * A component's version is held to its expected_version, else to the version a strict
+ * majority of the components of that name report; keys to the key a strict majority holds.
+ * Only current facts count (`factsCurrent`).
  */
 export function references(cluster: ClusterConfig, recs: readonly (readonly (ComponentRecord | undefined)[])[]): References {
   // Counted as they come, so no list of 30,000 versions is made to be counted afterwards.
@@ -176,24 +155,46 @@ export function references(cluster: ClusterConfig, recs: readonly (readonly (Com
     const serverRecs = recs[i]!;
     for (let j = 0; j < components.length; j++) {
       const r = serverRecs[j];
-      if (r === undefined) continue;
-      if (r.version !== undefined) {
+      if (!factsCurrent(r)) continue;
+      if (r!.version !== undefined) {
         const name = components[j]!.name;
         let counts = versions.get(name);
         if (!counts) versions.set(name, (counts = new Map()));
-        count(counts, r.version);
+        count(counts, r!.version);
       }
-      if (r.keyHash !== undefined) count(keys, r.keyHash);
+      if (r!.keyHash !== undefined) count(keys, r!.keyHash);
     }
   }
   const referenceVersions: Record<string, string> = {};
-  for (const [name, counts] of versions) referenceVersions[name] = derivedOf(cluster).expectedVersions.get(name) ?? mostCommon(counts)!;
-  return { versions: referenceVersions, key: mostCommon(keys), keys: keys.size };
+  const withoutMajority: string[] = [];
+  for (const [name, counts] of versions) {
+    const reference = derivedOf(cluster).expectedVersions.get(name) ?? strictMajority(counts);
+    if (reference === undefined) withoutMajority.push(name);
+    else referenceVersions[name] = reference;
+  }
+  const key = strictMajority(keys);
+  return { versions: referenceVersions, versionsWithoutMajority: withoutMajority, key, keyWithoutMajority: key === undefined && keys.size > 0, keys: keys.size };
 }
 
-/** True when `value` equals its reference; null when either is unknown. */
-export function inSync(value: string | undefined, reference: string | undefined): boolean | null {
-  return value === undefined || reference === undefined ? null : value === reference;
+/**
+ * True when `value` equals its reference, false when it differs or when there is no
+ * reference because no value has a strict majority (`noMajority`); null when the value is
+ * unknown, or there is no reference for another cause.
+ */
+function inSync(value: string | undefined, reference: string | undefined, noMajority = false): boolean | null {
+  if (value === undefined) return null;
+  if (reference === undefined) return noMajority ? false : null;
+  return value === reference;
+}
+
+/** Whether the record's current version (`factsCurrent`) is in sync with the cluster's reference for `name`. */
+export function versionInSync(refs: References, name: string, r: ComponentRecord | undefined): boolean | null {
+  return factsCurrent(r) ? inSync(r!.version, refs.versions[name], refs.versionsWithoutMajority.includes(name)) : null;
+}
+
+/** Whether the record's current key fingerprint is in sync with the cluster's reference key. */
+export function keyInSync(refs: References, r: ComponentRecord | undefined): boolean | null {
+  return factsCurrent(r) ? inSync(r!.keyHash, refs.key, refs.keyWithoutMajority) : null;
 }
 
 /** What components are configured to read at all: "not configured" is not "unknown". Frozen: every snapshot shares it. */
@@ -235,7 +236,7 @@ function derivedOf(cluster: ClusterConfig): Derived {
  * A configured cluster judged at one instant: what a snapshot's cluster status and the
  * `/metrics` text are both written from. Per-component facts are read from `records` by
  * whoever writes them out, with the same functions (`heartbeatMsOf`, `heartbeatAgeMs`,
- * `failureReason`, `inSync`, `osOf`), while the judgement is current.
+ * `failureReason`, `versionInSync`, `keyInSync`, `osOf`, `clockOffsetMsOf`), while the judgement is current.
  */
 export interface ClusterJudgement {
   readonly config: ClusterConfig;
@@ -299,6 +300,8 @@ function clusterStatus(judged: ClusterJudgement, nowMs: number, history: History
     automaticFailover: cluster.automaticFailover,
     expectedVersion: cluster.expectedVersion ?? null,
     referenceVersions: refs.versions,
+    versionsWithoutMajority: refs.versionsWithoutMajority,
+    keyWithoutMajority: refs.keyWithoutMajority,
     keyFingerprints: refs.keys,
     reads,
     serversTotal: cluster.servers.length,
@@ -386,6 +389,7 @@ function serverStatus(
   history: History,
 ): ServerStatus {
   const since = history.since(cluster.name, s.name);
+  const clockOffset = clockOffsetMsOf(recs);
   return {
     name: s.name,
     address: s.address,
@@ -397,35 +401,49 @@ function serverStatus(
     state: judged.state,
     reason: judged.reason,
     since: since === undefined ? null : since / 1000,
-    components: s.components.map((c, i) => componentStatus(c, recs[i], nowMs, refs.versions[c.name], refs.key)),
+    clockOffsetSeconds: clockOffset === undefined ? null : clockOffset / 1000,
+    components: s.components.map((c, i) => componentStatus(c, recs[i], nowMs, refs)),
   };
 }
 
 /**
- * A component's state at `nowMs`: pending until probed, down when the last probe failed,
- * stale when its heartbeat (the reported one when valid, else the last successful probe)
- * is older than its stale timeout, else up.
+ * A component's state at `nowMs`: pending until probed; unknown when the last probe was
+ * refused for the exporter's credentials (`unknownReasons`: the server is up, the
+ * component unjudged); down when it failed otherwise; stale when its heartbeat has not
+ * moved for longer than its stale timeout (`heartbeatAgeMs`); else up.
  */
 export function componentState(c: ComponentConfig, r: ComponentRecord | undefined, nowMs: number): ComponentState {
   const last = r?.last;
   if (!last) return 'pending';
-  if (!last.success) return 'down';
+  if (!last.success) return unknownReasons.has(last.reason ?? 'error') ? 'unknown' : 'down';
   const ageMs = heartbeatAgeMs(r, nowMs);
   return ageMs === undefined || ageMs > c.staleTimeoutMs ? 'stale' : 'up';
 }
 
 /**
- * A component's heartbeat, ms since the epoch: the reported one when the latest answer held
- * a valid one, else the last successful probe; undefined when neither is known.
+ * A component's heartbeat as reported, ms since the epoch (on the node's clock): the
+ * reported one when the latest answer held a valid one, else the last successful probe;
+ * undefined when neither is known. A fact to show; staleness is judged by `heartbeatAgeMs`.
  */
 export function heartbeatMsOf(r: ComponentRecord | undefined): number | undefined {
   return r?.heartbeatMs ?? r?.lastSuccessMs;
 }
 
-/** How old the heartbeat (`heartbeatMsOf`) is at `nowMs`, in ms, never negative; undefined when there is none. */
+/**
+ * When the heartbeat last moved, on the exporter's clock (ms since the epoch): the instant
+ * a reported heartbeat was seen to move (`observe()`), else the last successful probe.
+ */
+function heartbeatMovedMs(r: ComponentRecord | undefined): number | undefined {
+  return r?.heartbeatMs !== undefined ? r.heartbeatMovedMs : r?.lastSuccessMs;
+}
+
+/**
+ * How long the heartbeat has not moved at `nowMs`, on the exporter's clock, in ms, never
+ * negative; undefined when there is none. A node clock ahead cannot make it young.
+ */
 export function heartbeatAgeMs(r: ComponentRecord | undefined, nowMs: number): number | undefined {
-  const heartbeatMs = heartbeatMsOf(r);
-  return heartbeatMs === undefined ? undefined : Math.max(0, nowMs - heartbeatMs);
+  const movedMs = heartbeatMovedMs(r);
+  return movedMs === undefined ? undefined : Math.max(0, nowMs - movedMs);
 }
 
 /** Why the last probe failed (`error` when it gave no reason); null when it succeeded or none ran. */
@@ -436,49 +454,61 @@ export function failureReason(last: Observation | undefined): ProbeReason | null
 /** The first instant (whole ms) at which an up component turns stale without a new probe; Infinity if none. */
 export function staleAt(c: ComponentConfig, r: ComponentRecord | undefined): number {
   if (!r?.last?.success) return Infinity;
-  const heartbeatMs = heartbeatMsOf(r);
-  return heartbeatMs === undefined ? Infinity : Math.floor(heartbeatMs + c.staleTimeoutMs) + 1;
+  const movedMs = heartbeatMovedMs(r);
+  return movedMs === undefined ? Infinity : Math.floor(movedMs + c.staleTimeoutMs) + 1;
+}
+
+/**
+ * A server's clock offset (node minus exporter) in ms as its components' moving heartbeats
+ * show it (`ComponentRecord.clockOffsetMs`, each a bound the offset certainly reaches): the
+ * largest in size; undefined when no heartbeat has moved.
+ */
+export function clockOffsetMsOf(recs: readonly (ComponentRecord | undefined)[]): number | undefined {
+  let offset: number | undefined;
+  for (const r of recs) {
+    const o = r?.clockOffsetMs;
+    if (o !== undefined && (offset === undefined || Math.abs(o) > Math.abs(offset))) offset = o;
+  }
+  return offset;
 }
 
 /** Shared by every component without failures, values, facts or problems. */
 const NONE: Readonly<Record<string, never>> = Object.freeze({});
 const NO_PROBLEMS: readonly string[] = Object.freeze([]);
 
-function componentStatus(
-  c: ComponentConfig,
-  r: ComponentRecord | undefined,
-  nowMs: number,
-  referenceVersion: string | undefined,
-  referenceKey: string | undefined,
-): ComponentStatus {
+function componentStatus(c: ComponentConfig, r: ComponentRecord | undefined, nowMs: number, refs: References): ComponentStatus {
   const last = r?.last;
   const heartbeatMs = heartbeatMsOf(r);
   const ageMs = heartbeatAgeMs(r, nowMs);
   const stale = ageMs === undefined || ageMs > c.staleTimeoutMs;
-  const up = last ? last.success : null;
   const state = componentState(c, r, nowMs);
+  const current = factsCurrent(r);
+  const lastKnown = !current && r?.answeredMs !== undefined;
   return {
     name: c.name,
     required: c.required,
     state,
-    up,
+    // Unknown is neither up nor down.
+    up: last && state !== 'unknown' ? last.success : null,
     reason: failureReason(last),
     detail: last?.success === false ? (last.detail ?? null) : null,
     status: last?.status ?? null,
     version: r?.version ?? null,
-    // The version was not in the latest answer (the component is down, or stopped reporting it).
-    versionLastKnown: r?.version !== undefined && last?.version === undefined,
-    versionInSync: inSync(r?.version, referenceVersion),
-    keyInSync: inSync(r?.keyHash, referenceKey),
+    versionLastKnown: lastKnown && r?.version !== undefined,
+    versionInSync: versionInSync(refs, c.name, r),
+    keyInSync: keyInSync(refs, r),
+    factsLastKnownAt: lastKnown ? r!.answeredMs! / 1000 : null,
     lastHeartbeat: heartbeatMs === undefined ? null : heartbeatMs / 1000,
     heartbeatProblem: r?.heartbeatProblem ?? null,
     heartbeatAgeSeconds: ageMs === undefined ? null : ageMs / 1000,
     staleTimeoutSeconds: c.staleTimeoutMs / 1000,
-    stale: up !== null && stale,
+    stale: last !== undefined && stale,
+    clockOffsetSeconds: r?.clockOffsetMs === undefined ? null : r.clockOffsetMs / 1000,
     lastProbe: last ? last.finishedMs / 1000 : null,
     probeDurationSeconds: last ? last.durationMs / 1000 : null,
     // The record's counts change in place: copied, unless there are none (most components).
     failures: failureCounts(r) ?? NONE,
+    failuresTotal: r ? failureTotal(r) : 0,
     // An answer's values and facts are never changed once read: shared, not copied.
     values: last?.values ?? NONE,
     facts: r?.facts ?? NONE,
@@ -514,7 +544,8 @@ export function judgeServer(
     const reason = failureReason(last);
     if (first === null) first = `${c.name}: ${reason ?? 'down'}`;
     if (last.success || answeredReasons.has(last.reason ?? 'error')) answered = true;
-    if (!c.required || failing !== null) continue;
+    // Credentials refused: the component is unjudged, which never takes its server offline.
+    if (!c.required || failing !== null || unknownReasons.has(reason ?? 'error')) continue;
     if (!last.success) {
       failing = `${c.name}: ${reason}`;
       continue;

@@ -8,6 +8,7 @@ export type EventKind =
   | 'server_online'
   | 'component_down'
   | 'component_stale'
+  | 'component_unknown'
   | 'component_up'
   | 'version_drift'
   | 'version_in_sync'
@@ -93,25 +94,36 @@ export const events = {
   serverOnline: (time: number, cluster: string, server: string, offlineSeconds: number | null): ClusterEvent =>
     event(time, 'server_online', 'info', { cluster, server }, { from: 'offline', to: 'online' }, `${server} back online${offlineSeconds === null ? '' : ` after ${formatDuration(offlineSeconds)} offline`}`),
 
-  component: (time: number, cluster: string, server: string, component: string, from: string, to: 'up' | 'down' | 'stale', reason: string | null): ClusterEvent => {
-    const kind = to === 'up' ? 'component_up' : to === 'down' ? 'component_down' : 'component_stale';
-    return event(time, kind, 'info', { cluster, server, component }, { from, to, reason }, `${server} ${component} ${to}${reason ? `: ${reason}` : ''}`);
+  component: (time: number, cluster: string, server: string, component: string, from: string, to: 'up' | 'down' | 'stale' | 'unknown', reason: string | null): ClusterEvent => {
+    const kind = to === 'up' ? 'component_up' : to === 'down' ? 'component_down' : to === 'stale' ? 'component_stale' : 'component_unknown';
+    // Unknown: the server refused the exporter's credentials, which whoever runs the monitoring must fix.
+    const what = to === 'unknown' ? 'unknown, cannot authenticate' : to;
+    return event(time, kind, to === 'unknown' ? 'warning' : 'info', { cluster, server, component }, { from, to, reason }, `${server} ${component} ${what}${reason ? `: ${reason}` : ''}`);
   },
 
-  versionDrift: (time: number, cluster: string, server: string, component: string, version: string, reference: string): ClusterEvent =>
-    event(time, 'version_drift', 'warning', { cluster, server, component }, { from: reference, to: version }, `${server} ${component} version ${version} out of sync (cluster: ${reference})`),
+  /** `reference` null: the versions disagree with no strict majority. */
+  versionDrift: (time: number, cluster: string, server: string, component: string, version: string, reference: string | null): ClusterEvent =>
+    event(time, 'version_drift', 'warning', { cluster, server, component }, { from: reference, to: version, reason: reference === null ? 'no majority' : null }, `${server} ${component} version ${version} out of sync (cluster: ${reference ?? 'no majority'})`),
 
   versionInSync: (time: number, cluster: string, server: string, component: string, version: string): ClusterEvent =>
     event(time, 'version_in_sync', 'info', { cluster, server, component }, { to: version }, `${server} ${component} version ${version} back in sync`),
 
-  keyDrift: (time: number, cluster: string, server: string, component: string): ClusterEvent =>
-    event(time, 'key_drift', 'warning', { cluster, server, component }, {}, `${server} ${component} encryption key out of sync with the cluster`),
+  keyDrift: (time: number, cluster: string, server: string, component: string, noMajority: boolean): ClusterEvent =>
+    event(time, 'key_drift', 'warning', { cluster, server, component }, { reason: noMajority ? 'no majority' : null }, `${server} ${component} encryption key out of sync with the cluster${noMajority ? ' (no majority)' : ''}`),
 
   keyInSync: (time: number, cluster: string, server: string, component: string): ClusterEvent =>
     event(time, 'key_in_sync', 'info', { cluster, server, component }, {}, `${server} ${component} encryption key back in sync`),
 
-  factChanged: (time: number, cluster: string, server: string, component: string, fact: string, from: string, to: string): ClusterEvent =>
-    event(time, 'fact_changed', 'info', { cluster, server, component }, { subject: fact, from, to }, `${server} ${component} ${fact}: ${from} → ${to}`),
+  /** `lastKnownSeconds`: `from` is a last-known value of that age (the component had stopped answering), not the value of a moment ago. */
+  factChanged: (time: number, cluster: string, server: string, component: string, fact: string, from: string, to: string, lastKnownSeconds: number | null = null): ClusterEvent =>
+    event(
+      time,
+      'fact_changed',
+      'info',
+      { cluster, server, component },
+      { subject: fact, from, to },
+      `${server} ${component} ${fact}: ${from}${lastKnownSeconds === null ? '' : ` (last known ${formatDuration(lastKnownSeconds)} ago)`} → ${to}`,
+    ),
 
   expectation: (time: number, cluster: string, name: string, met: boolean, summary: string): ClusterEvent =>
     event(time, met ? 'expectation_met' : 'expectation_not_met', met ? 'info' : 'warning', { cluster }, { subject: name, to: met ? 'met' : 'not met', reason: summary }, `${name} ${met ? 'met' : 'not met'}: ${summary}`),

@@ -1,17 +1,17 @@
-import { probeReasons, type ProbeReason } from '../reasons.js';
+import { probeReasons, unknownReasons, type ProbeReason } from '../reasons.js';
 import type { ComponentRecord } from './record.js';
 
 /** Probe results kept per component for the status page's strip of recent checks. */
 export const RECENT_CHECKS = 20;
 
-/** What one probe found: the component up, up with a stale heartbeat, or down. */
-export type CheckResult = 'up' | 'stale' | 'down';
+/** What one probe found: the component up, up with a stale heartbeat, down, or unknown (credentials refused). */
+export type CheckResult = 'up' | 'stale' | 'down' | 'unknown';
 
 /** One entry of the strip, as the JSON API shows it. Times are seconds since the epoch. */
 export interface RecentCheck {
   readonly at: number;
   readonly result: CheckResult;
-  /** The probe's failure reason when `result` is `down`. */
+  /** The probe's failure reason when `result` is `down` or `unknown`. */
   readonly reason?: ProbeReason;
 }
 
@@ -33,7 +33,9 @@ function decode(packed: number): RecentCheck {
   const at = (packed - code) / CODES / 1000;
   if (code === UP) return { at, result: 'up' };
   if (code === STALE) return { at, result: 'stale' };
-  return { at, result: 'down', reason: probeReasons[code - DOWN] ?? 'error' };
+  const reason = probeReasons[code - DOWN] ?? 'error';
+  // Unknown is told by its reason: the reason is packed anyway.
+  return { at, result: unknownReasons.has(reason) ? 'unknown' : 'down', reason };
 }
 
 /**

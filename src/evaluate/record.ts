@@ -11,13 +11,31 @@ export interface Observation extends ProbeResult {
 export interface ComponentRecord {
   last?: Observation;
   lastSuccessMs?: number;
-  /** Facts from the latest probe that reported each one. */
+  /**
+   * When the latest answer that was read (see `readAnswer`) finished, ms since the epoch: the
+   * facts below are that answer's. When the last probe read none (refused, timed out,
+   * credentials refused), they are last known as of this instant, never current.
+   */
+  answeredMs?: number;
+  /** Facts of the latest answer read; undefined when it did not hold them (unknown, never an older value). */
   version?: string;
   keyHash?: string;
   /** The heartbeat of the latest answer, when it held a valid one (see observe()). */
   heartbeatMs?: number;
   /** Why the latest answer held no valid heartbeat; cleared by a valid one. */
   heartbeatProblem?: string;
+  /**
+   * When the reported heartbeat was last seen to move, on the exporter's clock (ms since the
+   * epoch; see observe()): staleness is judged from it, so a node clock running ahead cannot
+   * hide a heartbeat that stopped.
+   */
+  heartbeatMovedMs?: number;
+  /**
+   * The node's clock offset (node minus exporter, ms) as the last answer's node time
+   * (`Reading.clock`) or, without one, the last moving heartbeat showed it: the smallest
+   * offset consistent with it (see observe()); undefined until either was seen.
+   */
+  clockOffsetMs?: number;
   os?: string;
   /** Text facts of the latest answer that was read. */
   facts?: Readonly<Record<string, string>>;
@@ -49,6 +67,7 @@ export function observation(result: ProbeResult, finishedMs: number, durationMs:
     heartbeatMs: result.heartbeatMs,
     heartbeatProblem: result.heartbeatProblem,
     os: result.os,
+    nodeTimeMs: result.nodeTimeMs,
     values: result.values,
     facts: result.facts,
     problems: result.problems,
@@ -67,10 +86,13 @@ export function newRecord(): ComponentRecord {
   return {
     last: undefined,
     lastSuccessMs: undefined,
+    answeredMs: undefined,
     version: undefined,
     keyHash: undefined,
     heartbeatMs: undefined,
     heartbeatProblem: undefined,
+    heartbeatMovedMs: undefined,
+    clockOffsetMs: undefined,
     os: undefined,
     facts: undefined,
     failures: NO_FAILURES,
@@ -90,12 +112,43 @@ export function failureCounts(r: ComponentRecord | undefined): Readonly<Partial<
 }
 
 /**
- * Folds one observation into a record. The heartbeat follows the latest answer that was
- * read: a valid one replaces the kept value, an invalid or missing one drops it, so
- * judgement falls back to the last successful probe and `heartbeatProblem` says why. Keeping
- * the old value instead would turn a server that zeroes its heartbeat (but still answers)
- * Offline once that value ages past the stale timeout. A probe that got no answer to
- * read (refused, timeout) leaves both alone: the heartbeat then ages as it should.
+ * True when the probe read an answer: a success, or an answer that failed a status check
+ * (`read()` gives such a result its values, if only an empty set, and no failure without an
+ * answer any).
+ */
+export function readAnswer(obs: ProbeResult): boolean {
+  return obs.success || obs.values !== undefined;
+}
+
+/** Failed probes of a record, whatever the reason. */
+export function failureTotal(r: ComponentRecord): number {
+  let n = 0;
+  for (const reason in r.failures) n += r.failures[reason as ProbeReason]!;
+  return n;
+}
+
+/**
+ * Folds one observation into a record. An answer that was read replaces every fact with
+ * what it holds: a fact it no longer holds is unknown (its `problems` say why), never the
+ * older value. A probe that read no answer (refused, timeout, credentials refused) leaves
+ * the facts as they were, last known as of `answeredMs`, and the heartbeat ages as it
+ * should.
+ *
+ * The heartbeat is judged by when it moved, on the exporter's clock: between the previous
+ * answer read and this one. A new value is placed at its own time clamped into that span
+ * (a node clock ahead or behind moves it to an end; at most one interval off), the first
+ * value at its own time but never in the future. An unchanged value keeps its instant,
+ * however far ahead the node's clock says it is. An answer without a valid heartbeat drops
+ * it, so judgement falls back to the last successful probe and `heartbeatProblem` says why:
+ * keeping the old value would turn a server that zeroes its heartbeat (but still answers)
+ * Offline once it aged past the stale timeout.
+ *
+ * The clock offset a moving heartbeat shows is bounded: written at some instant in that
+ * span, the node's clock was at least `heartbeat - now` ahead, or at least
+ * `previous answer - heartbeat` behind. The smaller bound that is not zero is kept (0 when
+ * the heartbeat fits the span), so an offset reported is one the node certainly has. The
+ * node's time read from an answer (`Reading.clock`) bounds it closer, by the request's
+ * own span, and takes precedence.
  */
 export function observe(record: ComponentRecord, obs: Observation): void {
   record.last = obs;
@@ -104,12 +157,32 @@ export function observe(record: ComponentRecord, obs: Observation): void {
     if (record.failures === NO_FAILURES) record.failures = {};
     record.failures[obs.reason] = (record.failures[obs.reason] ?? 0) + 1;
   }
-  if (obs.version !== undefined) record.version = obs.version;
-  if (obs.keyHash !== undefined) record.keyHash = obs.keyHash;
-  if (obs.heartbeatMs !== undefined || obs.heartbeatProblem !== undefined) {
-    record.heartbeatMs = obs.heartbeatMs;
-    record.heartbeatProblem = obs.heartbeatProblem;
+  if (!readAnswer(obs)) return;
+  const previousAnswerMs = record.answeredMs;
+  record.answeredMs = obs.finishedMs;
+  record.version = obs.version;
+  record.keyHash = obs.keyHash;
+  record.os = obs.os;
+  record.facts = obs.facts;
+  const beat = obs.heartbeatMs;
+  if (beat === undefined) {
+    record.heartbeatMovedMs = undefined;
+    record.clockOffsetMs = undefined;
+  } else if (record.heartbeatMs === undefined || previousAnswerMs === undefined) {
+    record.heartbeatMovedMs = Math.min(obs.finishedMs, beat);
+    if (beat > obs.finishedMs) record.clockOffsetMs = beat - obs.finishedMs;
+  } else if (beat !== record.heartbeatMs) {
+    record.heartbeatMovedMs = Math.max(previousAnswerMs, Math.min(obs.finishedMs, beat));
+    record.clockOffsetMs = beat > obs.finishedMs ? beat - obs.finishedMs : beat < previousAnswerMs ? beat - previousAnswerMs : 0;
   }
-  if (obs.os !== undefined) record.os = obs.os;
-  if (obs.facts !== undefined) record.facts = obs.facts;
+  record.heartbeatMs = beat;
+  record.heartbeatProblem = obs.heartbeatProblem;
+  const nodeMs = obs.nodeTimeMs;
+  if (nodeMs !== undefined) {
+    // The node read its clock while the request was out: within it (and a millisecond, the
+    // clocks' resolution, either side) the offset is 0.
+    const startedMs = obs.finishedMs - obs.durationMs - 1;
+    const finishedMs = obs.finishedMs + 1;
+    record.clockOffsetMs = nodeMs > finishedMs ? nodeMs - finishedMs : nodeMs < startedMs ? nodeMs - startedMs : 0;
+  }
 }

@@ -30,8 +30,15 @@ export interface ClusterStatus {
   readonly loadBalancing: boolean;
   readonly automaticFailover: boolean;
   readonly expectedVersion: string | null;
-  /** The version each component name is held to: expected_version, else the majority. */
+  /** The version each component name is held to: expected_version, else a strict majority's. */
   readonly referenceVersions: Readonly<Record<string, string>>;
+  /**
+   * Component names whose versions disagree with no strict majority (and no
+   * expected_version): every server reporting one is out of sync, "no majority".
+   */
+  readonly versionsWithoutMajority: readonly string[];
+  /** Key fingerprints disagree and none has a strict majority: every server is out of sync. */
+  readonly keyWithoutMajority: boolean;
   readonly keyFingerprints: number;
   readonly reads: Reads;
   readonly serversTotal: number;
@@ -82,25 +89,43 @@ export interface ServerStatus {
    * seconds since the epoch; null when the snapshot was not taken by a monitor.
    */
   readonly since: number | null;
+  /**
+   * The node's clock minus the exporter's, in seconds, as its moving heartbeats show it: an
+   * offset the clock certainly has (0 when they fit the exporter's clock); null when no
+   * heartbeat has moved.
+   */
+  readonly clockOffsetSeconds: number | null;
   readonly components: readonly ComponentStatus[];
 }
 
-export type ComponentState = 'up' | 'down' | 'stale' | 'pending';
+/**
+ * `unknown`: the server refused the exporter's credentials (reason `unauthorized`): the
+ * server answered, the component is not judged, and it never takes its server offline.
+ */
+export type ComponentState = 'up' | 'down' | 'stale' | 'unknown' | 'pending';
 
 export interface ComponentStatus {
   readonly name: string;
   readonly required: boolean;
   readonly state: ComponentState;
+  /** Whether the last probe succeeded; null before the first probe and while `unknown`. */
   readonly up: boolean | null;
   readonly reason: ProbeReason | null;
   readonly detail: string | null;
   readonly status: string | null;
   readonly version: string | null;
-  /** The version was not in the latest answer: it is the last one the component reported. */
+  /** The version is last known: the last probe read no answer (see `factsLastKnownAt`). */
   readonly versionLastKnown: boolean;
+  /** Null while the version is unknown or last known: only current facts are compared. */
   readonly versionInSync: boolean | null;
   readonly keyInSync: boolean | null;
-  /** The reported heartbeat when valid, else the last successful probe. */
+  /**
+   * When the last probe read no answer (down, unknown), the version, key, OS and facts
+   * shown are those of the last answer read, at this instant (seconds since the epoch):
+   * last known, never counted or compared as current. Null while they are current.
+   */
+  readonly factsLastKnownAt: number | null;
+  /** The reported heartbeat when valid (on the node's clock), else the last successful probe. */
   readonly lastHeartbeat: number | null;
   /**
    * Why the reported heartbeat is not used (the last successful probe stands in), e.g.
@@ -108,17 +133,22 @@ export interface ComponentStatus {
    * Holds server text, clipped.
    */
   readonly heartbeatProblem: string | null;
+  /** How long the heartbeat has not moved, on the exporter's clock: what staleness is judged by. */
   readonly heartbeatAgeSeconds: number | null;
   readonly staleTimeoutSeconds: number;
   readonly stale: boolean;
+  /** The clock offset this component's moving heartbeat shows (see ServerStatus.clockOffsetSeconds). */
+  readonly clockOffsetSeconds: number | null;
   readonly lastProbe: number | null;
   readonly probeDurationSeconds: number | null;
   readonly failures: Readonly<Partial<Record<ProbeReason, number>>>;
+  /** Failed probes since the exporter started, whatever the reason. */
+  readonly failuresTotal: number;
   /** Numbers the last answer held, by configured value name. */
   readonly values: Readonly<Record<string, number>>;
   /** Text facts of the latest answer read (role, leader), by configured fact name. */
   readonly facts: Readonly<Record<string, string>>;
-  /** Configured values and facts the last answer did not hold, e.g. `value sessions: missing`. */
+  /** Configured facts the last answer read did not hold, e.g. `value sessions: missing`, `key: agent error not_found`. */
   readonly problems: readonly string[];
   /** The last probe results, oldest first (up, stale, or down with the reason). */
   readonly recent: RecentChecks;

@@ -22,14 +22,24 @@ function spec(name: string, type: MetricType, help: string, labels: readonly str
 
 /** Metrics rendered from the cluster snapshot on every scrape. */
 export const clusterMetrics = {
-  componentUp: spec('component_up', 'gauge', '1 if the last probe of the component succeeded, 0 if it failed.', COMPONENT),
+  componentUp: spec(
+    'component_up',
+    'gauge',
+    '1 if the last probe of the component succeeded, 0 if it failed; absent before the first probe and while the component is unknown (its server refused the exporter\'s credentials: failure reason unauthorized).',
+    COMPONENT,
+  ),
   lastHeartbeat: spec(
     'component_last_heartbeat_timestamp_seconds',
     'gauge',
     'Time of the last heartbeat: the one the component reports, else its last successful probe.',
     COMPONENT,
   ),
-  heartbeatAge: spec('component_heartbeat_age_seconds', 'gauge', 'Age of the last heartbeat at scrape time.', COMPONENT),
+  heartbeatAge: spec(
+    'component_heartbeat_age_seconds',
+    'gauge',
+    "How long the heartbeat has not moved at scrape time, on the exporter's clock (a node clock ahead cannot make it young).",
+    COMPONENT,
+  ),
   staleTimeout: spec(
     'component_stale_timeout_seconds',
     'gauge',
@@ -48,10 +58,16 @@ export const clusterMetrics = {
     '1 if the component reports the cluster reference key fingerprint, else 0; absent while no key is known.',
     COMPONENT,
   ),
-  componentInfo: spec('component_info', 'gauge', 'Software version the component reports.', [...COMPONENT, 'version']),
+  componentInfo: spec('component_info', 'gauge', 'Software version the component reports; absent while the latest answer read holds none, and while the component has stopped answering (its version is then last known).', [...COMPONENT, 'version']),
   probeDuration: spec('component_probe_duration_seconds', 'gauge', 'Duration of the last probe.', COMPONENT),
   lastProbe: spec('component_last_probe_timestamp_seconds', 'gauge', 'When the last probe finished.', COMPONENT),
-  probeFailures: spec('component_probe_failures_total', 'counter', 'Failed probes by reason.', [...COMPONENT, 'reason']),
+  probesFailed: spec(
+    'component_probes_failed_total',
+    'counter',
+    'Failed probes, whatever the reason; present at 0 from the first probe, so that increase() counts the first failure.',
+    COMPONENT,
+  ),
+  probeFailures: spec('component_probe_failures_total', 'counter', 'Failed probes by reason; a reason appears at its first failure.', [...COMPONENT, 'reason']),
   probeFailureReason: spec(
     'component_probe_failure_reason',
     'gauge',
@@ -68,6 +84,12 @@ export const clusterMetrics = {
     'server_offline_since_timestamp_seconds',
     'gauge',
     'When the server went Offline, while it is Offline: the round in which the exporter first judged it so (not when an alert fired); absent while it is Online or not judged yet.',
+    SERVER,
+  ),
+  serverClockOffset: spec(
+    'server_clock_offset_seconds',
+    'gauge',
+    "The server's clock minus the exporter's, as its moving heartbeats show it: an offset the clock certainly has (0 when they fit the exporter's clock); absent until a heartbeat has moved.",
     SERVER,
   ),
   serverInfo: spec('server_info', 'gauge', 'Configured and reported facts about a server.', [

@@ -1,8 +1,8 @@
 import type { Registry } from 'prom-client';
 import type { ClusterConfig, Config } from '../config/types.js';
-import { failureReason, heartbeatAgeMs, heartbeatMsOf, inSync, osOf, type ClusterJudgement, type Judgement } from '../evaluate/evaluate.js';
-import { failureCounts, type Observation } from '../evaluate/record.js';
-import type { ProbeReason } from '../reasons.js';
+import { clockOffsetMsOf, factsCurrent, failureReason, heartbeatAgeMs, heartbeatMsOf, keyInSync as keyInSyncOf, osOf, versionInSync as versionInSyncOf, type ClusterJudgement, type Judgement } from '../evaluate/evaluate.js';
+import { failureCounts, failureTotal, type Observation } from '../evaluate/record.js';
+import { unknownReasons, type ProbeReason } from '../reasons.js';
 import type { ExpectationStatus } from '../evaluate/snapshot.js';
 import { clusterMetrics as m, type MetricSpec } from './catalogue.js';
 import { TextBuffer } from './text-buffer.js';
@@ -193,9 +193,11 @@ interface Components {
   readonly labels: readonly Uint8Array[];
   /** One column per plain family, in the order of `PLAIN`. */
   readonly columns: readonly Float64Array[];
+  /** Failed probes, whatever the reason: NaN before the first probe. */
+  readonly failed: Float64Array;
   /** The last observation, when there was one. */
   readonly lasts: readonly (Observation | undefined)[];
-  /** The version the component last reported. */
+  /** The version of the latest answer, while it is current (`factsCurrent`). */
   readonly versions: readonly (string | undefined)[];
   /** Facts of the latest answer read. */
   readonly facts: readonly (Readonly<Record<string, string>> | undefined)[];
@@ -203,6 +205,8 @@ interface Components {
   readonly failures: readonly (Readonly<Partial<Record<ProbeReason, number>>> | undefined)[];
   /** Per cluster, per server: the reported operating system (`osOf`). */
   readonly os: readonly (readonly (string | null)[])[];
+  /** Per cluster, per server: the clock offset in ms (`clockOffsetMsOf`). */
+  readonly clockOffsets: readonly (readonly (number | undefined)[])[];
 }
 
 /**
@@ -223,6 +227,7 @@ function flatten(clusters: readonly { readonly c: ClusterJudgement; readonly lab
   const versions: (string | undefined)[] = new Array(n);
   const facts: (Readonly<Record<string, string>> | undefined)[] = new Array(n);
   const failures: (Readonly<Partial<Record<ProbeReason, number>>> | undefined)[] = new Array(n);
+  const failed = new Float64Array(n).fill(NaN);
   const columns = PLAIN.map(() => new Float64Array(n).fill(NaN));
   const [up, heartbeat, age, staleTimeout, versionInSync, keyInSync, duration, lastProbe] = columns as [Float64Array, Float64Array, Float64Array, Float64Array, Float64Array, Float64Array, Float64Array, Float64Array];
   let k = 0;
@@ -242,23 +247,27 @@ function flatten(clusters: readonly { readonly c: ClusterJudgement; readonly lab
         const last = r.last;
         if (!last) continue;
         lasts[k] = last;
-        versions[k] = r.version;
+        failed[k] = failureTotal(r);
+        // Last-known facts are not exported: a series says what the component says now.
+        if (factsCurrent(r)) versions[k] = r.version;
         facts[k] = r.facts;
-        up[k] = last.success ? 1 : 0;
+        // Unknown (credentials refused) is neither up nor down: no series, and the failure reason says why.
+        if (last.success || !unknownReasons.has(last.reason ?? 'error')) up[k] = last.success ? 1 : 0;
         const heartbeatMs = heartbeatMsOf(r);
         if (heartbeatMs !== undefined) {
           heartbeat[k] = heartbeatMs / 1000;
           age[k] = heartbeatAgeMs(r, nowMs)! / 1000;
         }
-        versionInSync[k] = flag(inSync(r.version, c.refs.versions[config.name]));
-        keyInSync[k] = flag(inSync(r.keyHash, c.refs.key));
+        versionInSync[k] = flag(versionInSyncOf(c.refs, config.name, r));
+        keyInSync[k] = flag(keyInSyncOf(c.refs, r));
         duration[k] = last.durationMs / 1000;
         lastProbe[k] = last.finishedMs / 1000;
       }
     }
   }
   const os = clusters.map(({ c }) => c.records.map(osOf));
-  return { n, labels, columns, lasts, versions, facts, failures, os };
+  const clockOffsets = clusters.map(({ c }) => c.records.map(clockOffsetMsOf));
+  return { n, labels, columns, failed, lasts, versions, facts, failures, os, clockOffsets };
 }
 
 /**
@@ -305,7 +314,7 @@ function* run(w: FamilyWriter, steps: readonly Step[]): Generator<void, void, vo
  */
 function writeClusters(judgement: Judgement, w: FamilyWriter): Generator<void, void, void> {
   const clusters = judgement.clusters().map((c) => ({ c, labels: labelsOf(c.config) }));
-  const { n, labels: labelSets, columns, lasts, versions, facts, failures, os } = flatten(clusters, judgement.nowMs);
+  const { n, labels: labelSets, columns, failed, lasts, versions, facts, failures, os, clockOffsets } = flatten(clusters, judgement.nowMs);
   const family = (spec: MetricSpec) => () => w.family(spec);
   /** A family's head alone, for a family whose series come in the steps after it. */
   const heading = (spec: MetricSpec): Step => ({ head: family(spec), count: 0, write: () => undefined });
@@ -352,6 +361,10 @@ function writeClusters(judgement: Judgement, w: FamilyWriter): Generator<void, v
     const since = judgement.since(clusters[k]!.c.config.name, clusters[k]!.c.config.servers[i]!.name);
     if (since !== undefined) w.series(clusters[k]!.labels.servers[i]!, since / 1000);
   });
+  perServer(m.serverClockOffset, (k, i) => {
+    const offset = clockOffsets[k]![i];
+    if (offset !== undefined) w.series(clusters[k]!.labels.servers[i]!, offset / 1000);
+  });
   perServer(m.serverInfo, (k, i) => {
     w.open(clusters[k]!.labels.serverInfo[i]!);
     w.out.labelValue(os[k]![i] ?? '');
@@ -376,6 +389,15 @@ function writeClusters(judgement: Judgement, w: FamilyWriter): Generator<void, v
   perCluster(m.keyFingerprints, () => '', (c) => c.refs.keys);
 
   // Families with any number of series per component.
+  // Present at 0 from the first probe, so `increase()` sees the first failure.
+  steps.push({
+    head: family(m.probesFailed),
+    count: n,
+    write: (j) => {
+      const v = failed[j]!;
+      if (v === v) w.series(labelSets[j]!, v);
+    },
+  });
   steps.push({
     head: family(m.probeFailures),
     count: n,

@@ -40,6 +40,7 @@ const LOGGED: Partial<Record<EventKind, string>> = {
   server_online: 'server back online',
   component_down: 'component down',
   component_stale: 'component stale',
+  component_unknown: 'component unknown: cannot authenticate',
   component_up: 'component up',
   version_drift: 'version out of sync',
   version_in_sync: 'version back in sync',

@@ -1,12 +1,14 @@
 import type { ClusterConfig, Config, ServerConfig } from '../config/types.js';
 import {
   componentState,
-  inSync,
+  factsCurrent,
   judgeExpectations,
   judgeServer,
   references,
   serverKey,
   staleAt,
+  keyInSync,
+  versionInSync,
   type Records,
   type References,
 } from '../evaluate/evaluate.js';
@@ -15,15 +17,15 @@ import { pushRecent } from '../evaluate/recent.js';
 import { observe, type ComponentRecord, type Observation } from '../evaluate/record.js';
 import type { ComponentState, ServerState } from '../evaluate/snapshot.js';
 
-// A component's judgement between rounds, packed in one small integer: its state, and
+// A component's judgement between rounds, packed in one small integer: its state (3 bits), and
 // whether its version and key are in sync (0 unknown, 1 in sync, 2 out of sync).
-const STATES: readonly ComponentState[] = ['pending', 'up', 'stale', 'down'];
+const STATES: readonly ComponentState[] = ['pending', 'up', 'stale', 'down', 'unknown'];
 const SYNC: readonly (boolean | null)[] = [null, true, false];
 const pack = (state: ComponentState, version: boolean | null, key: boolean | null): number =>
-  STATES.indexOf(state) | (SYNC.indexOf(version) << 2) | (SYNC.indexOf(key) << 4);
-const stateOf = (p: number): ComponentState => STATES[p & 3]!;
-const versionOf = (p: number): boolean | null => SYNC[(p >> 2) & 3]!;
-const keyOf = (p: number): boolean | null => SYNC[(p >> 4) & 3]!;
+  STATES.indexOf(state) | (SYNC.indexOf(version) << 3) | (SYNC.indexOf(key) << 5);
+const stateOf = (p: number): ComponentState => STATES[p & 7]!;
+const versionOf = (p: number): boolean | null => SYNC[(p >> 3) & 3]!;
+const keyOf = (p: number): boolean | null => SYNC[(p >> 5) & 3]!;
 
 /** What is remembered of a server from one round to the next; carried across reloads. */
 interface ServerMemory {
@@ -64,6 +66,8 @@ interface Before {
   readonly index: number;
   readonly facts: Readonly<Record<string, string>> | undefined;
   readonly success: boolean | undefined;
+  /** When `facts` were last known rather than current (ms since the epoch); undefined when current. */
+  readonly lastKnownMs: number | undefined;
 }
 
 /**
@@ -135,13 +139,15 @@ export class Transitions {
     const r = check.recs[index];
     const c = check.server.components[index];
     if (!r || !c) return;
-    if (!this.before.has(r)) this.before.set(r, { check, index, facts: r.facts, success: r.last?.success });
+    if (!this.before.has(r)) this.before.set(r, { check, index, facts: r.facts, success: r.last?.success, lastKnownMs: factsCurrent(r) ? undefined : r.answeredMs });
     const version = r.version;
     const key = r.keyHash;
+    const current = factsCurrent(r);
     observe(r, obs);
     const state = componentState(c, r, obs.finishedMs);
-    pushRecent(r, state === 'up' || state === 'stale' ? state : 'down', obs.reason, obs.finishedMs);
-    if (r.version !== version || r.keyHash !== key) check.cluster.refsDirty = true;
+    pushRecent(r, state === 'up' || state === 'stale' || state === 'unknown' ? state : 'down', obs.reason, obs.finishedMs);
+    // Last-known facts are not counted: a component going quiet changes the references too.
+    if (r.version !== version || r.keyHash !== key || factsCurrent(r) !== current) check.cluster.refsDirty = true;
     check.dirty = true;
   }
 
@@ -158,7 +164,9 @@ export class Transitions {
       for (const [fact, value] of Object.entries(r.facts)) {
         const old = b.facts[fact];
         if (old !== undefined && old !== value) {
-          out.push(events.factChanged(t, check.cluster.config.name, check.server.name, check.server.components[index]!.name, fact, old, value));
+          // A value from before an outage is last known: said so, with its age, never as the current one.
+          const lastKnownSeconds = b.lastKnownMs === undefined ? null : (nowMs - b.lastKnownMs) / 1000;
+          out.push(events.factChanged(t, check.cluster.config.name, check.server.name, check.server.components[index]!.name, fact, old, value, lastKnownSeconds));
         }
       }
     }
@@ -193,8 +201,8 @@ export class Transitions {
       const r = recs[i];
       recheckAt = Math.min(recheckAt, staleAt(c, r));
       const state = componentState(c, r, nowMs);
-      const version = inSync(r?.version, refs.versions[c.name]);
-      const key = inSync(r?.keyHash, refs.key);
+      const version = versionInSync(refs, c.name, r);
+      const key = keyInSync(refs, r);
       const packed = pack(state, version, key);
       const was = memory.judged[i]!;
       if (packed === was) continue;
@@ -202,14 +210,14 @@ export class Transitions {
       const wasState = stateOf(was);
       // Coming up from pending is the normal start: not an event.
       if (state !== wasState && state !== 'pending' && !(wasState === 'pending' && state === 'up')) {
-        out.push(events.component(t, cluster, s.name, c.name, wasState, state, state === 'down' ? downReason(r!) : state === 'stale' ? staleReason(r!, c.staleTimeoutMs, nowMs) : null));
+        out.push(events.component(t, cluster, s.name, c.name, wasState, state, state === 'down' || state === 'unknown' ? downReason(r!) : state === 'stale' ? staleReason(r!, c.staleTimeoutMs, nowMs) : null));
       }
       if (version !== versionOf(was)) {
-        if (version === false) out.push(events.versionDrift(t, cluster, s.name, c.name, r!.version!, refs.versions[c.name]!));
+        if (version === false) out.push(events.versionDrift(t, cluster, s.name, c.name, r!.version!, refs.versions[c.name] ?? null));
         else if (version === true && versionOf(was) === false) out.push(events.versionInSync(t, cluster, s.name, c.name, r!.version!));
       }
       if (key !== keyOf(was)) {
-        if (key === false) out.push(events.keyDrift(t, cluster, s.name, c.name));
+        if (key === false) out.push(events.keyDrift(t, cluster, s.name, c.name, refs.keyWithoutMajority));
         else if (key === true && keyOf(was) === false) out.push(events.keyInSync(t, cluster, s.name, c.name));
       }
     }

@@ -20,6 +20,25 @@ function lookup(source: Source, body: unknown, headers: Record<string, string | 
   return cur;
 }
 
+/**
+ * Why `source` found nothing in the answer: `missing`, or the error the on-node agent
+ * reports for the fact on its path (docs/agent.md, "The facts document": a fact it cannot
+ * read is `{ "ok": false, "error": "not_found", "detail": ... }`), e.g.
+ * `agent error not_found (cannot read the file: ENOENT)`. The agent's words are its closed
+ * set and its own short detail, clipped.
+ */
+function whyMissing(source: Source, body: unknown): string {
+  if (!('json' in source)) return 'missing';
+  let cur: unknown = body;
+  for (const seg of source.json) {
+    if (cur === null || typeof cur !== 'object') break;
+    const { ok, error, detail } = cur as { ok?: unknown; error?: unknown; detail?: unknown };
+    if (ok === false && typeof error === 'string') return `agent error ${clip(error, 40)}${typeof detail === 'string' ? ` (${clip(detail, 80)})` : ''}`;
+    cur = (cur as Record<string | number, unknown>)[seg];
+  }
+  return 'missing';
+}
+
 function text(v: unknown): string | undefined {
   if (typeof v === 'string') return v;
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
@@ -135,7 +154,7 @@ export function read(r: Reading, answer: Answer, hashKey: (raw: string) => strin
       values[name] = n;
       valuesFound++;
     }
-    else if (problems.length < MAX_PROBLEMS) problems.push(raw === undefined ? `value ${name}: missing` : `value ${name}: ${describe(raw)} is not a number`);
+    else if (problems.length < MAX_PROBLEMS) problems.push(raw === undefined ? `value ${name}: ${whyMissing(src, body)}` : `value ${name}: ${describe(raw)} is not a number`);
   }
   const facts: Record<string, string> = {};
   let factsFound = 0;
@@ -145,19 +164,29 @@ export function read(r: Reading, answer: Answer, hashKey: (raw: string) => strin
       facts[name] = intern(clip(raw.trim(), 64));
       factsFound++;
     }
-    else if (problems.length < MAX_PROBLEMS) problems.push(`fact ${name}: missing`);
+    else if (problems.length < MAX_PROBLEMS) problems.push(`fact ${name}: ${'equal' in src ? 'missing' : whyMissing(src, body)}`);
   }
-  const keySource = r.key ?? r.keyFingerprint;
-  const key = keySource && text(lookup(keySource, body, headers));
-  const version = r.version && text(lookup(r.version, body, headers));
-  const os = r.os && text(lookup(r.os, body, headers));
+  // A fact the answer does not hold is unknown, and said so: never an older value (record.ts, observe()).
+  const fact = (name: string, src: Source | undefined): string | undefined => {
+    if (!src) return undefined;
+    const v = text(lookup(src, body, headers));
+    if ((v === undefined || v === '') && problems.length < MAX_PROBLEMS) problems.push(`${name}: ${v === '' ? 'empty' : whyMissing(src, body)}`);
+    return v;
+  };
+  const key = fact('key', r.key ?? r.keyFingerprint);
+  const version = fact('version', r.version);
+  const os = fact('os', r.os);
   const heartbeat = r.heartbeat ? parseHeartbeat(lookup(r.heartbeat, body, headers), nowMs) : undefined;
+  // The node's clock reads like a heartbeat, and is refused on the same grounds.
+  const clock = r.clock ? parseHeartbeat(lookup(r.clock, body, headers), nowMs) : undefined;
+  if (clock && 'problem' in clock && problems.length < MAX_PROBLEMS) problems.push(`clock: ${clock.problem.replace(/^heartbeat/, 'time')}`);
   const found = {
     version: version ? intern(clip(version, 64)) : undefined,
     keyHash: key ? intern(hashKey(key)) : undefined,
     heartbeatMs: heartbeat && 'ms' in heartbeat ? heartbeat.ms : undefined,
     heartbeatProblem: heartbeat && 'problem' in heartbeat ? heartbeat.problem : undefined,
     os: os ? intern(clip(os, 64)) : undefined,
+    nodeTimeMs: clock && 'ms' in clock ? clock.ms : undefined,
     values: valuesFound > 0 ? values : NO_VALUES,
     facts: factsFound > 0 ? facts : NO_FACTS,
     ...(problems.length > 0 ? { problems } : {}),

@@ -93,7 +93,11 @@ function probeOf(endpoint: Endpoint, s: HttpSettings, needsJson: boolean): Endpo
     try {
       const res = await exchange(endpoint, signal);
       try {
-        if (!s.validStatus(res.status)) return { success: false, reason: 'http_status', detail: `HTTP ${res.status}` };
+        if (!s.validStatus(res.status)) {
+          // Credentials refused prove the server up and say nothing of the component (src/reasons.ts, unknownReasons).
+          const reason = res.status === 401 || res.status === 403 ? 'unauthorized' : 'http_status';
+          return { success: false, reason, detail: `HTTP ${res.status}` };
+        }
         if (!needsJson) return { success: true, headers: res.headers };
         const text = decodeText(await res.body(), res.headers['content-type']);
         let parsed: unknown;

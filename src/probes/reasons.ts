@@ -30,7 +30,23 @@ const CODE_REASONS: Record<string, ProbeReason> = {
   // probe_timeout that long. The one entry the test does not produce, as it takes those
   // two minutes.
   ETIMEDOUT: 'timeout',
+  // No route to the network (a missing route, an interface down) or to the host (a
+  // powered-off host on the same network: ARP goes unanswered; an `unreachable` route; an
+  // ICMP host-unreachable). Produced in test/integration/unreachable.test.ts in a network
+  // namespace of its own.
+  ENETUNREACH: 'network_unreachable',
+  EHOSTUNREACH: 'host_unreachable',
 };
+
+/**
+ * TLS alerts a server sends about the client's certificate (RFC 8446 6.2; Node names a
+ * received alert `ERR_SSL_<version>_ALERT_<name>`): the server refused the exporter's
+ * credentials, which says nothing about the component (`unauthorized`). A handshake_failure
+ * alert is left to `tls`: it also means no common cipher or version.
+ */
+const CLIENT_CERT_ALERT = /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_ALERT_(?:BAD_CERTIFICATE|UNSUPPORTED_CERTIFICATE|CERTIFICATE_REVOKED|CERTIFICATE_EXPIRED|CERTIFICATE_UNKNOWN|UNKNOWN_CA|ACCESS_DENIED|CERTIFICATE_REQUIRED)$/;
+/** The same alerts in OpenSSL's words, as an EPROTO error carries them. */
+const CLIENT_CERT_ALERT_WORDS = /^(?:sslv3|tlsv1|tlsv13) alert (?:bad certificate|unsupported certificate|certificate revoked|certificate expired|certificate unknown|unknown ca|access denied|certificate required)$/;
 
 /**
  * Certificate verification codes, as Node names OpenSSL's X509_V_ERR_* values
@@ -79,9 +95,12 @@ export function failure(err: unknown, signal: ProbeSignal): Answer {
     if (code === 'EMFILE' || code === 'ENFILE') return { success: false, reason: 'error', detail: code, exporterFault: 'open_files' };
     // OpenSSL's record layer refused the answer (plain HTTP on an https:// URL): its own words.
     if (code === 'EPROTO') {
-      const words = /SSL routines:[^:]*:([a-z ]{1,60}):/.exec(e.message)?.[1];
-      return { success: false, reason: 'tls', detail: words ? `EPROTO: ${words}` : 'EPROTO' };
+      const words = /SSL routines:[^:]*:([a-z0-9 ]{1,60}):/.exec(e.message)?.[1];
+      // A TLS 1.2 alert arrives so, in OpenSSL's words ("tlsv1 alert unknown ca").
+      const reason = words !== undefined && CLIENT_CERT_ALERT_WORDS.test(words) ? 'unauthorized' : 'tls';
+      return { success: false, reason, detail: words ? `EPROTO: ${words}` : 'EPROTO' };
     }
+    if (CLIENT_CERT_ALERT.test(code)) return { success: false, reason: 'unauthorized', detail: code };
     const reason = CODE_REASONS[code] ?? (X509_CODES.has(code) || TLS_PREFIX.test(code) ? 'tls' : undefined);
     if (reason) return { success: false, reason, detail: code };
   }

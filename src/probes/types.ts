@@ -47,6 +47,8 @@ export interface ProbeResult {
    */
   readonly heartbeatProblem?: string;
   readonly os?: string;
+  /** The node's clock when it made the answer (`Reading.clock`), ms since the epoch; only a valid one. */
+  readonly nodeTimeMs?: number;
   readonly values?: Readonly<Record<string, number>>;
   /** Text facts by name, trimmed, at most 64 characters each. */
   readonly facts?: Readonly<Record<string, string>>;

@@ -66,6 +66,7 @@ tr.offline th { border-left: 4px solid var(--bad); }
 .check.up { height: 100%; background: var(--ok); }
 .check.stale { height: 66%; background: var(--stale); }
 .check.down { height: 33%; background: var(--bad); }
+.check.unknown { height: 50%; background: var(--idle); }
 .events summary { cursor: pointer; font-weight: 600; margin: .5rem 0; }
 .events ol { list-style: none; margin: 0; padding: 0; }
 .events li { padding: .15rem 0; overflow-wrap: anywhere; }

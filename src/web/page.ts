@@ -22,8 +22,8 @@ const NOT_CONFIGURED = (): SafeHtml => muted('not configured');
 const UNKNOWN = (): SafeHtml => muted('unknown');
 
 /** The one wording of every sync mark on the page. */
-function syncMark(inSync: boolean): SafeHtml {
-  return inSync ? badge('ok', '✔', 'In sync') : badge('bad', '⚠', 'Out of sync');
+function syncMark(inSync: boolean, noMajority = false): SafeHtml {
+  return inSync ? badge('ok', '✔', 'In sync') : badge('bad', '⚠', noMajority ? 'Out of sync (no majority)' : 'Out of sync');
 }
 
 function serverBadge(s: ServerStatus): SafeHtml {
@@ -36,6 +36,13 @@ function serverBadge(s: ServerStatus): SafeHtml {
 function since(s: ServerStatus, now: number): SafeHtml | '' {
   if (s.since === null || s.state === 'pending') return '';
   return html` <span class="since" title="since ${iso(s.since)} (as judged by this exporter; a restart starts over)">for ${formatDuration(now - s.since)}</span>`;
+}
+
+/** The server's clock offset, once it is a second or more: "clock 10m 0s ahead". */
+function clockSkew(s: ServerStatus): SafeHtml | '' {
+  const offset = s.clockOffsetSeconds;
+  if (offset === null || Math.abs(offset) < 1) return '';
+  return html`<br><span class="muted clock" title="the server's clock against the exporter's, as its heartbeats or node time show it">clock ${formatDuration(Math.abs(offset))} ${offset > 0 ? 'ahead' : 'behind'}</span>`;
 }
 
 /**
@@ -57,20 +64,20 @@ export function silenceUrl(alertmanagerUrl: string, cluster: string, server: str
   return `${alertmanagerUrl.replace(/\/+$/, '')}/#/silences/new?filter=${encodeURIComponent(filter)}`;
 }
 
-/** The strip of recent checks: full bars up, two-thirds stale, one-third down (shape, not colour alone). */
+/** The strip of recent checks: full bars up, two-thirds stale, half unknown, one-third down (shape, not colour alone). */
 function strip(c: ComponentStatus): SafeHtml | '' {
   if (c.recent.length === 0) return '';
-  const counts = { up: 0, stale: 0, down: 0 };
+  const counts = { up: 0, stale: 0, down: 0, unknown: 0 };
   const marks = [...c.recent].map((r) => {
     counts[r.result]++;
-    const what = r.result === 'down' ? `down: ${r.reason ?? 'error'}` : r.result;
+    const what = r.result === 'down' || r.result === 'unknown' ? `${r.result}: ${r.reason ?? 'error'}` : r.result;
     return html`<span class="check ${r.result}" title="${iso(r.at)} ${what}"></span>`;
   });
-  const label = `Last ${c.recent.length} checks: ${counts.up} up, ${counts.stale} stale, ${counts.down} down`;
+  const label = `Last ${c.recent.length} checks: ${counts.up} up, ${counts.stale} stale, ${counts.down} down${counts.unknown ? `, ${counts.unknown} unknown` : ''}`;
   return html`<br><span class="strip" role="img" aria-label="${label}" title="${label}">${marks}</span>`;
 }
 
-function componentCell(c: ComponentStatus | undefined, cluster: ClusterStatus): SafeHtml {
+function componentCell(c: ComponentStatus | undefined, cluster: ClusterStatus, now: number): SafeHtml {
   if (!c) return muted('not run');
   const state =
     c.state === 'up'
@@ -79,8 +86,10 @@ function componentCell(c: ComponentStatus | undefined, cluster: ClusterStatus): 
         ? badge('warn', '⚠', 'Stale')
         : c.state === 'down'
           ? badge('bad', '✖', 'Down')
-          : badge('idle', '…', 'Checking');
-  const why = c.state === 'down' ? html` <span class="reason">${c.reason}${c.detail ? ` (${c.detail})` : ''}</span>` : '';
+          : c.state === 'unknown'
+            ? badge('warn', '?', 'Cannot authenticate')
+            : badge('idle', '…', 'Checking');
+  const why = c.state === 'down' || c.state === 'unknown' ? html` <span class="reason">${c.reason}${c.detail ? ` (${c.detail})` : ''}</span>` : '';
   const age =
     c.heartbeatAgeSeconds === null
       ? ''
@@ -93,10 +102,15 @@ function componentCell(c: ComponentStatus | undefined, cluster: ClusterStatus): 
   // Facts and workload figures the component reports: "role primary", "sessions 4".
   const facts = Object.entries(c.facts);
   const values = Object.entries(c.values);
+  // Facts of an answer from before the component went quiet: last known, with their age.
+  const lastKnown =
+    c.factsLastKnownAt === null || facts.length === 0
+      ? ''
+      : html` <span class="muted last-known" title="the last answer read, ${iso(c.factsLastKnownAt)}; not current">(last known, ${formatDuration(now - c.factsLastKnownAt)} ago)</span>`;
   const reported =
     facts.length + values.length === 0
       ? ''
-      : html`<br><span class="reported">${[...facts, ...values].map(([k, v], i) => html`${i ? ', ' : ''}<span data-fact="${k}">${k} <b>${String(v)}</b></span>`)}</span>`;
+      : html`<br><span class="reported${c.factsLastKnownAt === null ? '' : ' last-known'}">${[...facts, ...values].map(([k, v], i) => html`${i ? ', ' : ''}<span data-fact="${k}">${k} <b>${String(v)}</b></span>`)}</span>${lastKnown}`;
   const problems = c.problems.length === 0 ? '' : html`<br><span class="reason" title="configured, but not in the answer">${c.problems.join('; ')}</span>`;
   return html`${state}${optional}${why}${age}${timeout}${problem}${reported}${problems}${strip(c)}`;
 }
@@ -107,24 +121,27 @@ function expectationLine(e: ClusterStatus['expectations'][number]): SafeHtml {
   return html`<div data-expectation="${e.name}"><dt>${label}</dt><dd>${mark} ${muted(e.summary)}</dd></div>`;
 }
 
-function versionCell(s: ServerStatus): SafeHtml {
+function versionCell(s: ServerStatus, cluster: ClusterStatus): SafeHtml {
   if (!s.reads.version) return NOT_CONFIGURED();
   const known = s.components.filter((c) => c.version !== null);
   if (known.length === 0) return UNKNOWN();
   const versions = [...new Set(known.map((c) => c.version!))].map((v) => {
     // Last known: every component reporting it has since gone quiet (down, or no longer says).
     const lastKnown = known.filter((c) => c.version === v).every((c) => c.versionLastKnown);
-    return html`<span class="version">${v}</span>${lastKnown ? html` <span class="muted last-known" title="not in the latest answer">(last known)</span>` : ''}`;
+    return html`<span class="version">${v}</span>${lastKnown ? html` <span class="muted last-known" title="the component has stopped answering">(last known)</span>` : ''}`;
   });
-  const inSync = known.every((c) => c.versionInSync !== false);
-  return html`${versions.map((v, i) => html`${i ? ', ' : ''}${v}`)} ${syncMark(inSync)}`;
+  const compared = known.filter((c) => c.versionInSync !== null);
+  if (compared.length === 0) return html`${versions.map((v, i) => html`${i ? ', ' : ''}${v}`)}`;
+  const noMajority = compared.some((c) => c.versionInSync === false && cluster.versionsWithoutMajority.includes(c.name));
+  return html`${versions.map((v, i) => html`${i ? ', ' : ''}${v}`)} ${syncMark(compared.every((c) => c.versionInSync === true), noMajority)}`;
 }
 
-function keyCell(s: ServerStatus): SafeHtml {
+function keyCell(s: ServerStatus, cluster: ClusterStatus): SafeHtml {
   if (!s.reads.key) return NOT_CONFIGURED();
   const known = s.components.filter((c) => c.keyInSync !== null);
   if (known.length === 0) return UNKNOWN();
-  return syncMark(known.every((c) => c.keyInSync));
+  const inSync = known.every((c) => c.keyInSync);
+  return syncMark(inSync, !inSync && cluster.keyWithoutMajority);
 }
 
 function lastProbe(s: ServerStatus, now: number): SafeHtml {
@@ -161,7 +178,7 @@ function clusterSection(c: ClusterStatus, now: number, opts: PageOptions): SafeH
       ? UNKNOWN()
       : c.keyFingerprints === 1
         ? syncMark(true)
-        : html`${syncMark(false)} ${muted(`(${c.keyFingerprints} different keys)`)}`;
+        : html`${syncMark(false, c.keyWithoutMajority)} ${muted(`(${c.keyFingerprints} different keys)`)}`;
   // Servers not judged yet are being checked, not down: no red count before the first round is in.
   const online =
     c.serversPending > 0
@@ -176,15 +193,17 @@ function clusterSection(c: ClusterStatus, now: number, opts: PageOptions): SafeH
 <td data-label="OS">${!s.reads.os ? NOT_CONFIGURED() : (s.os ?? UNKNOWN())}</td>
 <td data-label="Site">${s.site}</td>
 <td data-label="Role">${s.role}</td>
-<td data-label="Status" class="status">${serverBadge(s)}${since(s, now)}${s.reason ? html`<br><span class="reason">${s.reason}</span>` : ''}${silenceLink(opts, c.name, s)}</td>
-${names.map((n) => html`<td data-label="${n}" class="component" data-component="${n}">${componentCell(s.components.find((x) => x.name === n), c)}</td>`)}
-<td data-label="Version">${versionCell(s)}</td>
-<td data-label="Key">${keyCell(s)}</td>
+<td data-label="Status" class="status">${serverBadge(s)}${since(s, now)}${s.reason ? html`<br><span class="reason">${s.reason}</span>` : ''}${clockSkew(s)}${silenceLink(opts, c.name, s)}</td>
+${names.map((n) => html`<td data-label="${n}" class="component" data-component="${n}">${componentCell(s.components.find((x) => x.name === n), c, now)}</td>`)}
+<td data-label="Version">${versionCell(s, c)}</td>
+<td data-label="Key">${keyCell(s, c)}</td>
 <td data-label="Last probe">${lastProbe(s, now)}</td>
 </tr>`,
   );
   const refs = Object.entries(c.referenceVersions);
-  const reference = !c.reads.version ? NOT_CONFIGURED() : refs.length === 0 ? UNKNOWN() : html`${refs.map(([k, v], i) => html`${i ? ', ' : ''}${k} ${v}`)}${c.expectedVersion ? ' (expected)' : ''}`;
+  // A component name whose versions disagree with no strict majority has no reference: said so.
+  const references: [string, string][] = [...refs, ...c.versionsWithoutMajority.map((k): [string, string] => [k, 'no majority'])];
+  const reference = !c.reads.version ? NOT_CONFIGURED() : references.length === 0 ? UNKNOWN() : html`${references.map(([k, v], i) => html`${i ? ', ' : ''}${k} ${v}`)}${c.expectedVersion ? ' (expected)' : ''}`;
   return html`<section class="cluster" data-cluster="${c.name}">
 <h2>${c.name}${grafanaLink(opts, `/d/appcluster-overview?var-app_cluster=${q(c.name)}`, 'Grafana dashboard')}</h2>
 <dl class="facts">

@@ -172,6 +172,24 @@ describe('a real etcd cluster', () => {
     const one = status.expectations.find((e) => e.name === 'one_leader')!;
     expect(one.met).toBe(true);
     expect(others).toContain(one.matching[0]);
+
+    // Issue 28, item 7: once its raft endpoint is refused too, the killed leader's last
+    // `leader` fact ("true") is last known, with the time of its last answer: shown, never
+    // counted (the expectation counts the new leader only) nor exported as current.
+    const gone = await waitFor(
+      `${before} raft down, its leader fact last known`,
+      async () => {
+        const c = await exporter!.cluster();
+        const raft = c.servers.find((s) => s.name === before)!.components.find((x) => x.name === 'raft')!;
+        return raft.state === 'down' ? { c, raft } : undefined;
+      },
+      15_000,
+    );
+    expect(gone.raft.facts['leader']).toBe('true');
+    expect(typeof gone.raft.factsLastKnownAt).toBe('number');
+    expect(gone.raft.factsLastKnownAt!).toBeLessThanOrEqual(gone.raft.lastProbe!);
+    expect(gone.c.expectations.find((e) => e.name === 'one_leader')!.matching).not.toContain(before);
+    expect(leaderFacts(await exporter!.metrics()).has(before)).toBe(false);
   });
 
   it('two members killed: the survivor is Offline with the unhealthy status, not http_status', async () => {

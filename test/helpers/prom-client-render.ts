@@ -24,11 +24,13 @@ export function renderSnapshotWithPromClient(snapshot: Snapshot): Registry {
     failureReason: gauge(m.probeFailureReason),
     serverOnline: gauge(m.serverOnline),
     serverOfflineSince: gauge(m.serverOfflineSince),
+    clockOffset: gauge(m.serverClockOffset),
     serverInfo: gauge(m.serverInfo),
     clusterInfo: gauge(m.clusterInfo),
     interval: gauge(m.heartbeatInterval),
     keys: gauge(m.keyFingerprints),
   };
+  const failed = new Counter({ name: m.probesFailed.name, help: m.probesFailed.help, labelNames: [...m.probesFailed.labels], registers: [registry] });
   const failures = new Counter({
     name: m.probeFailures.name,
     help: m.probeFailures.help,
@@ -62,12 +64,15 @@ export function renderSnapshotWithPromClient(snapshot: Snapshot): Registry {
       g.serverInfo.set({ app_cluster, server, address: s.address, site: s.site, role: s.role, os: s.os ?? '' }, 1);
       if (s.state !== 'pending') g.serverOnline.set({ app_cluster, server }, s.state === 'online' ? 1 : 0);
       if (s.state === 'offline' && s.since !== null) g.serverOfflineSince.set({ app_cluster, server }, s.since);
+      if (s.clockOffsetSeconds !== null) g.clockOffset.set({ app_cluster, server }, s.clockOffsetSeconds);
       for (const comp of s.components) {
         const labels = { app_cluster, server, component: comp.name };
         g.staleTimeout.set(labels, comp.staleTimeoutSeconds);
         for (const [reason, n] of Object.entries(comp.failures)) failures.inc({ ...labels, reason }, n);
-        if (comp.up === null) continue;
-        g.up.set(labels, comp.up ? 1 : 0);
+        if (comp.lastProbe === null) continue;
+        failed.inc(labels, comp.failuresTotal);
+        // Null while unknown (credentials refused): no series.
+        if (comp.up !== null) g.up.set(labels, comp.up ? 1 : 0);
         for (const [name, v] of Object.entries(comp.values)) values.set({ ...labels, name }, v);
         if (comp.up) for (const [fact, value] of Object.entries(comp.facts)) facts.set({ ...labels, fact, value }, 1);
         if (comp.reason) g.failureReason.set({ ...labels, reason: comp.reason }, 1);
@@ -77,7 +82,7 @@ export function renderSnapshotWithPromClient(snapshot: Snapshot): Registry {
         if (comp.heartbeatAgeSeconds !== null) g.heartbeatAge.set(labels, comp.heartbeatAgeSeconds);
         if (comp.versionInSync !== null) g.versionInSync.set(labels, comp.versionInSync ? 1 : 0);
         if (comp.keyInSync !== null) g.keyInSync.set(labels, comp.keyInSync ? 1 : 0);
-        if (comp.version !== null) g.componentInfo.set({ ...labels, version: comp.version }, 1);
+        if (comp.version !== null && !comp.versionLastKnown) g.componentInfo.set({ ...labels, version: comp.version }, 1);
       }
     }
   }

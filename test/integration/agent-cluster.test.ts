@@ -72,6 +72,7 @@ clusters:
         endpoint: agent
         key_fingerprint: facts.encryption_key.fingerprint
         os: node.os
+        clock: node.time
         values: { node_time: node.time }
       - name: transaction-manager
         endpoint: agent
@@ -133,13 +134,16 @@ describe('three agents probed by the exporter', () => {
     });
     expect(sample(m, 'appcluster_component_probe_failure_reason', { server: 'node-3', component: 'transaction-manager', reason: 'status_not_ok' })).toBe(1);
     const status = (await (await fetch(`${exporter.url}/api/v1/status`)).json()) as {
-      data: { clusters: { servers: { name: string; os: string; components: { name: string; values: Record<string, number> }[] }[] }[] };
+      data: { clusters: { servers: { name: string; os: string; clockOffsetSeconds: number | null; components: { name: string; values: Record<string, number> }[] }[] }[] };
     };
     const node1 = status.data.clusters[0]!.servers[0]!;
     expect(node1.os).toMatch(/^Linux /);
     const tmValues = node1.components.find((c) => c.name === 'transaction-manager')!.values;
     expect(Math.abs(tmValues['start_time']! - Date.now() / 1000)).toBeLessThan(600);
     expect(Math.abs(node1.components.find((c) => c.name === 'agent')!.values['node_time']! - Date.now() / 1000)).toBeLessThan(30);
+    // The agent's node time, read while the request was out on the same clock: no offset (issue 28, item 8).
+    expect(node1.clockOffsetSeconds).toBe(0);
+    expect(sample(m, 'appcluster_server_clock_offset_seconds', { server: 'node-1' })).toBe(0);
 
     tm.kill('SIGKILL');
     await waitFor('node-1 TM down', async () => (up(await metrics(), 'node-1') === 0 ? true : undefined));

@@ -4,10 +4,12 @@
  * HTTP client and sockets really raise today (issue 11, item 10; issue 17 moved the probe
  * from the npm undici to node:http). The tests run side by side.
  */
+import { execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { connect, type AddressInfo, type Socket } from 'node:net';
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { probeReasons, type ProbeReason } from '../../src/metrics/catalogue.js';
@@ -15,6 +17,7 @@ import type { ProbeResult } from '../../src/probes/types.js';
 import { makeCerts, type Certs } from '../helpers/certs.js';
 import { httpProbeFrom, onRequests, rawServer, runProbe, type RawServer } from '../helpers/http-probe.js';
 import { tempDir } from '../helpers/stack.js';
+import { requireTool } from '../helpers/tools.js';
 
 interface Case {
   readonly reason: ProbeReason;
@@ -67,6 +70,68 @@ async function withServer(server: Server, scheme: 'http' | 'https', extra: strin
   } finally {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
+  }
+}
+
+/**
+ * Probes `url` once, with the built program (dist/: `npm run build`), in a network namespace
+ * of its own (`unshare -rn`: a new user namespace makes its root able to set the routes)
+ * that has only a loopback interface, set up by `ip` commands first. Nothing leaves the
+ * namespace: it has no other interface. The kernel answers unreachable destinations there
+ * itself, as it does for a powered-off host or a missing route (issue 28, item 2).
+ */
+function probeInNamespace(ipCommands: readonly string[], url: string): Promise<ProbeResult> {
+  const unshare = requireTool('unshare');
+  requireTool('ip');
+  const dist = join(process.cwd(), 'dist/src');
+  const script = `
+    const { parseConfig } = await import(${JSON.stringify(`${dist}/config/load.js`)});
+    const { buildProbes } = await import(${JSON.stringify(`${dist}/probes/build.js`)});
+    const { read } = await import(${JSON.stringify(`${dist}/probes/extract.js`)});
+    const config = parseConfig(JSON.stringify({ clusters: [{ name: 'c', components: [{ name: 'c', probe: { http: { url: ${JSON.stringify(url)} } } }], servers: [{ name: 's', address: '127.0.0.1' }] }] }), process.cwd() + '/probe.yml');
+    const built = buildProbes(config);
+    const component = config.clusters[0].servers[0].components[0];
+    const answer = await built.probes.get(component.endpoint)(AbortSignal.timeout(5000));
+    process.stdout.write(JSON.stringify(read(component.read, answer, built.hashKey)));
+    await built.close();`;
+  const shell = [...ipCommands.map((c) => `ip ${c}`), 'exec "$0" --input-type=module -e "$1"'].join(' && ');
+  return new Promise((resolve, reject) => {
+    execFile(unshare, ['-rn', 'sh', '-ec', shell, process.execPath, script], { timeout: 20_000 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`the probe in a network namespace failed (unshare -rn needs user namespaces): ${stderr || err.message}`));
+      else resolve(JSON.parse(stdout) as ProbeResult);
+    });
+  });
+}
+
+/** An HTTPS server that asks for a client certificate signed by `c().ca` and refuses any other. */
+function clientCertServer(c: () => Certs): Server {
+  return createHttpsServer(
+    { key: readFileSync(c().serverKey), cert: readFileSync(c().serverCert), ca: readFileSync(c().ca), requestCert: true, rejectUnauthorized: true },
+    (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(OK),
+  );
+}
+
+/**
+ * Probes OpenSSL's own server (`openssl s_server`), which refuses a client certificate that
+ * `c().ca` did not sign with a TLS alert, as the products' servers do (Node's TLS server
+ * closes the connection without one), in the given TLS version.
+ */
+async function againstOpensslServer(c: () => Certs, version: '-tls1_2' | '-tls1_3', extra: string): Promise<ProbeResult> {
+  const args = ['s_server', '-accept', '127.0.0.1:0', '-cert', c().serverCert, '-key', c().serverKey, '-CAfile', c().ca, '-Verify', '1', '-verify_return_error', version, '-www'];
+  const server = spawn(requireTool('openssl'), args, { stdio: ['ignore', 'pipe', 'ignore'] });
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      let out = '';
+      server.stdout.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        const m = /ACCEPT 127\.0\.0\.1:(\d+)/.exec(out);
+        if (m) resolve(Number(m[1]));
+      });
+      server.once('exit', (code) => reject(new Error(`openssl s_server exited (${code}): ${out}`)));
+    });
+    return await probeOnce(`https://127.0.0.1:${port}/`, extra);
+  } finally {
+    server.kill();
   }
 }
 
@@ -215,6 +280,58 @@ const cases: Case[] = [
     name: 'a status outside the valid ones',
     detail: 'HTTP 503',
     run: () => againstHttp((_req, res) => res.writeHead(503).end()),
+  },
+  {
+    // Issue 28, item 1: credentials refused say nothing about the component.
+    reason: 'unauthorized',
+    name: 'the monitoring account refused (401)',
+    detail: 'HTTP 401',
+    run: () => againstHttp((_req, res) => res.writeHead(401, { 'www-authenticate': 'Basic realm="admin"' }).end()),
+  },
+  {
+    reason: 'unauthorized',
+    name: 'the monitoring account not allowed (403)',
+    detail: 'HTTP 403',
+    run: () => againstHttp((_req, res) => res.writeHead(403).end()),
+  },
+  {
+    reason: 'unauthorized',
+    // TLS 1.3: the server's certificate_required alert.
+    name: 'a server that wants a client certificate, and none is configured',
+    detail: 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED',
+    run: () => withServer(clientCertServer(() => certs), 'https', `tls: { ca_file: "${certs.ca}" }\n`),
+  },
+  {
+    reason: 'unauthorized',
+    name: 'a client certificate from an authority the server does not trust (TLS 1.3)',
+    detail: 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA',
+    run: () => againstOpensslServer(() => certs, '-tls1_3', `tls: { ca_file: "${certs.ca}", cert_file: "${wrongNameCerts.clientCert}", key_file: "${wrongNameCerts.clientKey}" }\n`),
+  },
+  {
+    reason: 'unauthorized',
+    name: 'a client certificate from an authority the server does not trust (TLS 1.2)',
+    detail: 'EPROTO: tlsv1 alert unknown ca',
+    run: () => againstOpensslServer(() => certs, '-tls1_2', `tls: { ca_file: "${certs.ca}", cert_file: "${wrongNameCerts.clientCert}", key_file: "${wrongNameCerts.clientKey}" }\n`),
+  },
+  {
+    // Issue 28, item 2. Loopback routes live in the "local" table, looked up first; moved
+    // after a rule that sends 127.0.0.9 to an `unreachable` route, the kernel answers as for
+    // a host that does not answer ARP.
+    reason: 'host_unreachable',
+    name: 'a host the kernel has no way to (an unreachable route)',
+    detail: 'EHOSTUNREACH',
+    run: () =>
+      probeInNamespace(
+        ['link set lo up', 'route add unreachable 127.0.0.9/32 table 100', 'rule add pref 10 to 127.0.0.9 lookup 100', 'rule del pref 0', 'rule add pref 100 lookup local'],
+        'http://127.0.0.9:8080/health',
+      ),
+  },
+  {
+    // The loopback interface down: no route to any network.
+    reason: 'network_unreachable',
+    name: 'no route to the network (the only interface down)',
+    detail: 'ENETUNREACH',
+    run: () => probeInNamespace([], 'http://127.0.0.1:8080/health'),
   },
   {
     reason: 'body_too_large',

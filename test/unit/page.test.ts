@@ -68,17 +68,19 @@ describe('the status page', () => {
     const a = text(row(html, 'a'));
     expect(a).toMatch(/OS unknown|unknown/);
     expect(text(row(html, 'a').split('data-label="Version"')[1]!)).toMatch(/^\s*>\s*unknown/);
-    const b = text(row(html, 'b').split('data-label="Version"')[1]!);
-    expect(b).toMatch(/8\.6\.2 \(last known\) ✔ In sync/);
+    // Last known (issue 28, item 7): shown as such, never compared, so no sync mark and no reference.
+    const b = text(row(html, 'b').split('data-label="Version"')[1]!.split('</td>')[0]!);
+    expect(b).toMatch(/8\.6\.2 \(last known\)\s*$/);
     const p = row(html, 'p');
     for (const label of ['OS', 'Version', 'Key']) expect(text(p.split(`data-label="${label}"`)[1]!.split('</td>')[0]!)).toMatch(/not configured/);
     expect(text(section(html, 'plain').split('</dl>')[0]!)).toMatch(/Reference version not configured .*Encryption key not configured/);
-    expect(text(section(html, 'mft').split('</dl>')[0]!)).toMatch(/Reference version web 8\.6\.2 .*Encryption key ✔ In sync/);
+    expect(text(section(html, 'mft').split('</dl>')[0]!)).toMatch(/Reference version unknown .*Encryption key unknown/);
   });
 
   it('uses one wording for every sync mark', () => {
     const { records, set } = recordsFor(config);
     set('mft', 'a', 'web', { success: true, finishedMs: NOW, version: '8.6.2', keyHash: 'k1' });
+    set('mft', 'a', 'service', { success: true, finishedMs: NOW, version: '8.6.2', keyHash: 'k1' });
     set('mft', 'b', 'web', { success: true, finishedMs: NOW, version: '8.5.0', keyHash: 'k2' });
     const html = text(renderClusters(evaluate(config, records, NOW), {}).value);
     const marks = html.match(/(in sync|out of sync)/gi)!;
@@ -114,5 +116,19 @@ describe('the status page', () => {
     expect(filter).toBe('{app_cluster="c \\"1\\"", server="node\\\\2 <b>&"}');
     // Nothing in the query string that a URL or HTML parser would take as its own.
     expect(url.split('filter=')[1]).toMatch(/^[A-Za-z0-9%\-_.!~*'()]+$/);
+  });
+
+  it('says "cannot authenticate" for an unknown component, marks last-known facts with their age, and shows a clock offset (issue 28)', () => {
+    const { records, set } = recordsFor(config);
+    set('mft', 'a', 'web', { success: true, finishedMs: NOW - 60_000, heartbeatMs: NOW - 60_000, facts: { role: 'master' } });
+    set('mft', 'a', 'web', { success: false, reason: 'connection_refused', finishedMs: NOW - 1000 });
+    set('mft', 'a', 'service', { success: false, reason: 'unauthorized', detail: 'HTTP 401', finishedMs: NOW - 1000 });
+    set('mft', 'b', 'web', { success: true, finishedMs: NOW - 1000, heartbeatMs: NOW + 600_000 });
+    set('mft', 'b', 'service', { success: true, finishedMs: NOW - 1000 });
+    const html = renderClusters(evaluate(config, records, NOW), {}).value;
+    const a = text(row(html, 'a'));
+    expect(a).toContain('? Cannot authenticate unauthorized (HTTP 401)');
+    expect(a).toMatch(/role master \(last known, 1m 0s ago\)/);
+    expect(text(row(html, 'b'))).toContain('clock 10m 1s ahead');
   });
 });
