@@ -469,6 +469,7 @@ function componentStatus(
     stale: up !== null && stale,
     lastProbe: last ? last.finishedMs / 1000 : null,
     probeDurationSeconds: last ? last.durationMs / 1000 : null,
+    tlsCertExpiry: last?.certNotAfterMs === undefined ? null : last.certNotAfterMs / 1000,
     // The record's counts change in place: copied, unless there are none (most components).
     failures: failureCounts(r) ?? NONE,
     // An answer's values and facts are never changed once read: shared, not copied.

@@ -91,17 +91,21 @@ function probeOf(endpoint: Endpoint, s: HttpSettings, needsJson: boolean): Endpo
   return async (signal): Promise<Answer> => {
     try {
       const res = await exchange(endpoint, signal);
+      // The handshake was accepted: its certificate's expiry holds whatever the answer says.
+      const cert = res.certNotAfterMs === undefined ? {} : { certNotAfterMs: res.certNotAfterMs };
       try {
-        if (!s.validStatus(res.status)) return { success: false, reason: 'http_status', detail: `HTTP ${res.status}` };
-        if (!needsJson) return { success: true, headers: res.headers };
+        if (!s.validStatus(res.status)) return { success: false, reason: 'http_status', detail: `HTTP ${res.status}`, ...cert };
+        if (!needsJson) return { success: true, headers: res.headers, ...cert };
         const body = await res.body();
         let parsed: unknown;
         try {
           parsed = JSON.parse(utf8.decode(body));
         } catch {
-          return { success: false, reason: 'bad_body', detail: 'not JSON' };
+          return { success: false, reason: 'bad_body', detail: 'not JSON', ...cert };
         }
-        return { success: true, body: parsed, headers: res.headers };
+        return { success: true, body: parsed, headers: res.headers, ...cert };
+      } catch (err) {
+        return { ...failure(err, signal), ...cert };
       } finally {
         res.drop();
       }

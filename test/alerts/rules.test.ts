@@ -227,6 +227,9 @@ describe('alert rules follow the mixin conventions', () => {
   it('defines the expected alerts', () => {
     expect(alerts.map((a) => a.alert).sort()).toEqual(
       [
+        // Two severities under one name (warning at 14 days, critical at 3).
+        'AppClusterCertificateExpiring',
+        'AppClusterCertificateExpiring',
         'AppClusterClusterDegraded',
         'AppClusterClusterDown',
         'AppClusterComponentDown',
@@ -362,6 +365,9 @@ describe('alertmanager.yml', () => {
     expect(find('AppClusterClusterDown', 'AppClusterServerOffline')?.equal).toEqual(['app_cluster']);
     expect(find('AppClusterServerOffline', 'AppClusterComponentDown')?.equal).toEqual(['app_cluster', 'server']);
     expect(find('AppClusterServerOffline', 'AppClusterHeartbeatStale')?.equal).toEqual(['app_cluster', 'server']);
+    const certificate = rules.find((r) => r.source_matchers.includes('severity = "critical"') && r.target_matchers.includes('alertname = "AppClusterCertificateExpiring"'));
+    expect(certificate?.target_matchers).toContain('severity = "warning"');
+    expect(certificate?.equal).toEqual(['app_cluster', 'server', 'component']);
   });
 });
 
