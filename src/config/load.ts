@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ConfigError } from './errors.js';
 import { applyPresets } from './preset.js';
-import { configSchema, unknownField, type ClusterSettings, type ComponentSettings, type TlsSettings } from './schema.js';
+import { configSchema, unknownField, type ClusterSettings, type ComponentSettings, type HttpSettings, type TlsSettings } from './schema.js';
 import { Secret } from './secret.js';
 import { readTlsFiles } from './tls-files.js';
 import { bareHost, checkAddress, checkTemplate, expand, expandUrl, templateFields, TemplateError } from './template.js';
@@ -280,9 +280,11 @@ export function needsJson(r: Reading): boolean {
 type EndpointInput = NonNullable<ClusterSettings['endpoints']>[string];
 
 function readEndpoint(ctx: Ctx, path: Path, e: EndpointInput): EndpointSettings {
-  if (e.http) {
-    const h = { ...e.http, url: e.http.url! };
-    const hPath = [...path, 'http'];
+  if (e.http || e.prometheus) {
+    const kind = e.http ? 'http' : 'prometheus';
+    // A prometheus endpoint is an http one without a method or body of its own.
+    const h: HttpSettings & { url: string } = { ...(e.http ?? e.prometheus)!, url: (e.http ?? e.prometheus)!.url! };
+    const hPath = [...path, kind];
     const problem = checkTemplate(h.url);
     if (problem) throw ctx.yaml.error([...hPath, 'url'], problem);
     // The scheme is never a template field; whether the rest makes a URL depends on each
@@ -301,18 +303,17 @@ function readEndpoint(ctx: Ctx, path: Path, e: EndpointInput): EndpointSettings 
     const method = h.method ?? 'GET';
     if (h.body !== undefined && method !== 'POST') throw ctx.yaml.error([...hPath, 'body'], `a request body needs method POST, not ${method}`);
     const origin = /^[a-z]+:\/\/[^/?#]*/i.exec(h.url)?.[0] ?? h.url;
-    return {
-      kind: 'http',
+    const common = {
       url: h.url,
-      method,
       headers: h.headers ?? {},
-      ...(h.body !== undefined ? { body: h.body } : {}),
       ...(authorization ? { authorization } : {}),
       ...(h.tls ? { tls: readTls(ctx, [...hPath, 'tls'], h.tls) } : {}),
       ...(h.valid_status_codes ? { validStatusCodes: h.valid_status_codes } : {}),
       bodySizeLimit: h.body_size_limit ?? DEFAULT_BODY_LIMIT,
       perServerOrigin: templateFields(origin).length > 0,
     };
+    if (kind === 'prometheus') return { kind, method: 'GET', ...common };
+    return { kind, method, ...common, ...(h.body !== undefined ? { body: h.body } : {}) };
   }
   const t = e.tcp!;
   const tPath = [...path, 'tcp'];
@@ -459,7 +460,7 @@ function readServer(
  */
 function targetFor(def: EndpointDef, server: ServerFields): EndpointTarget {
   const e = def.settings;
-  if (e.kind === 'http') {
+  if (e.kind !== 'tcp') {
     const url = expandUrl(e.url, server);
     if (!URL.canParse(url)) throw new TemplateError(`url "${e.url}" gives "${url}", which is not a URL`);
     return { url };

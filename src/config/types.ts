@@ -61,7 +61,16 @@ export interface TcpEndpoint {
   readonly tls?: TlsOptions;
 }
 
-export type EndpointSettings = HttpEndpoint | TcpEndpoint;
+/**
+ * A product's own Prometheus text exposition, fetched as an http endpoint with method GET
+ * (`/metrics` of etcd, Patroni): its samples are what components read.
+ */
+export interface PrometheusEndpoint extends Omit<HttpEndpoint, 'kind' | 'method' | 'body'> {
+  readonly kind: 'prometheus';
+  readonly method: 'GET';
+}
+
+export type EndpointSettings = HttpEndpoint | TcpEndpoint | PrometheusEndpoint;
 
 /** An endpoint declared by a cluster, shared (`endpoints:`) or a component's own (`probe:`). */
 export interface EndpointDef {

@@ -1,9 +1,9 @@
 import type { Agent as HttpAgent } from 'node:http';
-import type { HttpEndpoint } from '../config/types.js';
+import type { HttpEndpoint, PrometheusEndpoint } from '../config/types.js';
 import { ACCEPT_ENCODING, agentsFor, exchange, urlTarget, type Endpoint } from './http-exchange.js';
 import { failure } from './reasons.js';
 import { tlsOptions } from './tls.js';
-import type { Answer, EndpointProbe, ProbeKind } from './types.js';
+import type { Answer, EndpointProbe, PreparedEndpoint, ProbeContext, ProbeKind } from './types.js';
 
 interface HttpSettings {
   readonly method: HttpEndpoint['method'];
@@ -23,7 +23,27 @@ interface HttpSettings {
  * `exchange`); the body is decoded (gzip, deflate, br) up to a limit on its decoded bytes
  * and never further.
  */
-export const httpProbe: ProbeKind<HttpEndpoint> = (e, ctx) => {
+export const httpProbe: ProbeKind<HttpEndpoint> = (e, ctx) => httpKind(e, ctx, parseJson);
+
+/**
+ * What a body is read as for the components, once some component reads it: the parsed
+ * body, or the words of a `bad_body` failure (exporter-written, no server text).
+ */
+export type BodyParser = (body: Buffer) => { readonly body: unknown } | { readonly problem: string };
+
+const parseJson: BodyParser = (bytes) => {
+  try {
+    return { body: JSON.parse(utf8.decode(bytes)) as unknown };
+  } catch {
+    return { problem: 'not JSON' };
+  }
+};
+
+/**
+ * An HTTP probe kind whose answers' bodies are read by `parse` (JSON for `http`, the text
+ * exposition for `prometheus`): everything but the reading of the body is the http probe's.
+ */
+export function httpKind(e: HttpEndpoint | PrometheusEndpoint, ctx: ProbeContext, parse: BodyParser): PreparedEndpoint {
   const headers: Record<string, string> = { ...e.headers };
   if (e.authorization) headers['authorization'] = e.authorization.reveal();
   if (!Object.keys(headers).some((name) => name.toLowerCase() === 'accept-encoding')) headers['accept-encoding'] = ACCEPT_ENCODING;
@@ -31,7 +51,7 @@ export const httpProbe: ProbeKind<HttpEndpoint> = (e, ctx) => {
   const settings: HttpSettings = {
     method: e.method,
     headers,
-    ...(e.body !== undefined ? { body: e.body } : {}),
+    ...(e.kind === 'http' && e.body !== undefined ? { body: e.body } : {}),
     validStatus: codes ? (s) => codes.includes(s) : (s) => s >= 200 && s < 300,
     bodyLimit: e.bodySizeLimit,
   };
@@ -57,7 +77,7 @@ export const httpProbe: ProbeKind<HttpEndpoint> = (e, ctx) => {
       if (!('url' in target)) throw new Error('http probe bound to a host and port');
       // An idle connection per server costs one file descriptor: the budget says which keep one.
       const keepAlive = (secure: boolean): boolean => !e.perServerOrigin || ctx.claimKeepAlive(secure);
-      return probeOf(endpointOf(target.url, settings, agentsOf, keepAlive), settings, needsJson);
+      return probeOf(endpointOf(target.url, settings, agentsOf, keepAlive), settings, needsJson ? parse : undefined);
     },
     close: async () => {
       for (const agents of made.values()) {
@@ -66,7 +86,7 @@ export const httpProbe: ProbeKind<HttpEndpoint> = (e, ctx) => {
       }
     },
   };
-};
+}
 
 /** The request of one server's probe, built once: the URL (checked by the loader) is parsed at bind time. */
 function endpointOf(
@@ -87,7 +107,8 @@ function endpointOf(
   };
 }
 
-function probeOf(endpoint: Endpoint, s: HttpSettings, needsJson: boolean): EndpointProbe {
+/** One server's probe; `parse` reads the body, when some component reads it. */
+function probeOf(endpoint: Endpoint, s: HttpSettings, parse: BodyParser | undefined): EndpointProbe {
   return async (signal): Promise<Answer> => {
     try {
       const res = await exchange(endpoint, signal);
@@ -95,15 +116,10 @@ function probeOf(endpoint: Endpoint, s: HttpSettings, needsJson: boolean): Endpo
       const cert = res.certNotAfterMs === undefined ? {} : { certNotAfterMs: res.certNotAfterMs };
       try {
         if (!s.validStatus(res.status)) return { success: false, reason: 'http_status', detail: `HTTP ${res.status}`, ...cert };
-        if (!needsJson) return { success: true, headers: res.headers, ...cert };
-        const body = await res.body();
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(utf8.decode(body));
-        } catch {
-          return { success: false, reason: 'bad_body', detail: 'not JSON', ...cert };
-        }
-        return { success: true, body: parsed, headers: res.headers, ...cert };
+        if (!parse) return { success: true, headers: res.headers, ...cert };
+        const parsed = parse(await res.body());
+        if ('problem' in parsed) return { success: false, reason: 'bad_body', detail: parsed.problem, ...cert };
+        return { success: true, body: parsed.body, headers: res.headers, ...cert };
       } catch (err) {
         return { ...failure(err, signal), ...cert };
       } finally {
