@@ -11,6 +11,7 @@ export const probeReasons = [
   'dns',
   'tls',
   'http_status',
+  'unauthorized',
   'body_too_large',
   'bad_body',
   'status_not_ok',

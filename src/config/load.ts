@@ -45,6 +45,10 @@ export const DEFAULTS = {
 } as const;
 
 const DEFAULT_BODY_LIMIT = 1024 * 1024;
+/** PostgreSQL's default port (PostgreSQL docs, "Connections and Authentication"). */
+const DEFAULT_POSTGRES_PORT = 5432;
+/** Whether the server is a primary (false) or a standby (true) by its own account, and its version. */
+const DEFAULT_POSTGRES_QUERY = "SELECT pg_is_in_recovery() AS in_recovery, current_setting('server_version') AS server_version";
 
 /**
  * Reads and validates a configuration file.
@@ -253,7 +257,7 @@ function readComponent(
       (f) => comp[f as keyof ComponentSettings] !== undefined,
     );
     if (reads) throw ctx.yaml.error([...path, reads], `reads "${reads}", but its endpoint is a tcp probe, which has no answer to read from`);
-  } else if (settings.method === 'HEAD' && needsJson(read)) {
+  } else if (settings.kind !== 'postgres' && settings.method === 'HEAD' && needsJson(read)) {
     throw ctx.yaml.error(path, 'reads from a JSON body, but its endpoint uses method HEAD, which has no body');
   }
   const expectedVersion = comp.expected_version ?? clusterExpectedVersion;
@@ -314,6 +318,27 @@ function readEndpoint(ctx: Ctx, path: Path, e: EndpointInput): EndpointSettings 
     };
     if (kind === 'prometheus') return { kind, method: 'GET', ...common };
     return { kind, method, ...common, ...(h.body !== undefined ? { body: h.body } : {}) };
+  }
+  if (e.postgres) {
+    const p = e.postgres;
+    const pPath = [...path, 'postgres'];
+    const host = p.host ?? '{address}';
+    const port = p.port ?? DEFAULT_POSTGRES_PORT;
+    for (const [field, value] of [['host', host], ['port', port]] as const) {
+      const problem = typeof value === 'string' ? checkTemplate(value) : undefined;
+      if (problem) throw ctx.yaml.error([...pPath, field], problem);
+    }
+    const password = readSecret(ctx, pPath, p, 'password');
+    return {
+      kind: 'postgres',
+      host,
+      port,
+      database: p.database ?? 'postgres',
+      user: p.user!,
+      ...(password ? { password } : {}),
+      ...(p.tls ? { tls: readTls(ctx, [...pPath, 'tls'], p.tls) } : {}),
+      query: p.query ?? DEFAULT_POSTGRES_QUERY,
+    };
   }
   const t = e.tcp!;
   const tPath = [...path, 'tcp'];
@@ -460,7 +485,7 @@ function readServer(
  */
 function targetFor(def: EndpointDef, server: ServerFields): EndpointTarget {
   const e = def.settings;
-  if (e.kind !== 'tcp') {
+  if (e.kind === 'http' || e.kind === 'prometheus') {
     const url = expandUrl(e.url, server);
     if (!URL.canParse(url)) throw new TemplateError(`url "${e.url}" gives "${url}", which is not a URL`);
     return { url };

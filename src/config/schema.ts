@@ -201,8 +201,24 @@ const { method: _method, body: _body, ...prometheusFields } = httpFields;
 const prometheus = z.strictObject(prometheusFields).check((ctx) => required(ctx.value, 'url', ctx));
 export type PrometheusSettings = z.output<typeof prometheus>;
 
+/** PostgreSQL's own answer to one read-only query, through the `pg` client. */
+const postgres = z
+  .strictObject({
+    host: nonEmptyText().optional().meta({ description: 'Host to connect to. Default {address}, the server\'s address.' }),
+    port: port().optional().meta({ description: 'A port number or a template such as "{labels.port}". Default 5432.' }),
+    database: nonEmptyText().optional().meta({ description: 'The database to connect to. Default postgres.' }),
+    user: nonEmptyText().optional().meta({ description: 'The role to connect as; it needs no privilege beyond connecting for the default query. Required.' }),
+    ...secretRefs,
+    tls: tls.optional().meta({ description: 'Set (`tls: {}` will do) to require TLS, with the certificate checked as configured; else no TLS.' }),
+    query: nonEmptyText()
+      .optional()
+      .meta({ description: 'One query, run in a read-only transaction; components read the columns of its first row. Default: SELECT pg_is_in_recovery() AS in_recovery, current_setting(\'server_version\') AS server_version.' }),
+  })
+  .check((ctx) => required(ctx.value, 'user', ctx));
+export type PostgresSettings = z.output<typeof postgres>;
+
 /** The settings of every probe kind, by the key that names the kind in an endpoint. */
-export const PROBE_KINDS = { http, tcp, prometheus } as const;
+export const PROBE_KINDS = { http, tcp, prometheus, postgres } as const;
 
 /** An endpoint: one request to one server per interval. Exactly one kind. */
 const endpoint = z
@@ -212,6 +228,7 @@ const endpoint = z
     prometheus: prometheus
       .optional()
       .meta({ description: 'A GET of a Prometheus text exposition (a product\'s own /metrics); components read a family\'s first sample as NAME.value and NAME.labels.LABEL, or any series as ["NAME{label=\\"value\\"}"].value.' }),
+    postgres: postgres.optional().meta({ description: 'A read-only query to PostgreSQL; components read the columns of its first row with JSON paths.' }),
     probe_timeout: timerDuration().optional().meta({ description: 'Deadline of the whole probe. Default: the cluster\'s.' }),
   })
   .check((ctx) => {

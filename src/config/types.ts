@@ -70,7 +70,20 @@ export interface PrometheusEndpoint extends Omit<HttpEndpoint, 'kind' | 'method'
   readonly method: 'GET';
 }
 
-export type EndpointSettings = HttpEndpoint | TcpEndpoint | PrometheusEndpoint;
+/** A PostgreSQL endpoint: one read-only query per probe on a connection of its own. */
+export interface PostgresEndpoint {
+  readonly kind: 'postgres';
+  readonly host: string;
+  readonly port: number | string;
+  readonly database: string;
+  readonly user: string;
+  readonly password?: Secret;
+  /** TLS required when set; none when not. */
+  readonly tls?: TlsOptions;
+  readonly query: string;
+}
+
+export type EndpointSettings = HttpEndpoint | TcpEndpoint | PrometheusEndpoint | PostgresEndpoint;
 
 /** An endpoint declared by a cluster, shared (`endpoints:`) or a component's own (`probe:`). */
 export interface EndpointDef {
