@@ -111,7 +111,7 @@ describe('the preset files', () => {
     expect(c).toMatchObject({ heartbeatIntervalMs: 10_000, staleTimeoutMs: 30_000 });
     const [a] = c.servers;
     expect(components(a!)).toEqual([
-      ['patroni', true, 30],
+      ['patroni', false, 30],
       ['postgresql', true, 30],
     ]);
     expect(a!.components.map((x) => x.read.version)).toEqual([{ json: ['patroni', 'version'] }, { json: ['server_version'] }]);
