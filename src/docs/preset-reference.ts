@@ -45,6 +45,7 @@ function request(e: Json): string {
     return parts.join(', ');
   }
   if (isObject(e.tcp)) return `TCP connect to port ${code(e.tcp.port)}${e.tcp.tls !== undefined ? ' with TLS' : ''}`;
+  if (isObject(e.prometheus)) return `GET ${code(e.prometheus.url)}, a Prometheus text exposition`;
   if (isObject(e.postgres)) {
     const p = e.postgres;
     const query = typeof p.query === 'string' ? code(p.query) : 'the default query (`pg_is_in_recovery()` as `in_recovery`, `server_version`)';

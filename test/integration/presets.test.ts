@@ -127,6 +127,10 @@ async function labels(): Promise<Record<string, string[]>> {
         return void res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8' }).end(`${JSON.stringify({ health: 'false', reason: 'RAFT NO LEADER' })}\n`);
       }
       if (req.url === '/version') return void json(res, 200, { etcdserver: '3.4.23', etcdcluster: '3.4.0' });
+      if (req.url === '/metrics') {
+        const text = `etcd_server_has_leader ${m.quorum ? 1 : 0}\netcd_server_leader_changes_seen_total 2\netcd_server_proposals_failed_total 0\netcd_mvcc_db_total_size_in_bytes 24576\n`;
+        return void res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(text);
+      }
       if (req.url === '/v3/maintenance/status') {
         m.statusMethods.push(req.method!);
         m.statusBodies.push(body);
@@ -308,6 +312,8 @@ describe('etcd', () => {
     expect(c.expectations[0]).toMatchObject({ name: 'one_leader', servers: 1, matching: ['etcd-1'] });
     expect(component(c.servers[1]!, 'server')).toMatchObject({ version: '3.4.23', facts: { cluster_version: '3.4.0' } });
     expect(component(c.servers[1]!, 'raft').values).toEqual({ db_size_bytes: 24576 });
+    // etcd's own figures, from its /metrics.
+    expect(component(c.servers[1]!, 'metrics')).toMatchObject({ state: 'up', values: { has_leader: 1, leader_changes_seen_total: 2, proposals_failed_total: 0, db_total_size_bytes: 24576 } });
     expect(new Set(etcd.flatMap((m) => m.statusMethods))).toEqual(new Set(['POST']));
     expect(new Set(etcd.flatMap((m) => m.statusBodies))).toEqual(new Set(['{}']));
   });

@@ -98,8 +98,11 @@ describe('the preset files', () => {
       ['health', { url: 'http://10.0.0.1:2379/health' }],
       ['version', { url: 'http://10.0.0.1:2379/version' }],
       ['status', { url: 'http://10.0.0.1:2379/v3/maintenance/status' }],
+      ['metrics', { url: 'http://10.0.0.1:2379/metrics' }],
       ['~peer', { host: '10.0.0.1', port: 2380 }],
     ]);
+    expect(a!.endpoints.find((e) => e.name === 'metrics')!.def.settings.kind).toBe('prometheus');
+    expect(a!.components.find((x) => x.name === 'metrics')!.read.values).toMatchObject({ leader_changes_seen_total: { json: ['etcd_server_leader_changes_seen_total', 'value'] } });
     expect(http(a!, 'health').validStatusCodes).toEqual([200, 503]);
     expect(http(a!, 'status')).toMatchObject({ method: 'POST', body: '{}', headers: { 'Content-Type': 'application/json' } });
     expect(a!.components.find((x) => x.name === 'raft')!.read.facts).toEqual({ leader: { equal: [{ json: ['leader'] }, { json: ['header', 'member_id'] }] } });
@@ -217,7 +220,7 @@ describe('merging a cluster over its preset', () => {
     servers: [{ name: a, address: 10.0.0.1 }]
 `);
     expect(c.factExpectations).toEqual([]);
-    expect(c.servers[0]!.components.map((x) => x.name)).toEqual(['health', 'server', 'peer']);
+    expect(c.servers[0]!.components.map((x) => x.name)).toEqual(['health', 'server', 'metrics', 'peer']);
   });
 });
 
