@@ -166,7 +166,7 @@ describe('npm install --global of the tarball', () => {
     );
     const ok = await command(['appcluster-exporter', '--config.check', `--config.file=${file}`]);
     expect(ok.code, ok.stderr).toBe(0);
-    expect(ok.stdout).toBe(`${file}: valid (1 clusters, 8 components)\n`);
+    expect(ok.stdout).toBe(`${file}: valid (1 clusters, 10 components)\n`);
 
     // An error in a preset's text names the installed preset file.
     const st = join(dir, 'st.yml');
