@@ -91,6 +91,12 @@ export function alertmanagerSnippet(config: MixinConfig): AlertmanagerSnippet {
         target_matchers: ['alertname =~ "AppClusterComponentDown|AppClusterHeartbeatStale"'],
         equal: ['app_cluster', 'server'],
       },
+      // A certificate at its critical stage explains its own warning.
+      {
+        source_matchers: ['alertname = "AppClusterCertificateExpiring"', 'severity = "critical"'],
+        target_matchers: ['alertname = "AppClusterCertificateExpiring"', 'severity = "warning"'],
+        equal: ['app_cluster', 'server', 'component'],
+      },
       // A component that is down explains its heartbeat going stale.
       {
         source_matchers: ['alertname = "AppClusterComponentDown"'],

@@ -33,7 +33,17 @@ export interface AlertDefinition {
    * monitoring rather than the clusters' operators (mixin/alertmanager.ts routes it).
    */
   readonly labels?: Readonly<Record<string, string>>;
+  /**
+   * The rule's alert name, when it is not the entry's key: two entries under one name are
+   * one alert at two severities, as kubernetes-mixin's KubeClientCertificateExpiration is
+   * (the critical one mutes the warning one in Alertmanager). Each entry has its own `for:`
+   * and severity in the configuration, under its key.
+   */
+  readonly alertname?: string;
 }
+
+/** When a certificate expires, in an alert's description: the expiry the exporters report (the latest of the replicas'). */
+const CERT_AT = `{{- with printf \`max(appcluster_component_tls_cert_expiry_timestamp_seconds{app_cluster=%q, server=%q, component=%q})\` $labels.app_cluster $labels.server $labels.component | query }} at {{ . | first | value | humanizeTimestamp }}{{ end }}`;
 
 export const ALERTS = {
   AppClusterServerOffline: {
@@ -156,6 +166,29 @@ or
     holdsThroughMissedScrapes: true,
     summary: "A server's clock is more than a minute off the exporter's.",
     description: `The clock of server {{ $labels.server }} of cluster {{ $labels.app_cluster }} is {{ $value | humanize }} seconds off the exporter's clock (positive: ahead), as its heartbeats show it.`,
+  },
+  AppClusterCertificateExpiringWarning: {
+    alertname: 'AppClusterCertificateExpiring',
+    comment: "The leaf certificate a TLS endpoint served at its last probe (blackbox_exporter's probe_ssl_earliest_cert_expiry, per component), on the most favourable replica: a replica that still holds an old connection must not raise it alone. Two severities under one name, as kubernetes-mixin's KubeClientCertificateExpiration: 14 days to renew without haste (warning, standby servers included: a DR site's certificate fails at the failover), 3 days (critical, active servers only). A certificate that has expired fails its handshake: the component is down with reason tls, and AppClusterComponentDown or AppClusterServerOffline takes over. Value: seconds left.",
+    group: 'appcluster.alerts',
+    expr: `max by (app_cluster, server, component) (appcluster_component_tls_cert_expiry_timestamp_seconds) - time()
+  < 14 * 86400`,
+    holdsThroughMissedScrapes: true,
+    summary: 'A TLS certificate served by a component expires soon.',
+    description: `The certificate served by component {{ $labels.component }} on server {{ $labels.server }} of cluster {{ $labels.app_cluster }} expires CERT_AT, in less than 14 days.`.replace('CERT_AT', CERT_AT),
+  },
+  AppClusterCertificateExpiringCritical: {
+    alertname: 'AppClusterCertificateExpiring',
+    group: 'appcluster.alerts',
+    expr: `(
+  max by (app_cluster, server, component) (appcluster_component_tls_cert_expiry_timestamp_seconds) - time()
+    < 3 * 86400
+)
+unless on (app_cluster, server)
+  appcluster_server_info{role="standby"}`,
+    holdsThroughMissedScrapes: true,
+    summary: 'A TLS certificate served by a component expires soon.',
+    description: `The certificate served by component {{ $labels.component }} on server {{ $labels.server }} of cluster {{ $labels.app_cluster }} expires CERT_AT, in less than 3 days.`.replace('CERT_AT', CERT_AT),
   },
   AppClusterExporterDown: {
     comment: "With every replica down no cluster alert can fire: their series go stale. Sharded exporters (docs/operations.md \"Shards\") carry a `shard` target label, which `without (instance)` keeps, so this fires for each shard whose replicas are all down.",

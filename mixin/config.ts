@@ -35,6 +35,8 @@ export const DEFAULT_ALERTS: Record<AlertName, AlertSettings> = {
   AppClusterServerCountUnexpected: { for: '1m', severity: 'critical' },
   AppClusterCannotAuthenticate: { for: '5m', severity: 'warning' },
   AppClusterClockSkew: { for: '5m', severity: 'warning' },
+  AppClusterCertificateExpiringWarning: { for: '1m', severity: 'warning' },
+  AppClusterCertificateExpiringCritical: { for: '1m', severity: 'critical' },
   AppClusterExporterDown: { for: '2m', severity: 'critical' },
   AppClusterExporterReplicaDown: { for: '5m', severity: 'warning' },
   AppClusterExporterAbsent: { for: '5m', severity: 'critical' },

@@ -46,9 +46,10 @@ function alertRule(name: string, def: AlertDefinition, config: MixinConfig): Rul
     description: withSelector(def.description, config.selector),
   };
   for (const [key, value] of Object.entries(def.annotations ?? {})) annotations[key] = withSelector(value, config.selector);
-  annotations['runbook_url'] = config.runbook_url_pattern.replace('%s', name.toLowerCase());
+  const alert = def.alertname ?? name;
+  annotations['runbook_url'] = config.runbook_url_pattern.replace('%s', alert.toLowerCase());
   return {
-    alert: name,
+    alert,
     expr: withSelector(def.expr, config.selector),
     ...(settings.for === undefined ? {} : { for: settings.for }),
     ...(def.holdsThroughMissedScrapes ? { keep_firing_for: config.keep_firing_for } : {}),
@@ -69,11 +70,11 @@ export function alertGroups(config: MixinConfig): RuleGroup[] {
   return [...groups].map(([name, rules]) => ({ name, rules }));
 }
 
-/** Comments written above rules in the files, by alert name. */
+/** Comments written above rules in the files, by alert name (one per name: above its first rule). */
 function ruleComments(): Map<string, string> {
   return new Map(ALERT_NAMES.flatMap((name) => {
     const def: AlertDefinition = ALERTS[name];
-    return def.comment ? [[name, def.comment]] : [];
+    return def.comment ? [[def.alertname ?? name, def.comment]] : [];
   }));
 }
 
@@ -106,6 +107,7 @@ export function rulesYaml(header: string, groups: readonly RuleGroup[]): string 
       for (const rule of rules.items as YAMLMap[]) {
         const comment = comments.get(String(rule.get('alert')));
         if (comment) rule.commentBefore = wrap(comment);
+        comments.delete(String(rule.get('alert')));
         // Templates read best folded, as hand-written rule files have them.
         const annotations = rule.get('annotations', true);
         if (!isMap(annotations)) continue;

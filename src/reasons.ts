@@ -13,10 +13,10 @@ export const probeReasons = [
   'dns',
   'tls',
   'http_status',
+  'unauthorized',
   'body_too_large',
   'bad_body',
   'status_not_ok',
-  'unauthorized',
   'error',
 ] as const;
 export type ProbeReason = (typeof probeReasons)[number];

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Broken, ConfigError, Problems } from './errors.js';
 import { applyPresets } from './preset.js';
-import { configSchema, unknownField, type ClusterSettings, type ComponentSettings, type TlsSettings } from './schema.js';
+import { configSchema, unknownField, type ClusterSettings, type ComponentSettings, type HttpSettings, type TlsSettings } from './schema.js';
 import { Secret, secretFileProblem, unsetVariable } from './secret.js';
 import { readTlsFiles } from './tls-files.js';
 import { bareHost, checkAddress, checkTemplate, expand, expandUrl, templateFields, TemplateError } from './template.js';
@@ -57,6 +57,10 @@ export function fitStale(writtenMs: number | undefined, intervalMs: number): num
 }
 
 const DEFAULT_BODY_LIMIT = 1024 * 1024;
+/** PostgreSQL's default port (PostgreSQL docs, "Connections and Authentication"). */
+const DEFAULT_POSTGRES_PORT = 5432;
+/** Whether the server is a primary (false) or a standby (true) by its own account, and its version. */
+const DEFAULT_POSTGRES_QUERY = "SELECT pg_is_in_recovery() AS in_recovery, current_setting('server_version') AS server_version";
 
 /**
  * Reads and validates a configuration file.
@@ -302,7 +306,7 @@ function readComponent(
       (f) => comp[f as keyof ComponentSettings] !== undefined,
     );
     if (reads) throw ctx.yaml.error([...path, reads], `reads "${reads}", but its endpoint is a tcp probe, which has no answer to read from`);
-  } else if (settings.method === 'HEAD' && needsJson(read)) {
+  } else if (settings.kind !== 'postgres' && settings.method === 'HEAD' && needsJson(read)) {
     throw ctx.yaml.error(path, 'reads from a JSON body, but its endpoint uses method HEAD, which has no body');
   }
   const expectedVersion = comp.expected_version ?? clusterExpectedVersion;
@@ -329,9 +333,11 @@ export function needsJson(r: Reading): boolean {
 type EndpointInput = NonNullable<ClusterSettings['endpoints']>[string];
 
 function readEndpoint(ctx: Ctx, path: Path, e: EndpointInput): EndpointSettings {
-  if (e.http) {
-    const h = { ...e.http, url: e.http.url! };
-    const hPath = [...path, 'http'];
+  if (e.http || e.prometheus) {
+    const kind = e.http ? 'http' : 'prometheus';
+    // A prometheus endpoint is an http one without a method or body of its own.
+    const h: HttpSettings & { url: string } = { ...(e.http ?? e.prometheus)!, url: (e.http ?? e.prometheus)!.url! };
+    const hPath = [...path, kind];
     const problem = checkTemplate(h.url);
     if (problem) throw ctx.yaml.error([...hPath, 'url'], problem);
     // The scheme is never a template field; whether the rest makes a URL depends on each
@@ -354,17 +360,37 @@ function readEndpoint(ctx: Ctx, path: Path, e: EndpointInput): EndpointSettings 
     const method = h.method ?? 'GET';
     if (h.body !== undefined && method !== 'POST') throw ctx.yaml.error([...hPath, 'body'], `a request body needs method POST, not ${method}`);
     const origin = /^[a-z]+:\/\/[^/?#]*/i.exec(h.url)?.[0] ?? h.url;
-    return {
-      kind: 'http',
+    const common = {
       url: h.url,
-      method,
       headers: h.headers ?? {},
-      ...(h.body !== undefined ? { body: h.body } : {}),
       ...(authorization ? { authorization } : {}),
       ...(h.tls ? { tls: readTls(ctx, [...hPath, 'tls'], h.tls) } : {}),
       ...(h.valid_status_codes ? { validStatusCodes: h.valid_status_codes } : {}),
       bodySizeLimit: h.body_size_limit ?? DEFAULT_BODY_LIMIT,
       perServerOrigin: templateFields(origin).length > 0,
+    };
+    if (kind === 'prometheus') return { kind, method: 'GET', ...common };
+    return { kind, method, ...common, ...(h.body !== undefined ? { body: h.body } : {}) };
+  }
+  if (e.postgres) {
+    const p = e.postgres;
+    const pPath = [...path, 'postgres'];
+    const host = p.host ?? '{address}';
+    const port = p.port ?? DEFAULT_POSTGRES_PORT;
+    for (const [field, value] of [['host', host], ['port', port]] as const) {
+      const problem = typeof value === 'string' ? checkTemplate(value) : undefined;
+      if (problem) throw ctx.yaml.error([...pPath, field], problem);
+    }
+    const password = readSecret(ctx, pPath, p, 'password');
+    return {
+      kind: 'postgres',
+      host,
+      port,
+      database: p.database ?? 'postgres',
+      user: p.user!,
+      ...(password ? { password } : {}),
+      ...(p.tls ? { tls: readTls(ctx, [...pPath, 'tls'], p.tls) } : {}),
+      query: p.query ?? DEFAULT_POSTGRES_QUERY,
     };
   }
   const t = e.tcp!;
@@ -514,7 +540,7 @@ function readServer(
  */
 function targetFor(def: EndpointDef, server: ServerFields): EndpointTarget {
   const e = def.settings;
-  if (e.kind === 'http') {
+  if (e.kind === 'http' || e.kind === 'prometheus') {
     const url = expandUrl(e.url, server);
     if (!URL.canParse(url)) throw new TemplateError(`url "${e.url}" gives "${url}", which is not a URL`);
     return { url };

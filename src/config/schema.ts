@@ -151,32 +151,31 @@ const required = (value: object, field: string, ctx: { issues: z.core.$ZodRawIss
   if ((value as Record<string, unknown>)[field] === undefined) ctx.issues.push({ code: 'custom', input: value, message: `missing required field "${field}"` });
 };
 
-const http = z
-  .strictObject({
-    url: nonEmptyText().optional().meta({ description: 'URL template: {address}, {name}, {site}, {role}, {labels.NAME}. Required.' }),
-    method: z.enum(['GET', 'HEAD', 'POST']).optional().meta({ description: 'Default GET.' }),
-    headers: z
-      .record(nonEmptyText(), text())
-      .optional()
-      .meta({ description: 'Request headers, sent as written (Accept-Encoding here replaces the default gzip, deflate, br).' }),
-    body: text().optional().meta({ description: 'Request body, sent as written (with method POST); set Content-Type in headers.' }),
-    basic_auth: z
-      .strictObject({ username: nonEmptyText().meta({ description: 'The user name.' }), ...secretRefs })
-      .optional()
-      .meta({ description: 'HTTP basic authentication.' }),
-    bearer_token_file: nonEmptyText().optional().meta({ description: 'File holding a bearer token (Authorization: Bearer), relative to this file.' }),
-    bearer_token_env: nonEmptyText().optional().meta({ description: 'Environment variable holding a bearer token.' }),
-    tls: tls.optional().meta({ description: 'TLS settings for https URLs.' }),
-    valid_status_codes: z
-      .array(integer(100, 599, 'an HTTP status code'))
-      .min(1)
-      .optional()
-      .meta({ description: 'HTTP status codes that count as an answer. Default: any 2xx; redirects are not followed.' }),
-    body_size_limit: size()
-      .optional()
-      .meta({ description: 'Most bytes of the decoded body; a larger body fails with body_too_large. Default 1MiB.' }),
-  })
-  .check((ctx) => required(ctx.value, 'url', ctx));
+const httpFields = {
+  url: nonEmptyText().optional().meta({ description: 'URL template: {address}, {name}, {site}, {role}, {labels.NAME}. Required.' }),
+  method: z.enum(['GET', 'HEAD', 'POST']).optional().meta({ description: 'Default GET.' }),
+  headers: z
+    .record(nonEmptyText(), text())
+    .optional()
+    .meta({ description: 'Request headers, sent as written (Accept-Encoding here replaces the default gzip, deflate, br).' }),
+  body: text().optional().meta({ description: 'Request body, sent as written (with method POST); set Content-Type in headers.' }),
+  basic_auth: z
+    .strictObject({ username: nonEmptyText().meta({ description: 'The user name.' }), ...secretRefs })
+    .optional()
+    .meta({ description: 'HTTP basic authentication.' }),
+  bearer_token_file: nonEmptyText().optional().meta({ description: 'File holding a bearer token (Authorization: Bearer), relative to this file.' }),
+  bearer_token_env: nonEmptyText().optional().meta({ description: 'Environment variable holding a bearer token.' }),
+  tls: tls.optional().meta({ description: 'TLS settings for https URLs.' }),
+  valid_status_codes: z
+    .array(integer(100, 599, 'an HTTP status code'))
+    .min(1)
+    .optional()
+    .meta({ description: 'HTTP status codes that count as an answer. Default: any 2xx; redirects are not followed.' }),
+  body_size_limit: size()
+    .optional()
+    .meta({ description: 'Most bytes of the decoded body; a larger body fails with body_too_large. Default 1MiB.' }),
+};
+const http = z.strictObject(httpFields).check((ctx) => required(ctx.value, 'url', ctx));
 export type HttpSettings = z.output<typeof http>;
 
 // Digits as text too: a preset parameter fills a port in as text.
@@ -194,14 +193,42 @@ const tcp = z
   .check((ctx) => required(ctx.value, 'port', ctx));
 export type TcpSettings = z.output<typeof tcp>;
 
+/**
+ * A GET of a product's own Prometheus text exposition (etcd's and Patroni's `/metrics`): the
+ * http settings less the method and body.
+ */
+const { method: _method, body: _body, ...prometheusFields } = httpFields;
+const prometheus = z.strictObject(prometheusFields).check((ctx) => required(ctx.value, 'url', ctx));
+export type PrometheusSettings = z.output<typeof prometheus>;
+
+/** PostgreSQL's own answer to one read-only query, through the `pg` client. */
+const postgres = z
+  .strictObject({
+    host: nonEmptyText().optional().meta({ description: 'Host to connect to. Default {address}, the server\'s address.' }),
+    port: port().optional().meta({ description: 'A port number or a template such as "{labels.port}". Default 5432.' }),
+    database: nonEmptyText().optional().meta({ description: 'The database to connect to. Default postgres.' }),
+    user: nonEmptyText().optional().meta({ description: 'The role to connect as; it needs no privilege beyond connecting for the default query. Required.' }),
+    ...secretRefs,
+    tls: tls.optional().meta({ description: 'Set (`tls: {}` will do) to require TLS, with the certificate checked as configured; else no TLS.' }),
+    query: nonEmptyText()
+      .optional()
+      .meta({ description: 'One query, run in a read-only transaction; components read the columns of its first row. Default: SELECT pg_is_in_recovery() AS in_recovery, current_setting(\'server_version\') AS server_version.' }),
+  })
+  .check((ctx) => required(ctx.value, 'user', ctx));
+export type PostgresSettings = z.output<typeof postgres>;
+
 /** The settings of every probe kind, by the key that names the kind in an endpoint. */
-export const PROBE_KINDS = { http, tcp } as const;
+export const PROBE_KINDS = { http, tcp, prometheus, postgres } as const;
 
 /** An endpoint: one request to one server per interval. Exactly one kind. */
 const endpoint = z
   .strictObject({
     http: http.optional().meta({ description: 'An HTTP(S) request.' }),
     tcp: tcp.optional().meta({ description: 'A TCP connect (and optionally a TLS handshake).' }),
+    prometheus: prometheus
+      .optional()
+      .meta({ description: 'A GET of a Prometheus text exposition (a product\'s own /metrics); components read a family\'s first sample as NAME.value and NAME.labels.LABEL, or any series as ["NAME{label=\\"value\\"}"].value.' }),
+    postgres: postgres.optional().meta({ description: 'A read-only query to PostgreSQL; components read the columns of its first row with JSON paths.' }),
     probe_timeout: timerDuration().optional().meta({ description: 'Deadline of the whole probe. Default: the cluster\'s.' }),
   })
   .check((ctx) => {

@@ -61,7 +61,29 @@ export interface TcpEndpoint {
   readonly tls?: TlsOptions;
 }
 
-export type EndpointSettings = HttpEndpoint | TcpEndpoint;
+/**
+ * A product's own Prometheus text exposition, fetched as an http endpoint with method GET
+ * (`/metrics` of etcd, Patroni): its samples are what components read.
+ */
+export interface PrometheusEndpoint extends Omit<HttpEndpoint, 'kind' | 'method' | 'body'> {
+  readonly kind: 'prometheus';
+  readonly method: 'GET';
+}
+
+/** A PostgreSQL endpoint: one read-only query per probe on a connection of its own. */
+export interface PostgresEndpoint {
+  readonly kind: 'postgres';
+  readonly host: string;
+  readonly port: number | string;
+  readonly database: string;
+  readonly user: string;
+  readonly password?: Secret;
+  /** TLS required when set; none when not. */
+  readonly tls?: TlsOptions;
+  readonly query: string;
+}
+
+export type EndpointSettings = HttpEndpoint | TcpEndpoint | PrometheusEndpoint | PostgresEndpoint;
 
 /** An endpoint declared by a cluster, shared (`endpoints:`) or a component's own (`probe:`). */
 export interface EndpointDef {

@@ -33,7 +33,7 @@ function status(v: unknown): string {
   return `status ${from} (${rule}${v.reason !== undefined ? `; reason ${place(v.reason)}` : ''})`;
 }
 
-/** One request: the method and URL of an http endpoint, or the port of a tcp one. */
+/** One request: the method and URL of an http endpoint, the port of a tcp one, the query of a postgres one. */
 function request(e: Json): string {
   if (isObject(e.http)) {
     const h = e.http;
@@ -45,14 +45,20 @@ function request(e: Json): string {
     return parts.join(', ');
   }
   if (isObject(e.tcp)) return `TCP connect to port ${code(e.tcp.port)}${e.tcp.tls !== undefined ? ' with TLS' : ''}`;
+  if (isObject(e.prometheus)) return `GET ${code(e.prometheus.url)}, a Prometheus text exposition`;
+  if (isObject(e.postgres)) {
+    const p = e.postgres;
+    const query = typeof p.query === 'string' ? code(p.query) : 'the default query (`pg_is_in_recovery()` as `in_recovery`, `server_version`)';
+    return `PostgreSQL on port ${code(p.port ?? 5432)} as ${code(p.user)}${p.tls !== undefined ? ' with TLS' : ''}, read-only: ${query}`;
+  }
   return 'unknown';
 }
 
-/** What a component reads from its answer, field by field. */
-function reads(c: Json): string {
+/** What a component reads from the answer of its endpoint `e`, field by field. */
+function reads(c: Json, e: Json): string {
   const out: string[] = [];
   if (c.status !== undefined) out.push(status(c.status));
-  else out.push(isObject(c.probe) && isObject(c.probe.tcp) ? 'up when the port accepts the connection' : 'up when the request is answered');
+  else out.push(isObject(e.tcp) ? 'up when the port accepts the connection' : isObject(e.postgres) ? 'up when the query is answered' : 'up when the request is answered');
   for (const field of ['version', 'key_fingerprint', 'key', 'heartbeat', 'os', 'clock'] as const) {
     if (c[field] !== undefined) out.push(`${field.replace('_', ' ')} ${place(c[field])}`);
   }
@@ -88,10 +94,11 @@ export function presetReference(text: string): string {
 
   out.push('| component | request | required | reads |', '| --- | --- | --- | --- |');
   for (const c of components) {
-    const from = typeof c.endpoint === 'string' ? `${code(c.endpoint)}: ${request(isObject(endpoints[c.endpoint]) ? endpoints[c.endpoint] as Json : {})}` : isObject(c.probe) ? request(c.probe) : 'none';
+    const e = typeof c.endpoint === 'string' ? (isObject(endpoints[c.endpoint]) ? (endpoints[c.endpoint] as Json) : {}) : isObject(c.probe) ? c.probe : {};
+    const from = typeof c.endpoint === 'string' ? `${code(c.endpoint)}: ${request(e)}` : isObject(c.probe) ? request(c.probe) : 'none';
     const required = c.required === false ? 'no' : 'yes';
     const off = c.enabled === false ? ' **Off until the cluster sets `enabled: true`.**' : '';
-    out.push(`| ${code(c.name)} | ${cell(from)} | ${required} | ${cell(reads(c))}${off} |`);
+    out.push(`| ${code(c.name)} | ${cell(from)} | ${required} | ${cell(reads(c, e))}${off} |`);
   }
   out.push('');
 

@@ -506,6 +506,7 @@ function componentStatus(c: ComponentConfig, r: ComponentRecord | undefined, now
     clockOffsetSeconds: r?.clockOffsetMs === undefined ? null : r.clockOffsetMs / 1000,
     lastProbe: last ? last.finishedMs / 1000 : null,
     probeDurationSeconds: last ? last.durationMs / 1000 : null,
+    tlsCertExpiry: last?.certNotAfterMs === undefined ? null : last.certNotAfterMs / 1000,
     // The record's counts change in place: copied, unless there are none (most components).
     failures: failureCounts(r) ?? NONE,
     failuresTotal: r ? failureTotal(r) : 0,

@@ -71,6 +71,7 @@ export function observation(result: ProbeResult, finishedMs: number, durationMs:
     values: result.values,
     facts: result.facts,
     problems: result.problems,
+    certNotAfterMs: result.certNotAfterMs,
     finishedMs,
     durationMs,
   };

@@ -141,6 +141,12 @@ export interface ComponentStatus {
   readonly clockOffsetSeconds: number | null;
   readonly lastProbe: number | null;
   readonly probeDurationSeconds: number | null;
+  /**
+   * When the leaf certificate of the component's TLS endpoint expires (seconds since the
+   * epoch), as the last probe's handshake was served; null over plain connections and when
+   * the last probe made no accepted handshake (refused, or the certificate failed checks).
+   */
+  readonly tlsCertExpiry: number | null;
   readonly failures: Readonly<Partial<Record<ProbeReason, number>>>;
   /** Failed probes since the exporter started, whatever the reason. */
   readonly failuresTotal: number;

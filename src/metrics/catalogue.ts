@@ -61,6 +61,12 @@ export const clusterMetrics = {
   componentInfo: spec('component_info', 'gauge', 'Software version the component reports; absent while the latest answer read holds none, and while the component has stopped answering (its version is then last known).', [...COMPONENT, 'version']),
   probeDuration: spec('component_probe_duration_seconds', 'gauge', 'Duration of the last probe.', COMPONENT),
   lastProbe: spec('component_last_probe_timestamp_seconds', 'gauge', 'When the last probe finished.', COMPONENT),
+  tlsCertExpiry: spec(
+    'component_tls_cert_expiry_timestamp_seconds',
+    'gauge',
+    "When the leaf certificate the component's TLS endpoint served at the last probe expires (its notAfter); absent over plain connections and when the last probe made no accepted handshake.",
+    COMPONENT,
+  ),
   probesFailed: spec(
     'component_probes_failed_total',
     'counter',

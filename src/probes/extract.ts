@@ -137,11 +137,13 @@ const MAX_PROBLEMS = 8;
 /**
  * What one component reads from its endpoint's answer, read at `nowMs`. A failed answer
  * fails every component that reads it, with the answer's reason. An unhealthy status fails
- * the component, with the answer's reason for it (when configured) in the detail. Values
+ * the component, with the answer's reason for it (when configured) in the detail. The
+ * certificate's expiry passes through, failed answer or not. Values
  * that are not numbers and facts that are not text are `problems`, never silence.
  */
 export function read(r: Reading, answer: Answer, hashKey: (raw: string) => string, nowMs = Date.now()): ProbeResult {
-  if (!answer.success) return { success: false, reason: answer.reason, ...(answer.detail ? { detail: answer.detail } : {}) };
+  const cert = answer.certNotAfterMs === undefined ? undefined : { certNotAfterMs: answer.certNotAfterMs };
+  if (!answer.success) return { success: false, reason: answer.reason, ...(answer.detail ? { detail: answer.detail } : {}), ...cert };
   const body = answer.body;
   const headers = answer.headers ?? {};
   const problems: string[] = [];
@@ -190,6 +192,7 @@ export function read(r: Reading, answer: Answer, hashKey: (raw: string) => strin
     values: valuesFound > 0 ? values : NO_VALUES,
     facts: factsFound > 0 ? facts : NO_FACTS,
     ...(problems.length > 0 ? { problems } : {}),
+    ...cert,
   };
   if (!r.status) return { success: true, ...found };
   const status = text(lookup(r.status.from, body, headers));

@@ -10,6 +10,7 @@ import { createConnection, type NetConnectOpts, type Socket } from 'node:net';
 import { promisify } from 'node:util';
 import { brotliDecompress, gunzip, inflate, inflateRaw, type ZlibOptions } from 'node:zlib';
 import { clip, ProbeFailure } from './reasons.js';
+import { certNotAfterMs } from './tls.js';
 import type { ProbeSignal } from './types.js';
 
 /** What the probe asks for the Accept-Encoding header: every coding `decode` reads. */
@@ -98,6 +99,8 @@ export function urlTarget(url: string): UrlTarget {
 export interface Answer {
   readonly status: number;
   readonly headers: IncomingHttpHeaders;
+  /** When the leaf certificate of the connection the answer came on expires (ms since the epoch); undefined over plain HTTP. */
+  readonly certNotAfterMs: number | undefined;
   /**
    * The body, decoded. Rejects with a ProbeFailure: `body_too_large` past the limit (or a
    * Content-Length already past it), `bad_body` for a coding it cannot decode; else with
@@ -141,6 +144,7 @@ const DROPPED = new Error('body not read');
 class Attempt implements Answer {
   status = 0;
   headers: IncomingHttpHeaders = {};
+  certNotAfterMs: number | undefined;
   readonly head: Promise<Answer>;
   private settleHead!: { resolve: (a: Answer) => void; reject: (e: unknown) => void };
   /** Undefined when Node refused to make the request (a control byte in a configured header). */
@@ -207,6 +211,7 @@ class Attempt implements Answer {
     const status = res.statusCode ?? 0;
     this.status = status;
     this.headers = res.headers;
+    this.certNotAfterMs = certNotAfterMs(this.socket);
     const codings = res.headers['content-encoding'];
     if (codings !== undefined) {
       this.codings = codingsOf(codings);

@@ -1,10 +1,10 @@
 import type { Agent as HttpAgent } from 'node:http';
-import type { HttpEndpoint } from '../config/types.js';
+import type { HttpEndpoint, PrometheusEndpoint } from '../config/types.js';
 import { decodeText } from './charset.js';
 import { ACCEPT_ENCODING, agentsFor, exchange, urlTarget, type Endpoint } from './http-exchange.js';
 import { failure } from './reasons.js';
 import { tlsOptions } from './tls.js';
-import type { Answer, EndpointProbe, ProbeKind } from './types.js';
+import type { Answer, EndpointProbe, PreparedEndpoint, ProbeContext, ProbeKind } from './types.js';
 
 interface HttpSettings {
   readonly method: HttpEndpoint['method'];
@@ -24,7 +24,28 @@ interface HttpSettings {
  * `exchange`); the body is decoded (gzip, deflate, br) up to a limit on its decoded bytes
  * and never further, then read as text in its charset (see `decodeText`).
  */
-export const httpProbe: ProbeKind<HttpEndpoint> = (e, ctx) => {
+export const httpProbe: ProbeKind<HttpEndpoint> = (e, ctx) => httpKind(e, ctx, parseJson);
+
+/**
+ * What a body is read as for the components, once some component reads it: the parsed
+ * body (given as text, decoded by its byte order mark or declared charset), or the words
+ * of a `bad_body` failure (exporter-written, no server text).
+ */
+export type BodyParser = (text: string) => { readonly body: unknown } | { readonly problem: string };
+
+const parseJson: BodyParser = (text) => {
+  try {
+    return { body: JSON.parse(text) as unknown };
+  } catch {
+    return { problem: 'not JSON' };
+  }
+};
+
+/**
+ * An HTTP probe kind whose answers' bodies are read by `parse` (JSON for `http`, the text
+ * exposition for `prometheus`): everything but the reading of the body is the http probe's.
+ */
+export function httpKind(e: HttpEndpoint | PrometheusEndpoint, ctx: ProbeContext, parse: BodyParser): PreparedEndpoint {
   const headers: Record<string, string> = { ...e.headers };
   if (e.authorization) headers['authorization'] = e.authorization.reveal();
   if (!Object.keys(headers).some((name) => name.toLowerCase() === 'accept-encoding')) headers['accept-encoding'] = ACCEPT_ENCODING;
@@ -32,7 +53,7 @@ export const httpProbe: ProbeKind<HttpEndpoint> = (e, ctx) => {
   const settings: HttpSettings = {
     method: e.method,
     headers,
-    ...(e.body !== undefined ? { body: e.body } : {}),
+    ...(e.kind === 'http' && e.body !== undefined ? { body: e.body } : {}),
     validStatus: codes ? (s) => codes.includes(s) : (s) => s >= 200 && s < 300,
     bodyLimit: e.bodySizeLimit,
   };
@@ -58,7 +79,7 @@ export const httpProbe: ProbeKind<HttpEndpoint> = (e, ctx) => {
       if (!('url' in target)) throw new Error('http probe bound to a host and port');
       // An idle connection per server costs one file descriptor: the budget says which keep one.
       const keepAlive = (secure: boolean): boolean => !e.perServerOrigin || ctx.claimKeepAlive(secure);
-      return probeOf(endpointOf(target.url, settings, agentsOf, keepAlive), settings, needsJson);
+      return probeOf(endpointOf(target.url, settings, agentsOf, keepAlive), settings, needsJson ? parse : undefined);
     },
     close: async () => {
       for (const agents of made.values()) {
@@ -67,7 +88,7 @@ export const httpProbe: ProbeKind<HttpEndpoint> = (e, ctx) => {
       }
     },
   };
-};
+}
 
 /** The request of one server's probe, built once: the URL (checked by the loader) is parsed at bind time. */
 function endpointOf(
@@ -88,25 +109,25 @@ function endpointOf(
   };
 }
 
-function probeOf(endpoint: Endpoint, s: HttpSettings, needsJson: boolean): EndpointProbe {
+/** One server's probe; `parse` reads the body, when some component reads it. */
+function probeOf(endpoint: Endpoint, s: HttpSettings, parse: BodyParser | undefined): EndpointProbe {
   return async (signal): Promise<Answer> => {
     try {
       const res = await exchange(endpoint, signal);
+      // The handshake was accepted: its certificate's expiry holds whatever the answer says.
+      const cert = res.certNotAfterMs === undefined ? {} : { certNotAfterMs: res.certNotAfterMs };
       try {
         if (!s.validStatus(res.status)) {
           // Credentials refused prove the server up and say nothing of the component (src/reasons.ts, unknownReasons).
           const reason = res.status === 401 || res.status === 403 ? 'unauthorized' : 'http_status';
-          return { success: false, reason, detail: `HTTP ${res.status}` };
+          return { success: false, reason, detail: `HTTP ${res.status}`, ...cert };
         }
-        if (!needsJson) return { success: true, headers: res.headers };
-        const text = decodeText(await res.body(), res.headers['content-type']);
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          return { success: false, reason: 'bad_body', detail: 'not JSON' };
-        }
-        return { success: true, body: parsed, headers: res.headers };
+        if (!parse) return { success: true, headers: res.headers, ...cert };
+        const parsed = parse(decodeText(await res.body(), res.headers['content-type']));
+        if ('problem' in parsed) return { success: false, reason: 'bad_body', detail: parsed.problem, ...cert };
+        return { success: true, body: parsed.body, headers: res.headers, ...cert };
+      } catch (err) {
+        return { ...failure(err, signal), ...cert };
       } finally {
         res.drop();
       }

@@ -2,12 +2,13 @@ import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import type { TcpEndpoint } from '../config/types.js';
 import { failure } from './reasons.js';
-import { tlsOptions } from './tls.js';
+import { tlsOptions, withCert } from './tls.js';
 import type { Answer, ProbeKind, ProbeSignal } from './types.js';
 
 /**
  * `tcp`: connects to `host:port` (host defaults to `{address}`; IPv4, IPv6 with or without
- * brackets, or a host name; the loader fills templates in), with an optional TLS handshake.
+ * brackets, or a host name; the loader fills templates in), with an optional TLS handshake,
+ * whose leaf certificate's expiry the answer carries.
  */
 export const tcpProbe: ProbeKind<TcpEndpoint> = (settings) => {
   const tls = settings.tls ? (tlsOptions(settings.tls) ?? {}) : undefined;
@@ -29,7 +30,7 @@ function connectOnce(host: string, port: number, tls: ConnectionOptions | undefi
     };
     const onAbort = (): void => done(failure(undefined, signal));
     const socket: Socket = tls
-      ? tlsConnect({ host, port, servername: isIP(host) ? undefined : host, ...tls }, () => done({ success: true }))
+      ? tlsConnect({ host, port, servername: isIP(host) ? undefined : host, ...tls }, () => done(withCert({ success: true }, socket)))
       : netConnect({ host, port }, () => done({ success: true }));
     socket.once('error', (err) => done(failure(err, signal)));
     if (signal.aborted) onAbort();

@@ -23,6 +23,11 @@ export interface Answer {
   readonly headers?: Readonly<Record<string, string | string[] | undefined>>;
   /** Set when the failure was the exporter's own (see ExporterFault): the server is not judged by it. */
   readonly exporterFault?: ExporterFault;
+  /**
+   * When the leaf certificate the server presented expires (its notAfter), in ms since the
+   * epoch: set whenever a TLS handshake was accepted, even if the request then failed.
+   */
+  readonly certNotAfterMs?: number;
 }
 
 /** What one component found in its endpoint's answer. A failed probe is data, never an exception. */
@@ -54,6 +59,8 @@ export interface ProbeResult {
   readonly facts?: Readonly<Record<string, string>>;
   /** Configured values and facts the answer did not hold as a number or text, e.g. `value sessions: "n/a" is not a number`. */
   readonly problems?: readonly string[];
+  /** The answer's `certNotAfterMs`: when the leaf certificate of the endpoint's TLS connection expires. */
+  readonly certNotAfterMs?: number;
 }
 
 /**

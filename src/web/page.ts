@@ -151,6 +151,25 @@ function lastProbe(s: ServerStatus, now: number): SafeHtml {
   return html`<time datetime="${iso(t)}" title="${iso(t)}">${formatDuration(Math.max(0, now - t))} ago</time>`;
 }
 
+/** Days before a certificate's expiry at which the page warns, and calls it urgent: the alerts' thresholds (alerts/alert-rules.yml). */
+const CERT_WARN_SECONDS = 14 * 86400;
+const CERT_URGENT_SECONDS = 3 * 86400;
+
+/** Whether any component of the cluster was served a certificate at its last probe: the Certificate column shows then. */
+const servesTls = (c: ClusterStatus): boolean => c.servers.some((s) => s.components.some((x) => x.tlsCertExpiry !== null));
+
+/** The server's leaf certificate that expires first, among its components' TLS endpoints at their last probe. */
+function certCell(s: ServerStatus, now: number): SafeHtml {
+  let first: ComponentStatus | undefined;
+  for (const c of s.components) if (c.tlsCertExpiry !== null && (first === undefined || c.tlsCertExpiry < first.tlsCertExpiry!)) first = c;
+  if (first === undefined) return UNKNOWN();
+  const at = first.tlsCertExpiry!;
+  const left = at - now;
+  const title = `${first.name}: expires ${iso(at)}`;
+  const mark = left <= 0 ? badge('bad', '✖', 'expired') : left < CERT_URGENT_SECONDS ? badge('bad', '⚠', `expires in ${formatDuration(left)}`) : left < CERT_WARN_SECONDS ? badge('warn', '⚠', `expires in ${formatDuration(left)}`) : html`expires in ${formatDuration(left)}`;
+  return html`<span class="cert" title="${title}">${mark}</span>`;
+}
+
 function grafanaLink(opts: PageOptions, path: string, text: string): SafeHtml | '' {
   if (!opts.grafanaUrl) return '';
   return html` <a class="grafana" href="${opts.grafanaUrl.replace(/\/$/, '')}${path}">${text}</a>`;
@@ -186,6 +205,7 @@ function clusterSection(c: ClusterStatus, now: number, opts: PageOptions): SafeH
       : c.serversOnline < c.serversTotal
         ? badge('bad', '⚠', `${c.serversOnline} of ${c.serversTotal}`)
         : badge('ok', '✔', `${c.serversOnline} of ${c.serversTotal}`);
+  const tls = servesTls(c);
   const rows = c.servers.map(
     (s) => html`<tr class="server ${s.state}" data-server="${s.name}">
 <th scope="row" data-label="Server"><span class="name">${s.name}</span>${grafanaLink(opts, `/d/appcluster-server?var-app_cluster=${q(c.name)}&var-server=${q(s.name)}`, 'dashboard')}</th>
@@ -198,6 +218,7 @@ ${names.map((n) => html`<td data-label="${n}" class="component" data-component="
 <td data-label="Version">${versionCell(s, c)}</td>
 <td data-label="Key">${keyCell(s, c)}</td>
 <td data-label="Last probe">${lastProbe(s, now)}</td>
+${tls ? html`<td data-label="Certificate">${certCell(s, now)}</td>` : ''}
 </tr>`,
   );
   const refs = Object.entries(c.referenceVersions);
@@ -218,7 +239,7 @@ ${c.expectations.map(expectationLine)}
 </dl>
 <div class="table-wrap"><table>
 <caption class="sr-only">Servers of cluster ${c.name}</caption>
-<thead><tr><th scope="col">Server</th><th scope="col">Address</th><th scope="col">OS</th><th scope="col">Site</th><th scope="col">Role</th><th scope="col">Status</th>${names.map((n) => html`<th scope="col">${n}</th>`)}<th scope="col">Version</th><th scope="col">Key</th><th scope="col">Last probe</th></tr></thead>
+<thead><tr><th scope="col">Server</th><th scope="col">Address</th><th scope="col">OS</th><th scope="col">Site</th><th scope="col">Role</th><th scope="col">Status</th>${names.map((n) => html`<th scope="col">${n}</th>`)}<th scope="col">Version</th><th scope="col">Key</th><th scope="col">Last probe</th>${tls ? html`<th scope="col">Certificate</th>` : ''}</tr></thead>
 <tbody>${rows}</tbody>
 </table></div>
 ${eventList(c.recentEvents, now, 'Recent events', `Recent events of cluster ${c.name}, newest first`)}

@@ -229,6 +229,9 @@ describe('alert rules follow the mixin conventions', () => {
       [
         'AppClusterCannotAuthenticate',
         'AppClusterClockSkew',
+        // Two severities under one name (warning at 14 days, critical at 3).
+        'AppClusterCertificateExpiring',
+        'AppClusterCertificateExpiring',
         'AppClusterClusterDegraded',
         'AppClusterClusterDown',
         'AppClusterComponentDown',
@@ -367,6 +370,9 @@ describe('alertmanager.yml', () => {
     expect(find('AppClusterServerOffline', 'AppClusterHeartbeatStale')?.equal).toEqual(['app_cluster', 'server']);
     // One server Offline is one e-mail: the server's, not the cluster's "degraded" as well.
     expect(find('AppClusterServerOffline', 'AppClusterClusterDegraded')?.equal).toEqual(['app_cluster']);
+    const certificate = rules.find((r) => r.source_matchers.includes('severity = "critical"') && r.target_matchers.includes('alertname = "AppClusterCertificateExpiring"'));
+    expect(certificate?.target_matchers).toContain('severity = "warning"');
+    expect(certificate?.equal).toEqual(['app_cluster', 'server', 'component']);
   });
 });
 

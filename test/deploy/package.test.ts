@@ -166,7 +166,7 @@ describe('npm install --global of the tarball', () => {
     );
     const ok = await command(['appcluster-exporter', '--config.check', `--config.file=${file}`]);
     expect(ok.code, ok.stderr).toBe(0);
-    expect(ok.stdout).toBe(`${file}: valid (1 clusters, 8 components)\n`);
+    expect(ok.stdout).toBe(`${file}: valid (1 clusters, 10 components)\n`);
 
     // A problem with a parameter the preset uses is reported at the user's own line (issue 28, item 11).
     const st = join(dir, 'st.yml');

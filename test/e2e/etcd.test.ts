@@ -7,7 +7,7 @@ import { waitFor } from '../helpers/stack.js';
 // through the `etcd` preset (presets/etcd.yml): /health (HTTP 503 with {"health":"false"}
 // without quorum is an unhealthy status, not an HTTP failure), /version, the fact `leader`
 // ("true" where POST /v3/maintenance/status names the member itself) and the expectation
-// `one_leader`, the peer port as TCP. The members listen on etcd's default ports, the
+// `one_leader`, etcd's own leader changes from its /metrics, the peer port as TCP. The members listen on etcd's default ports, the
 // preset's defaults, so the cluster gives no parameters; only the timing is shortened.
 const INTERVAL_S = 1;
 const TIMEOUT_S = 0.7;
@@ -133,7 +133,11 @@ describe('a real etcd cluster', () => {
   });
 
   it('a killed member is Offline with connection_refused within an interval and the timeout; the others stay Online', async () => {
-    const before = oneLeader(await allHealthy()).leaders[0]!;
+    const healthy = await allHealthy();
+    const before = oneLeader(healthy).leaders[0]!;
+    // etcd's own count of leader changes, from its /metrics, as each member saw it.
+    const changes = (page: string, server: string) =>
+      value(page, 'appcluster_component_value', { ...on(server), component: 'metrics', name: 'leader_changes_seen_total' });
     // The leader: the two left elect a new one, which the exporter must see move.
     const killedAt = Date.now();
     await etcd!.kill(before);
@@ -163,6 +167,16 @@ describe('a real etcd cluster', () => {
     );
     expect(others).toContain(oneLeader(page).leaders[0]);
     expect(oneLeader(page).leaders).toHaveLength(1);
+    // The election is counted: each survivor saw one more leader change than before.
+    const counted = await waitFor(
+      'the leader change counted by the survivors',
+      async () => {
+        const p = await exporter!.metrics();
+        return others.every((n) => (changes(p, n) ?? 0) > (changes(healthy, n) ?? Infinity)) ? p : undefined;
+      },
+      10_000,
+    );
+    for (const n of others) expect(changes(counted, n)).toBeGreaterThanOrEqual(changes(healthy, n)! + 1);
     const status = await exporter!.cluster();
     const killed = status.servers.find((s) => s.name === before)!;
     expect(killed.state).toBe('offline');

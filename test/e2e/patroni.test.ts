@@ -1,41 +1,46 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterStatus, ComponentStatus } from '../../src/evaluate/snapshot.js';
 import { EtcdCluster } from '../helpers/etcd.js';
-import { PatroniCluster, PG_PORT, PRIMARY_ROLES, REST_PORT, type PatroniNode } from '../helpers/patroni.js';
+import { PatroniCluster, PG_PORT, postgresBinDir, PRIMARY_ROLES, REST_PORT, type PatroniNode } from '../helpers/patroni.js';
 import { value, watch, type WatchingExporter } from '../helpers/real-cluster.js';
 import { waitFor } from '../helpers/stack.js';
 
 // A real two-node Patroni cluster (Debian's patroni 3.0 with PostgreSQL 15) on a real etcd,
 // watched by the exporter. The configuration is what the `patroni` preset supplies,
-// written out: /patroni with state, role as a fact, Patroni's and PostgreSQL's versions as
-// two components, dcs_last_seen as the heartbeat, exactly one primary as an expectation,
-// PostgreSQL's port as TCP.
+// written out: Patroni's /patroni (Patroni's version, dcs_last_seen as the heartbeat, role
+// and PostgreSQL's state as facts) for `patroni`, PostgreSQL's own answer to the preset's
+// query for `postgresql`, and exactly one primary counted by what each PostgreSQL says of
+// itself (not in recovery).
 const INTERVAL_S = 1;
+const PROBE_TIMEOUT_MS = 700;
 
 const config = (patroni: PatroniCluster): string => `
 clusters:
   - name: patroni
     heartbeat_interval: ${INTERVAL_S}s
-    probe_timeout: 700ms
+    probe_timeout: ${PROBE_TIMEOUT_MS}ms
     stale_timeout: 10s
     expectations:
       servers_with_fact:
-        - { name: one_primary, fact: role, values: [${PRIMARY_ROLES.join(', ')}], count: 1 }
+        - { name: one_primary, fact: in_recovery, values: ["false"], count: 1 }
     endpoints:
       patroni:
         http: { url: "http://{address}:${REST_PORT}/patroni" }
+      postgresql:
+        postgres: { port: ${PG_PORT}, user: postgres }
     components:
       - name: patroni
         endpoint: patroni
-        status: { json: state, healthy: [running] }
+        required: false
         version: patroni.version
         heartbeat: dcs_last_seen
-        facts: { role: role }
+        facts: { role: role, state: state }
       - name: postgresql
-        endpoint: patroni
+        endpoint: postgresql
         version: server_version
-      - name: postgresql-port
-        probe: { tcp: { port: ${PG_PORT} } }
+        facts: { in_recovery: in_recovery }
     servers:
 ${patroni.nodes.map((n) => `      - { name: ${n.name}, address: ${n.address} }`).join('\n')}
 `;
@@ -97,11 +102,13 @@ describe('a real Patroni cluster', () => {
       const own = (await patroni!.state(node))!;
       const p = component(c, node.name, 'patroni');
       expect(p.version).toBe(own.patroni!.version);
-      expect(component(c, node.name, 'postgresql').version).toBe(String(own.server_version));
+      // PostgreSQL's own words (15.14 ...) for Patroni's number (150014).
+      expect(component(c, node.name, 'postgresql').version).toMatch(new RegExp(`^${Math.floor(own.server_version! / 10000)}\\.${own.server_version! % 10000}\\b`));
+      expect(component(c, node.name, 'postgresql').facts).toEqual({ in_recovery: node === primary ? 'false' : 'true' });
       expect(p.heartbeatProblem).toBeNull();
       expect(p.lastHeartbeat).toBeGreaterThan(Date.now() / 1000 - 10);
-      expect(component(c, node.name, 'postgresql-port').up).toBe(true);
       expect(roleOf(c, node.name)).toBe(node === primary ? own.role : 'replica');
+      expect(p.facts['state']).toBe('running');
     }
     const page = await exporter!.metrics();
     for (const node of patroni!.nodes) {
@@ -167,4 +174,48 @@ describe('a real Patroni cluster', () => {
       await sampler.catch(() => {});
     }
   }, 120_000);
+
+  // Last: it leaves the cluster split.
+  it('Patroni killed on the primary, PostgreSQL left running: two writable primaries break exactly one primary within an interval', async () => {
+    const old: PatroniNode = (await patroni!.primary())!;
+    const other: PatroniNode = patroni!.nodes.find((n) => n !== old)!;
+    await probedAgain(2);
+    // Patroni alone: the postmaster runs in a session of its own and outlives it.
+    await old.process!.kill('SIGKILL');
+    const killedAt = Date.now();
+    // Patroni's own component is down at once, PostgreSQL's stays up: each names its process.
+    const c = await waitFor(`${old.name}'s patroni down`, async () => {
+      const x = await exporter!.cluster();
+      return component(x, old.name, 'patroni').up === false ? x : undefined;
+    }, 10_000);
+    expect(component(c, old.name, 'patroni').reason).toBe('connection_refused');
+    expect(component(c, old.name, 'postgresql')).toMatchObject({ up: true, facts: { in_recovery: 'false' } });
+    // The ground truth, through psql: the other node promoted once the leader lock expired
+    // (ttl 30 s), while the old primary still takes writes.
+    const bothAt = await waitFor('both PostgreSQLs writable, by psql', () => {
+      const writable = [old, other].map((n) => psql(n, 'SELECT pg_is_in_recovery()') === 'f');
+      return writable.every(Boolean) ? Date.now() : undefined;
+    }, 90_000);
+    expect(psql(old, 'CREATE TABLE split_brain_check (i int); DROP TABLE split_brain_check; SELECT 1')).toBe('1');
+    const breached = await waitFor('exactly one primary breached', async () => {
+      const e = oneprimary(await exporter!.cluster());
+      return e.met === false && e.servers === 2 ? { at: Date.now(), e } : undefined;
+    }, 10_000);
+    console.log(
+      `patroni: ${old.name}'s Patroni killed; both PostgreSQLs writable by psql after ${((bothAt - killedAt) / 1000).toFixed(1)} s; ` +
+        `the exporter saw two primaries ${((breached.at - bothAt) / 1000).toFixed(1)} s after psql`,
+    );
+    expect(breached.e.matching).toEqual([old.name, other.name].sort());
+    // Within one interval and a probe's deadline of psql's view, with a second for the round and this poll.
+    expect(breached.at - bothAt).toBeLessThan(INTERVAL_S * 1000 + PROBE_TIMEOUT_MS + 1000);
+  }, 150_000);
 });
+
+/** Runs SQL on a node's PostgreSQL through psql over loopback (trusted there), tuples only. */
+function psql(node: PatroniNode, sql: string): string {
+  const r = spawnSync(join(postgresBinDir(), 'psql'), ['-h', node.address, '-p', String(PG_PORT), '-U', 'postgres', '-d', 'postgres', '-XAtq', '-c', sql], {
+    encoding: 'utf8',
+    timeout: 10_000,
+  });
+  return r.status === 0 ? r.stdout.trim() : `error: ${r.stderr.trim()}`;
+}

@@ -31,7 +31,7 @@ export interface PatroniNode {
 export const PRIMARY_ROLES = ['master', 'primary'];
 
 /** PostgreSQL's binaries: Debian puts each major version under /usr/lib/postgresql/N/bin. */
-function postgresBinDir(): string {
+export function postgresBinDir(): string {
   const found = spawnSync('sh', ['-c', 'ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1'], { encoding: 'utf8' }).stdout.trim();
   if (!found) throw new Error('PostgreSQL is not installed; run "node scripts/ensure-deps.mjs" (installs Debian\'s postgresql, patroni, python3-etcd)');
   return found;
@@ -201,7 +201,7 @@ export class PatroniCluster {
   }
 }
 
-function postgresIds(): { uid: number; gid: number } {
+export function postgresIds(): { uid: number; gid: number } {
   const out = spawnSync('id', ['postgres'], { encoding: 'utf8' }).stdout;
   const uid = /uid=(\d+)/.exec(out)?.[1];
   const gid = /gid=(\d+)/.exec(out)?.[1];
@@ -210,7 +210,7 @@ function postgresIds(): { uid: number; gid: number } {
 }
 
 /** Ends the postmaster of `dataDir` if it runs: immediate shutdown, then SIGKILL if it lingers. */
-async function stopPostmaster(dataDir: string): Promise<void> {
+export async function stopPostmaster(dataDir: string): Promise<void> {
   const pidFile = await readFile(join(dataDir, 'postmaster.pid'), 'utf8').catch(() => '');
   const pid = Number(pidFile.split('\n')[0]);
   if (!Number.isInteger(pid) || pid <= 1 || !(await alive(pid))) return;

@@ -21,6 +21,7 @@ export function renderSnapshotWithPromClient(snapshot: Snapshot): Registry {
     componentInfo: gauge(m.componentInfo),
     probeDuration: gauge(m.probeDuration),
     lastProbe: gauge(m.lastProbe),
+    tlsCertExpiry: gauge(m.tlsCertExpiry),
     failureReason: gauge(m.probeFailureReason),
     serverOnline: gauge(m.serverOnline),
     serverOfflineSince: gauge(m.serverOfflineSince),
@@ -78,6 +79,7 @@ export function renderSnapshotWithPromClient(snapshot: Snapshot): Registry {
         if (comp.reason) g.failureReason.set({ ...labels, reason: comp.reason }, 1);
         if (comp.lastProbe !== null) g.lastProbe.set(labels, comp.lastProbe);
         if (comp.probeDurationSeconds !== null) g.probeDuration.set(labels, comp.probeDurationSeconds);
+        if (comp.tlsCertExpiry !== null) g.tlsCertExpiry.set(labels, comp.tlsCertExpiry);
         if (comp.lastHeartbeat !== null) g.lastHeartbeat.set(labels, comp.lastHeartbeat);
         if (comp.heartbeatAgeSeconds !== null) g.heartbeatAge.set(labels, comp.heartbeatAgeSeconds);
         if (comp.versionInSync !== null) g.versionInSync.set(labels, comp.versionInSync ? 1 : 0);

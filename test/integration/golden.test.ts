@@ -49,12 +49,13 @@ const OK: Ok = { success: true, finishedMs: NOW - 3000, durationMs: 4, version: 
 
 /**
  * A fixed scenario: mft-b's service refuses connections, mft-dr drifted, ci-1 not probed
- * yet; mft-a reports a workload figure and a fact; both pg servers report role primary.
+ * yet; mft-a reports a workload figure and a fact over TLS (its certificate expires in 10
+ * days); both pg servers report role primary.
  */
 function scenario(ok: Ok = OK) {
   const { records, set } = recordsFor(config);
   set('mft-prod', 'mft-a', 'web', ok);
-  set('mft-prod', 'mft-a', 'service', { ...ok, values: { active_transfers: 12 }, facts: { tm_state: 'Running' } });
+  set('mft-prod', 'mft-a', 'service', { ...ok, values: { active_transfers: 12 }, facts: { tm_state: 'Running' }, certNotAfterMs: NOW + 10 * 86_400_000 });
   set('pg', 'pg-1', 'patroni', { ...ok, facts: { role: 'primary' } });
   set('pg', 'pg-2', 'patroni', { ...ok, facts: { role: 'primary' } });
   set('mft-prod', 'mft-b', 'web', ok);

@@ -11,6 +11,7 @@ import { startExporter, type RunningExporter } from '../../src/exporter.js';
 import { createLogger } from '../../src/log.js';
 import { makeCerts } from '../helpers/certs.js';
 import { MAIN } from '../helpers/process.js';
+import { startPostgres, type Postgres } from '../helpers/postgres.js';
 import { tempDir, waitFor } from '../helpers/stack.js';
 
 // Each preset against loopback servers that answer as its product does (the field names
@@ -67,8 +68,12 @@ const ST_PASSWORD = 'st-monitor-secret';
 // etcd: member ids are uint64 values as JSON strings.
 const etcd = ADDRESSES.map((_, i) => ({ id: `${1000 + i}`, leader: '1000', quorum: true, statusBodies: [] as string[], statusMethods: [] as string[] }));
 
-// Patroni: GET /patroni.
-const patroni = ADDRESSES.slice(0, 2).map((_, i) => ({ state: 'running', role: i === 0 ? 'primary' : 'replica' }));
+// Patroni: GET /patroni, and a real PostgreSQL per member whose table test_role says
+// what the preset's query reads as pg_is_in_recovery() (the cluster overrides the query:
+// a real standby is test/e2e/patroni.test.ts's business).
+const patroni = ADDRESSES.slice(0, 2).map((_, i) => ({ state: 'running', role: i === 0 ? 'primary' : 'replica', available: true }));
+const postgres: Postgres[] = [];
+const inRecovery = (i: number, value: boolean): void => void postgres[i]!.psql(`UPDATE test_role SET in_recovery = ${value}`);
 
 let exporter: RunningExporter;
 let dir: string;
@@ -99,7 +104,7 @@ async function labels(): Promise<Record<string, string[]>> {
 
       const member = patroni[i]!;
       const rest = await serve(createServer(), address, (req, _, res) => {
-        if (req.url !== '/patroni') return void res.writeHead(404).end();
+        if (req.url !== '/patroni' || !member.available) return void res.writeHead(404).end();
         json(res, 200, {
           state: member.state,
           role: member.role,
@@ -109,7 +114,10 @@ async function labels(): Promise<Record<string, string[]>> {
           patroni: { version: '3.0.2', scope: 'main' },
         });
       });
-      out['patroni']!.push(`{ rest_port: "${rest}", pg_port: "${await tcpPort(address)}" }`);
+      const pg = await startPostgres();
+      postgres.push(pg);
+      pg.psql(`CREATE TABLE test_role (in_recovery boolean); INSERT INTO test_role VALUES (${i !== 0}); GRANT SELECT ON test_role TO monitor`);
+      out['patroni']!.push(`{ rest_port: "${rest}", pg_host: "${pg.address}" }`);
     }
     const m = etcd[i]!;
     const client = await serve(createServer(), address, (req, body, res) => {
@@ -119,6 +127,10 @@ async function labels(): Promise<Record<string, string[]>> {
         return void res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8' }).end(`${JSON.stringify({ health: 'false', reason: 'RAFT NO LEADER' })}\n`);
       }
       if (req.url === '/version') return void json(res, 200, { etcdserver: '3.4.23', etcdcluster: '3.4.0' });
+      if (req.url === '/metrics') {
+        const text = `etcd_server_has_leader ${m.quorum ? 1 : 0}\netcd_server_leader_changes_seen_total 2\netcd_server_proposals_failed_total 0\netcd_mvcc_db_total_size_in_bytes 24576\n`;
+        return void res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(text);
+      }
       if (req.url === '/v3/maintenance/status') {
         m.statusMethods.push(req.method!);
         m.statusBodies.push(body);
@@ -136,6 +148,7 @@ async function labels(): Promise<Record<string, string[]>> {
 beforeAll(async () => {
   dir = await tempDir();
   const l = await labels();
+  process.env['APPCLUSTER_TEST_PG_PASSWORD'] = postgres[0]!.password;
   const servers = (kind: string, prefix: string) =>
     l[kind]!.map((labelText, i) => `      - { name: ${prefix}-${i + 1}, address: ${ADDRESSES[i]}, labels: ${labelText} }`).join('\n');
   const configFile = join(dir, 'config.yml');
@@ -166,7 +179,9 @@ ${servers('etcd', 'etcd')}
   - name: patroni
     preset: patroni
     heartbeat_interval: 1s
-    parameters: { base_url: "http://{address}:{labels.rest_port}", postgres_port: "{labels.pg_port}" }
+    parameters: { base_url: "http://{address}:{labels.rest_port}", postgres_user: monitor, postgres_password_env: APPCLUSTER_TEST_PG_PASSWORD }
+    endpoints:
+      postgresql: { postgres: { host: "{labels.pg_host}", query: "SELECT in_recovery, current_setting('server_version') AS server_version FROM test_role" } }
     servers:
 ${servers('patroni', 'db')}
 `,
@@ -178,6 +193,7 @@ ${servers('patroni', 'db')}
 afterAll(async () => {
   await exporter?.close();
   for (const server of listening) server.close();
+  await Promise.all(postgres.map((pg) => pg.stop()));
 });
 
 async function cluster(name: string): Promise<ClusterStatus> {
@@ -296,6 +312,8 @@ describe('etcd', () => {
     expect(c.expectations[0]).toMatchObject({ name: 'one_leader', servers: 1, matching: ['etcd-1'] });
     expect(component(c.servers[1]!, 'server')).toMatchObject({ version: '3.4.23', facts: { cluster_version: '3.4.0' } });
     expect(component(c.servers[1]!, 'raft').values).toEqual({ db_size_bytes: 24576 });
+    // etcd's own figures, from its /metrics.
+    expect(component(c.servers[1]!, 'metrics')).toMatchObject({ state: 'up', values: { has_leader: 1, leader_changes_seen_total: 2, proposals_failed_total: 0, db_total_size_bytes: 24576 } });
     expect(new Set(etcd.flatMap((m) => m.statusMethods))).toEqual(new Set(['POST']));
     expect(new Set(etcd.flatMap((m) => m.statusBodies))).toEqual(new Set(['{}']));
   });
@@ -327,7 +345,7 @@ describe('etcd', () => {
 });
 
 describe('patroni', () => {
-  it('reads state, role, both versions and the DCS heartbeat; exactly one primary holds, across a switchover', async () => {
+  it("reads Patroni's state, role and heartbeat, PostgreSQL's own answer; exactly one primary counts what each PostgreSQL says", async () => {
     const c = await waitFor('all online', async () => {
       const x = await cluster('patroni');
       return x.servers.every((s) => s.state === 'online') && x.expectations[0]?.met === true ? x : undefined;
@@ -335,35 +353,61 @@ describe('patroni', () => {
     const s = c.servers[0]!;
     expect(s.components.map((x) => [x.name, x.state, x.version])).toEqual([
       ['patroni', 'up', '3.0.2'],
-      ['postgresql', 'up', '150018'],
-      ['postgresql-port', 'up', null],
+      ['postgresql', 'up', expect.stringMatching(/^15\./)],
     ]);
-    expect(component(s, 'patroni')).toMatchObject({ facts: { role: 'primary' }, heartbeatProblem: null });
+    expect(component(s, 'patroni')).toMatchObject({ facts: { role: 'primary', state: 'running' }, heartbeatProblem: null });
+    expect(component(s, 'postgresql')).toMatchObject({ facts: { in_recovery: 'false' } });
     expect(Math.abs(component(s, 'patroni').lastHeartbeat! - Date.now() / 1000)).toBeLessThan(5);
     expect(c.expectations[0]).toMatchObject({ name: 'one_primary', matching: ['db-1'] });
-    patroni[0]!.role = 'replica';
-    patroni[1]!.role = 'master';
+    // Both PostgreSQLs writable, whatever Patroni says: two primaries.
+    inRecovery(1, false);
     try {
-      const e = await waitFor('the primary moved', async () => {
+      const e = await waitFor('two writable primaries', async () => {
         const x = (await cluster('patroni')).expectations[0]!;
-        return x.matching[0] === 'db-2' && x.met ? x : undefined;
+        return x.servers === 2 ? x : undefined;
       });
-      expect(e.summary).toContain('db-2');
+      expect(e).toMatchObject({ met: false, matching: ['db-1', 'db-2'] });
+      inRecovery(0, true);
+      const moved = await waitFor('the primary moved', async () => {
+        const x = (await cluster('patroni')).expectations[0]!;
+        return x.matching.join() === 'db-2' && x.met ? x : undefined;
+      });
+      expect(moved.summary).toContain('db-2');
     } finally {
-      patroni[0]!.role = 'primary';
-      patroni[1]!.role = 'replica';
+      inRecovery(0, false);
+      inRecovery(1, true);
     }
   });
 
-  it('a member that is not running is offline', async () => {
-    patroni[1]!.state = 'starting';
+  it('Patroni that stops answering is down while PostgreSQL stays up, and the other way round', async () => {
+    patroni[1]!.available = false;
     try {
-      const c = await until('patroni', 1, 'offline');
-      expect(c.servers[1]!.reason).toBe('patroni: status_not_ok');
+      // Not required: the server, whose PostgreSQL answers, stays online and counted.
+      const c = await waitFor('db-2 patroni down', async () => {
+        const x = await cluster('patroni');
+        return component(x.servers[1]!, 'patroni').state === 'down' ? x : undefined;
+      });
+      expect(component(c.servers[1]!, 'patroni')).toMatchObject({ reason: 'http_status' });
+      expect(component(c.servers[1]!, 'postgresql')).toMatchObject({ state: 'up' });
+      expect(c.servers[1]!.state).toBe('online');
     } finally {
-      patroni[1]!.state = 'running';
+      patroni[1]!.available = true;
     }
-    await until('patroni', 1, 'online');
+    // A role that may not log in: PostgreSQL refuses it, a credentials problem. The database
+    // answered, so it is unknown, not down, and its server stays Online.
+    postgres[1]!.psql('ALTER ROLE monitor NOLOGIN');
+    try {
+      const c = await waitFor('db-2 postgresql unknown', async () => {
+        const x = await cluster('patroni');
+        return component(x.servers[1]!, 'postgresql').state === 'unknown' ? x : undefined;
+      });
+      expect(component(c.servers[1]!, 'postgresql')).toMatchObject({ state: 'unknown', reason: 'unauthorized' });
+      expect(component(c.servers[1]!, 'patroni')).toMatchObject({ state: 'up' });
+      expect(c.servers[1]!.state).toBe('online');
+    } finally {
+      postgres[1]!.psql('ALTER ROLE monitor LOGIN');
+    }
+    await waitFor('db-2 postgresql up again', async () => (component((await cluster('patroni')).servers[1]!, 'postgresql').state === 'up' ? true : undefined));
   });
 });
 

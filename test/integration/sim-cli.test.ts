@@ -43,7 +43,7 @@ describe('appcluster-sim serve --profile etcd', () => {
     expect(await health(1)).toBe(200);
     const config = await loadConfigFile(configFile);
     expect(config.clusters[0]!.servers.map((s) => s.address)).toEqual([1, 2, 3].map((n) => base.replace(/\d+$/, String(n))));
-    expect(config.clusters[0]!.servers[0]!.components.map((c) => c.name)).toEqual(['health', 'server', 'raft', 'peer']);
+    expect(config.clusters[0]!.servers[0]!.components.map((c) => c.name)).toEqual(['health', 'server', 'raft', 'metrics', 'peer']);
   });
 
   it('fault all quorum_loss, list, clear', async () => {

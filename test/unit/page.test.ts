@@ -97,6 +97,25 @@ describe('the status page', () => {
     expect(a.split('data-component="service"')[1]!.split('</td>')[0]!).not.toContain('stale after');
   });
 
+  it("shows the earliest expiry of a server's certificates, marked at 14 and 3 days, and no column without TLS", () => {
+    const { records, set } = recordsFor(config);
+    const day = 86_400_000;
+    set('mft', 'a', 'web', { success: true, finishedMs: NOW - 1000, certNotAfterMs: NOW + 40 * day });
+    set('mft', 'a', 'service', { success: true, finishedMs: NOW - 1000, certNotAfterMs: NOW + 2 * day });
+    set('mft', 'b', 'web', { success: true, finishedMs: NOW - 1000, certNotAfterMs: NOW + 10 * day });
+    set('mft', 'b', 'service', { success: true, finishedMs: NOW - 1000 });
+    set('plain', 'p', 'web', { success: true, finishedMs: NOW - 1000 });
+    const html = renderClusters(evaluate(config, records, NOW), {}).value;
+    const cert = (server: string) => row(html, server).split('data-label="Certificate"')[1]!.split('</td>')[0]!;
+    expect(text(cert('a'))).toContain('expires in 2d 0h');
+    expect(cert('a')).toContain('badge bad');
+    expect(cert('a')).toContain(`service: expires ${new Date(NOW + 2 * day).toISOString()}`);
+    expect(text(cert('b'))).toContain('expires in 10d 0h');
+    expect(cert('b')).toContain('badge warn');
+    expect(section(html, 'mft')).toContain('<th scope="col">Certificate</th>');
+    expect(section(html, 'plain')).not.toContain('Certificate');
+  });
+
   it('links an Offline server to a new Alertmanager silence, and only an Offline one', () => {
     const { records, set } = recordsFor(config);
     set('mft', 'a', 'web', { success: true, finishedMs: NOW - 1000 });

@@ -98,27 +98,33 @@ describe('the preset files', () => {
       ['health', { url: 'http://10.0.0.1:2379/health' }],
       ['version', { url: 'http://10.0.0.1:2379/version' }],
       ['status', { url: 'http://10.0.0.1:2379/v3/maintenance/status' }],
+      ['metrics', { url: 'http://10.0.0.1:2379/metrics' }],
       ['~peer', { host: '10.0.0.1', port: 2380 }],
     ]);
+    expect(a!.endpoints.find((e) => e.name === 'metrics')!.def.settings.kind).toBe('prometheus');
+    expect(a!.components.find((x) => x.name === 'metrics')!.read.values).toMatchObject({ leader_changes_seen_total: { json: ['etcd_server_leader_changes_seen_total', 'value'] } });
     expect(http(a!, 'health').validStatusCodes).toEqual([200, 503]);
     expect(http(a!, 'status')).toMatchObject({ method: 'POST', body: '{}', headers: { 'Content-Type': 'application/json' } });
     expect(a!.components.find((x) => x.name === 'raft')!.read.facts).toEqual({ leader: { equal: [{ json: ['leader'] }, { json: ['header', 'member_id'] }] } });
     expect(c.factExpectations).toEqual([{ name: 'one_leader', fact: 'leader', values: ['true'], min: 1, max: 1 }]);
   });
 
-  it('patroni: two versions from one answer, dcs_last_seen as heartbeat, exactly one primary or master', () => {
+  it("patroni: Patroni's REST API for patroni, PostgreSQL's own answer for postgresql and for exactly one primary", () => {
     const c = load(`  - name: pg\n    preset: patroni\n    servers: [{ name: a, address: 10.0.0.1 }]\n`);
     expect(c).toMatchObject({ heartbeatIntervalMs: 10_000, staleTimeoutMs: 30_000 });
     const [a] = c.servers;
     expect(components(a!)).toEqual([
-      ['patroni', true, 30],
+      ['patroni', false, 30],
       ['postgresql', true, 30],
-      ['postgresql-port', true, 30],
     ]);
-    expect(a!.components.map((x) => x.read.version)).toEqual([{ json: ['patroni', 'version'] }, { json: ['server_version'] }, undefined]);
-    expect(a!.components[0]!.read).toMatchObject({ heartbeat: { json: ['dcs_last_seen'] }, facts: { role: { json: ['role'] } } });
+    expect(a!.components.map((x) => x.read.version)).toEqual([{ json: ['patroni', 'version'] }, { json: ['server_version'] }]);
+    // Patroni is up while it answers: PostgreSQL's state is a fact of it, not its status.
+    expect(a!.components[0]!.read).toMatchObject({ heartbeat: { json: ['dcs_last_seen'] }, facts: { role: { json: ['role'] }, state: { json: ['state'] } } });
+    expect(a!.components[0]!.read.status).toBeUndefined();
+    expect(a!.components[1]!.read).toMatchObject({ facts: { in_recovery: { json: ['in_recovery'] } } });
     expect(a!.endpoints.map((e) => e.target)).toEqual([{ url: 'http://10.0.0.1:8008/patroni' }, { host: '10.0.0.1', port: 5432 }]);
-    expect(c.factExpectations).toEqual([{ name: 'one_primary', fact: 'role', values: ['primary', 'master'], min: 1, max: 1 }]);
+    expect(a!.endpoints[1]!.def.settings).toMatchObject({ kind: 'postgres', user: 'postgres', database: 'postgres', query: expect.stringContaining('pg_is_in_recovery()') });
+    expect(c.factExpectations).toEqual([{ name: 'one_primary', fact: 'in_recovery', values: ['false'], min: 1, max: 1 }]);
   });
 });
 
@@ -231,7 +237,7 @@ describe('merging a cluster over its preset', () => {
     servers: [{ name: a, address: 10.0.0.1 }]
 `);
     expect(c.factExpectations).toEqual([]);
-    expect(c.servers[0]!.components.map((x) => x.name)).toEqual(['health', 'server', 'peer']);
+    expect(c.servers[0]!.components.map((x) => x.name)).toEqual(['health', 'server', 'metrics', 'peer']);
   });
 });
 
@@ -272,10 +278,10 @@ describe('errors name the file that holds the text', () => {
       '/etc/appcluster/config.yml:4:17: clusters[0].parameters: preset "securetransport" needs parameter "username": the administrator the exporter signs in as (a read-only admin is enough)',
     );
     expect(fails(`  - name: pg\n    preset: patroni\n    parameters: { port: "8009" }\n    servers: [{ name: a, address: 10.0.0.1 }]\n`)).toBe(
-      '/etc/appcluster/config.yml:4:19: clusters[0].parameters.port: preset "patroni" has no parameter "port"; known: base_url, postgres_port',
+      '/etc/appcluster/config.yml:4:19: clusters[0].parameters.port: preset "patroni" has no parameter "port"; known: base_url, postgres_port, postgres_user, postgres_password_file, postgres_password_env',
     );
     expect(fails(`  - name: pg\n    preset: patroni\n    components: [{ name: postgres, required: false }]\n    servers: [{ name: a, address: 10.0.0.1 }]\n`)).toBe(
-      '/etc/appcluster/config.yml:4:26: clusters[0].components[0].name: preset "patroni" has no component "postgres" (known: patroni, postgresql, postgresql-port); a component of the cluster\'s own needs "probe" or "endpoint"',
+      '/etc/appcluster/config.yml:4:26: clusters[0].components[0].name: preset "patroni" has no component "postgres" (known: patroni, postgresql); a component of the cluster\'s own needs "probe" or "endpoint"',
     );
   });
 });

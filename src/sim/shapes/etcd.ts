@@ -17,7 +17,10 @@ const ALARM = 'an alarm is raised';
  * with 503 when the member has no quorum (or on `unhealthy`); `GET /version` answers
  * `etcdserver` (the cluster's version) and `etcdcluster` (its major.minor.0);
  * `POST /v3/maintenance/status` answers `header.member_id` and `leader` (uint64 values as
- * strings; leader "0" without quorum), `version` and `dbSize`.
+ * strings; leader "0" without quorum), `version` and `dbSize`; `GET /metrics` answers
+ * etcd's own `etcd_server_has_leader`, `etcd_server_is_leader`,
+ * `etcd_server_leader_changes_seen_total`, `etcd_server_proposals_failed_total` and
+ * `etcd_mvcc_db_total_size_in_bytes`.
  *
  * Quorum spans the cluster: a member is cut off when any of its components is `down` or
  * `hang`, or it has `quorum_loss`; the others keep quorum while more than half of all
@@ -31,6 +34,18 @@ export function etcdShape(cluster: SimClusterView): HttpShape {
     if (cutOff(member)) return undefined;
     const connected = cluster.servers.filter((s) => !cutOff(s));
     return connected.length * 2 > cluster.servers.length ? connected[0] : undefined;
+  };
+  // Leader changes as each member counts them (etcd_server_leader_changes_seen_total):
+  // one for the first election, one more whenever the leader it sees changes.
+  const changes = new Map<string, { leader: string | undefined; count: number }>();
+  const changesSeenBy = (member: SimServerView, leader: SimServerView | undefined): number => {
+    const seen = changes.get(member.name) ?? { leader: undefined, count: 0 };
+    if (leader !== undefined && leader.name !== seen.leader) {
+      seen.leader = leader.name;
+      seen.count++;
+    }
+    changes.set(member.name, seen);
+    return seen.count;
   };
   return {
     protocol: 'http',
@@ -63,6 +78,22 @@ export function etcdShape(cluster: SimClusterView): HttpShape {
             dbSize: '24576',
             leader: leader ? etcdMemberId(leader.name) : '0',
           });
+        case '/metrics': {
+          if (ctx.method !== 'GET') return methodNotAllowed('GET');
+          const lines = [
+            '# TYPE etcd_server_has_leader gauge',
+            `etcd_server_has_leader ${leader ? 1 : 0}`,
+            '# TYPE etcd_server_is_leader gauge',
+            `etcd_server_is_leader ${leader === ctx.server ? 1 : 0}`,
+            '# TYPE etcd_server_leader_changes_seen_total counter',
+            `etcd_server_leader_changes_seen_total ${changesSeenBy(ctx.server, leader)}`,
+            '# TYPE etcd_server_proposals_failed_total counter',
+            'etcd_server_proposals_failed_total 0',
+            '# TYPE etcd_mvcc_db_total_size_in_bytes gauge',
+            'etcd_mvcc_db_total_size_in_bytes 24576',
+          ];
+          return { status: 200, contentType: 'text/plain; version=0.0.4; charset=utf-8', body: `${lines.join('\n')}\n` };
+        }
         default:
           return NOT_FOUND;
       }
