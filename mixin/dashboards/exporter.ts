@@ -1,338 +1,133 @@
 /** The panels of dashboards/exporter.json, in order; `mixin/dashboards.ts` adds the dashboard around them. */
 import * as common from '@grafana/grafana-foundation-sdk/common';
-import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
-import * as stat from '@grafana/grafana-foundation-sdk/stat';
-import * as table from '@grafana/grafana-foundation-sdk/table';
-import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
-import { DS, query, thresholds, colorScheme, valueMap, type PanelOrRow } from './lib.js';
+import { query, tableQuery, valueMap, row, statPanel, tablePanel, timeseriesPanel, UP, type PanelOrRow } from './lib.js';
 
 export function exporterPanels(): PanelOrRow[] {
   return [
-    new dashboard.RowBuilder("Health").id(1).collapsed(false).gridPos({"h": 1, "w": 24, "x": 0, "y": 0}),
-    new stat.PanelBuilder()
-      .id(2)
-      .title("Scrape target")
-      .description("Whether Prometheus can scrape the exporter.")
-      .datasource(DS)
-      .gridPos({"h": 4, "w": 4, "x": 0, "y": 1})
-      .unit("none")
-      .colorScheme(colorScheme(dashboard.FieldColorModeId.Thresholds))
-      .thresholds(thresholds(["green", null]))
-      .mappings([valueMap({"0": {"text": "Down", "color": "red", "index": 1}, "1": {"text": "Up", "color": "green", "index": 0}})])
-      .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(["lastNotNull"]).fields("").values(false))
-      .colorMode(common.BigValueColorMode.Background)
-      .graphMode(common.BigValueGraphMode.None)
-      .justifyMode(common.BigValueJustifyMode.Auto)
-      .orientation(common.VizOrientation.Auto)
-      .textMode(common.BigValueTextMode.Auto)
-      .wideLayout(true)
-      .showPercentChange(false)
+    row(1, "Health", 0),
+    statPanel({
+      id: 2,
+      title: "Scrape target",
+      description: "Whether Prometheus can scrape the exporter.",
+      gridPos: { h: 4, w: 4, x: 0, y: 1 },
+      unit: "none",
+      mappings: [valueMap(UP)],
+      colorMode: common.BigValueColorMode.Background,
+    })
       .withTarget(query("A", "up{instance=~\"$instance\"}", { instant: true, legend: "{{instance}}" })),
-    new stat.PanelBuilder()
-      .id(3)
-      .title("Config reload")
-      .description("Whether the last configuration reload succeeded; a failed reload keeps the last good configuration running.")
-      .datasource(DS)
-      .gridPos({"h": 4, "w": 4, "x": 4, "y": 1})
-      .unit("none")
-      .colorScheme(colorScheme(dashboard.FieldColorModeId.Thresholds))
-      .thresholds(thresholds(["green", null]))
-      .mappings([valueMap({"0": {"text": "Failed", "color": "red", "index": 1}, "1": {"text": "OK", "color": "green", "index": 0}})])
-      .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(["lastNotNull"]).fields("").values(false))
-      .colorMode(common.BigValueColorMode.Background)
-      .graphMode(common.BigValueGraphMode.None)
-      .justifyMode(common.BigValueJustifyMode.Auto)
-      .orientation(common.VizOrientation.Auto)
-      .textMode(common.BigValueTextMode.Auto)
-      .wideLayout(true)
-      .showPercentChange(false)
+    statPanel({
+      id: 3,
+      title: "Config reload",
+      description: "Whether the last configuration reload succeeded; a failed reload keeps the last good configuration running.",
+      gridPos: { h: 4, w: 4, x: 4, y: 1 },
+      unit: "none",
+      mappings: [valueMap({"0": {"text": "Failed", "color": "red", "index": 1}, "1": {"text": "OK", "color": "green", "index": 0}})],
+      colorMode: common.BigValueColorMode.Background,
+    })
       .withTarget(query("A", "appcluster_exporter_config_last_reload_successful{instance=~\"$instance\"}", { instant: true, legend: "{{instance}}" })),
-    new stat.PanelBuilder()
-      .id(4)
-      .title("Last successful reload")
-      .description("When the configuration was last loaded successfully.")
-      .datasource(DS)
-      .gridPos({"h": 4, "w": 4, "x": 8, "y": 1})
-      .unit("dateTimeFromNow")
-      .colorScheme(colorScheme(dashboard.FieldColorModeId.Thresholds))
-      .thresholds(thresholds(["green", null]))
-      .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(["lastNotNull"]).fields("").values(false))
-      .colorMode(common.BigValueColorMode.Value)
-      .graphMode(common.BigValueGraphMode.None)
-      .justifyMode(common.BigValueJustifyMode.Auto)
-      .orientation(common.VizOrientation.Auto)
-      .textMode(common.BigValueTextMode.Auto)
-      .wideLayout(true)
-      .showPercentChange(false)
+    statPanel({
+      id: 4,
+      title: "Last successful reload",
+      description: "When the configuration was last loaded successfully.",
+      gridPos: { h: 4, w: 4, x: 8, y: 1 },
+      unit: "dateTimeFromNow",
+    })
       .withTarget(query("A", "appcluster_exporter_config_last_reload_success_timestamp_seconds{instance=~\"$instance\"} * 1000", { instant: true, legend: "{{instance}}" })),
-    new stat.PanelBuilder()
-      .id(5)
-      .title("Probes in flight now")
-      .description("Probes running now.")
-      .datasource(DS)
-      .gridPos({"h": 4, "w": 4, "x": 12, "y": 1})
-      .unit("none")
-      .colorScheme(colorScheme(dashboard.FieldColorModeId.Thresholds))
-      .thresholds(thresholds(["green", null]))
-      .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(["lastNotNull"]).fields("").values(false))
-      .colorMode(common.BigValueColorMode.Value)
-      .graphMode(common.BigValueGraphMode.None)
-      .justifyMode(common.BigValueJustifyMode.Auto)
-      .orientation(common.VizOrientation.Auto)
-      .textMode(common.BigValueTextMode.Auto)
-      .wideLayout(true)
-      .showPercentChange(false)
+    statPanel({
+      id: 5,
+      title: "Probes in flight now",
+      description: "Probes running now.",
+      gridPos: { h: 4, w: 4, x: 12, y: 1 },
+      unit: "none",
+    })
       .withTarget(query("A", "appcluster_exporter_probes_in_flight{instance=~\"$instance\"}", { instant: true, legend: "{{instance}}" })),
-    new table.PanelBuilder()
-      .id(6)
-      .title("Build")
-      .description("Exporter and Node.js versions.")
-      .datasource(DS)
-      .gridPos({"h": 4, "w": 8, "x": 16, "y": 1})
-      .unit("string")
-      .colorScheme(colorScheme(dashboard.FieldColorModeId.Thresholds))
-      .thresholds(thresholds(["green", null]))
-      .align(common.FieldTextAlignment.Auto)
-      .cellOptions({ type: common.TableCellDisplayMode.Auto })
-      .filterable(true)
-      .inspect(false)
-      .showHeader(true)
-      .cellHeight(common.TableCellHeight.Sm)
-      .sortBy([])
-      .footer(new common.TableFooterOptionsBuilder().show(false).reducer(["sum"]).countRows(false))
+    tablePanel({
+      id: 6,
+      title: "Build",
+      description: "Exporter and Node.js versions.",
+      gridPos: { h: 4, w: 8, x: 16, y: 1 },
+      unit: "string",
+    })
       .withTransformation({"id": "organize", "options": {"excludeByName": {"Time": true, "Value": true, "__name__": true, "job": true}, "indexByName": {"instance": 0, "version": 1, "node_version": 2}, "renameByName": {"instance": "Instance", "version": "Version", "node_version": "Node.js"}}})
-      .withTarget(query("A", "appcluster_exporter_build_info{instance=~\"$instance\"}", { instant: true, table: true, legend: "__auto" })),
-    new dashboard.RowBuilder("Probes").id(7).collapsed(false).gridPos({"h": 1, "w": 24, "x": 0, "y": 5}),
-    new timeseries.PanelBuilder()
-      .id(8)
-      .title("Probe rate by result")
-      .description("Probes run per second, by result.")
-      .datasource(DS)
-      .gridPos({"h": 8, "w": 12, "x": 0, "y": 6})
-      .unit("ops")
-      .colorScheme(colorScheme(dashboard.FieldColorModeId.PaletteClassic))
-      .thresholds(thresholds(["green", null]))
-      .min(0)
-      .drawStyle(common.GraphDrawStyle.Line)
-      .lineInterpolation(common.LineInterpolation.Linear)
-      .lineWidth(1)
-      .fillOpacity(10)
-      .gradientMode(common.GraphGradientMode.None)
-      .showPoints(common.VisibilityMode.Never)
-      .pointSize(4)
-      .spanNulls(false)
-      .axisPlacement(common.AxisPlacement.Auto)
-      .axisSoftMin(0)
-      .stacking(new common.StackingConfigBuilder().mode(common.StackingMode.None).group("A"))
-      .thresholdsStyle(new common.GraphThresholdsStyleConfigBuilder().mode(common.GraphThresholdsStyleMode.Off))
-      .legend(new common.VizLegendOptionsBuilder().showLegend(true).displayMode(common.LegendDisplayMode.List).placement(common.LegendPlacement.Bottom).calcs([]))
-      .tooltip(new common.VizTooltipOptionsBuilder().mode(common.TooltipDisplayMode.Multi).sort(common.SortOrder.Descending))
+      .withTarget(tableQuery("A", "appcluster_exporter_build_info{instance=~\"$instance\"}")),
+    row(7, "Probes", 5),
+    timeseriesPanel({
+      id: 8,
+      title: "Probe rate by result",
+      description: "Probes run per second, by result.",
+      gridPos: { h: 8, w: 12, x: 0, y: 6 },
+      unit: "ops",
+    })
       .withTarget(query("A", "sum by (instance, result) (rate(appcluster_exporter_probes_total{instance=~\"$instance\"}[$__rate_interval]))", { legend: "{{instance}} {{result}}" })),
-    new timeseries.PanelBuilder()
-      .id(9)
-      .title("Probe duration")
-      .description("Quantiles and mean of probe durations, from the exporter's histogram.")
-      .datasource(DS)
-      .gridPos({"h": 8, "w": 12, "x": 12, "y": 6})
-      .unit("s")
-      .colorScheme(colorScheme(dashboard.FieldColorModeId.PaletteClassic))
-      .thresholds(thresholds(["green", null]))
-      .min(0)
-      .drawStyle(common.GraphDrawStyle.Line)
-      .lineInterpolation(common.LineInterpolation.Linear)
-      .lineWidth(1)
-      .fillOpacity(10)
-      .gradientMode(common.GraphGradientMode.None)
-      .showPoints(common.VisibilityMode.Never)
-      .pointSize(4)
-      .spanNulls(false)
-      .axisPlacement(common.AxisPlacement.Auto)
-      .axisSoftMin(0)
-      .stacking(new common.StackingConfigBuilder().mode(common.StackingMode.None).group("A"))
-      .thresholdsStyle(new common.GraphThresholdsStyleConfigBuilder().mode(common.GraphThresholdsStyleMode.Off))
-      .legend(new common.VizLegendOptionsBuilder().showLegend(true).displayMode(common.LegendDisplayMode.List).placement(common.LegendPlacement.Bottom).calcs([]))
-      .tooltip(new common.VizTooltipOptionsBuilder().mode(common.TooltipDisplayMode.Multi).sort(common.SortOrder.Descending))
+    timeseriesPanel({
+      id: 9,
+      title: "Probe duration",
+      description: "Quantiles and mean of probe durations, from the exporter's histogram.",
+      gridPos: { h: 8, w: 12, x: 12, y: 6 },
+      unit: "s",
+    })
       .withTarget(query("A", "histogram_quantile(0.5, sum by (instance, le) (rate(appcluster_exporter_probe_duration_seconds_bucket{instance=~\"$instance\"}[$__rate_interval])))", { legend: "{{instance}} p50" }))
       .withTarget(query("B", "histogram_quantile(0.9, sum by (instance, le) (rate(appcluster_exporter_probe_duration_seconds_bucket{instance=~\"$instance\"}[$__rate_interval])))", { legend: "{{instance}} p90" }))
       .withTarget(query("C", "histogram_quantile(0.99, sum by (instance, le) (rate(appcluster_exporter_probe_duration_seconds_bucket{instance=~\"$instance\"}[$__rate_interval])))", { legend: "{{instance}} p99" }))
       .withTarget(query("D", "sum by (instance) (rate(appcluster_exporter_probe_duration_seconds_sum{instance=~\"$instance\"}[$__rate_interval]))\n/\nsum by (instance) (rate(appcluster_exporter_probe_duration_seconds_count{instance=~\"$instance\"}[$__rate_interval]))", { legend: "{{instance}} mean" })),
-    new timeseries.PanelBuilder()
-      .id(10)
-      .title("Schedule lag")
-      .description("How late probes start against their heartbeat schedule; growth means the concurrency bound is too low for the configured servers.")
-      .datasource(DS)
-      .gridPos({"h": 8, "w": 8, "x": 0, "y": 14})
-      .unit("s")
-      .colorScheme(colorScheme(dashboard.FieldColorModeId.PaletteClassic))
-      .thresholds(thresholds(["green", null]))
-      .min(0)
-      .drawStyle(common.GraphDrawStyle.Line)
-      .lineInterpolation(common.LineInterpolation.Linear)
-      .lineWidth(1)
-      .fillOpacity(10)
-      .gradientMode(common.GraphGradientMode.None)
-      .showPoints(common.VisibilityMode.Never)
-      .pointSize(4)
-      .spanNulls(false)
-      .axisPlacement(common.AxisPlacement.Auto)
-      .axisSoftMin(0)
-      .stacking(new common.StackingConfigBuilder().mode(common.StackingMode.None).group("A"))
-      .thresholdsStyle(new common.GraphThresholdsStyleConfigBuilder().mode(common.GraphThresholdsStyleMode.Off))
-      .legend(new common.VizLegendOptionsBuilder().showLegend(true).displayMode(common.LegendDisplayMode.List).placement(common.LegendPlacement.Bottom).calcs([]))
-      .tooltip(new common.VizTooltipOptionsBuilder().mode(common.TooltipDisplayMode.Multi).sort(common.SortOrder.Descending))
+    timeseriesPanel({
+      id: 10,
+      title: "Schedule lag",
+      description: "How late probes start against their heartbeat schedule; growth means the concurrency bound is too low for the configured servers.",
+      gridPos: { h: 8, w: 8, x: 0, y: 14 },
+      unit: "s",
+    })
       .withTarget(query("A", "histogram_quantile(0.5, sum by (instance, le) (rate(appcluster_exporter_probe_schedule_lag_seconds_bucket{instance=~\"$instance\"}[$__rate_interval])))", { legend: "{{instance}} p50" }))
       .withTarget(query("B", "histogram_quantile(0.9, sum by (instance, le) (rate(appcluster_exporter_probe_schedule_lag_seconds_bucket{instance=~\"$instance\"}[$__rate_interval])))", { legend: "{{instance}} p90" }))
       .withTarget(query("C", "histogram_quantile(0.99, sum by (instance, le) (rate(appcluster_exporter_probe_schedule_lag_seconds_bucket{instance=~\"$instance\"}[$__rate_interval])))", { legend: "{{instance}} p99" })),
-    new timeseries.PanelBuilder()
-      .id(11)
-      .title("Probes in flight")
-      .description("Probes running at each scrape.")
-      .datasource(DS)
-      .gridPos({"h": 8, "w": 8, "x": 8, "y": 14})
-      .unit("none")
-      .colorScheme(colorScheme(dashboard.FieldColorModeId.PaletteClassic))
-      .thresholds(thresholds(["green", null]))
-      .min(0)
-      .drawStyle(common.GraphDrawStyle.Line)
-      .lineInterpolation(common.LineInterpolation.Linear)
-      .lineWidth(1)
-      .fillOpacity(10)
-      .gradientMode(common.GraphGradientMode.None)
-      .showPoints(common.VisibilityMode.Never)
-      .pointSize(4)
-      .spanNulls(false)
-      .axisPlacement(common.AxisPlacement.Auto)
-      .axisSoftMin(0)
-      .stacking(new common.StackingConfigBuilder().mode(common.StackingMode.None).group("A"))
-      .thresholdsStyle(new common.GraphThresholdsStyleConfigBuilder().mode(common.GraphThresholdsStyleMode.Off))
-      .legend(new common.VizLegendOptionsBuilder().showLegend(true).displayMode(common.LegendDisplayMode.List).placement(common.LegendPlacement.Bottom).calcs([]))
-      .tooltip(new common.VizTooltipOptionsBuilder().mode(common.TooltipDisplayMode.Multi).sort(common.SortOrder.Descending))
+    timeseriesPanel({
+      id: 11,
+      title: "Probes in flight",
+      description: "Probes running at each scrape.",
+      gridPos: { h: 8, w: 8, x: 8, y: 14 },
+      unit: "none",
+    })
       .withTarget(query("A", "appcluster_exporter_probes_in_flight{instance=~\"$instance\"}", { legend: "{{instance}}" })),
-    new timeseries.PanelBuilder()
-      .id(12)
-      .title("Skipped probes")
-      .description("Probes not started because the previous probe of the same component was still running or queued.")
-      .datasource(DS)
-      .gridPos({"h": 8, "w": 8, "x": 16, "y": 14})
-      .unit("ops")
-      .colorScheme(colorScheme(dashboard.FieldColorModeId.PaletteClassic))
-      .thresholds(thresholds(["green", null]))
-      .min(0)
-      .drawStyle(common.GraphDrawStyle.Line)
-      .lineInterpolation(common.LineInterpolation.Linear)
-      .lineWidth(1)
-      .fillOpacity(10)
-      .gradientMode(common.GraphGradientMode.None)
-      .showPoints(common.VisibilityMode.Never)
-      .pointSize(4)
-      .spanNulls(false)
-      .axisPlacement(common.AxisPlacement.Auto)
-      .axisSoftMin(0)
-      .stacking(new common.StackingConfigBuilder().mode(common.StackingMode.None).group("A"))
-      .thresholdsStyle(new common.GraphThresholdsStyleConfigBuilder().mode(common.GraphThresholdsStyleMode.Off))
-      .legend(new common.VizLegendOptionsBuilder().showLegend(true).displayMode(common.LegendDisplayMode.List).placement(common.LegendPlacement.Bottom).calcs([]))
-      .tooltip(new common.VizTooltipOptionsBuilder().mode(common.TooltipDisplayMode.Multi).sort(common.SortOrder.Descending))
+    timeseriesPanel({
+      id: 12,
+      title: "Skipped probes",
+      description: "Probes not started because the previous probe of the same component was still running or queued.",
+      gridPos: { h: 8, w: 8, x: 16, y: 14 },
+      unit: "ops",
+    })
       .withTarget(query("A", "sum by (instance) (rate(appcluster_exporter_probes_skipped_total{instance=~\"$instance\"}[$__rate_interval]))", { legend: "{{instance}}" })),
-    new dashboard.RowBuilder("Process").id(13).collapsed(false).gridPos({"h": 1, "w": 24, "x": 0, "y": 22}),
-    new timeseries.PanelBuilder()
-      .id(14)
-      .title("Scrape duration")
-      .description("How long Prometheus takes to scrape the exporter.")
-      .datasource(DS)
-      .gridPos({"h": 8, "w": 6, "x": 0, "y": 23})
-      .unit("s")
-      .colorScheme(colorScheme(dashboard.FieldColorModeId.PaletteClassic))
-      .thresholds(thresholds(["green", null]))
-      .min(0)
-      .drawStyle(common.GraphDrawStyle.Line)
-      .lineInterpolation(common.LineInterpolation.Linear)
-      .lineWidth(1)
-      .fillOpacity(10)
-      .gradientMode(common.GraphGradientMode.None)
-      .showPoints(common.VisibilityMode.Never)
-      .pointSize(4)
-      .spanNulls(false)
-      .axisPlacement(common.AxisPlacement.Auto)
-      .axisSoftMin(0)
-      .stacking(new common.StackingConfigBuilder().mode(common.StackingMode.None).group("A"))
-      .thresholdsStyle(new common.GraphThresholdsStyleConfigBuilder().mode(common.GraphThresholdsStyleMode.Off))
-      .legend(new common.VizLegendOptionsBuilder().showLegend(true).displayMode(common.LegendDisplayMode.List).placement(common.LegendPlacement.Bottom).calcs([]))
-      .tooltip(new common.VizTooltipOptionsBuilder().mode(common.TooltipDisplayMode.Multi).sort(common.SortOrder.Descending))
+    row(13, "Process", 22),
+    timeseriesPanel({
+      id: 14,
+      title: "Scrape duration",
+      description: "How long Prometheus takes to scrape the exporter.",
+      gridPos: { h: 8, w: 6, x: 0, y: 23 },
+      unit: "s",
+    })
       .withTarget(query("A", "scrape_duration_seconds{instance=~\"$instance\"}", { legend: "{{instance}}" })),
-    new timeseries.PanelBuilder()
-      .id(15)
-      .title("CPU")
-      .description("CPU time used by the exporter process, as a share of one core.")
-      .datasource(DS)
-      .gridPos({"h": 8, "w": 6, "x": 6, "y": 23})
-      .unit("percentunit")
-      .colorScheme(colorScheme(dashboard.FieldColorModeId.PaletteClassic))
-      .thresholds(thresholds(["green", null]))
-      .min(0)
-      .drawStyle(common.GraphDrawStyle.Line)
-      .lineInterpolation(common.LineInterpolation.Linear)
-      .lineWidth(1)
-      .fillOpacity(10)
-      .gradientMode(common.GraphGradientMode.None)
-      .showPoints(common.VisibilityMode.Never)
-      .pointSize(4)
-      .spanNulls(false)
-      .axisPlacement(common.AxisPlacement.Auto)
-      .axisSoftMin(0)
-      .stacking(new common.StackingConfigBuilder().mode(common.StackingMode.None).group("A"))
-      .thresholdsStyle(new common.GraphThresholdsStyleConfigBuilder().mode(common.GraphThresholdsStyleMode.Off))
-      .legend(new common.VizLegendOptionsBuilder().showLegend(true).displayMode(common.LegendDisplayMode.List).placement(common.LegendPlacement.Bottom).calcs([]))
-      .tooltip(new common.VizTooltipOptionsBuilder().mode(common.TooltipDisplayMode.Multi).sort(common.SortOrder.Descending))
+    timeseriesPanel({
+      id: 15,
+      title: "CPU",
+      description: "CPU time used by the exporter process, as a share of one core.",
+      gridPos: { h: 8, w: 6, x: 6, y: 23 },
+      unit: "percentunit",
+    })
       .withTarget(query("A", "rate(process_cpu_seconds_total{instance=~\"$instance\"}[$__rate_interval])", { legend: "{{instance}}" })),
-    new timeseries.PanelBuilder()
-      .id(16)
-      .title("Resident memory")
-      .description("Resident set size of the exporter process.")
-      .datasource(DS)
-      .gridPos({"h": 8, "w": 6, "x": 12, "y": 23})
-      .unit("bytes")
-      .colorScheme(colorScheme(dashboard.FieldColorModeId.PaletteClassic))
-      .thresholds(thresholds(["green", null]))
-      .min(0)
-      .drawStyle(common.GraphDrawStyle.Line)
-      .lineInterpolation(common.LineInterpolation.Linear)
-      .lineWidth(1)
-      .fillOpacity(10)
-      .gradientMode(common.GraphGradientMode.None)
-      .showPoints(common.VisibilityMode.Never)
-      .pointSize(4)
-      .spanNulls(false)
-      .axisPlacement(common.AxisPlacement.Auto)
-      .axisSoftMin(0)
-      .stacking(new common.StackingConfigBuilder().mode(common.StackingMode.None).group("A"))
-      .thresholdsStyle(new common.GraphThresholdsStyleConfigBuilder().mode(common.GraphThresholdsStyleMode.Off))
-      .legend(new common.VizLegendOptionsBuilder().showLegend(true).displayMode(common.LegendDisplayMode.List).placement(common.LegendPlacement.Bottom).calcs([]))
-      .tooltip(new common.VizTooltipOptionsBuilder().mode(common.TooltipDisplayMode.Multi).sort(common.SortOrder.Descending))
+    timeseriesPanel({
+      id: 16,
+      title: "Resident memory",
+      description: "Resident set size of the exporter process.",
+      gridPos: { h: 8, w: 6, x: 12, y: 23 },
+      unit: "bytes",
+    })
       .withTarget(query("A", "process_resident_memory_bytes{instance=~\"$instance\"}", { legend: "{{instance}}" })),
-    new timeseries.PanelBuilder()
-      .id(17)
-      .title("Event loop lag")
-      .description("Node.js event loop lag; a busy loop delays probes and scrapes alike.")
-      .datasource(DS)
-      .gridPos({"h": 8, "w": 6, "x": 18, "y": 23})
-      .unit("s")
-      .colorScheme(colorScheme(dashboard.FieldColorModeId.PaletteClassic))
-      .thresholds(thresholds(["green", null]))
-      .min(0)
-      .drawStyle(common.GraphDrawStyle.Line)
-      .lineInterpolation(common.LineInterpolation.Linear)
-      .lineWidth(1)
-      .fillOpacity(10)
-      .gradientMode(common.GraphGradientMode.None)
-      .showPoints(common.VisibilityMode.Never)
-      .pointSize(4)
-      .spanNulls(false)
-      .axisPlacement(common.AxisPlacement.Auto)
-      .axisSoftMin(0)
-      .stacking(new common.StackingConfigBuilder().mode(common.StackingMode.None).group("A"))
-      .thresholdsStyle(new common.GraphThresholdsStyleConfigBuilder().mode(common.GraphThresholdsStyleMode.Off))
-      .legend(new common.VizLegendOptionsBuilder().showLegend(true).displayMode(common.LegendDisplayMode.List).placement(common.LegendPlacement.Bottom).calcs([]))
-      .tooltip(new common.VizTooltipOptionsBuilder().mode(common.TooltipDisplayMode.Multi).sort(common.SortOrder.Descending))
+    timeseriesPanel({
+      id: 17,
+      title: "Event loop lag",
+      description: "Node.js event loop lag; a busy loop delays probes and scrapes alike.",
+      gridPos: { h: 8, w: 6, x: 18, y: 23 },
+      unit: "s",
+    })
       .withTarget(query("A", "nodejs_eventloop_lag_seconds{instance=~\"$instance\"}", { legend: "{{instance}}" })),
   ];
 }

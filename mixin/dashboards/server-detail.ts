@@ -1,297 +1,137 @@
 /** The panels of dashboards/server-detail.json, in order; `mixin/dashboards.ts` adds the dashboard around them. */
 import * as common from '@grafana/grafana-foundation-sdk/common';
-import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
-import * as stat from '@grafana/grafana-foundation-sdk/stat';
-import * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline';
-import * as table from '@grafana/grafana-foundation-sdk/table';
-import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
-import { DS, query, thresholds, colorScheme, valueMap, type PanelOrRow } from './lib.js';
+import { query, tableQuery, valueMap, mappedCells, row, statPanel, tablePanel, stateTimelinePanel, timeseriesPanel, ONLINE, UP, IN_SYNC, COLOR_TEXT, COLOR_BACKGROUND, type PanelOrRow } from './lib.js';
 
 export function serverDetailPanels(): PanelOrRow[] {
   return [
-    new dashboard.RowBuilder("Server").id(1).collapsed(false).gridPos({"h": 1, "w": 24, "x": 0, "y": 0}),
-    new stat.PanelBuilder()
-      .id(2)
-      .title("Status")
-      .description("Online: reachable, and every required component up and not stale.")
-      .datasource(DS)
-      .gridPos({"h": 5, "w": 4, "x": 0, "y": 1})
-      .unit("none")
-      .colorScheme(colorScheme(dashboard.FieldColorModeId.Thresholds))
-      .thresholds(thresholds(["green", null]))
-      .mappings([valueMap({"0": {"text": "Offline", "color": "red", "index": 1}, "1": {"text": "Online", "color": "green", "index": 0}})])
-      .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(["lastNotNull"]).fields("").values(false))
-      .colorMode(common.BigValueColorMode.Background)
-      .graphMode(common.BigValueGraphMode.None)
-      .justifyMode(common.BigValueJustifyMode.Auto)
-      .orientation(common.VizOrientation.Auto)
-      .textMode(common.BigValueTextMode.Auto)
-      .wideLayout(true)
-      .showPercentChange(false)
+    row(1, "Server", 0),
+    statPanel({
+      id: 2,
+      title: "Status",
+      description: "Online: reachable, and every required component up and not stale.",
+      gridPos: { h: 5, w: 4, x: 0, y: 1 },
+      unit: "none",
+      mappings: [valueMap(ONLINE)],
+      colorMode: common.BigValueColorMode.Background,
+    })
       .withTarget(query("A", "max(appcluster_server_online{app_cluster=\"$app_cluster\", server=\"$server\"})", { instant: true, legend: "status" })),
-    new stat.PanelBuilder()
-      .id(3)
-      .title("Components up now")
-      .description("Components whose last probe succeeded, out of all probed components.")
-      .datasource(DS)
-      .gridPos({"h": 5, "w": 4, "x": 4, "y": 1})
-      .unit("none")
-      .colorScheme(colorScheme(dashboard.FieldColorModeId.Thresholds))
-      .thresholds(thresholds(["green", null]))
-      .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(["lastNotNull"]).fields("").values(false))
-      .colorMode(common.BigValueColorMode.Value)
-      .graphMode(common.BigValueGraphMode.None)
-      .justifyMode(common.BigValueJustifyMode.Auto)
-      .orientation(common.VizOrientation.Auto)
-      .textMode(common.BigValueTextMode.Auto)
-      .wideLayout(true)
-      .showPercentChange(false)
+    statPanel({
+      id: 3,
+      title: "Components up now",
+      description: "Components whose last probe succeeded, out of all probed components.",
+      gridPos: { h: 5, w: 4, x: 4, y: 1 },
+      unit: "none",
+    })
       .withTarget(query("A", "sum(max by (component) (appcluster_component_up{app_cluster=\"$app_cluster\", server=\"$server\"}))", { instant: true, legend: "up" }))
       .withTarget(query("B", "count(max by (component) (appcluster_component_up{app_cluster=\"$app_cluster\", server=\"$server\"}))", { instant: true, legend: "probed" })),
-    new table.PanelBuilder()
-      .id(4)
-      .title("Server facts")
-      .description("Address, site, role and operating system as configured and reported.")
-      .datasource(DS)
-      .gridPos({"h": 5, "w": 16, "x": 8, "y": 1})
-      .unit("string")
-      .colorScheme(colorScheme(dashboard.FieldColorModeId.Thresholds))
-      .thresholds(thresholds(["green", null]))
-      .align(common.FieldTextAlignment.Auto)
-      .cellOptions({ type: common.TableCellDisplayMode.Auto })
-      .filterable(true)
-      .inspect(false)
-      .showHeader(true)
-      .cellHeight(common.TableCellHeight.Sm)
-      .sortBy([])
-      .footer(new common.TableFooterOptionsBuilder().show(false).reducer(["sum"]).countRows(false))
+    tablePanel({
+      id: 4,
+      title: "Server facts",
+      description: "Address, site, role and operating system as configured and reported.",
+      gridPos: { h: 5, w: 16, x: 8, y: 1 },
+      unit: "string",
+    })
       .withTransformation({"id": "organize", "options": {"excludeByName": {"Time": true, "Value": true}, "indexByName": {"address": 0, "site": 1, "role": 2, "os": 3}, "renameByName": {"address": "Address", "site": "Site", "role": "Role", "os": "OS"}}})
-      .withTarget(query("A", "max by (address, site, role, os) (appcluster_server_info{app_cluster=\"$app_cluster\", server=\"$server\"})", { instant: true, table: true, legend: "__auto" })),
-    new dashboard.RowBuilder("Components").id(5).collapsed(false).gridPos({"h": 1, "w": 24, "x": 0, "y": 6}),
-    new table.PanelBuilder()
-      .id(6)
-      .title("Components now")
-      .description("The last probe of each component of this server.")
-      .datasource(DS)
-      .gridPos({"h": 8, "w": 24, "x": 0, "y": 7})
-      .unit("none")
-      .colorScheme(colorScheme(dashboard.FieldColorModeId.Thresholds))
-      .thresholds(thresholds(["green", null]))
-      .align(common.FieldTextAlignment.Auto)
-      .cellOptions({ type: common.TableCellDisplayMode.Auto })
-      .filterable(true)
-      .inspect(false)
-      .showHeader(true)
-      .cellHeight(common.TableCellHeight.Sm)
-      .sortBy([new common.TableSortByFieldStateBuilder().displayName("Component").desc(false)])
-      .footer(new common.TableFooterOptionsBuilder().show(false).reducer(["sum"]).countRows(false))
-      .overrideByName("Up", [{ id: "mappings", value: [{"type": "value", "options": {"0": {"text": "Down", "color": "red", "index": 1}, "1": {"text": "Up", "color": "green", "index": 0}}}] }, { id: "custom.cellOptions", value: {"type": "color-background", "mode": "basic"} }])
+      .withTarget(tableQuery("A", "max by (address, site, role, os) (appcluster_server_info{app_cluster=\"$app_cluster\", server=\"$server\"})")),
+    row(5, "Components", 6),
+    tablePanel({
+      id: 6,
+      title: "Components now",
+      description: "The last probe of each component of this server.",
+      gridPos: { h: 8, w: 24, x: 0, y: 7 },
+      unit: "none",
+      sortBy: "Component",
+    })
+      .overrideByName("Up", mappedCells(UP, COLOR_BACKGROUND))
       .overrideByName("Heartbeat age", [{ id: "unit", value: "s" }, { id: "decimals", value: 0 }])
       .overrideByName("Stale timeout", [{ id: "unit", value: "s" }])
-      .overrideByName("Version in sync", [{ id: "mappings", value: [{"type": "value", "options": {"0": {"text": "✗ differs", "color": "red", "index": 1}, "1": {"text": "✓ in sync", "color": "green", "index": 0}}}] }, { id: "custom.cellOptions", value: {"type": "color-text"} }])
-      .overrideByName("Key in sync", [{ id: "mappings", value: [{"type": "value", "options": {"0": {"text": "✗ differs", "color": "red", "index": 1}, "1": {"text": "✓ in sync", "color": "green", "index": 0}}}] }, { id: "custom.cellOptions", value: {"type": "color-text"} }])
+      .overrideByName("Version in sync", mappedCells(IN_SYNC, COLOR_TEXT))
+      .overrideByName("Key in sync", mappedCells(IN_SYNC, COLOR_TEXT))
       .overrideByName("Probe duration", [{ id: "unit", value: "s" }])
       .overrideByName("Last probe", [{ id: "unit", value: "dateTimeFromNow" }])
       .withTransformation({"id": "merge", "options": {}})
       .withTransformation({"id": "organize", "options": {"excludeByName": {"Time": true, "Value #D": true, "Value #I": true}, "indexByName": {"component": 0, "Value #A": 1, "Value #B": 2, "Value #C": 3, "version": 4, "Value #E": 5, "Value #F": 6, "Value #G": 7, "Value #H": 8, "reason": 9}, "renameByName": {"component": "Component", "Value #A": "Up", "Value #B": "Heartbeat age", "Value #C": "Stale timeout", "version": "Version", "Value #E": "Version in sync", "Value #F": "Key in sync", "Value #G": "Probe duration", "Value #H": "Last probe", "reason": "Failing with"}}})
-      .withTarget(query("A", "max by (component) (appcluster_component_up{app_cluster=\"$app_cluster\", server=\"$server\"})", { instant: true, table: true, legend: "__auto" }))
-      .withTarget(query("B", "max by (component) (appcluster_component_heartbeat_age_seconds{app_cluster=\"$app_cluster\", server=\"$server\"})", { instant: true, table: true, legend: "__auto" }))
-      .withTarget(query("C", "max by (component) (appcluster_component_stale_timeout_seconds{app_cluster=\"$app_cluster\", server=\"$server\"})", { instant: true, table: true, legend: "__auto" }))
-      .withTarget(query("D", "max by (component, version) (appcluster_component_info{app_cluster=\"$app_cluster\", server=\"$server\"})", { instant: true, table: true, legend: "__auto" }))
-      .withTarget(query("E", "max by (component) (appcluster_component_version_in_sync{app_cluster=\"$app_cluster\", server=\"$server\"})", { instant: true, table: true, legend: "__auto" }))
-      .withTarget(query("F", "max by (component) (appcluster_component_key_in_sync{app_cluster=\"$app_cluster\", server=\"$server\"})", { instant: true, table: true, legend: "__auto" }))
-      .withTarget(query("G", "max by (component) (appcluster_component_probe_duration_seconds{app_cluster=\"$app_cluster\", server=\"$server\"})", { instant: true, table: true, legend: "__auto" }))
-      .withTarget(query("H", "max by (component) (appcluster_component_last_probe_timestamp_seconds{app_cluster=\"$app_cluster\", server=\"$server\"}) * 1000", { instant: true, table: true, legend: "__auto" }))
-      .withTarget(query("I", "max by (component, reason) (appcluster_component_probe_failure_reason{app_cluster=\"$app_cluster\", server=\"$server\"})", { instant: true, table: true, legend: "__auto" })),
-    new statetimeline.PanelBuilder()
-      .id(7)
-      .title("Components up")
-      .description("Result of each probe over time.")
-      .datasource(DS)
-      .gridPos({"h": 7, "w": 24, "x": 0, "y": 15})
-      .unit("none")
-      .colorScheme(colorScheme(dashboard.FieldColorModeId.Thresholds))
-      .thresholds(thresholds(["text", null]))
-      .mappings([valueMap({"0": {"text": "Down", "color": "red", "index": 1}, "1": {"text": "Up", "color": "green", "index": 0}})])
-      .fillOpacity(80)
-      .lineWidth(0)
-      .spanNulls(false)
-      .insertNulls(false)
-      .hideFrom(new common.HideSeriesConfigBuilder().legend(false).tooltip(false).viz(false))
-      .mergeValues(true)
-      .showValue(common.VisibilityMode.Auto)
-      .alignValue(common.TimelineValueAlignment.Left)
-      .rowHeight(0.9)
-      .legend(new common.VizLegendOptionsBuilder().showLegend(true).displayMode(common.LegendDisplayMode.List).placement(common.LegendPlacement.Bottom))
-      .tooltip(new common.VizTooltipOptionsBuilder().mode(common.TooltipDisplayMode.Single).sort(common.SortOrder.None))
+      .withTarget(tableQuery("A", "max by (component) (appcluster_component_up{app_cluster=\"$app_cluster\", server=\"$server\"})"))
+      .withTarget(tableQuery("B", "max by (component) (appcluster_component_heartbeat_age_seconds{app_cluster=\"$app_cluster\", server=\"$server\"})"))
+      .withTarget(tableQuery("C", "max by (component) (appcluster_component_stale_timeout_seconds{app_cluster=\"$app_cluster\", server=\"$server\"})"))
+      .withTarget(tableQuery("D", "max by (component, version) (appcluster_component_info{app_cluster=\"$app_cluster\", server=\"$server\"})"))
+      .withTarget(tableQuery("E", "max by (component) (appcluster_component_version_in_sync{app_cluster=\"$app_cluster\", server=\"$server\"})"))
+      .withTarget(tableQuery("F", "max by (component) (appcluster_component_key_in_sync{app_cluster=\"$app_cluster\", server=\"$server\"})"))
+      .withTarget(tableQuery("G", "max by (component) (appcluster_component_probe_duration_seconds{app_cluster=\"$app_cluster\", server=\"$server\"})"))
+      .withTarget(tableQuery("H", "max by (component) (appcluster_component_last_probe_timestamp_seconds{app_cluster=\"$app_cluster\", server=\"$server\"}) * 1000"))
+      .withTarget(tableQuery("I", "max by (component, reason) (appcluster_component_probe_failure_reason{app_cluster=\"$app_cluster\", server=\"$server\"})")),
+    stateTimelinePanel({
+      id: 7,
+      title: "Components up",
+      description: "Result of each probe over time.",
+      gridPos: { h: 7, w: 24, x: 0, y: 15 },
+      unit: "none",
+      mappings: [valueMap(UP)],
+    })
       .withTarget(query("A", "max by (component) (appcluster_component_up{app_cluster=\"$app_cluster\", server=\"$server\"})", { legend: "{{component}}" })),
-    new timeseries.PanelBuilder()
-      .id(8)
-      .title("Probe duration")
-      .description("Duration of the last probe of each component.")
-      .datasource(DS)
-      .gridPos({"h": 8, "w": 12, "x": 0, "y": 22})
-      .unit("s")
-      .colorScheme(colorScheme(dashboard.FieldColorModeId.PaletteClassic))
-      .thresholds(thresholds(["green", null]))
-      .min(0)
-      .drawStyle(common.GraphDrawStyle.Line)
-      .lineInterpolation(common.LineInterpolation.Linear)
-      .lineWidth(1)
-      .fillOpacity(10)
-      .gradientMode(common.GraphGradientMode.None)
-      .showPoints(common.VisibilityMode.Never)
-      .pointSize(4)
-      .spanNulls(false)
-      .axisPlacement(common.AxisPlacement.Auto)
-      .axisSoftMin(0)
-      .stacking(new common.StackingConfigBuilder().mode(common.StackingMode.None).group("A"))
-      .thresholdsStyle(new common.GraphThresholdsStyleConfigBuilder().mode(common.GraphThresholdsStyleMode.Off))
-      .legend(new common.VizLegendOptionsBuilder().showLegend(true).displayMode(common.LegendDisplayMode.List).placement(common.LegendPlacement.Bottom).calcs([]))
-      .tooltip(new common.VizTooltipOptionsBuilder().mode(common.TooltipDisplayMode.Multi).sort(common.SortOrder.Descending))
+    timeseriesPanel({
+      id: 8,
+      title: "Probe duration",
+      description: "Duration of the last probe of each component.",
+      gridPos: { h: 8, w: 12, x: 0, y: 22 },
+      unit: "s",
+    })
       .withTarget(query("A", "max by (component) (appcluster_component_probe_duration_seconds{app_cluster=\"$app_cluster\", server=\"$server\"})", { legend: "{{component}}" })),
-    new timeseries.PanelBuilder()
-      .id(9)
-      .title("Probe failures by reason")
-      .description("Failed probes per second, by component and reason.")
-      .datasource(DS)
-      .gridPos({"h": 8, "w": 12, "x": 12, "y": 22})
-      .unit("ops")
-      .colorScheme(colorScheme(dashboard.FieldColorModeId.PaletteClassic))
-      .thresholds(thresholds(["green", null]))
-      .min(0)
-      .drawStyle(common.GraphDrawStyle.Line)
-      .lineInterpolation(common.LineInterpolation.Linear)
-      .lineWidth(1)
-      .fillOpacity(10)
-      .gradientMode(common.GraphGradientMode.None)
-      .showPoints(common.VisibilityMode.Never)
-      .pointSize(4)
-      .spanNulls(false)
-      .axisPlacement(common.AxisPlacement.Auto)
-      .axisSoftMin(0)
-      .stacking(new common.StackingConfigBuilder().mode(common.StackingMode.None).group("A"))
-      .thresholdsStyle(new common.GraphThresholdsStyleConfigBuilder().mode(common.GraphThresholdsStyleMode.Off))
-      .legend(new common.VizLegendOptionsBuilder().showLegend(true).displayMode(common.LegendDisplayMode.List).placement(common.LegendPlacement.Bottom).calcs([]))
-      .tooltip(new common.VizTooltipOptionsBuilder().mode(common.TooltipDisplayMode.Multi).sort(common.SortOrder.Descending))
+    timeseriesPanel({
+      id: 9,
+      title: "Probe failures by reason",
+      description: "Failed probes per second, by component and reason.",
+      gridPos: { h: 8, w: 12, x: 12, y: 22 },
+      unit: "ops",
+    })
       .withTarget(query("A", "max by (component, reason) (rate(appcluster_component_probe_failures_total{app_cluster=\"$app_cluster\", server=\"$server\"}[$__rate_interval]))", { legend: "{{component}}: {{reason}}" })),
-    new timeseries.PanelBuilder()
-      .id(10)
-      .title("Heartbeat age")
-      .description("Age of each component's last heartbeat, with its stale timeout dashed.")
-      .datasource(DS)
-      .gridPos({"h": 8, "w": 24, "x": 0, "y": 30})
-      .unit("s")
-      .colorScheme(colorScheme(dashboard.FieldColorModeId.PaletteClassic))
-      .thresholds(thresholds(["green", null]))
-      .min(0)
-      .drawStyle(common.GraphDrawStyle.Line)
-      .lineInterpolation(common.LineInterpolation.Linear)
-      .lineWidth(1)
-      .fillOpacity(10)
-      .gradientMode(common.GraphGradientMode.None)
-      .showPoints(common.VisibilityMode.Never)
-      .pointSize(4)
-      .spanNulls(false)
-      .axisPlacement(common.AxisPlacement.Auto)
-      .axisSoftMin(0)
-      .stacking(new common.StackingConfigBuilder().mode(common.StackingMode.None).group("A"))
-      .thresholdsStyle(new common.GraphThresholdsStyleConfigBuilder().mode(common.GraphThresholdsStyleMode.Off))
-      .legend(new common.VizLegendOptionsBuilder().showLegend(true).displayMode(common.LegendDisplayMode.List).placement(common.LegendPlacement.Bottom).calcs([]))
-      .tooltip(new common.VizTooltipOptionsBuilder().mode(common.TooltipDisplayMode.Multi).sort(common.SortOrder.Descending))
+    timeseriesPanel({
+      id: 10,
+      title: "Heartbeat age",
+      description: "Age of each component's last heartbeat, with its stale timeout dashed.",
+      gridPos: { h: 8, w: 24, x: 0, y: 30 },
+      unit: "s",
+    })
       .overrideByQuery("B", [{ id: "custom.lineStyle", value: {"fill": "dash", "dash": [10, 10]} }, { id: "custom.fillOpacity", value: 0 }])
       .withTarget(query("A", "max by (component) (appcluster_component_heartbeat_age_seconds{app_cluster=\"$app_cluster\", server=\"$server\"})", { legend: "{{component}}" }))
       .withTarget(query("B", "max by (component) (appcluster_component_stale_timeout_seconds{app_cluster=\"$app_cluster\", server=\"$server\"})", { legend: "{{component}} stale timeout" })),
-    new dashboard.RowBuilder("Versions and keys").id(11).collapsed(false).gridPos({"h": 1, "w": 24, "x": 0, "y": 38}),
-    new statetimeline.PanelBuilder()
-      .id(12)
-      .title("Version history")
-      .description("Software version each component reported over time; one lane per component and version.")
-      .datasource(DS)
-      .gridPos({"h": 8, "w": 12, "x": 0, "y": 39})
-      .unit("none")
-      .colorScheme(colorScheme(dashboard.FieldColorModeId.Thresholds))
-      .thresholds(thresholds(["text", null]))
-      .mappings([valueMap({"1": {"text": "running", "color": "blue", "index": 0}})])
-      .fillOpacity(80)
-      .lineWidth(0)
-      .spanNulls(false)
-      .insertNulls(false)
-      .hideFrom(new common.HideSeriesConfigBuilder().legend(false).tooltip(false).viz(false))
-      .mergeValues(true)
-      .showValue(common.VisibilityMode.Auto)
-      .alignValue(common.TimelineValueAlignment.Left)
-      .rowHeight(0.9)
-      .legend(new common.VizLegendOptionsBuilder().showLegend(true).displayMode(common.LegendDisplayMode.List).placement(common.LegendPlacement.Bottom))
-      .tooltip(new common.VizTooltipOptionsBuilder().mode(common.TooltipDisplayMode.Single).sort(common.SortOrder.None))
+    row(11, "Versions and keys", 38),
+    stateTimelinePanel({
+      id: 12,
+      title: "Version history",
+      description: "Software version each component reported over time; one lane per component and version.",
+      gridPos: { h: 8, w: 12, x: 0, y: 39 },
+      unit: "none",
+      mappings: [valueMap({"1": {"text": "running", "color": "blue", "index": 0}})],
+    })
       .withTarget(query("A", "max by (component, version) (appcluster_component_info{app_cluster=\"$app_cluster\", server=\"$server\"})", { legend: "{{component}} {{version}}" })),
-    new statetimeline.PanelBuilder()
-      .id(13)
-      .title("Version and key sync")
-      .description("Whether each component's version and encryption key match the cluster reference.")
-      .datasource(DS)
-      .gridPos({"h": 8, "w": 12, "x": 12, "y": 39})
-      .unit("none")
-      .colorScheme(colorScheme(dashboard.FieldColorModeId.Thresholds))
-      .thresholds(thresholds(["text", null]))
-      .mappings([valueMap({"0": {"text": "✗ differs", "color": "red", "index": 1}, "1": {"text": "✓ in sync", "color": "green", "index": 0}})])
-      .fillOpacity(80)
-      .lineWidth(0)
-      .spanNulls(false)
-      .insertNulls(false)
-      .hideFrom(new common.HideSeriesConfigBuilder().legend(false).tooltip(false).viz(false))
-      .mergeValues(true)
-      .showValue(common.VisibilityMode.Auto)
-      .alignValue(common.TimelineValueAlignment.Left)
-      .rowHeight(0.9)
-      .legend(new common.VizLegendOptionsBuilder().showLegend(true).displayMode(common.LegendDisplayMode.List).placement(common.LegendPlacement.Bottom))
-      .tooltip(new common.VizTooltipOptionsBuilder().mode(common.TooltipDisplayMode.Single).sort(common.SortOrder.None))
+    stateTimelinePanel({
+      id: 13,
+      title: "Version and key sync",
+      description: "Whether each component's version and encryption key match the cluster reference.",
+      gridPos: { h: 8, w: 12, x: 12, y: 39 },
+      unit: "none",
+      mappings: [valueMap(IN_SYNC)],
+    })
       .withTarget(query("A", "max by (component) (appcluster_component_version_in_sync{app_cluster=\"$app_cluster\", server=\"$server\"})", { legend: "{{component}} version" }))
       .withTarget(query("B", "max by (component) (appcluster_component_key_in_sync{app_cluster=\"$app_cluster\", server=\"$server\"})", { legend: "{{component}} key" })),
-    new dashboard.RowBuilder("Workload and facts").id(14).collapsed(false).gridPos({"h": 1, "w": 24, "x": 0, "y": 47}),
-    new timeseries.PanelBuilder()
-      .id(15)
-      .title("Workload")
-      .description("Numbers the components report (extract values such as sessions, transfers, queued events), by value name; the unit is in the name.")
-      .datasource(DS)
-      .gridPos({"h": 8, "w": 12, "x": 0, "y": 48})
-      .unit("short")
-      .colorScheme(colorScheme(dashboard.FieldColorModeId.PaletteClassic))
-      .thresholds(thresholds(["green", null]))
-      .min(0)
-      .drawStyle(common.GraphDrawStyle.Line)
-      .lineInterpolation(common.LineInterpolation.Linear)
-      .lineWidth(1)
-      .fillOpacity(10)
-      .gradientMode(common.GraphGradientMode.None)
-      .showPoints(common.VisibilityMode.Never)
-      .pointSize(4)
-      .spanNulls(false)
-      .axisPlacement(common.AxisPlacement.Auto)
-      .axisSoftMin(0)
-      .stacking(new common.StackingConfigBuilder().mode(common.StackingMode.None).group("A"))
-      .thresholdsStyle(new common.GraphThresholdsStyleConfigBuilder().mode(common.GraphThresholdsStyleMode.Off))
-      .legend(new common.VizLegendOptionsBuilder().showLegend(true).displayMode(common.LegendDisplayMode.List).placement(common.LegendPlacement.Bottom).calcs([]))
-      .tooltip(new common.VizTooltipOptionsBuilder().mode(common.TooltipDisplayMode.Multi).sort(common.SortOrder.Descending))
+    row(14, "Workload and facts", 47),
+    timeseriesPanel({
+      id: 15,
+      title: "Workload",
+      description: "Numbers the components report (extract values such as sessions, transfers, queued events), by value name; the unit is in the name.",
+      gridPos: { h: 8, w: 12, x: 0, y: 48 },
+      unit: "short",
+    })
       .withTarget(query("A", "max by (component, name) (appcluster_component_value{app_cluster=\"$app_cluster\", server=\"$server\"})", { legend: "{{component}} {{name}}" })),
-    new table.PanelBuilder()
-      .id(16)
-      .title("Facts")
-      .description("Text facts the components report now (role, leader, build), by fact name.")
-      .datasource(DS)
-      .gridPos({"h": 8, "w": 12, "x": 12, "y": 48})
-      .unit("string")
-      .colorScheme(colorScheme(dashboard.FieldColorModeId.Thresholds))
-      .thresholds(thresholds(["green", null]))
-      .align(common.FieldTextAlignment.Auto)
-      .cellOptions({ type: common.TableCellDisplayMode.Auto })
-      .filterable(true)
-      .inspect(false)
-      .showHeader(true)
-      .cellHeight(common.TableCellHeight.Sm)
-      .sortBy([])
-      .footer(new common.TableFooterOptionsBuilder().show(false).reducer(["sum"]).countRows(false))
+    tablePanel({
+      id: 16,
+      title: "Facts",
+      description: "Text facts the components report now (role, leader, build), by fact name.",
+      gridPos: { h: 8, w: 12, x: 12, y: 48 },
+      unit: "string",
+    })
       .withTransformation({"id": "organize", "options": {"excludeByName": {"Time": true, "Value": true}, "indexByName": {"component": 0, "fact": 1, "value": 2}, "renameByName": {"component": "Component", "fact": "Fact", "value": "Value"}}})
-      .withTarget(query("A", "max by (component, fact, value) (appcluster_component_fact_info{app_cluster=\"$app_cluster\", server=\"$server\"})", { instant: true, table: true, legend: "__auto" })),
+      .withTarget(tableQuery("A", "max by (component, fact, value) (appcluster_component_fact_info{app_cluster=\"$app_cluster\", server=\"$server\"})")),
   ];
 }
