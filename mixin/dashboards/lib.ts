@@ -47,6 +47,7 @@ export function thresholds(...steps: [string, number | null][]): dashboard.Thres
     .steps(steps.map(([color, value]) => ({ color, value })));
 }
 
+/** Field colours by `mode`: from the thresholds, or a palette colour per series. */
 export function colorScheme(mode: dashboard.FieldColorModeId): dashboard.FieldColorBuilder {
   return new dashboard.FieldColorBuilder().mode(mode);
 }
@@ -73,7 +74,7 @@ export function mappedCells(options: Record<string, dashboard.ValueMappingResult
   return [{ id: 'mappings', value: [valueMap(options)] }, { id: 'custom.cellOptions', value: cellOptions }];
 }
 
-/** A full-width row that starts expanded at height `y`. */
+/** A full-width row, expanded, at grid row `y`. */
 export function row(id: number, title: string, y: number): dashboard.RowBuilder {
   return new dashboard.RowBuilder(title).id(id).collapsed(false).gridPos({ h: 1, w: 24, x: 0, y });
 }
