@@ -149,13 +149,12 @@ export function clusterOverviewPanels(): PanelOrRow[] {
       description: "Cluster expectations: servers counted (active servers online, servers reporting a fact value) against the configured minimum and maximum.",
       gridPos: { h: 8, w: 12, x: 12, y: 34 },
       unit: "none",
-      noValue: "No alerts firing",
+      noValue: "No expectations configured",
     })
-      .overrideByName("Severity", mappedCells(SEVERITY, COLOR_TEXT))
-      .overrideByName("Server", SERVER_LINK)
       .withTransformation({"id": "merge", "options": {}})
-      .withTransformation({"id": "organize", "options": {"excludeByName": {"Time": true}, "renameByName": {"app_cluster": "Cluster", "expectation": "Expectation", "Value #A": "Servers", "Value #B": "Minimum"}}})
+      .withTransformation({"id": "organize", "options": {"excludeByName": {"Time": true}, "renameByName": {"app_cluster": "Cluster", "expectation": "Expectation", "Value #A": "Servers", "Value #B": "Minimum", "Value #C": "Maximum"}}})
       .withTarget(tableQuery("A", "max by (app_cluster, expectation) (appcluster_cluster_expectation_servers{app_cluster=~\"$app_cluster\"})"))
-      .withTarget(tableQuery("B", "max by (app_cluster, expectation) (appcluster_cluster_expectation_min_servers{app_cluster=~\"$app_cluster\"})")),
+      .withTarget(tableQuery("B", "max by (app_cluster, expectation) (appcluster_cluster_expectation_min_servers{app_cluster=~\"$app_cluster\"})"))
+      .withTarget(tableQuery("C", "min by (app_cluster, expectation) (appcluster_cluster_expectation_max_servers{app_cluster=~\"$app_cluster\"})")),
   ];
 }
