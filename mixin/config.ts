@@ -37,6 +37,11 @@ export const DEFAULT_ALERTS: Record<AlertName, AlertSettings> = {
   AppClusterClockSkew: { for: '5m', severity: 'warning' },
   AppClusterCertificateExpiringWarning: { for: '1m', severity: 'warning' },
   AppClusterCertificateExpiringCritical: { for: '1m', severity: 'critical' },
+  // Heavy writes add up to an interval's worth of WAL to a sampled lag: it must last.
+  AppClusterPatroniReplicationLag: { for: '5m', severity: 'warning' },
+  AppClusterPatroniReplayPaused: { for: '5m', severity: 'warning' },
+  // Planned maintenance takes a while; maintenance mode left on after it is the fault.
+  AppClusterPatroniMaintenanceMode: { for: '1h', severity: 'warning' },
   AppClusterExporterDown: { for: '2m', severity: 'critical' },
   AppClusterExporterReplicaDown: { for: '5m', severity: 'warning' },
   AppClusterExporterAbsent: { for: '5m', severity: 'critical' },
