@@ -9,6 +9,8 @@
  * `npm run generate:mixin`.
  */
 
+import type { MixinConfig } from './config.js';
+
 /** One alerting rule, before the configuration is applied. */
 export interface AlertDefinition {
   /** The rule group: cluster alerts, or the exporter's own health. */
@@ -18,8 +20,9 @@ export interface AlertDefinition {
   /**
    * PromQL over the exporter's series and the recorded ones, written without the exporter's
    * selector (`up{}` for the scrape's own series): the generator adds it to every series.
+   * A function when a threshold comes from the configuration.
    */
-  readonly expr: string;
+  readonly expr: string | ((config: MixinConfig) => string);
   /** Holds a firing alert through missed scrapes (`keep_firing_for`): every alert on series the exporter reports. */
   readonly holdsThroughMissedScrapes: boolean;
   /** One static sentence. */
@@ -191,9 +194,9 @@ unless on (app_cluster, server)
     description: `The certificate served by component {{ $labels.component }} on server {{ $labels.server }} of cluster {{ $labels.app_cluster }} expires CERT_AT, in less than 3 days.`.replace('CERT_AT', CERT_AT),
   },
   AppClusterPatroniReplicationLag: {
-    comment: "Patroni (presets/patroni.yml, component metrics): a replica's replay behind the primary by more than the threshold, in bytes of WAL: the primary's patroni_xlog_location less the replica's patroni_xlog_replayed_location, as Patroni's own /metrics gives them. No member knows both, so the lag is computed here across members of one cluster; with two primaries the one further ahead counts. The two are probed up to one heartbeat interval apart, so heavy writes add up to an interval's worth of WAL to the figure: the threshold is generous and the alert waits. Value: the lag in bytes.",
+    comment: "Patroni (presets/patroni.yml, component metrics): a replica's replay behind the primary by more than the threshold, in bytes of WAL: the primary's patroni_xlog_location less the replica's patroni_xlog_replayed_location, as Patroni's own /metrics gives them. No member knows both, so the lag is computed here across members of one cluster; with two primaries the one further ahead counts. The two are probed up to one heartbeat interval apart, so heavy writes add up to an interval's worth of WAL to the figure: the threshold (patroni_max_replication_lag_bytes, 64 MiB) is generous and the alert waits. Value: the lag in bytes.",
     group: 'appcluster.alerts',
-    expr: `(
+    expr: (config) => `(
   max by (app_cluster) (
     appcluster_component_value{name="wal_position_bytes"}
     and on (app_cluster, server, component) (appcluster_component_value{name="primary"} == 1)
@@ -204,11 +207,11 @@ unless on (app_cluster, server)
     and on (app_cluster, server, component) (appcluster_component_value{name="primary"} == 0)
   )
 )
-> 64 * 1024 * 1024
+> ${config.patroni_max_replication_lag_bytes}
 unless on (app_cluster, server)
   appcluster_server_info{role="standby"}`,
     holdsThroughMissedScrapes: true,
-    summary: "A Patroni replica's replay lags the primary by more than 64 MiB of WAL.",
+    summary: "A Patroni replica's replay lags far behind the primary.",
     description: `Replica {{ $labels.server }} of cluster {{ $labels.app_cluster }} has replayed {{ $value | humanize1024 }}B less WAL than the primary has written.`,
   },
   AppClusterPatroniReplayPaused: {

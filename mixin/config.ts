@@ -79,6 +79,12 @@ export const mixinConfigSchema = z.strictObject({
    * scrape intervals (alerts/README.md, "Missed scrapes").
    */
   keep_firing_for: duration.default('1m'),
+  /**
+   * AppClusterPatroniReplicationLag's threshold: a replica's replay behind its primary by
+   * more than this many bytes of WAL. 64 MiB: four 16 MiB WAL segments, over what one heartbeat
+   * interval of ordinary writes adds to a sampled figure.
+   */
+  patroni_max_replication_lag_bytes: z.int().positive().default(64 * 1024 * 1024),
   /** Per alert: `for:` and `severity`, over the defaults. */
   alerts: alertsSchema,
   /** The Alertmanager receiver the snippet adds, and where it sends e-mail. */
