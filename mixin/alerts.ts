@@ -9,6 +9,8 @@
  * `npm run generate:mixin`.
  */
 
+import type { MixinConfig } from './config.js';
+
 /** One alerting rule, before the configuration is applied. */
 export interface AlertDefinition {
   /** The rule group: cluster alerts, or the exporter's own health. */
@@ -18,8 +20,9 @@ export interface AlertDefinition {
   /**
    * PromQL over the exporter's series and the recorded ones, written without the exporter's
    * selector (`up{}` for the scrape's own series): the generator adds it to every series.
+   * A function when a threshold comes from the configuration.
    */
-  readonly expr: string;
+  readonly expr: string | ((config: MixinConfig) => string);
   /** Holds a firing alert through missed scrapes (`keep_firing_for`): every alert on series the exporter reports. */
   readonly holdsThroughMissedScrapes: boolean;
   /** One static sentence. */
@@ -189,6 +192,43 @@ unless on (app_cluster, server)
     holdsThroughMissedScrapes: true,
     summary: 'A TLS certificate served by a component expires soon.',
     description: `The certificate served by component {{ $labels.component }} on server {{ $labels.server }} of cluster {{ $labels.app_cluster }} expires CERT_AT, in less than 3 days.`.replace('CERT_AT', CERT_AT),
+  },
+  AppClusterPatroniReplicationLag: {
+    comment: "Patroni (presets/patroni.yml, component metrics): a replica's replay behind the primary by more than the threshold, in bytes of WAL: the primary's patroni_xlog_location less the replica's patroni_xlog_replayed_location, as Patroni's own /metrics gives them. No member knows both, so the lag is computed here across members of one cluster; with two primaries the one further ahead counts. The two are probed up to one heartbeat interval apart, so heavy writes add up to an interval's worth of WAL to the figure: the threshold (patroni_max_replication_lag_bytes, 64 MiB) is generous and the alert waits. Value: the lag in bytes.",
+    group: 'appcluster.alerts',
+    expr: (config) => `(
+  max by (app_cluster) (
+    appcluster_component_value{name="wal_position_bytes"}
+    and on (app_cluster, server, component) (appcluster_component_value{name="primary"} == 1)
+  )
+  - on (app_cluster) group_right ()
+  max by (app_cluster, server, component) (
+    appcluster_component_value{name="wal_replayed_position_bytes"}
+    and on (app_cluster, server, component) (appcluster_component_value{name="primary"} == 0)
+  )
+)
+> ${config.patroni_max_replication_lag_bytes}
+unless on (app_cluster, server)
+  appcluster_server_info{role="standby"}`,
+    holdsThroughMissedScrapes: true,
+    summary: "A Patroni replica's replay lags far behind the primary.",
+    description: `Replica {{ $labels.server }} of cluster {{ $labels.app_cluster }} has replayed {{ $value | humanize1024 }}B less WAL than the primary has written.`,
+  },
+  AppClusterPatroniReplayPaused: {
+    comment: "Patroni: WAL replay paused on a replica (pg_wal_replay_pause(), patroni_xlog_paused 1): it receives WAL but applies none, so its lag grows with every write and a failover to it would wait for the replay. Any replica reporting it counts.",
+    group: 'appcluster.alerts',
+    expr: `max by (app_cluster, server, component) (appcluster_component_value{name="wal_replay_paused"}) == 1`,
+    holdsThroughMissedScrapes: true,
+    summary: "WAL replay is paused on a Patroni replica.",
+    description: `WAL replay is paused on server {{ $labels.server }} of cluster {{ $labels.app_cluster }} (pg_wal_replay_pause()); it applies no change from the primary until pg_wal_replay_resume().`,
+  },
+  AppClusterPatroniMaintenanceMode: {
+    comment: "Patroni: the cluster in maintenance mode (patronictl pause, patroni_is_paused 1): automatic failover is off, so a primary that fails stays failed. Expected during planned work, hence the long `for:`: it pages when maintenance mode has been left on. One alert per cluster: every member reports the same.",
+    group: 'appcluster.alerts',
+    expr: `max by (app_cluster) (appcluster_component_value{name="automatic_failover_paused"}) == 1`,
+    holdsThroughMissedScrapes: true,
+    summary: "A Patroni cluster has been in maintenance mode (automatic failover off) for long.",
+    description: `Cluster {{ $labels.app_cluster }} is in maintenance mode: automatic failover is off, and a failed primary will not be replaced until patronictl resume.`,
   },
   AppClusterExporterDown: {
     comment: "With every replica down no cluster alert can fire: their series go stale. Sharded exporters (docs/operations.md \"Shards\") carry a `shard` target label, which `without (instance)` keeps, so this fires for each shard whose replicas are all down.",

@@ -37,6 +37,11 @@ export const DEFAULT_ALERTS: Record<AlertName, AlertSettings> = {
   AppClusterClockSkew: { for: '5m', severity: 'warning' },
   AppClusterCertificateExpiringWarning: { for: '1m', severity: 'warning' },
   AppClusterCertificateExpiringCritical: { for: '1m', severity: 'critical' },
+  // Heavy writes add up to an interval's worth of WAL to a sampled lag: it must last.
+  AppClusterPatroniReplicationLag: { for: '5m', severity: 'warning' },
+  AppClusterPatroniReplayPaused: { for: '5m', severity: 'warning' },
+  // Planned maintenance takes a while; maintenance mode left on after it is the fault.
+  AppClusterPatroniMaintenanceMode: { for: '1h', severity: 'warning' },
   AppClusterExporterDown: { for: '2m', severity: 'critical' },
   AppClusterExporterReplicaDown: { for: '5m', severity: 'warning' },
   AppClusterExporterAbsent: { for: '5m', severity: 'critical' },
@@ -74,6 +79,12 @@ export const mixinConfigSchema = z.strictObject({
    * scrape intervals (alerts/README.md, "Missed scrapes").
    */
   keep_firing_for: duration.default('1m'),
+  /**
+   * AppClusterPatroniReplicationLag's threshold: a replica's replay behind its primary by
+   * more than this many bytes of WAL. 64 MiB: four 16 MiB WAL segments, over what one heartbeat
+   * interval of ordinary writes adds to a sampled figure.
+   */
+  patroni_max_replication_lag_bytes: z.int().positive().default(64 * 1024 * 1024),
   /** Per alert: `for:` and `severity`, over the defaults. */
   alerts: alertsSchema,
   /** The Alertmanager receiver the snippet adds, and where it sends e-mail. */

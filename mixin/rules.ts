@@ -50,7 +50,7 @@ function alertRule(name: string, def: AlertDefinition, config: MixinConfig): Rul
   annotations['runbook_url'] = config.runbook_url_pattern.replace('%s', alert.toLowerCase());
   return {
     alert,
-    expr: withSelector(def.expr, config.selector),
+    expr: withSelector(typeof def.expr === 'function' ? def.expr(config) : def.expr, config.selector),
     ...(settings.for === undefined ? {} : { for: settings.for }),
     ...(def.holdsThroughMissedScrapes ? { keep_firing_for: config.keep_firing_for } : {}),
     labels: { severity: settings.severity, ...def.labels },

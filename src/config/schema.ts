@@ -381,7 +381,7 @@ const timing = {
 const clusterFields = {
   ...timing,
   load_balancing: boolean().optional().meta({ description: 'As configured in the product; reported, not judged. Default false.' }),
-  automatic_failover: boolean().optional().meta({ description: 'As configured in the product; reported, not judged. Default false.' }),
+  automatic_failover: boolean().optional().meta({ description: 'As configured in the product; reported, not judged. Default false. Shown as paused while an up component reports the value automatic_failover_paused at 1 (the patroni preset: maintenance mode).' }),
   expected_version: text()
     .optional()
     .meta({ description: 'The version every component should report. Default: the version more than half of the servers report (without one, every server is out of sync: "no majority").' }),

@@ -288,9 +288,13 @@ export function osOf(recs: readonly (ComponentRecord | undefined)[]): string | n
   return null;
 }
 
+/** The component value by which a product says its automatic failover is paused (1) or not (0); docs/configuration.md. */
+export const AUTOMATIC_FAILOVER_PAUSED = 'automatic_failover_paused';
+
 function clusterStatus(judged: ClusterJudgement, nowMs: number, history: History): ClusterStatus {
   const { config: cluster, refs } = judged;
   const { reads, serverReads } = derivedOf(cluster);
+  const servers = cluster.servers.map((s, i) => serverStatus(cluster, s, serverReads[i]!, judged.records[i]!, judged.servers[i]!, nowMs, refs, history));
   return {
     name: cluster.name,
     heartbeatIntervalSeconds: cluster.heartbeatIntervalMs / 1000,
@@ -298,6 +302,7 @@ function clusterStatus(judged: ClusterJudgement, nowMs: number, history: History
     staleTimeoutSeconds: cluster.staleTimeoutMs / 1000,
     loadBalancing: cluster.loadBalancing,
     automaticFailover: cluster.automaticFailover,
+    automaticFailoverPausedBy: servers.filter((s) => s.components.some((c) => c.up === true && c.values[AUTOMATIC_FAILOVER_PAUSED] === 1)).map((s) => s.name),
     expectedVersion: cluster.expectedVersion ?? null,
     referenceVersions: refs.versions,
     versionsWithoutMajority: refs.versionsWithoutMajority,
@@ -309,7 +314,7 @@ function clusterStatus(judged: ClusterJudgement, nowMs: number, history: History
     serversPending: judged.serversPending,
     expectations: judged.expectations,
     recentEvents: history.recentEvents(cluster.name),
-    servers: cluster.servers.map((s, i) => serverStatus(cluster, s, serverReads[i]!, judged.records[i]!, judged.servers[i]!, nowMs, refs, history)),
+    servers,
   };
 }
 

@@ -28,7 +28,14 @@ export interface ClusterStatus {
   readonly probeTimeoutSeconds: number;
   readonly staleTimeoutSeconds: number;
   readonly loadBalancing: boolean;
+  /** As configured (`automatic_failover`). */
   readonly automaticFailover: boolean;
+  /**
+   * Servers whose up component reports the value `automatic_failover_paused` at 1 (the
+   * patroni preset reads it from Patroni's `patroni_is_paused`: maintenance mode): while any
+   * does, automatic failover is shown as paused whatever the configuration says.
+   */
+  readonly automaticFailoverPausedBy: readonly string[];
   readonly expectedVersion: string | null;
   /** The version each component name is held to: expected_version, else a strict majority's. */
   readonly referenceVersions: Readonly<Record<string, string>>;

@@ -115,6 +115,12 @@ function componentCell(c: ComponentStatus | undefined, cluster: ClusterStatus, n
   return html`${state}${optional}${why}${age}${timeout}${problem}${reported}${problems}${strip(c)}`;
 }
 
+/** Automatic failover as configured, unless the product says it is paused (a configured "on" would then be a false all-clear). */
+function failoverState(c: ClusterStatus): SafeHtml | string {
+  if (c.automaticFailoverPausedBy.length > 0) return html`${badge('warn', '⏸', 'paused')} paused: maintenance mode ${muted(`(reported by ${c.automaticFailoverPausedBy.join(', ')})`)}`;
+  return c.automaticFailover ? 'on' : 'off';
+}
+
 function expectationLine(e: ClusterStatus['expectations'][number]): SafeHtml {
   const label = e.name === 'min_servers_online' ? 'Minimum online' : e.name;
   const mark = e.met === null ? badge('idle', '…', 'checking') : e.met ? badge('ok', '✔', 'met') : badge('bad', '⚠', 'not met');
@@ -230,7 +236,7 @@ ${tls ? html`<td data-label="Certificate">${certCell(s, now)}</td>` : ''}
 <dl class="facts">
 <div data-fact-row="online"><dt>Servers online</dt><dd>${online}</dd></div>
 <div><dt>Load balancing</dt><dd>${c.loadBalancing ? 'on' : 'off'}</dd></div>
-<div><dt>Automatic failover</dt><dd>${c.automaticFailover ? 'on' : 'off'}</dd></div>
+<div data-fact-row="automatic-failover"><dt>Automatic failover</dt><dd>${failoverState(c)}</dd></div>
 <div><dt>Heartbeat interval</dt><dd>${formatDuration(c.heartbeatIntervalSeconds)}</dd></div>
 <div><dt>Stale timeout</dt><dd>${formatDuration(c.staleTimeoutSeconds)}</dd></div>
 <div><dt>Reference version</dt><dd>${reference}</dd></div>

@@ -11,7 +11,8 @@ import { waitFor } from '../helpers/stack.js';
 // watched by the exporter. The configuration is what the `patroni` preset supplies,
 // written out: Patroni's /patroni (Patroni's version, dcs_last_seen as the heartbeat, role
 // and PostgreSQL's state as facts) for `patroni`, PostgreSQL's own answer to the preset's
-// query for `postgresql`, and exactly one primary counted by what each PostgreSQL says of
+// query for `postgresql`, Patroni's own /metrics for `metrics` (maintenance mode, replay
+// paused, WAL positions, the postmaster's start time), and exactly one primary counted by what each PostgreSQL says of
 // itself (not in recovery).
 const INTERVAL_S = 1;
 const PROBE_TIMEOUT_MS = 700;
@@ -22,6 +23,7 @@ clusters:
     heartbeat_interval: ${INTERVAL_S}s
     probe_timeout: ${PROBE_TIMEOUT_MS}ms
     stale_timeout: 10s
+    automatic_failover: true
     expectations:
       servers_with_fact:
         - { name: one_primary, fact: in_recovery, values: ["false"], count: 1 }
@@ -30,6 +32,8 @@ clusters:
         http: { url: "http://{address}:${REST_PORT}/patroni" }
       postgresql:
         postgres: { port: ${PG_PORT}, user: postgres }
+      metrics:
+        prometheus: { url: "http://{address}:${REST_PORT}/metrics" }
     components:
       - name: patroni
         endpoint: patroni
@@ -41,6 +45,16 @@ clusters:
         endpoint: postgresql
         version: server_version
         facts: { in_recovery: in_recovery }
+      - name: metrics
+        endpoint: metrics
+        required: false
+        values:
+          automatic_failover_paused: patroni_is_paused.value
+          wal_replay_paused: patroni_xlog_paused.value
+          postmaster_start_time_seconds: patroni_postmaster_start_time.value
+          primary: patroni_primary.value
+          wal_position_bytes: patroni_xlog_location.value
+          wal_replayed_position_bytes: patroni_xlog_replayed_location.value
     servers:
 ${patroni.nodes.map((n) => `      - { name: ${n.name}, address: ${n.address} }`).join('\n')}
 `;
@@ -175,6 +189,80 @@ describe('a real Patroni cluster', () => {
     }
   }, 120_000);
 
+  it('maintenance mode (patronictl pause) is seen within an interval: automatic failover shows paused, not on', async () => {
+    await probedAgain(1);
+    const before = await exporter!.cluster();
+    expect(before.automaticFailoverPausedBy).toEqual([]);
+    expect(await exporter!.page()).toMatch(/<dt>Automatic failover<\/dt><dd>on<\/dd>/);
+    for (const node of patroni!.nodes) {
+      const m = component(before, node.name, 'metrics');
+      expect(m.values['automatic_failover_paused']).toBe(0);
+      // The postmaster's start time: a restart moves it.
+      expect(m.values['postmaster_start_time_seconds']).toBeGreaterThan(Date.now() / 1000 - 3600);
+    }
+    try {
+      const out = patronictl('pause', '--wait');
+      const pausedAt = Date.now();
+      const c = await waitFor('maintenance mode in the exporter', async () => {
+        const x = await exporter!.cluster();
+        return x.automaticFailoverPausedBy.length === patroni!.nodes.length ? x : undefined;
+      }, 10_000);
+      console.log(`patroni: ${out.trim().split('\n').pop()}; the exporter saw maintenance mode after ${((Date.now() - pausedAt) / 1000).toFixed(1)} s`);
+      expect(Date.now() - pausedAt).toBeLessThan(INTERVAL_S * 1000 + PROBE_TIMEOUT_MS + 1000);
+      expect(c.automaticFailover).toBe(true);
+      const page = await exporter!.page();
+      expect(page).not.toMatch(/<dt>Automatic failover<\/dt><dd>on<\/dd>/);
+      expect(page).toContain('paused: maintenance mode');
+      const metrics = await exporter!.metrics();
+      for (const node of patroni!.nodes) {
+        expect(value(metrics, 'appcluster_component_value', { app_cluster: 'patroni', server: node.name, component: 'metrics', name: 'automatic_failover_paused' })).toBe(1);
+      }
+    } finally {
+      patronictl('resume', '--wait');
+    }
+    await waitFor('maintenance mode over in the exporter', async () => ((await exporter!.cluster()).automaticFailoverPausedBy.length === 0 ? true : undefined), 10_000);
+  }, 60_000);
+
+  it('replay paused on the replica with writes on the primary: paused shown, and the lag it leaves', async () => {
+    const primary: PatroniNode = (await patroni!.primary())!;
+    const replica: PatroniNode = patroni!.nodes.find((n) => n !== primary)!;
+    const lag = (c: ClusterStatus): number =>
+      component(c, primary.name, 'metrics').values['wal_position_bytes']! - component(c, replica.name, 'metrics').values['wal_replayed_position_bytes']!;
+    try {
+      expect(psql(replica, 'SELECT pg_wal_replay_pause(); SELECT pg_is_wal_replay_paused()')).toBe('t');
+      // About 10 MB of WAL on the primary, which the replica receives and does not apply.
+      // PostgreSQL 15 pauses replay at the next record it would apply (before that, the
+      // pause is only requested, and Patroni 3.0 reports it as not paused): writes first.
+      expect(psql(primary, 'CREATE TABLE lag_check AS SELECT g, repeat(\'x\', 100) AS pad FROM generate_series(1, 60000) g; SELECT 1')).toBe('1');
+      // The ground truth: the primary's position less the replica's replayed one, by psql.
+      const replayed = psql(replica, 'SELECT pg_last_wal_replay_lsn()');
+      const truth = Number(psql(primary, `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '${replayed}')::bigint`));
+      expect(truth).toBeGreaterThan(5_000_000);
+      // Patroni reads each position on its own loop, the primary's as flushed: within a WAL page or so of psql's.
+      let last = NaN;
+      const c = await waitFor('the lag in the exporter', async () => {
+        const x = await exporter!.cluster();
+        last = lag(x);
+        return last > truth - 1_000_000 && component(x, replica.name, 'metrics').values['wal_replay_paused'] === 1 ? x : undefined;
+      }, 20_000).catch((err: Error) => {
+        throw new Error(`${err.message}: ${truth} bytes behind by psql, ${last} by the exporter`);
+      });
+      console.log(`patroni: replay paused on ${replica.name}: ${truth} bytes behind by psql, ${lag(c)} by the exporter`);
+      expect(lag(c)).toBeLessThan(truth + 1_000_000);
+      expect(component(c, replica.name, 'metrics').values['wal_replay_paused']).toBe(1);
+      expect(component(c, primary.name, 'metrics').values['wal_replay_paused']).toBe(0);
+      expect(component(c, primary.name, 'metrics').values['primary']).toBe(1);
+      expect(component(c, replica.name, 'metrics').values['primary']).toBe(0);
+    } finally {
+      psql(replica, 'SELECT pg_wal_replay_resume()');
+    }
+    await waitFor('replay resumed and caught up in the exporter', async () => {
+      const x = await exporter!.cluster();
+      return component(x, replica.name, 'metrics').values['wal_replay_paused'] === 0 && lag(x) < 1_000_000 ? true : undefined;
+    }, 20_000);
+    psql(primary, 'DROP TABLE lag_check');
+  }, 60_000);
+
   // Last: it leaves the cluster split.
   it('Patroni killed on the primary, PostgreSQL left running: two writable primaries break exactly one primary within an interval', async () => {
     const old: PatroniNode = (await patroni!.primary())!;
@@ -210,6 +298,17 @@ describe('a real Patroni cluster', () => {
     expect(breached.at - bothAt).toBeLessThan(INTERVAL_S * 1000 + PROBE_TIMEOUT_MS + 1000);
   }, 150_000);
 });
+
+/** Runs patronictl against the cluster with the first node's configuration; its output, or throws. */
+function patronictl(...args: string[]): string {
+  const node = patroni!.nodes[0]!;
+  const r = spawnSync('patronictl', ['-c', join(node.dir, 'patroni.yml'), args[0]!, 'appcluster-e2e', ...args.slice(1)], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  if (r.status !== 0) throw new Error(`patronictl ${args.join(' ')}: ${r.stderr || r.stdout}`);
+  return r.stdout;
+}
 
 /** Runs SQL on a node's PostgreSQL through psql over loopback (trusted there), tuples only. */
 function psql(node: PatroniNode, sql: string): string {

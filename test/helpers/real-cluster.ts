@@ -116,6 +116,8 @@ export interface WatchingExporter {
   cluster(): Promise<ClusterStatus>;
   /** The live `/metrics` page. */
   metrics(): Promise<string>;
+  /** The status page's HTML. */
+  page(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -146,6 +148,7 @@ export async function watch(configYaml: string): Promise<WatchingExporter> {
       return body.data.clusters[0]!;
     },
     metrics: async () => (await fetch(`${exporter.url}/metrics`)).text(),
+    page: async () => (await fetch(`${exporter.url}/`)).text(),
     close: async () => {
       await exporter.close();
       await rm(dir, { recursive: true, force: true });

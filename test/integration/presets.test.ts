@@ -182,6 +182,9 @@ ${servers('etcd', 'etcd')}
     parameters: { base_url: "http://{address}:{labels.rest_port}", postgres_user: monitor, postgres_password_env: APPCLUSTER_TEST_PG_PASSWORD }
     endpoints:
       postgresql: { postgres: { host: "{labels.pg_host}", query: "SELECT in_recovery, current_setting('server_version') AS server_version FROM test_role" } }
+    # The simulated Patroni serves no /metrics; test/e2e/patroni.test.ts reads the real one.
+    components:
+      - { name: metrics, enabled: false }
     servers:
 ${servers('patroni', 'db')}
 `,

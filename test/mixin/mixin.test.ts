@@ -40,6 +40,7 @@ describe("an operator's configuration", () => {
 runbook_url_pattern: https://wiki.example.internal/ops/appcluster#%s
 grafana_url: https://grafana.example.internal/
 status_page_url: https://mft-exporter.example.internal
+patroni_max_replication_lag_bytes: 1073741824
 alerts:
   AppClusterVersionOutOfSync: { for: 30m }
   AppClusterComponentDown: { severity: info }
@@ -68,6 +69,7 @@ dashboards:
     }
     for (const a of alerts) expect(a.annotations.runbook_url).toBe(`https://wiki.example.internal/ops/appcluster#${a.alert.toLowerCase()}`);
     expect(alerts.find((a) => a.alert === 'AppClusterVersionOutOfSync').for).toBe('30m');
+    expect(alerts.find((a) => a.alert === 'AppClusterPatroniReplicationLag').expr).toMatch(/\n> 1073741824\n/);
     expect(alerts.find((a) => a.alert === 'AppClusterComponentDown').labels.severity).toBe('info');
     expect(alerts.find((a) => a.alert === 'AppClusterServerOffline').for).toBe('1m');
   });

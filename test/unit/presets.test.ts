@@ -115,15 +115,16 @@ describe('the preset files', () => {
     const [a] = c.servers;
     expect(components(a!)).toEqual([
       ['patroni', false, 30],
+      ['metrics', false, 30],
       ['postgresql', true, 30],
     ]);
-    expect(a!.components.map((x) => x.read.version)).toEqual([{ json: ['patroni', 'version'] }, { json: ['server_version'] }]);
+    expect(a!.components.map((x) => x.read.version)).toEqual([{ json: ['patroni', 'version'] }, undefined, { json: ['server_version'] }]);
     // Patroni is up while it answers: PostgreSQL's state is a fact of it, not its status.
     expect(a!.components[0]!.read).toMatchObject({ heartbeat: { json: ['dcs_last_seen'] }, facts: { role: { json: ['role'] }, state: { json: ['state'] } } });
     expect(a!.components[0]!.read.status).toBeUndefined();
-    expect(a!.components[1]!.read).toMatchObject({ facts: { in_recovery: { json: ['in_recovery'] } } });
-    expect(a!.endpoints.map((e) => e.target)).toEqual([{ url: 'http://10.0.0.1:8008/patroni' }, { host: '10.0.0.1', port: 5432 }]);
-    expect(a!.endpoints[1]!.def.settings).toMatchObject({ kind: 'postgres', user: 'postgres', database: 'postgres', query: expect.stringContaining('pg_is_in_recovery()') });
+    expect(a!.components[2]!.read).toMatchObject({ facts: { in_recovery: { json: ['in_recovery'] } } });
+    expect(a!.endpoints.map((e) => e.target)).toEqual([{ url: 'http://10.0.0.1:8008/patroni' }, { url: 'http://10.0.0.1:8008/metrics' }, { host: '10.0.0.1', port: 5432 }]);
+    expect(a!.endpoints[2]!.def.settings).toMatchObject({ kind: 'postgres', user: 'postgres', database: 'postgres', query: expect.stringContaining('pg_is_in_recovery()') });
     expect(c.factExpectations).toEqual([{ name: 'one_primary', fact: 'in_recovery', values: ['false'], min: 1, max: 1 }]);
   });
 });
@@ -281,7 +282,7 @@ describe('errors name the file that holds the text', () => {
       '/etc/appcluster/config.yml:4:19: clusters[0].parameters.port: preset "patroni" has no parameter "port"; known: base_url, postgres_port, postgres_user, postgres_password_file, postgres_password_env',
     );
     expect(fails(`  - name: pg\n    preset: patroni\n    components: [{ name: postgres, required: false }]\n    servers: [{ name: a, address: 10.0.0.1 }]\n`)).toBe(
-      '/etc/appcluster/config.yml:4:26: clusters[0].components[0].name: preset "patroni" has no component "postgres" (known: patroni, postgresql); a component of the cluster\'s own needs "probe" or "endpoint"',
+      '/etc/appcluster/config.yml:4:26: clusters[0].components[0].name: preset "patroni" has no component "postgres" (known: patroni, metrics, postgresql); a component of the cluster\'s own needs "probe" or "endpoint"',
     );
   });
 });
