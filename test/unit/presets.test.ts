@@ -126,6 +126,21 @@ describe('the preset files', () => {
     expect(a!.endpoints[1]!.def.settings).toMatchObject({ kind: 'postgres', user: 'postgres', database: 'postgres', query: expect.stringContaining('pg_is_in_recovery()') });
     expect(c.factExpectations).toEqual([{ name: 'one_primary', fact: 'in_recovery', values: ['false'], min: 1, max: 1 }]);
   });
+
+  it("patroni: the timing from the cluster's ttl and loop_wait (issue 29, item 4)", () => {
+    const c = load(`  - name: pg\n    preset: patroni\n    parameters: { ttl: 20, loop_wait: "5" }\n    servers: [{ name: a, address: 10.0.0.1 }]\n`);
+    // Stale when the leader lock expires (ttl), probed every loop, the probe within four fifths of it.
+    expect(c).toMatchObject({ heartbeatIntervalMs: 5_000, staleTimeoutMs: 20_000 });
+    expect(components(c.servers[0]!)).toEqual([
+      ['patroni', false, 20],
+      ['postgresql', true, 20],
+    ]);
+    expect(c.servers[0]!.endpoints.map((e) => e.timeoutMs)).toEqual([4_000, 4_000]);
+    // A duration where Patroni's setting is a number of seconds: the error names the parameter.
+    expect(fails(`  - name: pg\n    preset: patroni\n    parameters: { ttl: 20s }\n    servers: [{ name: a, address: 10.0.0.1 }]\n`)).toMatch(
+      /^\/etc\/appcluster\/config.yml:4:\d+: clusters\[0\]\.parameters\.ttl: .*"20ss"/,
+    );
+  });
 });
 
 describe('merging a cluster over its preset', () => {
@@ -278,7 +293,7 @@ describe('errors name the file that holds the text', () => {
       '/etc/appcluster/config.yml:4:17: clusters[0].parameters: preset "securetransport" needs parameter "username": the administrator the exporter signs in as (a read-only admin is enough)',
     );
     expect(fails(`  - name: pg\n    preset: patroni\n    parameters: { port: "8009" }\n    servers: [{ name: a, address: 10.0.0.1 }]\n`)).toBe(
-      '/etc/appcluster/config.yml:4:19: clusters[0].parameters.port: preset "patroni" has no parameter "port"; known: base_url, postgres_port, postgres_user, postgres_password_file, postgres_password_env',
+      '/etc/appcluster/config.yml:4:19: clusters[0].parameters.port: preset "patroni" has no parameter "port"; known: base_url, postgres_port, postgres_user, postgres_password_file, postgres_password_env, ttl, loop_wait',
     );
     expect(fails(`  - name: pg\n    preset: patroni\n    components: [{ name: postgres, required: false }]\n    servers: [{ name: a, address: 10.0.0.1 }]\n`)).toBe(
       '/etc/appcluster/config.yml:4:26: clusters[0].components[0].name: preset "patroni" has no component "postgres" (known: patroni, postgresql); a component of the cluster\'s own needs "probe" or "endpoint"',
@@ -315,7 +330,7 @@ describe('a preset file of your own', () => {
     const text = `clusters:\n${cluster}`;
     const before = parseConfig(text, 'c.yml', { presetDir: dir });
     const file = join(dir, 'patroni.yml');
-    await writeFile(file, (await readFile(file, 'utf8')).replace('heartbeat_interval: 10s', 'heartbeat_interval: 20s'));
+    await writeFile(file, (await readFile(file, 'utf8')).replace('default: "10"', 'default: "20"'));
     const after = parseConfig(text, 'c.yml', { presetDir: dir });
     expect(after.hash).not.toBe(before.hash);
     expect(after.clusters[0]!.heartbeatIntervalMs).toBe(20_000);
