@@ -99,7 +99,7 @@ describe('the preset files', () => {
       ['version', { url: 'http://10.0.0.1:2379/version' }],
       ['status', { url: 'http://10.0.0.1:2379/v3/maintenance/status' }],
       ['metrics', { url: 'http://10.0.0.1:2379/metrics' }],
-      ['~peer', { host: '10.0.0.1', port: 2380 }],
+      ['peer', { url: 'http://10.0.0.1:2380/version' }],
     ]);
     expect(a!.endpoints.find((e) => e.name === 'metrics')!.def.settings.kind).toBe('prometheus');
     expect(a!.components.find((x) => x.name === 'metrics')!.read.values).toMatchObject({ leader_changes_seen_total: { json: ['etcd_server_leader_changes_seen_total', 'value'] } });
@@ -107,6 +107,16 @@ describe('the preset files', () => {
     expect(http(a!, 'status')).toMatchObject({ method: 'POST', body: '{}', headers: { 'Content-Type': 'application/json' } });
     expect(a!.components.find((x) => x.name === 'raft')!.read.facts).toEqual({ leader: { equal: [{ json: ['leader'] }, { json: ['header', 'member_id'] }] } });
     expect(c.factExpectations).toEqual([{ name: 'one_leader', fact: 'leader', values: ['true'], min: 1, max: 1 }]);
+  });
+
+  it('etcd: the peer port judged by its answer to GET /version, over TLS with peer certificates (issue 29, item 5)', () => {
+    const c = load(`  - name: etcd\n    preset: etcd\n    parameters: { peer_scheme: https, peer_port: "12380" }\n    servers: [{ name: a, address: 10.0.0.1 }]\n`);
+    expect(c.servers[0]!.endpoints.find((e) => e.name === 'peer')!.target).toEqual({ url: 'https://10.0.0.1:12380/version' });
+    expect(c.servers[0]!.components.find((x) => x.name === 'peer')).toMatchObject({ required: true });
+    // The peer certificates are the peer endpoint's: a missing file is named where the user gave it.
+    expect(fails(`  - name: etcd\n    preset: etcd\n    parameters: { peer_scheme: https, peer_ca_file: /nonexistent/peer-ca.pem }\n    servers: [{ name: a, address: 10.0.0.1 }]\n`)).toMatch(
+      /^\/etc\/appcluster\/config.yml:4:\d+: clusters\[0\]\.parameters\.peer_ca_file: cannot read file: ENOENT/,
+    );
   });
 
   it("patroni: Patroni's REST API for patroni, PostgreSQL's own answer for postgresql and for exactly one primary", () => {

@@ -100,3 +100,21 @@ export function etcdShape(cluster: SimClusterView): HttpShape {
     },
   };
 }
+
+/**
+ * An etcd member's peer port (etcd 3.4, etcdserver/api/etcdhttp/peer.go): besides raft's
+ * own traffic it answers `GET /version` as the client port does. A TCP accept would prove
+ * nothing (the kernel accepts for a frozen process); an answer proves the member runs.
+ */
+export function etcdPeerShape(cluster: SimClusterView): HttpShape {
+  return {
+    protocol: 'http',
+    faults: {},
+    answer(ctx: AnswerContext): Reply {
+      if (ctx.url.pathname !== '/version') return NOT_FOUND;
+      if (ctx.method !== 'GET') return methodNotAllowed('GET');
+      const [major, minor] = cluster.version.split('.');
+      return json(200, { etcdserver: cluster.version, etcdcluster: `${major ?? '0'}.${minor ?? '0'}.0` });
+    },
+  };
+}
