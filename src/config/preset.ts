@@ -127,7 +127,6 @@ export interface WithPresets {
   readonly warnings: readonly string[];
 }
 
-
 /**
  * Merges the preset of every cluster that names one (a known name; an unknown one is left
  * for the schema to report). The result reads like the configuration file, and its `error`

@@ -22,7 +22,11 @@ beforeAll(async () => {
   etcd = await EtcdCluster.start(1);
   patroni = await PatroniCluster.start(etcd, 1, DCS);
   const node = patroni.nodes[0]!;
-  config = (await (await fetch(`${node.apiUrl}/config`)).json()) as { ttl: number; loop_wait: number };
+  // Patroni answers 502 (an HTML page) until it has read the configuration from the DCS.
+  config = await waitFor('GET /config answered', async () => {
+    const res = await fetch(`${node.apiUrl}/config`, { signal: AbortSignal.timeout(2000) });
+    return res.ok ? ((await res.json()) as { ttl: number; loop_wait: number }) : undefined;
+  }, 30_000);
   exporter = await watch(`
 clusters:
   - name: patroni
