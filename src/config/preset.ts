@@ -33,6 +33,9 @@ export interface Preset {
 
 const PARAM = /\{params\.([A-Za-z0-9_]*)\}/g;
 
+/** The timing fields: a preset's cluster-wide value is a default, below the user's `global`. */
+const TIMING = ['heartbeat_interval', 'probe_timeout', 'stale_timeout'] as const;
+
 /**
  * Reads `presets/NAME.yml` from `dir` and checks it: the preset schema, and every
  * `{params.NAME}` declared under `parameters` and every declared parameter used. A
@@ -50,7 +53,7 @@ export function readPreset(name: PresetName, dir = presetDir()): Preset {
   }
   const yaml = parseYamlFile(text, file);
   if (yaml.value === undefined) throw new ConfigError(file, 1, 1, '', 'the preset file is empty');
-  const settings = validate(yaml, presetSchema, { unknownField });
+  const settings = validate({ ...yaml, value: timingAtDefaults(yaml.value) }, presetSchema, { unknownField });
   const parameters = settings.parameters ?? {};
   const { parameters: _, ...data } = yaml.value as Record<string, unknown>;
   const used = new Set<string>();
@@ -68,6 +71,27 @@ export function readPreset(name: PresetName, dir = presetDir()): Preset {
     if (!used.has(param)) throw yaml.error(['parameters', param], `parameter "${param}" is declared but not used`, true);
   }
   return { name, file, yaml, data, parameters };
+}
+
+/**
+ * The preset's data with its timing fields' parameters at their defaults, to be checked as
+ * durations: `stale_timeout: "{params.ttl}s"` derives the timing from the product's own
+ * setting (presets/patroni.yml), which the cluster gives; the filled value is checked again
+ * with the cluster's configuration.
+ */
+function timingAtDefaults(value: unknown): unknown {
+  if (!isRecord(value)) return value;
+  const parameters = isRecord(value['parameters']) ? value['parameters'] : {};
+  const out = { ...value };
+  for (const field of TIMING) {
+    const text = textOf(out[field]);
+    if (text === undefined || !text.includes('{params.')) continue;
+    out[field] = text.replace(PARAM, (whole, param: string) => {
+      const p = parameters[param];
+      return (isRecord(p) ? textOf(p['default']) : undefined) ?? whole;
+    });
+  }
+  return out;
 }
 
 /** Calls `visit` with every text of a parsed YAML value and its path. */
@@ -102,9 +126,6 @@ export interface WithPresets {
   /** Where a preset's component timing is kept over the user's `global` (Config.warnings). */
   readonly warnings: readonly string[];
 }
-
-/** The timing fields: a preset's cluster-wide value is a default, below the user's `global`. */
-const TIMING = ['heartbeat_interval', 'probe_timeout', 'stale_timeout'] as const;
 
 /**
  * Merges the preset of every cluster that names one (a known name; an unknown one is left

@@ -80,10 +80,12 @@ export function presetReference(text: string): string {
   const components = Array.isArray(preset.components) ? preset.components.filter(isObject) : [];
   const out: string[] = [];
 
+  // A timing made of parameters ("{params.ttl}s") is shown as written: the parameters' table says their defaults.
+  const shown = (v: string) => (v.includes('{params.') ? `\`${v}\`` : v);
   const timing = [
-    typeof preset.heartbeat_interval === 'string' ? `heartbeat interval ${preset.heartbeat_interval}` : undefined,
-    typeof preset.stale_timeout === 'string' ? `stale timeout ${preset.stale_timeout}` : undefined,
-    typeof preset.probe_timeout === 'string' ? `probe timeout ${preset.probe_timeout}` : undefined,
+    typeof preset.heartbeat_interval === 'string' ? `heartbeat interval ${shown(preset.heartbeat_interval)}` : undefined,
+    typeof preset.stale_timeout === 'string' ? `stale timeout ${shown(preset.stale_timeout)}` : undefined,
+    typeof preset.probe_timeout === 'string' ? `probe timeout ${shown(preset.probe_timeout)}` : undefined,
   ].filter((t) => t !== undefined);
   out.push(
     timing.length > 0

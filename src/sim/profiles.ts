@@ -80,13 +80,13 @@ export const PROFILES = {
     ],
   },
   etcd: {
-    title: 'etcd: etcd-1..3 on 127.0.13.1-3, client port 2379, peer port 2380',
+    title: 'etcd: etcd-1..3 on 127.0.13.1-3, client port 2379, peer port 2380 (GET /version)',
     simOptions: (o = {}) => ({
       servers: 3,
       namePrefix: 'etcd-',
       components: [
         { name: 'client', port: 2379, shape: 'etcd' },
-        { name: 'peer', port: 2380, shape: 'tcp' },
+        { name: 'peer', port: 2380, shape: 'etcd-peer' },
       ],
       baseAddress: o.baseAddress ?? '127.0.13.1',
       version: '3.4.23',

@@ -7,8 +7,9 @@ import { waitFor } from '../helpers/stack.js';
 // through the `etcd` preset (presets/etcd.yml): /health (HTTP 503 with {"health":"false"}
 // without quorum is an unhealthy status, not an HTTP failure), /version, the fact `leader`
 // ("true" where POST /v3/maintenance/status names the member itself) and the expectation
-// `one_leader`, etcd's own leader changes from its /metrics, the peer port as TCP. The members listen on etcd's default ports, the
-// preset's defaults, so the cluster gives no parameters; only the timing is shortened.
+// `one_leader`, etcd's own leader changes from its /metrics, the peer port's answer to
+// GET /version. The members listen on etcd's default ports, the preset's defaults, so the
+// cluster gives no parameters; only the timing is shortened.
 const INTERVAL_S = 1;
 const TIMEOUT_S = 0.7;
 // /metrics judges at most once a second, so an answer may be a second older than the probe.
@@ -130,6 +131,50 @@ describe('a real etcd cluster', () => {
     const one = status.expectations.find((e) => e.name === 'one_leader');
     expect(one).toMatchObject({ met: true, servers: 1, min: 1, max: 1 });
     expect(one!.matching).toHaveLength(1);
+  });
+
+  it('a frozen member (SIGSTOP) is Offline with every component down within an interval and the timeout; SIGCONT: Online again', async () => {
+    const healthy = await allHealthy();
+    // A follower: the cluster keeps its leader, so only the frozen member changes.
+    const frozen = etcd!.members.find((m) => m.name !== oneLeader(healthy).leaders[0])!.name;
+    const components = ['health', 'server', 'raft', 'metrics', 'peer'];
+    const frozenAt = Date.now();
+    etcd!.freeze(frozen);
+    try {
+      // The kernel still accepts on its ports: only an answer tells a running member.
+      const seenAt = await waitFor(
+        `${frozen} Offline`,
+        async () => (online(await exporter!.metrics(), frozen) === 0 ? Date.now() : undefined),
+        15_000,
+      );
+      const seconds = (seenAt - frozenAt) / 1000;
+      console.log(`etcd: member frozen to Offline on /metrics in ${seconds.toFixed(2)} s`);
+      expect(seconds).toBeLessThan(INTERVAL_S + TIMEOUT_S + SNAPSHOT_S + SLACK_S);
+      // Each component is probed at its own moment of the interval: every one down within one more.
+      const page = await waitFor(
+        `every component of ${frozen} down`,
+        async () => {
+          const p = await exporter!.metrics();
+          return components.every((c) => value(p, 'appcluster_component_up', { ...on(frozen), component: c }) === 0) ? p : undefined;
+        },
+        (INTERVAL_S + TIMEOUT_S + SNAPSHOT_S + SLACK_S) * 1000,
+      );
+      expect(value(page, 'appcluster_component_probe_failure_reason', { ...on(frozen), component: 'peer', reason: 'timeout' })).toBe(1);
+      for (const m of etcd!.members.filter((x) => x.name !== frozen)) expect(online(page, m.name)).toBe(1);
+    } finally {
+      etcd!.thaw(frozen);
+    }
+    const thawedAt = Date.now();
+    const back = await waitFor(
+      `${frozen} Online with every component up`,
+      async () => {
+        const p = await exporter!.metrics();
+        return online(p, frozen) === 1 && components.every((c) => value(p, 'appcluster_component_up', { ...on(frozen), component: c }) === 1) ? p : undefined;
+      },
+      15_000,
+    );
+    console.log(`etcd: member thawed to Online on /metrics in ${((Date.now() - thawedAt) / 1000).toFixed(2)} s`);
+    expect(online(back, frozen)).toBe(1);
   });
 
   it('a killed member is Offline with connection_refused within an interval and the timeout; the others stay Online', async () => {

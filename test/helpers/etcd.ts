@@ -92,6 +92,19 @@ export class EtcdCluster {
     m.process = undefined;
   }
 
+  /**
+   * SIGSTOP: the member freezes, as under a hung disk or a debugger; the kernel still
+   * accepts connections on its ports, but nothing answers them. `thaw` resumes it.
+   */
+  freeze(name: string): void {
+    this.member(name).process?.signal('SIGSTOP');
+  }
+
+  /** SIGCONT: a frozen member resumes. */
+  thaw(name: string): void {
+    this.member(name).process?.signal('SIGCONT');
+  }
+
   /** Starts killed members again on their data dirs and waits until every member is healthy. */
   async restart(...names: string[]): Promise<void> {
     for (const name of names) {

@@ -27,6 +27,16 @@ export interface PatroniNode {
   process?: GroupProcess;
 }
 
+/**
+ * Patroni's DCS timing, in seconds (Patroni docs, "YAML Configuration Settings"): Patroni
+ * requires loop_wait + 2 x retry_timeout <= ttl.
+ */
+export interface DcsTiming {
+  readonly ttl: number;
+  readonly loop_wait: number;
+  readonly retry_timeout: number;
+}
+
 /** Patroni reports its primary as "master" before 4.0 and "primary" from 4.0. */
 export const PRIMARY_ROLES = ['master', 'primary'];
 
@@ -62,10 +72,16 @@ export class PatroniCluster {
   private constructor(
     private readonly etcd: EtcdCluster,
     private readonly size: number,
+    private readonly dcs: DcsTiming,
   ) {}
 
-  static async start(etcd: EtcdCluster, size = 2): Promise<PatroniCluster> {
-    const cluster = new PatroniCluster(etcd, size);
+  /**
+   * Starts `size` nodes on `etcd` with the bootstrap DCS timing `dcs` (seconds; by default
+   * a one-second loop so changes show quickly, and a 30 s leader TTL so a busy machine
+   * never loses the leader key: a failover the test did not ask for).
+   */
+  static async start(etcd: EtcdCluster, size = 2, dcs: DcsTiming = { ttl: 30, loop_wait: 1, retry_timeout: 10 }): Promise<PatroniCluster> {
+    const cluster = new PatroniCluster(etcd, size, dcs);
     try {
       await cluster.init();
       return cluster;
@@ -96,10 +112,7 @@ export class PatroniCluster {
     await this.waitRunning();
   }
 
-  /**
-   * One node's patroni.yml: a one-second loop so changes show quickly, and a 30 s leader
-   * TTL so a busy machine never loses the leader key (a failover the test did not ask for).
-   */
+  /** One node's patroni.yml. */
   private settings(node: PatroniNode, bin: string): unknown {
     return {
       scope: 'appcluster-e2e',
@@ -107,7 +120,7 @@ export class PatroniCluster {
       restapi: { listen: `${node.address}:${REST_PORT}`, connect_address: `${node.address}:${REST_PORT}` },
       etcd3: { hosts: this.etcd.members.map((m) => `${m.address}:${CLIENT_PORT}`).join(',') },
       bootstrap: {
-        dcs: { ttl: 30, loop_wait: 1, retry_timeout: 10, postgresql: { use_pg_rewind: false } },
+        dcs: { ...this.dcs, postgresql: { use_pg_rewind: false } },
         initdb: [{ encoding: 'UTF8' }, { auth: 'trust' }],
         pg_hba: ['local all all trust', 'host all all 127.0.0.0/8 trust', 'host replication all 127.0.0.0/8 trust'],
       },

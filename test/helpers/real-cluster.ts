@@ -72,6 +72,11 @@ export class GroupProcess {
     return this.out;
   }
 
+  /** Sends `signal` to the whole group and returns: SIGSTOP freezes it (its sockets still accept), SIGCONT thaws it. */
+  signal(signal: 'SIGSTOP' | 'SIGCONT'): void {
+    if (this.child.pid !== undefined) signalGroup(this.child.pid, signal);
+  }
+
   /** Sends `signal` to the whole group, waits for the leader to exit, then kills what is left of the group. */
   async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     const pid = this.child.pid;

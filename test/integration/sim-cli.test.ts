@@ -54,7 +54,7 @@ describe('appcluster-sim serve --profile etcd', () => {
     const list = JSON.parse(sim('list').stdout) as { name: string; components: { name: string; shape: string; faults: string[] }[] }[];
     expect(list[0]!.components).toEqual([
       { name: 'client', port: 2379, shape: 'etcd', faults: ['quorum_loss'] },
-      { name: 'peer', port: 2380, shape: 'tcp', faults: [] },
+      { name: 'peer', port: 2380, shape: 'etcd-peer', faults: [] },
     ]);
     expect(sim('clear').status).toBe(0);
     expect(await Promise.all([1, 2, 3].map(health))).toEqual([200, 200, 200]);
@@ -64,7 +64,7 @@ describe('appcluster-sim serve --profile etcd', () => {
     const r = sim('fault', 'etcd-1', 'database_error');
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('fault "database_error" has no meaning on etcd-1: etcd takes down, hang, slow, http500, unhealthy');
-    expect(r.stderr).toContain('tcp takes down');
+    expect(r.stderr).toContain('etcd-peer takes down, hang, slow, http500, malformed, oversized, flapping');
   });
 });
 

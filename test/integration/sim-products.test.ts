@@ -263,7 +263,7 @@ describe('etcd shape', () => {
   });
   afterAll(() => sim.stop());
 
-  it('answers /health, /version and POST /v3/maintenance/status; the peer port accepts', async () => {
+  it('answers /health, /version and POST /v3/maintenance/status; the peer port answers GET /version', async () => {
     const h = await health('etcd-1');
     expect(h.status).toBe(200);
     expect(h.json()).toEqual({ health: 'true' });
@@ -276,7 +276,21 @@ describe('etcd shape', () => {
     }
     expect(new Set(['etcd-1', 'etcd-2', 'etcd-3'].map(etcdMemberId)).size).toBe(3);
     expect((await get(at('etcd-1', '/v3/maintenance/status'))).status).toBe(405);
-    expect(await tcpOpen(addressOf(sim, 'etcd-1'), 2380)).toBe(true);
+    const peer = `http://${addressOf(sim, 'etcd-1')}:2380`;
+    expect((await get(`${peer}/version`)).json()).toEqual({ etcdserver: '3.4.23', etcdcluster: '3.4.0' });
+    expect((await get(`${peer}/health`)).status).toBe(404);
+  });
+
+  it('hang, as a frozen member: both ports accept and neither answers (issue 29, item 5)', async () => {
+    await sim.setFault('etcd-1', 'hang');
+    try {
+      for (const port of [2379, 2380]) {
+        expect(await tcpOpen(addressOf(sim, 'etcd-1'), port)).toBe(true);
+        await expect(get(`http://${addressOf(sim, 'etcd-1')}:${port}/version`, { signal: AbortSignal.timeout(300) })).rejects.toThrow(/abort|timeout/i);
+      }
+    } finally {
+      await sim.clearFault('etcd-1');
+    }
   });
 
   it('quorum_loss on every member: all answer 503 {"health":"false"} with a reason, leader "0"', async () => {

@@ -99,7 +99,7 @@ describe('the preset files', () => {
       ['version', { url: 'http://10.0.0.1:2379/version' }],
       ['status', { url: 'http://10.0.0.1:2379/v3/maintenance/status' }],
       ['metrics', { url: 'http://10.0.0.1:2379/metrics' }],
-      ['~peer', { host: '10.0.0.1', port: 2380 }],
+      ['peer', { url: 'http://10.0.0.1:2380/version' }],
     ]);
     expect(a!.endpoints.find((e) => e.name === 'metrics')!.def.settings.kind).toBe('prometheus');
     expect(a!.components.find((x) => x.name === 'metrics')!.read.values).toMatchObject({ leader_changes_seen_total: { json: ['etcd_server_leader_changes_seen_total', 'value'] } });
@@ -107,6 +107,16 @@ describe('the preset files', () => {
     expect(http(a!, 'status')).toMatchObject({ method: 'POST', body: '{}', headers: { 'Content-Type': 'application/json' } });
     expect(a!.components.find((x) => x.name === 'raft')!.read.facts).toEqual({ leader: { equal: [{ json: ['leader'] }, { json: ['header', 'member_id'] }] } });
     expect(c.factExpectations).toEqual([{ name: 'one_leader', fact: 'leader', values: ['true'], min: 1, max: 1 }]);
+  });
+
+  it('etcd: the peer port judged by its answer to GET /version, over TLS with peer certificates (issue 29, item 5)', () => {
+    const c = load(`  - name: etcd\n    preset: etcd\n    parameters: { peer_scheme: https, peer_port: "12380" }\n    servers: [{ name: a, address: 10.0.0.1 }]\n`);
+    expect(c.servers[0]!.endpoints.find((e) => e.name === 'peer')!.target).toEqual({ url: 'https://10.0.0.1:12380/version' });
+    expect(c.servers[0]!.components.find((x) => x.name === 'peer')).toMatchObject({ required: true });
+    // The peer certificates are the peer endpoint's: a missing file is named where the user gave it.
+    expect(fails(`  - name: etcd\n    preset: etcd\n    parameters: { peer_scheme: https, peer_ca_file: /nonexistent/peer-ca.pem }\n    servers: [{ name: a, address: 10.0.0.1 }]\n`)).toMatch(
+      /^\/etc\/appcluster\/config.yml:4:\d+: clusters\[0\]\.parameters\.peer_ca_file: cannot read file: ENOENT/,
+    );
   });
 
   it("patroni: Patroni's REST API for patroni, PostgreSQL's own answer for postgresql and for exactly one primary", () => {
@@ -126,6 +136,21 @@ describe('the preset files', () => {
     expect(a!.endpoints.map((e) => e.target)).toEqual([{ url: 'http://10.0.0.1:8008/patroni' }, { url: 'http://10.0.0.1:8008/metrics' }, { host: '10.0.0.1', port: 5432 }]);
     expect(a!.endpoints[2]!.def.settings).toMatchObject({ kind: 'postgres', user: 'postgres', database: 'postgres', query: expect.stringContaining('pg_is_in_recovery()') });
     expect(c.factExpectations).toEqual([{ name: 'one_primary', fact: 'in_recovery', values: ['false'], min: 1, max: 1 }]);
+  });
+
+  it("patroni: the timing from the cluster's ttl and loop_wait (issue 29, item 4)", () => {
+    const c = load(`  - name: pg\n    preset: patroni\n    parameters: { ttl: 20, loop_wait: "5" }\n    servers: [{ name: a, address: 10.0.0.1 }]\n`);
+    // Stale when the leader lock expires (ttl), probed every loop, the probe within four fifths of it.
+    expect(c).toMatchObject({ heartbeatIntervalMs: 5_000, staleTimeoutMs: 20_000 });
+    expect(components(c.servers[0]!)).toEqual([
+      ['patroni', false, 20],
+      ['postgresql', true, 20],
+    ]);
+    expect(c.servers[0]!.endpoints.map((e) => e.timeoutMs)).toEqual([4_000, 4_000]);
+    // A duration where Patroni's setting is a number of seconds: the error names the parameter.
+    expect(fails(`  - name: pg\n    preset: patroni\n    parameters: { ttl: 20s }\n    servers: [{ name: a, address: 10.0.0.1 }]\n`)).toMatch(
+      /^\/etc\/appcluster\/config.yml:4:\d+: clusters\[0\]\.parameters\.ttl: .*"20ss"/,
+    );
   });
 });
 
@@ -279,7 +304,7 @@ describe('errors name the file that holds the text', () => {
       '/etc/appcluster/config.yml:4:17: clusters[0].parameters: preset "securetransport" needs parameter "username": the administrator the exporter signs in as (a read-only admin is enough)',
     );
     expect(fails(`  - name: pg\n    preset: patroni\n    parameters: { port: "8009" }\n    servers: [{ name: a, address: 10.0.0.1 }]\n`)).toBe(
-      '/etc/appcluster/config.yml:4:19: clusters[0].parameters.port: preset "patroni" has no parameter "port"; known: base_url, postgres_port, postgres_user, postgres_password_file, postgres_password_env',
+      '/etc/appcluster/config.yml:4:19: clusters[0].parameters.port: preset "patroni" has no parameter "port"; known: base_url, postgres_port, postgres_user, postgres_password_file, postgres_password_env, ttl, loop_wait',
     );
     expect(fails(`  - name: pg\n    preset: patroni\n    components: [{ name: postgres, required: false }]\n    servers: [{ name: a, address: 10.0.0.1 }]\n`)).toBe(
       '/etc/appcluster/config.yml:4:26: clusters[0].components[0].name: preset "patroni" has no component "postgres" (known: patroni, metrics, postgresql); a component of the cluster\'s own needs "probe" or "endpoint"',
@@ -316,7 +341,7 @@ describe('a preset file of your own', () => {
     const text = `clusters:\n${cluster}`;
     const before = parseConfig(text, 'c.yml', { presetDir: dir });
     const file = join(dir, 'patroni.yml');
-    await writeFile(file, (await readFile(file, 'utf8')).replace('heartbeat_interval: 10s', 'heartbeat_interval: 20s'));
+    await writeFile(file, (await readFile(file, 'utf8')).replace('default: "10"', 'default: "20"'));
     const after = parseConfig(text, 'c.yml', { presetDir: dir });
     expect(after.hash).not.toBe(before.hash);
     expect(after.clusters[0]!.heartbeatIntervalMs).toBe(20_000);

@@ -65,11 +65,8 @@ export function etcdShape(cluster: SimClusterView): HttpShape {
           if (f.has('unhealthy')) return json(503, { health: 'false', reason: f.get('unhealthy')!.value ?? ALARM });
           return json(200, { health: 'true' });
         }
-        case '/version': {
-          if (ctx.method !== 'GET') return methodNotAllowed('GET');
-          const [major, minor] = version.split('.');
-          return json(200, { etcdserver: version, etcdcluster: `${major ?? '0'}.${minor ?? '0'}.0` });
-        }
+        case '/version':
+          return versionReply(ctx, version);
         case '/v3/maintenance/status':
           if (ctx.method !== 'POST') return methodNotAllowed('POST');
           return json(200, {
@@ -99,4 +96,26 @@ export function etcdShape(cluster: SimClusterView): HttpShape {
       }
     },
   };
+}
+
+/**
+ * An etcd member's peer port (etcd 3.4, etcdserver/api/etcdhttp/peer.go): besides raft's
+ * own traffic it answers `GET /version` as the client port does. A TCP accept would prove
+ * nothing (the kernel accepts for a frozen process); an answer proves the member runs.
+ */
+export function etcdPeerShape(cluster: SimClusterView): HttpShape {
+  return {
+    protocol: 'http',
+    faults: {},
+    answer(ctx: AnswerContext): Reply {
+      return ctx.url.pathname === '/version' ? versionReply(ctx, cluster.version) : NOT_FOUND;
+    },
+  };
+}
+
+/** `GET /version`: the member's version, and the cluster's as its major.minor.0. */
+function versionReply(ctx: AnswerContext, version: string): Reply {
+  if (ctx.method !== 'GET') return methodNotAllowed('GET');
+  const [major, minor] = version.split('.');
+  return json(200, { etcdserver: version, etcdcluster: `${major ?? '0'}.${minor ?? '0'}.0` });
 }

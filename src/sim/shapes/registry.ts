@@ -1,5 +1,5 @@
 import type { Shape, SimClusterView } from '../shape.js';
-import { etcdShape } from './etcd.js';
+import { etcdPeerShape, etcdShape } from './etcd.js';
 import { genericShape } from './generic.js';
 import { patroniShape, type PatroniShapeOptions } from './patroni.js';
 import { progetShape, type ProGetShapeOptions } from './proget.js';
@@ -20,6 +20,7 @@ export const SHAPES = {
   proget: (c: SimClusterView, o: ShapeOptions) => progetShape(c, o.proget),
   securetransport: (c: SimClusterView, o: ShapeOptions) => secureTransportShape(c, o.securetransport),
   etcd: (c: SimClusterView) => etcdShape(c),
+  'etcd-peer': (c: SimClusterView) => etcdPeerShape(c),
   patroni: (c: SimClusterView, o: ShapeOptions) => patroniShape(c, o.patroni),
 } as const satisfies Record<string, (cluster: SimClusterView, options: ShapeOptions) => Shape>;
 
