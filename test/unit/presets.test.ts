@@ -144,9 +144,10 @@ describe('the preset files', () => {
     expect(c).toMatchObject({ heartbeatIntervalMs: 5_000, staleTimeoutMs: 20_000 });
     expect(components(c.servers[0]!)).toEqual([
       ['patroni', false, 20],
+      ['metrics', false, 20],
       ['postgresql', true, 20],
     ]);
-    expect(c.servers[0]!.endpoints.map((e) => e.timeoutMs)).toEqual([4_000, 4_000]);
+    expect(c.servers[0]!.endpoints.map((e) => e.timeoutMs)).toEqual([4_000, 4_000, 4_000]);
     // A duration where Patroni's setting is a number of seconds: the error names the parameter.
     expect(fails(`  - name: pg\n    preset: patroni\n    parameters: { ttl: 20s }\n    servers: [{ name: a, address: 10.0.0.1 }]\n`)).toMatch(
       /^\/etc\/appcluster\/config.yml:4:\d+: clusters\[0\]\.parameters\.ttl: .*"20ss"/,
