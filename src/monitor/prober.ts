@@ -29,23 +29,24 @@ export interface ComponentResult {
 
 /**
  * What the prober hands over each round: the results since the last one, and what the
- * exporter's own metrics count of the probes behind them. Plain data, for `postMessage`.
+ * exporter's own metrics count of the probes behind them. Plain data, for `postMessage`;
+ * the prober fills it in as probes finish (its fields are written, hence not readonly).
  */
 export interface RoundReport {
-  readonly kind: 'round';
-  readonly results: ComponentResult[];
+  kind: 'round';
+  results: ComponentResult[];
   /** Probes finished, by outcome. */
-  readonly succeeded: number;
-  readonly failed: number;
+  succeeded: number;
+  failed: number;
   /** Durations of the probes finished (seconds) and how late each started against its schedule (seconds). */
-  readonly durations: number[];
-  readonly lags: number[];
+  durations: number[];
+  lags: number[];
   /** Probes not started because the endpoint's previous one was still running. */
-  readonly skipped: number;
+  skipped: number;
   /** Probes whose failure was the exporter's own, by cause (not counted against a server). */
-  readonly abandoned: Partial<Record<ExporterFault, number>>;
+  abandoned: Partial<Record<ExporterFault, number>>;
   /** Probes running at the moment of the report. */
-  readonly inFlight: number;
+  inFlight: number;
 }
 
 /** A line the prober asks the exporter's logger to write. */
@@ -125,7 +126,7 @@ export class Prober {
     this.roundTimer = setInterval(() => this.flush(), opts.roundMs);
   }
 
-  private static emptyReport(): Omit<RoundReport, 'inFlight'> & { succeeded: number; failed: number; skipped: number; abandoned: Partial<Record<ExporterFault, number>> } {
+  private static emptyReport(): Omit<RoundReport, 'inFlight'> {
     return { kind: 'round', results: [], succeeded: 0, failed: 0, durations: [], lags: [], skipped: 0, abandoned: {} };
   }
 

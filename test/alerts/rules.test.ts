@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { exposedSeriesNames } from '../../src/metrics/catalogue.js';
+import type { Rule } from '../../mixin/rules.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const alertsDir = join(root, 'alerts');
@@ -58,16 +59,6 @@ function output(r: ToolResult): string {
 
 function readYaml(path: string): any {
   return parse(readFileSync(path, 'utf8'));
-}
-
-interface Rule {
-  readonly alert?: string;
-  readonly record?: string;
-  readonly expr: string;
-  readonly for?: string;
-  readonly keep_firing_for?: string;
-  readonly labels?: Record<string, string>;
-  readonly annotations?: Record<string, string>;
 }
 
 const ruleFiles = readdirSync(alertsDir)

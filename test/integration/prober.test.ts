@@ -16,6 +16,21 @@ import { randomBase, waitFor } from '../helpers/stack.js';
 const SIM_CLI = join(import.meta.dirname, '../../dist/src/sim/cli.js');
 const quiet = () => createLogger('error', 'logfmt', { write: () => true });
 
+/** One cluster `c` probed every second (500 ms timeout), its components and servers as YAML flow lines. */
+const clusterConfig = (file: string, components: string[], servers: string[]) =>
+  parseConfig(
+    `clusters:
+  - name: c
+    heartbeat_interval: 1s
+    probe_timeout: 500ms
+    components:
+${components.map((c) => `      - ${c}`).join('\n')}
+    servers:
+${servers.map((s) => `      - ${s}`).join('\n')}
+`,
+    file,
+  );
+
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
@@ -29,18 +44,10 @@ describe('the prober', () => {
     const address = sim.servers[0]!.address;
     // `web` is probed every second, `service` once a minute: the endpoint that answers
     // again first is the one probed often, as when a powered-off host comes back.
-    const config = parseConfig(
-      `clusters:
-  - name: c
-    heartbeat_interval: 1s
-    probe_timeout: 500ms
-    components:
-      - { name: web, probe: { http: { url: "http://{address}:8080/health" } }, status: status }
-      - { name: service, heartbeat_interval: 60s, probe: { http: { url: "http://{address}:8081/health" } }, status: status }
-    servers:
-      - { name: s1, address: ${address} }
-`,
+    const config = clusterConfig(
       'recovery.yml',
+      ['{ name: web, probe: { http: { url: "http://{address}:8080/health" } }, status: status }', '{ name: service, heartbeat_interval: 60s, probe: { http: { url: "http://{address}:8081/health" } }, status: status }'],
+      [`{ name: s1, address: ${address} }`],
     );
     await sim.setFault('all', 'down');
     // Phase 0.5: after its first probe, `service` is next due 30 s later.
@@ -76,17 +83,10 @@ describe('the prober', () => {
     await waitFor(`the simulator's control API in:\n${output}`, () => /control API (http:\S+)/.exec(output)?.[1]);
     const addresses = [1, 2, 3].map((n) => base.replace(/\d+$/, (last) => String(Number(last) + n - 1)));
     // Every second, with a deadline far shorter than the hold-up below.
-    const config = parseConfig(
-      `clusters:
-  - name: c
-    heartbeat_interval: 1s
-    probe_timeout: 500ms
-    components:
-      - { name: web, probe: { http: { url: "http://{address}:8080/health" } }, status: status }
-    servers:
-${addresses.map((a, i) => `      - { name: s${i + 1}, address: ${a} }`).join('\n')}
-`,
+    const config = clusterConfig(
       'held-up.yml',
+      ['{ name: web, probe: { http: { url: "http://{address}:8080/health" } }, status: status }'],
+      addresses.map((a, i) => `{ name: s${i + 1}, address: ${a} }`),
     );
     const metrics = new OwnMetrics(false);
     const monitor = new Monitor(config, { concurrency: 8, logger: quiet(), metrics });
