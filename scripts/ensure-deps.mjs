@@ -29,6 +29,8 @@ const testNeeds = [
   { bin: 'etcd', pkg: 'etcd-server', noRecommends: true },
   { bin: 'etcdctl', pkg: 'etcd-client', noRecommends: true },
   { bin: 'patroni', pkg: 'patroni', noRecommends: true },
+  // Reaps the postmasters Patroni orphans, where PID 1 does not (test/helpers/patroni.ts).
+  { bin: 'tini', pkg: 'tini', noRecommends: true },
   // Not on PATH: Debian keeps each PostgreSQL major under /usr/lib/postgresql/N/bin.
   { bin: 'postgres', pkg: 'postgresql', noRecommends: true, check: 'ls /usr/lib/postgresql/*/bin/postgres' },
   // Patroni's etcd client, one of several DCS clients its package accepts.

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { chmod, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -6,6 +6,7 @@ import { CLIENT_PORT, type EtcdCluster } from './etcd.js';
 import { cleared, listMess } from './janitor.js';
 import { freeAddresses, GroupProcess } from './real-cluster.js';
 import { tempDir, waitFor } from './stack.js';
+import { requireTool } from './tools.js';
 
 /** Patroni's REST API and PostgreSQL's ports, their defaults (patroni.readthedocs.io, "YAML Configuration Settings"). */
 export const REST_PORT = 8008;
@@ -136,8 +137,16 @@ export class PatroniCluster {
     };
   }
 
+  /**
+   * Patroni under tini as a child subreaper (`tini -s`): the postmaster Patroni starts is
+   * orphaned on purpose (patroni/postgresql/postmaster.py) and, once it exits, must be
+   * reaped. This machine's PID 1 reaps nothing, and Patroni takes a zombie postmaster for a
+   * running one (and restarts it, even in maintenance mode); tini reaps it as an init would.
+   * tini puts Patroni in a process group of its own, so Patroni dies with tini by
+   * `setpriv --pdeathsig KILL` rather than by the group's signal.
+   */
   private launch(node: PatroniNode): void {
-    node.process = new GroupProcess('patroni', [join(node.dir, 'patroni.yml')], {
+    node.process = new GroupProcess('tini', ['-s', '--', requireTool('setpriv'), '--pdeathsig', 'KILL', '--', requireTool('patroni'), join(node.dir, 'patroni.yml')], {
       user: 'postgres',
       cwd: node.dir,
       env: { PATH: '/usr/bin:/bin', HOME: node.dir, LC_ALL: 'C.UTF-8', LANG: 'C.UTF-8' },
@@ -186,6 +195,25 @@ export class PatroniCluster {
     }
   }
 
+  /** Starts Patroni again on a node whose Patroni was killed; it takes over the PostgreSQL it finds running. */
+  async relaunch(node: PatroniNode): Promise<void> {
+    await node.process?.kill('SIGKILL');
+    this.launch(node);
+    await this.waitRunning();
+  }
+
+  /**
+   * Stops a node's PostgreSQL behind Patroni's back with a fast shutdown (SIGINT to the
+   * postmaster, what `pg_ctl stop` sends; PostgreSQL docs, "Shutting Down the Server"), and
+   * waits until it has exited.
+   */
+  async stopPostgres(node: PatroniNode): Promise<void> {
+    const dataDir = join(node.dir, 'data');
+    const pid = Number((await readFile(join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+    process.kill(pid, 'SIGINT');
+    await waitFor(`${node.name}'s postmaster ${pid} gone`, async () => ((await alive(pid)) ? undefined : true), 30_000);
+  }
+
   /** `POST /switchover` on the primary's REST API; resolves when Patroni answers that it is done. */
   async switchover(from: PatroniNode, to: PatroniNode): Promise<string> {
     const res = await fetch(`${from.apiUrl}/switchover`, {
@@ -212,6 +240,19 @@ export class PatroniCluster {
       cleared('dir', this.dir);
     }
   }
+}
+
+/**
+ * Runs SQL on a node's PostgreSQL through psql over loopback (trusted there), tuples only,
+ * without holding up the test's event loop: its output, or "error: " and psql's words.
+ */
+export function psql(node: PatroniNode, sql: string, timeoutMs = 60_000): Promise<string> {
+  const args = ['-h', node.address, '-p', String(PG_PORT), '-U', 'postgres', '-d', 'postgres', '-XAtq', '-c', sql];
+  return new Promise((resolve) => {
+    execFile(join(postgresBinDir(), 'psql'), args, { encoding: 'utf8', timeout: timeoutMs }, (err, stdout, stderr) => {
+      resolve(err ? `error: ${stderr.trim() || err.message}` : stdout.trim());
+    });
+  });
 }
 
 export function postgresIds(): { uid: number; gid: number } {
