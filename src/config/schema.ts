@@ -366,7 +366,7 @@ const expectations = z.strictObject({
   servers_with_fact: z
     .array(factCount)
     .optional()
-    .meta({ description: 'Counts of online servers reporting a fact value: "exactly one primary".' }),
+    .meta({ description: 'Counts of servers whose up component reports a fact value, Online or not: "exactly one primary".' }),
 });
 
 const timing = {

@@ -120,7 +120,7 @@ export function presetReference(text: string): string {
   for (const e of facts) {
     const bound = e.count !== undefined ? `exactly ${String(e.count)}` : [e.min !== undefined ? `at least ${String(e.min)}` : '', e.max !== undefined ? `at most ${String(e.max)}` : ''].filter(Boolean).join(' and ');
     const values = Array.isArray(e.values) ? e.values.map(code).join(' or ') : '';
-    lines.push(`- ${code(e.name ?? e.fact)}: online servers whose fact ${code(e.fact)} is ${values}: ${bound}`);
+    lines.push(`- ${code(e.name ?? e.fact)}: servers whose up component says fact ${code(e.fact)} is ${values}: ${bound}`);
   }
   out.push('**Expectations:**', '', ...(lines.length > 0 ? lines : ['- none']));
   return out.join('\n');

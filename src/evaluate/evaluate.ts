@@ -278,7 +278,7 @@ export function judgeCluster(cluster: ClusterConfig, records: Records, nowMs: nu
     servers,
     serversOnline: online,
     serversPending: pending,
-    expectations: judgeExpectations(cluster, recs, servers.map((s) => s.state)),
+    expectations: judgeExpectations(cluster, recs, servers.map((s) => s.state), nowMs),
   };
 }
 
@@ -320,15 +320,18 @@ function clusterStatus(judged: ClusterJudgement, nowMs: number, history: History
 
 /**
  * The cluster's expectations: at least `min_servers_online` active servers online (standby
- * servers of a disaster-recovery site do not count), and between min and max Online servers
- * whose up component reports a fact with one of the expected values (exactly one primary).
- * `met` is null while some server has not been judged yet.
+ * servers of a disaster-recovery site do not count), and between min and max servers whose
+ * component reporting a fact answered its latest probe with one of the expected values
+ * (exactly one primary), whatever the server's own state. `met` is null while some server
+ * has not been judged yet.
  */
 export function judgeExpectations(
   cluster: ClusterConfig,
   recs: readonly (readonly (ComponentRecord | undefined)[])[],
   /** Each server's judged state, in the order of `cluster.servers`. */
   states: readonly ServerState[],
+  /** When to judge staleness, ms since the epoch. */
+  nowMs: number,
 ): ExpectationStatus[] {
   // Plain loops: at 30,000 components filter/some/map with closures took twice as long.
   const pending = states.includes('pending');
@@ -354,13 +357,18 @@ export function judgeExpectations(
     });
   }
   for (const e of cluster.factExpectations) {
-    // Only an Online server counts: a leader that stopped answering its health check must
-    // not count while its other endpoint still holds its last answer.
+    // Each server by its own word, Online or not: a primary whose PostgreSQL still takes
+    // writes counts though another component has taken its server Offline (a split brain
+    // must not hide behind it). Only an up component speaks: one whose latest probe failed,
+    // or whose heartbeat is stale, says nothing. The prober asks a server's other endpoints
+    // at once when one of them starts failing, so the last answer of a killed leader does
+    // not stand for a whole interval.
     const matching: string[] = [];
     for (let i = 0; i < cluster.servers.length; i++) {
-      if (states[i] !== 'online') continue;
-      for (const r of recs[i]!) {
-        const value = r?.last?.success ? r.facts?.[e.fact] : undefined;
+      const components = cluster.servers[i]!.components;
+      for (let j = 0; j < components.length; j++) {
+        const r = recs[i]![j];
+        const value = componentState(components[j]!, r, nowMs) === 'up' ? r!.facts?.[e.fact] : undefined;
         if (value !== undefined && e.values.includes(value.trim().toLowerCase())) {
           matching.push(cluster.servers[i]!.name);
           break;

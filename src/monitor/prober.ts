@@ -63,7 +63,7 @@ export type ProberMessage = RoundReport | ProberLog | { readonly kind: 'stopped'
 /** One endpoint of one server: what is scheduled and probed. */
 interface Target {
   readonly key: string;
-  /** The server's key: its endpoints are asked again together when one of them recovers. */
+  /** The server's key: its endpoints are asked again together when one of them changes its answer. */
   server: string;
   probe: EndpointProbe;
   /** The components that read the endpoint's answer, each by key with what it reads. */
@@ -76,7 +76,7 @@ interface Target {
   busy: boolean;
   /** On its steady schedule; false until its first probe (queued at once) has finished. */
   steady: boolean;
-  /** Whether its latest answer failed (undefined before the first): a recovery asks the server's other failed endpoints at once. */
+  /** Whether its latest answer failed (undefined before the first): a change asks the server's endpoints that answer the other way at once. */
   failed: boolean | undefined;
 }
 
@@ -98,9 +98,10 @@ export const SLOT_MS = 100;
  *
  * It runs on a thread of its own (prober-thread.ts): nothing the web side does (checking
  * passwords, writing a large scrape, validating a reload) can delay a probe, its deadline
- * or its result. When an endpoint of a server answers again after failing, the server's
- * other failed endpoints are asked at once, so a server that comes back shows Online
- * within a round, not an interval later.
+ * or its result. When an endpoint of a server answers again after failing, or fails after
+ * answering, the server's other endpoints that answered the other way are asked at once: a
+ * server that comes back shows Online within a round, not an interval later, and one that
+ * dies says nothing more of itself (no last "I am the leader") after that round.
  */
 export class Prober {
   private endpoints?: EndpointProbes;
@@ -283,11 +284,14 @@ export class Prober {
     if (answer.success) this.report.succeeded++;
     else this.report.failed++;
     this.report.durations.push(durationMs / 1000);
-    const recovered = answer.success && t.failed === true;
+    // A change of answer is news of the whole server: its other endpoints that still answer
+    // the other way are asked now, not at their next slot. A server that comes back shows
+    // Online at once; one that dies stops counting as, say, the leader its status endpoint
+    // said it was a moment before (judgeExpectations counts each server by its own word).
+    const changed = t.failed !== undefined && t.failed === answer.success;
     t.failed = !answer.success;
-    if (recovered) {
-      // The server answers again: its other endpoints that failed are asked now, not at their next slot.
-      for (const sibling of this.byServer.get(t.server) ?? []) if (sibling !== t && sibling.failed && !sibling.busy) this.enqueue(sibling);
+    if (changed) {
+      for (const sibling of this.byServer.get(t.server) ?? []) if (sibling !== t && sibling.failed === answer.success && !sibling.busy) this.enqueue(sibling);
     }
     // Everything has been probed once: the judgement hears of it now, not at the next round.
     if (first && --this.firsts === 0) this.flush();

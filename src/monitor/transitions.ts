@@ -184,7 +184,7 @@ export class Transitions {
         if (!check.dirty && !refsChanged && nowMs < check.recheckAt) continue;
         if (this.judgeServer(check, cluster.refs, nowMs, out)) stateChanged = true;
       }
-      if (stateChanged || cluster.expectationsDirty) this.judgeExpectations(cluster, t, out);
+      if (stateChanged || cluster.expectationsDirty) this.judgeExpectations(cluster, nowMs, out);
     }
     return out;
   }
@@ -209,6 +209,8 @@ export class Transitions {
       memory.judged[i] = packed;
       const wasState = stateOf(was);
       // Coming up from pending is the normal start: not an event.
+      // Expectations count up components: a component that changes state may change a count.
+      if (state !== wasState) check.cluster.expectationsDirty = true;
       if (state !== wasState && state !== 'pending' && !(wasState === 'pending' && state === 'up')) {
         out.push(events.component(t, cluster, s.name, c.name, wasState, state, state === 'down' || state === 'unknown' ? downReason(r!) : state === 'stale' ? staleReason(r!, c.staleTimeoutMs, nowMs) : null));
       }
@@ -233,12 +235,13 @@ export class Transitions {
     return true;
   }
 
-  private judgeExpectations(cluster: ClusterCheck, t: number, out: ClusterEvent[]): void {
+  private judgeExpectations(cluster: ClusterCheck, nowMs: number, out: ClusterEvent[]): void {
+    const t = nowMs / 1000;
     cluster.expectationsDirty = false;
     const { config } = cluster;
     if (config.minServersOnline === undefined && config.factExpectations.length === 0) return;
     const states = cluster.servers.map((s) => s.memory.state);
-    for (const e of judgeExpectations(config, cluster.servers.map((s) => s.recs), states)) {
+    for (const e of judgeExpectations(config, cluster.servers.map((s) => s.recs), states, nowMs)) {
       const key = expectationKey(config.name, e.name);
       const was = this.met.get(key) ?? null;
       if (e.met === was) continue;

@@ -66,6 +66,34 @@ describe('the prober', () => {
     ]);
   });
 
+  it("asks a server's other endpoints at once when one of them starts failing: a dead server's last answers do not stand for an interval", async () => {
+    const sim = new SimCluster({ servers: 1, components: [{ name: 'web', port: 8080 }, { name: 'status', port: 8081 }], baseAddress: randomBase() });
+    await sim.start();
+    cleanups.push(() => sim.stop());
+    const address = sim.servers[0]!.address;
+    // `web` is probed every second, `status` once a minute, as a leader's health endpoint
+    // and the one that says it leads might be.
+    const config = clusterConfig(
+      'falling.yml',
+      ['{ name: web, probe: { http: { url: "http://{address}:8080/health" } }, status: status }', '{ name: status, required: false, heartbeat_interval: 60s, probe: { http: { url: "http://{address}:8081/health" } }, status: status }'],
+      [`{ name: s1, address: ${address} }`],
+    );
+    // Phase 0.5: after its first probe, `status` is next due 30 s later.
+    const monitor = new Monitor(config, { concurrency: 4, logger: quiet(), metrics: new OwnMetrics(false), phase: 0.5 });
+    monitor.start();
+    cleanups.push(() => monitor.stop());
+    await monitor.firstRound;
+    const server = () => monitor.snapshot().clusters[0]!.servers[0]!;
+    expect(server().components.map((c) => [c.name, c.up])).toEqual([
+      ['web', true],
+      ['status', true],
+    ]);
+    await sim.setFault('all', 'down');
+    // Well inside the 30 s before `status` would be asked again on its own schedule.
+    await waitFor('both components down', () => (server().components.every((c) => c.up === false) ? true : undefined), 10_000);
+    expect(server().state).toBe('offline');
+  });
+
   it('keeps probing on schedule while the main thread is held up', async () => {
     // The simulated servers run in a process of their own: this test holds up its own thread.
     const base = randomBase();

@@ -233,18 +233,21 @@ describe('fact expectations', () => {
   const judge = (set: ReturnType<typeof recordsFor>['set'], records: ReturnType<typeof recordsFor>['records']) =>
     evaluate(etcd, records, NOW).clusters[0]!.expectations[0]!;
 
-  it('counts only Online servers: a killed leader whose status endpoint still holds its last answer is not a leader', () => {
+  it("counts each server by its own latest word: a leader whose status endpoint answers counts though its server is Offline", () => {
     const { records, set } = recordsFor(etcd);
     for (const [server, leader] of [['m1', 'true'], ['m2', 'false'], ['m3', 'false']] as const) {
       set('etcd', server, 'health', { success: true, finishedMs: NOW - 500, status: 'true' });
       set('etcd', server, 'raft', { success: true, finishedMs: NOW - 500, facts: { leader } });
     }
     expect(judge(set, records)).toMatchObject({ servers: 1, met: true, matching: ['m1'] });
-    // m1 is killed: its health probe fails first; its raft record still says "true".
-    set('etcd', 'm1', 'health', { success: false, reason: 'connection_refused', finishedMs: NOW - 100 });
-    expect(judge(set, records)).toMatchObject({ servers: 0, met: false, matching: [] });
-    // m2 takes over.
+    // m1's health check fails, and its server is Offline; m1 still says it leads.
+    set('etcd', 'm1', 'health', { success: false, reason: 'timeout', finishedMs: NOW - 100 });
+    expect(evaluate(etcd, records, NOW).clusters[0]!.servers[0]!.state).toBe('offline');
     set('etcd', 'm2', 'raft', { success: true, finishedMs: NOW - 50, facts: { leader: 'true' } });
+    // Two members that say they lead are two leaders, whatever else fails on one of them.
+    expect(judge(set, records)).toMatchObject({ servers: 2, met: false, matching: ['m1', 'm2'] });
+    // m1 is dead: its status endpoint (asked at once by the prober when health failed) fails too.
+    set('etcd', 'm1', 'raft', { success: false, reason: 'connection_refused', finishedMs: NOW - 40 });
     expect(judge(set, records)).toMatchObject({ servers: 1, met: true, matching: ['m2'] });
   });
 });

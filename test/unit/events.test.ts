@@ -99,6 +99,26 @@ describe('transitions between rounds', () => {
     expect(back.events[1]!.message).toBe('b back online after 3m 11s offline');
   });
 
+  it('counts a primary by its own word though another component has taken its server Offline: two primaries are evented', () => {
+    const t = setup();
+    allHealthy(t, T0);
+    t.round(T0 + 1000);
+    // a's web fails: a is Offline, while its service still answers that it is the primary.
+    t.fold('a', 'web', refused(T0 + 1500));
+    const down = t.round(T0 + 2000);
+    expect(kinds(down.events)).toEqual(['component_down a/web', 'server_offline a']);
+    expect(down.snapshot.clusters[0]!.expectations.find((e) => e.name === 'one_primary')).toMatchObject({ met: true, matching: ['a'] });
+    // b is promoted: two servers say they are the primary.
+    t.fold('b', 'service', ok(T0 + 2500, { facts: { role: 'primary' } }));
+    const split = t.round(T0 + 3000);
+    expect(split.events.filter((e) => e.kind === 'expectation_not_met').map((e) => e.subject)).toEqual(['one_primary']);
+    expect(split.snapshot.clusters[0]!.expectations.find((e) => e.name === 'one_primary')).toMatchObject({ met: false, matching: ['a', 'b'] });
+    // a's service fails too: a says nothing more, and b is the one primary.
+    t.fold('a', 'service', refused(T0 + 3500));
+    const one = t.round(T0 + 4000);
+    expect(one.events.filter((e) => e.kind.startsWith('expectation_')).map((e) => `${e.kind} ${e.subject}`)).toEqual(['expectation_met one_primary']);
+  });
+
   it('logs nothing for a failure and a recovery within one round: no snapshot showed it', () => {
     const t = setup();
     allHealthy(t, T0);
@@ -131,8 +151,8 @@ describe('transitions between rounds', () => {
     expect(r.events.filter((e) => e.kind === 'server_offline').map((e) => e.reason)).toEqual(['service: stale', 'service: stale', 'service: stale']);
     expect(r.events.find((e) => e.kind === 'component_stale')!.reason).toBe('heartbeat 1m 0s old, stale timeout 1m 0s');
     expect(r.snapshot.clusters[0]!.servers.every((s) => s.state === 'offline')).toBe(true);
-    // min_servers_online is breached in the same round, and one_primary too: an Offline
-    // primary does not count.
+    // min_servers_online is breached in the same round, and one_primary too: a primary
+    // whose heartbeat is stale does not speak for itself.
     expect(r.events.filter((e) => e.kind === 'expectation_not_met').map((e) => e.subject)).toEqual(['min_servers_online', 'one_primary']);
   });
 
