@@ -6,6 +6,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { parseDocument } from 'yaml';
 import { loadConfigFile } from '../../src/config/load.js';
 import type { ServerStatus, Snapshot } from '../../src/evaluate/snapshot.js';
 import { startExporter, type RunningExporter } from '../../src/exporter.js';
@@ -31,12 +32,17 @@ afterEach(async () => {
   open = undefined;
 });
 
-/** A profile's cluster and an exporter on it (heartbeat 1s, timeout 400ms), every server online. */
-async function startProfile(name: ProfileName): Promise<ProfileStack> {
+/**
+ * A profile's cluster and an exporter on it (heartbeat 1s, timeout 400ms), every server
+ * online; `cluster` sets further keys of the profile's cluster, as a user's file would.
+ */
+async function startProfile(name: ProfileName, cluster: Record<string, unknown> = {}): Promise<ProfileStack> {
   const sim = new SimCluster(PROFILES[name].simOptions({ baseAddress: randomBase(), password: PASSWORD }));
   await sim.start();
   const configFile = join(await tempDir(), 'config.yml');
-  await writeFile(configFile, profileExporterConfig(name, sim, { heartbeatInterval: '1s', probeTimeout: '400ms', staleTimeout: '3s' }));
+  const doc = parseDocument(profileExporterConfig(name, sim, { heartbeatInterval: '1s', probeTimeout: '400ms', staleTimeout: '3s' }));
+  for (const [key, value] of Object.entries(cluster)) doc.setIn(['clusters', 0, key], doc.createNode(value));
+  await writeFile(configFile, doc.toString());
   const exporter = await startExporter({ configFile, listenAddress: '127.0.0.1:0', logger: createLogger('error', 'logfmt', { write: () => undefined }) });
   open = { sim, exporter };
   const status = async () => ((await (await fetch(`${exporter.url}/api/v1/status`)).json()) as { data: Snapshot }).data.clusters[0]!;
@@ -89,6 +95,54 @@ describe('SecureTransport-shaped cluster', () => {
     });
     expect(s.reason).toBe('transaction-manager: status_not_ok');
     expect(s.components.find((c) => c.name === 'admin')).toMatchObject({ up: true, version: '5.5' });
+  });
+
+  // Issue 29, item 8: the protocol daemons of GET /api/v2.0/daemons.
+  it('the SSH daemon stopped: ssh-daemon down with the status as reason, the server still Online', async () => {
+    const stack = await startProfile('securetransport');
+    expect((await stack.server('st-1')).components.map((c) => [c.name, c.state, c.required])).toEqual([
+      ['admin', 'up', true],
+      ['transaction-manager', 'up', true],
+      ['ssh-daemon', 'up', false],
+    ]);
+    await stack.sim.setFault('st-2', 'daemon_stopped', { value: 'ssh' });
+    const s = await waitFor('ssh-daemon down on st-2', async () => {
+      const n = await stack.server('st-2');
+      return n.components.find((c) => c.name === 'ssh-daemon')!.state === 'down' ? n : undefined;
+    });
+    expect(s.components.find((c) => c.name === 'ssh-daemon')).toMatchObject({ up: false, reason: 'status_not_ok', status: 'Not running', detail: 'status "Not running"' });
+    expect(s.state).toBe('online');
+    expect(s.reason).toBeNull();
+    const metrics = await stack.metrics();
+    expect(metrics).toContain('appcluster_component_up{app_cluster="securetransport",server="st-2",component="ssh-daemon"} 0');
+    expect(metrics).toContain('appcluster_server_online{app_cluster="securetransport",server="st-2"} 1');
+    expect((await stack.server('st-1')).components.find((c) => c.name === 'ssh-daemon')!.up).toBe(true);
+  });
+
+  it('the SSH daemon stopped, with required: true set on ssh-daemon by the cluster: that server Offline', async () => {
+    const stack = await startProfile('securetransport', { components: [{ name: 'ssh-daemon', required: true }] });
+    await stack.sim.setFault('st-2', 'daemon_stopped');
+    const s = await waitFor('st-2 offline', async () => {
+      const n = await stack.server('st-2');
+      return n.state === 'offline' ? n : undefined;
+    });
+    expect(s.reason).toBe('ssh-daemon: status_not_ok');
+    expect(s.components.find((c) => c.name === 'ssh-daemon')).toMatchObject({ required: true, status: 'Not running' });
+    expect(s.components.find((c) => c.name === 'transaction-manager')!.up).toBe(true);
+    await stack.sim.clearFault('st-2');
+    await waitFor('st-2 back online', async () => ((await stack.server('st-2')).state === 'online' ? true : undefined));
+  });
+
+  it('the other daemons are off until the cluster turns them on; then a stopped one shows', async () => {
+    const stack = await startProfile('securetransport', { components: [{ name: 'as2-daemon', enabled: true }] });
+    await stack.sim.setFault('st-1', 'daemon_stopped', { value: 'as2' });
+    const s = await waitFor('as2-daemon down on st-1', async () => {
+      const n = await stack.server('st-1');
+      return n.components.find((c) => c.name === 'as2-daemon')?.state === 'down' ? n : undefined;
+    });
+    expect(s.components.map((c) => c.name)).toEqual(['admin', 'transaction-manager', 'ssh-daemon', 'as2-daemon']);
+    expect(s.components.find((c) => c.name === 'ssh-daemon')!.up).toBe(true);
+    expect(s.state).toBe('online');
   });
 });
 
