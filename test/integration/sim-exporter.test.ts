@@ -3,56 +3,25 @@
  * examples/sim-*.yml (servers moved to this file's loopback addresses, timing shortened):
  * what an operator sees when a product fault happens.
  */
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseDocument } from 'yaml';
 import { loadConfigFile } from '../../src/config/load.js';
-import type { ServerStatus, Snapshot } from '../../src/evaluate/snapshot.js';
-import { startExporter, type RunningExporter } from '../../src/exporter.js';
-import { createLogger } from '../../src/log.js';
 import { SimCluster } from '../../src/sim/cluster.js';
-import { profileConfigFile, profileExporterConfig, PROFILES, SIM_PASSWORD_ENV, type ProfileName } from '../../src/sim/profiles.js';
-import { randomBase, tempDir, waitFor } from '../helpers/stack.js';
+import { profileConfigFile, PROFILES, SIM_PASSWORD_ENV, type ProfileName } from '../../src/sim/profiles.js';
+import { startProfileStack, type ProfileStack } from '../helpers/sim-profile.js';
+import { waitFor } from '../helpers/stack.js';
 
-const PASSWORD = 'exporter-test-password';
-process.env[SIM_PASSWORD_ENV] = PASSWORD;
+process.env[SIM_PASSWORD_ENV] = 'exporter-test-password';
 
-interface ProfileStack {
-  readonly sim: SimCluster;
-  readonly exporter: RunningExporter;
-  server(name: string): Promise<ServerStatus>;
-  metrics(): Promise<string>;
-}
-
-let open: { sim: SimCluster; exporter: RunningExporter } | undefined;
+let open: ProfileStack | undefined;
 afterEach(async () => {
-  await open?.exporter.close();
-  await open?.sim.stop();
+  await open?.close();
   open = undefined;
 });
 
-/**
- * A profile's cluster and an exporter on it (heartbeat 1s, timeout 400ms), every server
- * online; `cluster` sets further keys of the profile's cluster, as a user's file would.
- */
+/** startProfileStack, closed after the test. */
 async function startProfile(name: ProfileName, cluster: Record<string, unknown> = {}): Promise<ProfileStack> {
-  const sim = new SimCluster(PROFILES[name].simOptions({ baseAddress: randomBase(), password: PASSWORD }));
-  await sim.start();
-  const configFile = join(await tempDir(), 'config.yml');
-  const doc = parseDocument(profileExporterConfig(name, sim, { heartbeatInterval: '1s', probeTimeout: '400ms', staleTimeout: '3s' }));
-  for (const [key, value] of Object.entries(cluster)) doc.setIn(['clusters', 0, key], doc.createNode(value));
-  await writeFile(configFile, doc.toString());
-  const exporter = await startExporter({ configFile, listenAddress: '127.0.0.1:0', logger: createLogger('error', 'logfmt', { write: () => undefined }) });
-  open = { sim, exporter };
-  const status = async () => ((await (await fetch(`${exporter.url}/api/v1/status`)).json()) as { data: Snapshot }).data.clusters[0]!;
-  await waitFor(`every ${name} server online`, async () => ((await status()).serversOnline === sim.servers.length ? true : undefined));
-  return {
-    sim,
-    exporter,
-    server: async (server) => (await status()).servers.find((s) => s.name === server)!,
-    metrics: async () => (await fetch(`${exporter.url}/metrics`)).text(),
-  };
+  open = await startProfileStack(name, cluster);
+  return open;
 }
 
 describe('the profiles\' exporter configurations', () => {
