@@ -86,7 +86,7 @@ const exporter = await startExporter({
   logger,
 }).catch((err: unknown) => cannotStart('the exporter', err));
 
-const width = Math.max(...profile.tryIt.map(([command]) => command.length)) + 17;
+const width = Math.max(...profile.tryIt.map(({ command }) => command.length)) + 17;
 process.stdout.write(`
 appcluster-exporter demo (profile ${name})
   status page   ${exporter.url}/
@@ -95,8 +95,9 @@ appcluster-exporter demo (profile ${name})
   simulator     ${control.url} (${profile.title})
   config        ${profileConfigFile(name)}
 
-Switch a fault on in another terminal, and watch it within one heartbeat interval:
-${profile.tryIt.map(([command, effect]) => `  ${`npm run sim -- ${command}`.padEnd(width)} # ${effect}`).join('\n')}
+Switch a fault on in another terminal, and watch it within one heartbeat interval (each line as
+from a cleared simulator, after npm run sim -- clear):
+${profile.tryIt.map(({ command, effect }) => `  ${`npm run sim -- ${command}`.padEnd(width)} # ${effect}`).join('\n')}
   ${'npm run sim -- list'.padEnd(width)} # every server, component and fault
   ${'npm run sim -- clear'.padEnd(width)} # clear everything
 Press Ctrl-C to stop.

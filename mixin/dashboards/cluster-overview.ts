@@ -2,8 +2,12 @@
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import { query, tableQuery, thresholds, valueMap, mappedCells, row, statPanel, tablePanel, stateTimelinePanel, timeseriesPanel, ONLINE, UP, IN_SYNC, COLOR_TEXT, COLOR_BACKGROUND, type PanelOrRow } from './lib.js';
 
-/** The texts of the cluster's configured switches (`appcluster_cluster_info`'s labels counted). */
-const ENABLED: Record<string, dashboard.ValueMappingResult> = {"0": {"text": "Disabled", "color": "text", "index": 1}, "1": {"text": "Enabled", "color": "green", "index": 0}};
+/**
+ * The texts of the cluster's configured switches, from `appcluster_cluster_info`'s labels:
+ * 1 "true", 0 "false", -1 the label empty (the configuration does not set it: "Not set",
+ * never "Disabled").
+ */
+const CONFIGURED: Record<string, dashboard.ValueMappingResult> = {"-1": {"text": "Not set", "color": "text", "index": 2}, "0": {"text": "Disabled", "color": "text", "index": 1}, "1": {"text": "Enabled", "color": "green", "index": 0}};
 /** Alert severities, most severe first. */
 const SEVERITY: Record<string, dashboard.ValueMappingResult> = {"critical": {"text": "critical", "color": "red", "index": 0}, "warning": {"text": "warning", "color": "orange", "index": 1}, "info": {"text": "info", "color": "blue", "index": 2}};
 /** A "Server" column's link to the server's own dashboard. */
@@ -40,22 +44,22 @@ export function clusterOverviewPanels(): PanelOrRow[] {
       .withTarget(query("A", "sum by (app_cluster) (\n  (\n  1 - max by (app_cluster, server) (appcluster_server_online{app_cluster=~\"$app_cluster\"})\n)\nand on (app_cluster, server)\nmax by (app_cluster, server) (appcluster_server_info{app_cluster=~\"$app_cluster\", site=~\"$site\"})\n)", { instant: true, legend: "{{app_cluster}}" })),
     statPanel({
       id: 5,
-      title: "Load balancing",
-      description: "Whether the cluster is configured with load balancing.",
+      title: "Load balancing (as configured)",
+      description: "Load balancing as the exporter's configuration file sets it (load_balancing): no product API publishes it. Not set when the file leaves it out.",
       gridPos: { h: 4, w: 3, x: 9, y: 1 },
       unit: "none",
-      mappings: [valueMap(ENABLED)],
+      mappings: [valueMap(CONFIGURED)],
     })
-      .withTarget(query("A", "count by (app_cluster) (appcluster_cluster_info{app_cluster=~\"$app_cluster\", load_balancing=\"true\"})\nor\nmax by (app_cluster) (appcluster_cluster_info{app_cluster=~\"$app_cluster\"}) * 0", { instant: true, legend: "{{app_cluster}}" })),
+      .withTarget(query("A", "max by (app_cluster) (appcluster_cluster_info{app_cluster=~\"$app_cluster\", load_balancing=\"true\"})\nor\nmax by (app_cluster) (appcluster_cluster_info{app_cluster=~\"$app_cluster\", load_balancing=\"false\"}) * 0\nor\nmax by (app_cluster) (appcluster_cluster_info{app_cluster=~\"$app_cluster\"}) * -1", { instant: true, legend: "{{app_cluster}}" })),
     statPanel({
       id: 6,
-      title: "Automatic failover",
-      description: "Whether the cluster is configured with automatic failover.",
+      title: "Automatic failover (as configured)",
+      description: "Automatic failover as the exporter's configuration file sets it (automatic_failover): no product API publishes it. Not set when the file leaves it out.",
       gridPos: { h: 4, w: 3, x: 12, y: 1 },
       unit: "none",
-      mappings: [valueMap(ENABLED)],
+      mappings: [valueMap(CONFIGURED)],
     })
-      .withTarget(query("A", "count by (app_cluster) (appcluster_cluster_info{app_cluster=~\"$app_cluster\", automatic_failover=\"true\"})\nor\nmax by (app_cluster) (appcluster_cluster_info{app_cluster=~\"$app_cluster\"}) * 0", { instant: true, legend: "{{app_cluster}}" })),
+      .withTarget(query("A", "max by (app_cluster) (appcluster_cluster_info{app_cluster=~\"$app_cluster\", automatic_failover=\"true\"})\nor\nmax by (app_cluster) (appcluster_cluster_info{app_cluster=~\"$app_cluster\", automatic_failover=\"false\"}) * 0\nor\nmax by (app_cluster) (appcluster_cluster_info{app_cluster=~\"$app_cluster\"}) * -1", { instant: true, legend: "{{app_cluster}}" })),
     statPanel({
       id: 7,
       title: "Heartbeat interval",

@@ -223,8 +223,9 @@ function readCluster(ctx: Ctx, path: Path, c: ClusterSettings, inherited: Timing
     heartbeatIntervalMs: timing.heartbeatIntervalMs,
     probeTimeoutMs,
     staleTimeoutMs: fitStale(timing.staleTimeoutMs, timing.heartbeatIntervalMs),
-    loadBalancing: c.load_balancing ?? false,
-    automaticFailover: c.automatic_failover ?? false,
+    // Not set stays not set: shown as such, never as off.
+    ...(c.load_balancing !== undefined ? { loadBalancing: c.load_balancing } : {}),
+    ...(c.automatic_failover !== undefined ? { automaticFailover: c.automatic_failover } : {}),
     ...(c.expected_version !== undefined ? { expectedVersion: c.expected_version } : {}),
     ...(minServersOnline !== undefined ? { minServersOnline } : {}),
     factExpectations,

@@ -380,8 +380,15 @@ const timing = {
 /** What a cluster and a preset may both set: a preset file holds these and nothing else. */
 const clusterFields = {
   ...timing,
-  load_balancing: boolean().optional().meta({ description: 'As configured in the product; reported, not judged. Default false.' }),
-  automatic_failover: boolean().optional().meta({ description: 'As configured in the product; reported, not judged. Default false. Shown as paused while an up component reports the value automatic_failover_paused at 1 (the patroni preset: maintenance mode).' }),
+  load_balancing: boolean()
+    .optional()
+    .meta({ description: 'As configured in the product, copied into this file: the exporter reads it from no server (no documented API of ProGet or SecureTransport publishes it). Shown "as configured", not judged; not set, it is shown as "not set", never as off.' }),
+  automatic_failover: boolean()
+    .optional()
+    .meta({
+      description:
+        'As configured in the product, copied into this file, like load_balancing: shown "as configured", not judged; not set, it is shown as "not set", never as off. Shown as paused while an up component reports the value automatic_failover_paused at 1 (the patroni preset: maintenance mode).',
+    }),
   expected_version: text()
     .optional()
     .meta({ description: 'The version every component should report. Default: the version more than half of the servers report (without one, every server is out of sync: "no majority").' }),

@@ -161,8 +161,14 @@ export interface ClusterConfig {
   readonly heartbeatIntervalMs: number;
   readonly probeTimeoutMs: number;
   readonly staleTimeoutMs: number;
-  readonly loadBalancing: boolean;
-  readonly automaticFailover: boolean;
+  /**
+   * `load_balancing` as the file sets it; undefined when it does not. No documented API
+   * of the products publishes it (docs/presets/proget.md, securetransport.md): it is
+   * reported as configured, never read or judged.
+   */
+  readonly loadBalancing?: boolean;
+  /** `automatic_failover` as the file sets it; undefined when it does not (as loadBalancing). */
+  readonly automaticFailover?: boolean;
   readonly expectedVersion?: string;
   /** SecureTransport's "Minimum Number of Nodes": active servers that should be online. */
   readonly minServersOnline?: number;

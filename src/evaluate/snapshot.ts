@@ -27,9 +27,13 @@ export interface ClusterStatus {
   readonly heartbeatIntervalSeconds: number;
   readonly probeTimeoutSeconds: number;
   readonly staleTimeoutSeconds: number;
-  readonly loadBalancing: boolean;
-  /** As configured (`automatic_failover`). */
-  readonly automaticFailover: boolean;
+  /**
+   * As configured (`load_balancing`), null when the configuration does not set it: no
+   * documented API of the products publishes it, so it is never read from a server.
+   */
+  readonly loadBalancing: boolean | null;
+  /** As configured (`automatic_failover`), null when the configuration does not set it. */
+  readonly automaticFailover: boolean | null;
   /**
    * Servers whose up component reports the value `automatic_failover_paused` at 1 (the
    * patroni preset reads it from Patroni's `patroni_is_paused`: maintenance mode): while any

@@ -105,7 +105,7 @@ export const clusterMetrics = {
     'role',
     'os',
   ]),
-  clusterInfo: spec('cluster_info', 'gauge', 'Configured cluster settings.', [
+  clusterInfo: spec('cluster_info', 'gauge', 'Cluster settings as the configuration file sets them, not read from the product: load_balancing and automatic_failover are "true", "false", or empty when the file does not set them.', [
     'app_cluster',
     'load_balancing',
     'automatic_failover',
@@ -211,3 +211,14 @@ export function exposedSeriesNames(): Set<string> {
 }
 
 export { answeredReasons, probeReasons, type ProbeReason } from '../reasons.js';
+
+/**
+ * The label value of a setting the configuration may leave unset (`load_balancing`,
+ * `automatic_failover` of `cluster_info`): "true", "false", or "" when not set. An empty
+ * value is how Prometheus spells "no value" (a label with an empty value is the same as no
+ * label, so `{load_balancing=""}` selects the clusters that do not set it), as
+ * node_exporter's `node_os_info` writes an os-release field that is absent.
+ */
+export function configuredLabel(value: boolean | null | undefined): 'true' | 'false' | '' {
+  return value === undefined || value === null ? '' : value ? 'true' : 'false';
+}

@@ -4,7 +4,7 @@ import { clockOffsetMsOf, factsCurrent, failureReason, heartbeatAgeMs, heartbeat
 import { failureCounts, failureTotal, type Observation } from '../evaluate/record.js';
 import { unknownReasons, type ProbeReason } from '../reasons.js';
 import type { ExpectationStatus } from '../evaluate/snapshot.js';
-import { clusterMetrics as m, type MetricSpec } from './catalogue.js';
+import { clusterMetrics as m, configuredLabel, type MetricSpec } from './catalogue.js';
 import { TextBuffer } from './text-buffer.js';
 
 /**
@@ -385,7 +385,7 @@ function writeClusters(judgement: Judgement, w: FamilyWriter): Generator<void, v
       },
     });
   };
-  perCluster(m.clusterInfo, (c) => `,load_balancing="${c.config.loadBalancing}",automatic_failover="${c.config.automaticFailover}"`, () => 1);
+  perCluster(m.clusterInfo, (c) => `,load_balancing="${configuredLabel(c.config.loadBalancing)}",automatic_failover="${configuredLabel(c.config.automaticFailover)}"`, () => 1);
   perCluster(m.heartbeatInterval, () => '', (c) => c.config.heartbeatIntervalMs / 1000);
   perCluster(m.keyFingerprints, () => '', (c) => c.refs.keys);
 

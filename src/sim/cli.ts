@@ -20,7 +20,7 @@ const USAGE = `usage: appcluster-sim COMMAND [flags]
   --control-url=URL   control API of a running simulator (default http://127.0.0.1:10472)
 
 faults: ${FAULTS.join(', ')}
-  (a fault goes to the components whose shape takes it; the last seven belong to one product)
+  (a fault goes to the components whose shape takes it; the last eight belong to one product)
 `;
 
 function die(message: string): never {

@@ -2,7 +2,7 @@
  * Faults a simulated component can be switched into while it runs. The first eleven are
  * the generic server's; a product-shaped server shows each in its own documents where they
  * can hold it (see each shape's `faults`) and refuses the others (no product here reports
- * a key). The last seven belong to one product each.
+ * a key). The last eight belong to one product each.
  */
 export const FAULTS = [
   'down', // listener closed: connection refused
@@ -20,6 +20,7 @@ export const FAULTS = [
   'license_error', // ProGet: licenseStatus Error, HTTP 500
   'service_error', // ProGet: serviceStatus Error, HTTP 500
   'tm_stopped', // SecureTransport: the Transaction Manager is not running
+  'daemon_stopped', // SecureTransport: protocol daemon `value` (default ssh) is not running
   'replica', // Patroni: this server answers role "replica", even as the primary
   'switchover', // Patroni: the primary role moves to this server
   'quorum_loss', // etcd: this member has no quorum (on every member: `fault all quorum_loss`)

@@ -14,8 +14,40 @@ export interface SimProfile {
   simOptions(o?: { baseAddress?: string; password?: string }): SimOptions;
   /** The exporter configuration, under `examples/`; its servers are the simulated ones at their default addresses. */
   readonly configFile: string;
-  /** Faults worth trying, as `npm run sim --` arguments, each with what to watch. */
-  readonly tryIt: readonly (readonly [command: string, effect: string])[];
+  /** Faults worth trying, each with what to watch; the demo prints them at start-up. */
+  readonly tryIt: readonly TryIt[];
+}
+
+/** One fault of a profile's list: the command, the line the demo prints, and what that line claims. */
+export interface TryIt {
+  /** `npm run sim --` arguments: `fault SERVER FAULT [--component NAME] [--value V]`. */
+  readonly command: string;
+  /** What to watch, as the demo prints it. */
+  readonly effect: string;
+  /**
+   * What `effect` says the exporter shows, for a test to hold it to
+   * (test/integration/demo.test.ts switches each fault on against the profile's
+   * simulated cluster, from a cleared simulator, and waits for every claim).
+   */
+  readonly shows: TryItShows;
+  /** Commands of the same list that must be on first: `effect` says "with ... too". */
+  readonly after?: readonly string[];
+}
+
+/** The claims of one `effect`, in the terms of /api/v1/status. */
+export interface TryItShows {
+  /** Servers `effect` names with their state ("proget-3 stays Online"); an Offline one with a word its reason holds. */
+  readonly servers?: Readonly<Record<string, { readonly state: 'online' | 'offline'; readonly reason?: string }>>;
+  /** Components `effect` says are down, as `server/component`. */
+  readonly down?: readonly string[];
+  /** Components whose version `effect` says is out of sync, as `server/component`. */
+  readonly versionOutOfSync?: readonly string[];
+  /** Components whose key `effect` says is out of sync, as `server/component`. */
+  readonly keyOutOfSync?: readonly string[];
+  /** Facts `effect` names, as `server/component/fact` to the value. */
+  readonly facts?: Readonly<Record<string, string>>;
+  /** Expectations `effect` says are not met, by name. */
+  readonly notMet?: readonly string[];
 }
 
 /**
@@ -36,10 +68,10 @@ export const PROFILES = {
     }),
     configFile: 'demo.yml',
     tryIt: [
-      ['fault node-2 down', 'node-2 Offline: connection_refused'],
-      ['fault node-2 version_drift --value 8.5.0', 'version out of sync'],
-      ['fault node-1 key_drift --component service', 'encryption key out of sync'],
-      ['fault node-3 hang --component web', 'web times out: node-3 Offline'],
+      { command: 'fault node-2 down', effect: 'node-2 Offline: connection_refused', shows: { servers: { 'node-2': { state: 'offline', reason: 'connection_refused' } } } },
+      { command: 'fault node-2 version_drift --value 8.5.0', effect: 'node-2 version out of sync (8.5.0)', shows: { versionOutOfSync: ['node-2/web', 'node-2/service'] } },
+      { command: 'fault node-1 key_drift --component service', effect: 'node-1 encryption key out of sync', shows: { keyOutOfSync: ['node-1/service'] } },
+      { command: 'fault node-3 hang --component web', effect: 'node-3 Offline: web: timeout', shows: { servers: { 'node-3': { state: 'offline', reason: 'web: timeout' } } } },
     ],
   },
   proget: {
@@ -56,10 +88,18 @@ export const PROFILES = {
     }),
     configFile: 'sim-proget.yml',
     tryIt: [
-      ['fault proget-2 database_error', 'proget-2 Offline: database, with databaseStatusDetails'],
-      ['fault proget-3 license_error --value "license expired"', 'proget-3 Offline: license'],
-      ['fault proget-1 service_error', 'proget-1 Offline: service'],
-      ['fault proget-2 down --component messenger', 'messenger down, proget-2 still Online (not required)'],
+      { command: 'fault proget-2 database_error', effect: 'proget-2 Offline: database, with databaseStatusDetails', shows: { servers: { 'proget-2': { state: 'offline', reason: 'database' } } } },
+      {
+        command: 'fault proget-3 license_error --value "license expired"',
+        effect: 'license down ("license expired"), proget-3 stays Online (license is not required)',
+        shows: { servers: { 'proget-3': { state: 'online' } }, down: ['proget-3/license'] },
+      },
+      { command: 'fault proget-1 service_error', effect: 'proget-1 Offline: service', shows: { servers: { 'proget-1': { state: 'offline', reason: 'service' } } } },
+      {
+        command: 'fault proget-2 down --component messenger',
+        effect: 'messenger down, proget-2 stays Online (not required)',
+        shows: { servers: { 'proget-2': { state: 'online' } }, down: ['proget-2/messenger'] },
+      },
     ],
   },
   securetransport: {
@@ -75,8 +115,13 @@ export const PROFILES = {
     }),
     configFile: 'sim-securetransport.yml',
     tryIt: [
-      ['fault st-2 tm_stopped', 'st-2 Offline: transaction-manager'],
-      ['fault st-3 down', 'st-3 Offline: connection_refused'],
+      { command: 'fault st-2 tm_stopped', effect: 'st-2 Offline: transaction-manager', shows: { servers: { 'st-2': { state: 'offline', reason: 'transaction-manager' } } } },
+      {
+        command: 'fault st-1 daemon_stopped --value ssh',
+        effect: 'ssh-daemon down ("Not running"), st-1 stays Online (not required unless the cluster says so)',
+        shows: { servers: { 'st-1': { state: 'online' } }, down: ['st-1/ssh-daemon'] },
+      },
+      { command: 'fault st-3 down', effect: 'st-3 Offline: connection_refused', shows: { servers: { 'st-3': { state: 'offline', reason: 'connection_refused' } } } },
     ],
   },
   etcd: {
@@ -93,9 +138,25 @@ export const PROFILES = {
     }),
     configFile: 'sim-etcd.yml',
     tryIt: [
-      ['fault etcd-1 down', 'etcd-1 Offline; etcd-2 becomes leader'],
-      ['fault etcd-2 down', 'with etcd-1 down too: etcd-3 has no quorum, 503 health false'],
-      ['fault all quorum_loss', 'every member 503 health false, leader 0'],
+      {
+        command: 'fault etcd-1 down',
+        effect: 'etcd-1 Offline; etcd-2 becomes leader',
+        shows: { servers: { 'etcd-1': { state: 'offline' } }, facts: { 'etcd-2/raft/leader': 'true' } },
+      },
+      {
+        command: 'fault etcd-2 down',
+        after: ['fault etcd-1 down'],
+        effect: 'with etcd-1 down too: etcd-2 and etcd-3 Offline, etcd-3 without quorum (health "false", HTTP 503)',
+        shows: { servers: { 'etcd-1': { state: 'offline' }, 'etcd-2': { state: 'offline' }, 'etcd-3': { state: 'offline', reason: 'health' } } },
+      },
+      {
+        command: 'fault all quorum_loss',
+        effect: 'etcd-1, etcd-2 and etcd-3 Offline: health "false" (HTTP 503), leader 0',
+        shows: {
+          servers: { 'etcd-1': { state: 'offline', reason: 'health' }, 'etcd-2': { state: 'offline', reason: 'health' }, 'etcd-3': { state: 'offline', reason: 'health' } },
+          facts: { 'etcd-1/raft/leader': 'false' },
+        },
+      },
     ],
   },
   patroni: {
@@ -112,9 +173,13 @@ export const PROFILES = {
     }),
     configFile: 'sim-patroni.yml',
     tryIt: [
-      ['fault pg-2 switchover', 'the primary role moves from pg-1 to pg-2, timeline 2'],
-      ['fault pg-1 replica', 'pg-1 answers replica: no primary, one_primary not met'],
-      ['fault pg-1 down', 'pg-2 takes over as primary'],
+      {
+        command: 'fault pg-2 switchover',
+        effect: 'the primary role moves from pg-1 to pg-2, timeline 2',
+        shows: { facts: { 'pg-1/patroni/role': 'replica', 'pg-2/patroni/role': 'primary' } },
+      },
+      { command: 'fault pg-1 replica', effect: 'pg-1 answers replica: no primary, one_primary not met', shows: { facts: { 'pg-1/patroni/role': 'replica' }, notMet: ['one_primary'] } },
+      { command: 'fault pg-1 down', effect: 'pg-1 Offline; pg-2 takes over as primary', shows: { servers: { 'pg-1': { state: 'offline' } }, facts: { 'pg-2/patroni/role': 'primary' } } },
     ],
   },
 } as const satisfies Record<string, SimProfile>;

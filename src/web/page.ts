@@ -115,10 +115,20 @@ function componentCell(c: ComponentStatus | undefined, cluster: ClusterStatus, n
   return html`${state}${optional}${why}${age}${timeout}${problem}${reported}${problems}${strip(c)}`;
 }
 
+/**
+ * A setting the configuration file holds and no product API publishes (`load_balancing`,
+ * `automatic_failover`): "on (as configured)", "off (as configured)", or "not set" when
+ * the file leaves it out, never "off" for a setting nobody gave.
+ */
+function configured(value: boolean | null, key: string): SafeHtml {
+  if (value === null) return html`<span class="muted" title="${key} is not set in the configuration file; no API of the product publishes it">not set</span>`;
+  return html`${value ? 'on' : 'off'} ${muted('(as configured)')}`;
+}
+
 /** Automatic failover as configured, unless the product says it is paused (a configured "on" would then be a false all-clear). */
-function failoverState(c: ClusterStatus): SafeHtml | string {
+function failoverState(c: ClusterStatus): SafeHtml {
   if (c.automaticFailoverPausedBy.length > 0) return html`${badge('warn', '⏸', 'paused')} paused: maintenance mode ${muted(`(reported by ${c.automaticFailoverPausedBy.join(', ')})`)}`;
-  return c.automaticFailover ? 'on' : 'off';
+  return configured(c.automaticFailover, 'automatic_failover');
 }
 
 function expectationLine(e: ClusterStatus['expectations'][number]): SafeHtml {
@@ -235,7 +245,7 @@ ${tls ? html`<td data-label="Certificate">${certCell(s, now)}</td>` : ''}
 <h2>${c.name}${grafanaLink(opts, `/d/appcluster-overview?var-app_cluster=${q(c.name)}`, 'Grafana dashboard')}</h2>
 <dl class="facts">
 <div data-fact-row="online"><dt>Servers online</dt><dd>${online}</dd></div>
-<div><dt>Load balancing</dt><dd>${c.loadBalancing ? 'on' : 'off'}</dd></div>
+<div data-fact-row="load-balancing"><dt>Load balancing</dt><dd>${configured(c.loadBalancing, 'load_balancing')}</dd></div>
 <div data-fact-row="automatic-failover"><dt>Automatic failover</dt><dd>${failoverState(c)}</dd></div>
 <div><dt>Heartbeat interval</dt><dd>${formatDuration(c.heartbeatIntervalSeconds)}</dd></div>
 <div><dt>Stale timeout</dt><dd>${formatDuration(c.staleTimeoutSeconds)}</dd></div>

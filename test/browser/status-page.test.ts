@@ -74,7 +74,7 @@ describe('status page in Chromium', () => {
     expect(row).toContain('8.6.2');
     expect(await cell('node-1', 'Version').innerText()).toMatch(/8\.6\.2\s+✔ In sync/);
     expect(await cell('node-1', 'Key').innerText()).toMatch(/✔ In sync/);
-    expect(await page.locator('section.cluster dl').innerText()).toMatch(/Servers online\s*✔ 3 of 3[\s\S]*Load balancing\s*on[\s\S]*Automatic failover\s*on[\s\S]*Heartbeat interval\s*1s[\s\S]*Stale timeout\s*3s/);
+    expect(await page.locator('section.cluster dl').innerText()).toMatch(/Servers online\s*✔ 3 of 3[\s\S]*Load balancing\s*on \(as configured\)[\s\S]*Automatic failover\s*on \(as configured\)[\s\S]*Heartbeat interval\s*1s[\s\S]*Stale timeout\s*3s/);
     // One mark per probe so far, each with its time and result on hover.
     const strip = page.locator('tr[data-server="node-1"] td[data-component="web"] .strip');
     await expect.poll(() => strip.locator('.check.up').count(), { timeout: 6000 }).toBeGreaterThanOrEqual(2);

@@ -250,14 +250,20 @@ describe('cluster-overview.json', () => {
     const expected: Record<string, string> = {
       'Servers configured': 'appcluster_server_info',
       'Servers online': 'appcluster_server_online',
-      'Load balancing': 'appcluster_cluster_info',
-      'Automatic failover': 'appcluster_cluster_info',
+      'Load balancing (as configured)': 'appcluster_cluster_info',
+      'Automatic failover (as configured)': 'appcluster_cluster_info',
       'Heartbeat interval': 'appcluster_cluster_heartbeat_interval_seconds',
       'Stale timeout': 'appcluster_component_stale_timeout_seconds',
     };
     for (const [title, metric] of Object.entries(expected)) {
       expect(stats.has(title), title).toBe(true);
       expect(selectors(stats.get(title) ?? '').map((s) => s.name), title).toContain(metric);
+    }
+    // Issue 29, item 8: a setting the file leaves out is "Not set" (the label empty), never "Disabled".
+    for (const title of ['Load balancing (as configured)', 'Automatic failover (as configured)']) {
+      const panel = panels.find((p) => p.title === title)!;
+      expect(JSON.stringify(panel.fieldConfig?.defaults?.mappings ?? []), title).toMatch(/"-1":\{"text":"Not set"/);
+      expect(exprsOf(panel), title).toMatch(/="false"\}\) \* 0\nor\n.*\* -1$/);
     }
   });
 

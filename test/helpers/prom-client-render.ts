@@ -1,6 +1,6 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { Snapshot } from '../../src/evaluate/snapshot.js';
-import { clusterMetrics as m, type MetricSpec } from '../../src/metrics/catalogue.js';
+import { clusterMetrics as m, configuredLabel, type MetricSpec } from '../../src/metrics/catalogue.js';
 
 // The reference the exporter's own text writer is checked against: the same series set
 // through prom-client's Registry, as the exporter did before it wrote the text itself.
@@ -48,7 +48,7 @@ export function renderSnapshotWithPromClient(snapshot: Snapshot): Registry {
   for (const c of snapshot.clusters) {
     const app_cluster = c.name;
     g.clusterInfo.set(
-      { app_cluster, load_balancing: String(c.loadBalancing), automatic_failover: String(c.automaticFailover) },
+      { app_cluster, load_balancing: configuredLabel(c.loadBalancing), automatic_failover: configuredLabel(c.automaticFailover) },
       1,
     );
     g.interval.set({ app_cluster }, c.heartbeatIntervalSeconds);

@@ -96,6 +96,7 @@ beforeAll(async () => {
       if (req.headers.authorization !== `Basic ${Buffer.from(`monitor:${ST_PASSWORD}`).toString('base64')}`) return void json(res, 401, {});
       if (req.url === '/api/v2.0/version') return void json(res, 200, { version: '5.5-20240131', serverType: 'SecureTransport', os: 'Linux' });
       if (req.url === '/api/v2.0/transactionManager') return void json(res, 200, { status: 'Running' });
+      if (req.url === '/api/v2.0/daemons') return void json(res, 200, { ftpStatus: 'Running', httpStatus: 'Running', pesitStatus: 'Running', sshStatus: 'Running', as2Status: 'Running' });
       res.writeHead(404).end();
     });
     labels.push(`      - { name: ${node}, address: ${addresses[i]}, labels: { http_port: "${http}", admin_port: "${admin}" } }`);

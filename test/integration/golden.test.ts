@@ -36,6 +36,7 @@ const config = parseConfig(
     components: [{ name: web, probe: { tcp: { port: 80 } } }]
     servers: [{ name: ci-1, address: ci-1.internal }]
   - name: pg
+    automatic_failover: false
     components: [{ name: patroni, probe: { http: { url: "http://{address}:8008/patroni" } }, facts: { role: role } }]
     servers: [{ name: pg-1, address: 10.2.0.1 }, { name: pg-2, address: 10.2.0.2 }]
     expectations:

@@ -62,7 +62,7 @@ const proget = ADDRESSES.slice(0, 2).map(() => ({
 }));
 
 // SecureTransport: the admin API over HTTPS with basic auth and a Referer.
-const st = ADDRESSES.slice(0, 2).map(() => ({ tm: 'Running', requests: [] as { auth: string | undefined; referer: string | undefined }[] }));
+const st = ADDRESSES.slice(0, 2).map(() => ({ tm: 'Running', ssh: 'Running', requests: [] as { auth: string | undefined; referer: string | undefined }[] }));
 const ST_PASSWORD = 'st-monitor-secret';
 
 // etcd: member ids are uint64 values as JSON strings.
@@ -98,6 +98,8 @@ async function labels(): Promise<Record<string, string[]>> {
         if (auth !== `Basic ${Buffer.from(`monitor:${ST_PASSWORD}`).toString('base64')}`) return void json(res, 401, { message: 'Unauthorized' });
         if (req.url === '/api/v2.0/version') return void json(res, 200, { version: '5.5-20240131', serverType: 'SecureTransport', os: 'Linux' });
         if (req.url === '/api/v2.0/transactionManager') return void json(res, 200, { status: node.tm });
+        // GET /daemons: one flat object, "Not running" for a stopped daemon (ST_API_Examples, Admin/API 2.0/bash/03.Connect).
+        if (req.url === '/api/v2.0/daemons') return void json(res, 200, { ftpStatus: 'Running', httpStatus: 'Running', pesitStatus: 'Running', sshStatus: node.ssh, as2Status: 'Not running' });
         res.writeHead(404).end();
       });
       out['st']!.push(`{ admin_port: "${admin}" }`);
@@ -286,12 +288,13 @@ describe('securetransport', () => {
     expect(s.components.map((x) => [x.name, x.state])).toEqual([
       ['admin', 'up'],
       ['transaction-manager', 'up'],
+      ['ssh-daemon', 'up'],
     ]);
     expect(component(s, 'admin')).toMatchObject({ version: '5.5-20240131', facts: { server_type: 'SecureTransport' } });
     expect(s.os).toBe('Linux');
     expect(component(s, 'transaction-manager').status).toBe('Running');
     const requests = st.flatMap((n) => n.requests);
-    expect(requests.length).toBeGreaterThanOrEqual(4);
+    expect(requests.length).toBeGreaterThanOrEqual(6);
     expect(requests.every((r) => r.referer === 'appcluster-exporter' && r.auth === `Basic ${Buffer.from(`monitor:${ST_PASSWORD}`).toString('base64')}`)).toBe(true);
   });
 
@@ -306,6 +309,20 @@ describe('securetransport', () => {
       st[0]!.tm = 'Running';
     }
     await until('st', 0, 'online');
+  });
+
+  it('an SSH daemon "Not running" shows ssh-daemon down with that status; the server stays Online', async () => {
+    st[1]!.ssh = 'Not running';
+    try {
+      const s = await waitFor('ssh-daemon down', async () => {
+        const x = (await cluster('st')).servers[1]!;
+        return component(x, 'ssh-daemon').state === 'down' ? x : undefined;
+      });
+      expect(component(s, 'ssh-daemon')).toMatchObject({ required: false, reason: 'status_not_ok', detail: 'status "Not running"' });
+      expect(s.state).toBe('online');
+    } finally {
+      st[1]!.ssh = 'Running';
+    }
   });
 });
 

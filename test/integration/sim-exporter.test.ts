@@ -3,50 +3,25 @@
  * examples/sim-*.yml (servers moved to this file's loopback addresses, timing shortened):
  * what an operator sees when a product fault happens.
  */
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfigFile } from '../../src/config/load.js';
-import type { ServerStatus, Snapshot } from '../../src/evaluate/snapshot.js';
-import { startExporter, type RunningExporter } from '../../src/exporter.js';
-import { createLogger } from '../../src/log.js';
 import { SimCluster } from '../../src/sim/cluster.js';
-import { profileConfigFile, profileExporterConfig, PROFILES, SIM_PASSWORD_ENV, type ProfileName } from '../../src/sim/profiles.js';
-import { randomBase, tempDir, waitFor } from '../helpers/stack.js';
+import { profileConfigFile, PROFILES, SIM_PASSWORD_ENV, type ProfileName } from '../../src/sim/profiles.js';
+import { startProfileStack, type ProfileStack } from '../helpers/sim-profile.js';
+import { waitFor } from '../helpers/stack.js';
 
-const PASSWORD = 'exporter-test-password';
-process.env[SIM_PASSWORD_ENV] = PASSWORD;
+process.env[SIM_PASSWORD_ENV] = 'exporter-test-password';
 
-interface ProfileStack {
-  readonly sim: SimCluster;
-  readonly exporter: RunningExporter;
-  server(name: string): Promise<ServerStatus>;
-  metrics(): Promise<string>;
-}
-
-let open: { sim: SimCluster; exporter: RunningExporter } | undefined;
+let open: ProfileStack | undefined;
 afterEach(async () => {
-  await open?.exporter.close();
-  await open?.sim.stop();
+  await open?.close();
   open = undefined;
 });
 
-/** A profile's cluster and an exporter on it (heartbeat 1s, timeout 400ms), every server online. */
-async function startProfile(name: ProfileName): Promise<ProfileStack> {
-  const sim = new SimCluster(PROFILES[name].simOptions({ baseAddress: randomBase(), password: PASSWORD }));
-  await sim.start();
-  const configFile = join(await tempDir(), 'config.yml');
-  await writeFile(configFile, profileExporterConfig(name, sim, { heartbeatInterval: '1s', probeTimeout: '400ms', staleTimeout: '3s' }));
-  const exporter = await startExporter({ configFile, listenAddress: '127.0.0.1:0', logger: createLogger('error', 'logfmt', { write: () => undefined }) });
-  open = { sim, exporter };
-  const status = async () => ((await (await fetch(`${exporter.url}/api/v1/status`)).json()) as { data: Snapshot }).data.clusters[0]!;
-  await waitFor(`every ${name} server online`, async () => ((await status()).serversOnline === sim.servers.length ? true : undefined));
-  return {
-    sim,
-    exporter,
-    server: async (server) => (await status()).servers.find((s) => s.name === server)!,
-    metrics: async () => (await fetch(`${exporter.url}/metrics`)).text(),
-  };
+/** startProfileStack, closed after the test. */
+async function startProfile(name: ProfileName, cluster: Record<string, unknown> = {}): Promise<ProfileStack> {
+  open = await startProfileStack(name, cluster);
+  return open;
 }
 
 describe('the profiles\' exporter configurations', () => {
@@ -89,6 +64,54 @@ describe('SecureTransport-shaped cluster', () => {
     });
     expect(s.reason).toBe('transaction-manager: status_not_ok');
     expect(s.components.find((c) => c.name === 'admin')).toMatchObject({ up: true, version: '5.5' });
+  });
+
+  // Issue 29, item 8: the protocol daemons of GET /api/v2.0/daemons.
+  it('the SSH daemon stopped: ssh-daemon down with the status as reason, the server still Online', async () => {
+    const stack = await startProfile('securetransport');
+    expect((await stack.server('st-1')).components.map((c) => [c.name, c.state, c.required])).toEqual([
+      ['admin', 'up', true],
+      ['transaction-manager', 'up', true],
+      ['ssh-daemon', 'up', false],
+    ]);
+    await stack.sim.setFault('st-2', 'daemon_stopped', { value: 'ssh' });
+    const s = await waitFor('ssh-daemon down on st-2', async () => {
+      const n = await stack.server('st-2');
+      return n.components.find((c) => c.name === 'ssh-daemon')!.state === 'down' ? n : undefined;
+    });
+    expect(s.components.find((c) => c.name === 'ssh-daemon')).toMatchObject({ up: false, reason: 'status_not_ok', status: 'Not running', detail: 'status "Not running"' });
+    expect(s.state).toBe('online');
+    expect(s.reason).toBeNull();
+    const metrics = await stack.metrics();
+    expect(metrics).toContain('appcluster_component_up{app_cluster="securetransport",server="st-2",component="ssh-daemon"} 0');
+    expect(metrics).toContain('appcluster_server_online{app_cluster="securetransport",server="st-2"} 1');
+    expect((await stack.server('st-1')).components.find((c) => c.name === 'ssh-daemon')!.up).toBe(true);
+  });
+
+  it('the SSH daemon stopped, with required: true set on ssh-daemon by the cluster: that server Offline', async () => {
+    const stack = await startProfile('securetransport', { components: [{ name: 'ssh-daemon', required: true }] });
+    await stack.sim.setFault('st-2', 'daemon_stopped');
+    const s = await waitFor('st-2 offline', async () => {
+      const n = await stack.server('st-2');
+      return n.state === 'offline' ? n : undefined;
+    });
+    expect(s.reason).toBe('ssh-daemon: status_not_ok');
+    expect(s.components.find((c) => c.name === 'ssh-daemon')).toMatchObject({ required: true, status: 'Not running' });
+    expect(s.components.find((c) => c.name === 'transaction-manager')!.up).toBe(true);
+    await stack.sim.clearFault('st-2');
+    await waitFor('st-2 back online', async () => ((await stack.server('st-2')).state === 'online' ? true : undefined));
+  });
+
+  it('the other daemons are off until the cluster turns them on; then a stopped one shows', async () => {
+    const stack = await startProfile('securetransport', { components: [{ name: 'as2-daemon', enabled: true }] });
+    await stack.sim.setFault('st-1', 'daemon_stopped', { value: 'as2' });
+    const s = await waitFor('as2-daemon down on st-1', async () => {
+      const n = await stack.server('st-1');
+      return n.components.find((c) => c.name === 'as2-daemon')?.state === 'down' ? n : undefined;
+    });
+    expect(s.components.map((c) => c.name)).toEqual(['admin', 'transaction-manager', 'ssh-daemon', 'as2-daemon']);
+    expect(s.components.find((c) => c.name === 'ssh-daemon')!.up).toBe(true);
+    expect(s.state).toBe('online');
   });
 });
 

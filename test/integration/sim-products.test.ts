@@ -242,6 +242,26 @@ describe('SecureTransport shape', () => {
     }
   });
 
+  it('answers /daemons with every protocol daemon Running; daemon_stopped makes the named ones "Not running"', async () => {
+    const running = { ftpStatus: 'Running', httpStatus: 'Running', pesitStatus: 'Running', sshStatus: 'Running', as2Status: 'Running' };
+    const all = await get(api('st-1', '/daemons'), { headers });
+    expect(all.status).toBe(200);
+    expect(all.json()).toEqual(running);
+    expect((await get(api('st-1', '/daemons'))).status).toBe(401);
+    await sim.setFault('st-2', 'daemon_stopped');
+    try {
+      expect((await get(api('st-2', '/daemons'), { headers })).json()).toEqual({ ...running, sshStatus: 'Not running' });
+      await sim.setFault('st-2', 'daemon_stopped', { value: 'as2,pesit' });
+      expect((await get(api('st-2', '/daemons'), { headers })).json()).toEqual({ ...running, as2Status: 'Not running', pesitStatus: 'Not running' });
+      // The other servers and the other documents are untouched.
+      expect((await get(api('st-1', '/daemons'), { headers })).json()).toEqual(running);
+      expect((await get(api('st-2', '/transactionManager'), { headers })).json()).toEqual({ status: 'Running' });
+    } finally {
+      await sim.clearFault('st-2');
+    }
+    expect((await get(api('st-2', '/daemons'), { headers })).json()).toEqual(running);
+  });
+
   it('version_drift moves the version', async () => {
     await sim.setFault('st-3', 'version_drift', { value: '5.4' });
     try {

@@ -150,4 +150,44 @@ describe('the status page', () => {
     expect(a).toMatch(/role master \(last known, 1m 0s ago\)/);
     expect(text(row(html, 'b'))).toContain('clock 10m 1s ahead');
   });
+
+  // Issue 29, item 8: no product API publishes these; a file that sets neither must not read as "off / off".
+  it('shows load balancing and automatic failover "as configured", and "not set" for a cluster that sets neither', () => {
+    const settings = parseConfig(
+      `clusters:
+  - name: unset
+    components: [{ name: web, probe: { tcp: { port: 80 } } }]
+    servers: [{ name: u, address: 127.0.0.1 }]
+  - name: set
+    load_balancing: true
+    automatic_failover: false
+    components: [{ name: web, probe: { tcp: { port: 80 } } }]
+    servers: [{ name: s, address: 127.0.0.2 }]
+  - name: paused
+    automatic_failover: true
+    components: [{ name: patroni, probe: { http: { url: "http://{address}/" } }, values: { automatic_failover_paused: paused } }]
+    servers: [{ name: p, address: 127.0.0.3 }]
+`,
+      'settings.yml',
+    );
+    const { records, set } = recordsFor(settings);
+    set('unset', 'u', 'web', { success: true, finishedMs: NOW });
+    set('set', 's', 'web', { success: true, finishedMs: NOW });
+    set('paused', 'p', 'patroni', { success: true, finishedMs: NOW, values: { automatic_failover_paused: 1 } });
+    const snapshot = evaluate(settings, records, NOW);
+    const html = renderClusters(snapshot, {}).value;
+    const header = (cluster: string) => text(section(html, cluster).split('</dl>')[0]!);
+    expect(header('unset')).toMatch(/Load balancing not set Automatic failover not set /);
+    expect(header('unset')).not.toMatch(/\b(on|off)\b/);
+    expect(section(html, 'unset')).toContain('title="load_balancing is not set in the configuration file; no API of the product publishes it"');
+    expect(header('set')).toMatch(/Load balancing on \(as configured\) Automatic failover off \(as configured\) /);
+    // Maintenance mode, as the product reports it, still wins over a configured "on".
+    expect(header('paused')).toMatch(/Load balancing not set Automatic failover ⏸ paused paused: maintenance mode \(reported by p\) /);
+    // The API: null for not set, never false.
+    expect(snapshot.clusters.map((c) => [c.name, c.loadBalancing, c.automaticFailover])).toEqual([
+      ['unset', null, null],
+      ['set', true, false],
+      ['paused', null, true],
+    ]);
+  });
 });

@@ -76,10 +76,12 @@ describe('the preset files', () => {
     expect(components(a!)).toEqual([
       ['admin', true, 60],
       ['transaction-manager', true, 60],
+      ['ssh-daemon', false, 60],
     ]);
     for (const [name, path] of [
       ['version', 'version'],
       ['transaction-manager', 'transactionManager'],
+      ['daemons', 'daemons'],
     ]) {
       const e = http(a!, name!);
       expect(a!.endpoints.find((x) => x.name === name)!.target).toEqual({ url: `https://10.0.0.1:8444/api/v2.0/${path}` });
@@ -89,6 +91,43 @@ describe('the preset files', () => {
       expect(e.tls).toEqual({ insecureSkipVerify: false });
     }
     expect(a!.components[0]!.read).toMatchObject({ version: { json: ['version'] }, os: { json: ['os'] } });
+  });
+
+  it('securetransport: one component per protocol daemon from one GET /daemons; SSH on, the others off until the cluster turns them on; required only when the cluster says so', () => {
+    process.env['PRESET_TEST_ST_PASSWORD'] = 'st-secret';
+    const c = load(`  - name: st
+    preset: securetransport
+    parameters: { username: monitor, password_env: PRESET_TEST_ST_PASSWORD }
+    components:
+      - { name: ssh-daemon, required: true }
+      - { name: ftp-daemon, enabled: true }
+      - { name: http-daemon, enabled: true }
+      - { name: as2-daemon, enabled: true }
+      - { name: pesit-daemon, enabled: true }
+    servers: [{ name: a, address: 10.0.0.1 }]
+`);
+    const [a] = c.servers;
+    const daemons = a!.components.filter((x) => x.name.endsWith('-daemon'));
+    expect(daemons.map((x) => [x.name, x.required, x.read.status!.from])).toEqual([
+      ['ssh-daemon', true, { json: ['sshStatus'] }],
+      ['ftp-daemon', false, { json: ['ftpStatus'] }],
+      ['http-daemon', false, { json: ['httpStatus'] }],
+      ['as2-daemon', false, { json: ['as2Status'] }],
+      ['pesit-daemon', false, { json: ['pesitStatus'] }],
+    ]);
+    // One request per server and interval, read by all five.
+    const daemonsEndpoint = a!.endpoints.find((e) => e.name === 'daemons')!;
+    expect(new Set(daemons.map((x) => x.endpoint))).toEqual(new Set([daemonsEndpoint.key]));
+    // The transaction-manager's reading of a status: "Running" is up, "Not running" is not.
+    const hash = (k: string) => `h(${k})`;
+    const status = (sshStatus: string) => read(daemons[0]!.read, { success: true, body: { sshStatus } }, hash);
+    expect(status('Running')).toMatchObject({ success: true, status: 'Running' });
+    expect(status('Not running')).toMatchObject({ success: false, reason: 'status_not_ok', detail: 'status "Not running"' });
+    expect(daemons.every((x) => String(x.read.status!.pattern) === String(a!.components.find((t) => t.name === 'transaction-manager')!.read.status!.pattern))).toBe(true);
+
+    // Every daemon component off: the endpoint is not probed.
+    const none = load(`  - name: st\n    preset: securetransport\n    parameters: { username: monitor, password_env: PRESET_TEST_ST_PASSWORD }\n    components: [{ name: ssh-daemon, enabled: false }]\n    servers: [{ name: a, address: 10.0.0.1 }]\n`);
+    expect(none.servers[0]!.endpoints.map((e) => e.name)).toEqual(['version', 'transaction-manager']);
   });
 
   it('etcd: /health with 503 read, the leader from one POST, the peer port, exactly one leader', () => {
@@ -421,6 +460,7 @@ ${st}    components:
     expect(components(a!)).toEqual([
       ['admin', true, 60],
       ['transaction-manager', true, 60],
+      ['ssh-daemon', false, 60],
       ['agent', false, 60],
       ['tm-process', false, 60],
     ]);
@@ -429,8 +469,8 @@ ${st}    components:
     expect(endpointOf('agent')).toBe('agent');
     expect(endpointOf('tm-process')).toBe('agent');
     expect(a!.endpoints.find((e) => e.name === 'agent')!.target).toEqual({ url: 'http://10.0.0.1:10473/api/v1/facts' });
-    expect(a!.components[2]!.read).toMatchObject({ keyFingerprint: { json: ['facts', 'taeh', 'fingerprint'] } });
-    const tm = a!.components[3]!.read;
+    expect(a!.components.find((x) => x.name === 'agent')!.read).toMatchObject({ keyFingerprint: { json: ['facts', 'taeh', 'fingerprint'] } });
+    const tm = a!.components.find((x) => x.name === 'tm-process')!.read;
     expect(tm.values).toEqual({ start_time: { json: ['facts', 'transaction_manager', 'startTime'] } });
     const hash = (k: string) => `h(${k})`;
     const doc = (state: string) => ({ success: true as const, body: { facts: { transaction_manager: { ok: true, state, startTime: 1_700_000_000 } } } });
