@@ -1,7 +1,7 @@
 /**
  * The prober on its own thread (src/monitor/prober.ts): probes keep their schedule while the
- * main thread is held up, and a server that answers again is back without waiting out the
- * interval of its other endpoints.
+ * main thread is held up, and a server that answers again, or stops answering, is judged
+ * so without waiting out the interval of its other endpoints.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
@@ -36,62 +36,61 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
+/**
+ * One simulated server with `web` on port 8080, probed every second, and `second` on 8081,
+ * probed once a minute at phase 0.5 (so next due 30 s after its first probe), watched by a
+ * Monitor after its first round; `server()` is the server's status.
+ */
+async function twoSchedules(file: string, second: string) {
+  const sim = new SimCluster({ servers: 1, components: [{ name: 'web', port: 8080 }, { name: second, port: 8081 }], baseAddress: randomBase() });
+  await sim.start();
+  cleanups.push(() => sim.stop());
+  const config = clusterConfig(
+    file,
+    ['{ name: web, probe: { http: { url: "http://{address}:8080/health" } }, status: status }', `{ name: ${second}, heartbeat_interval: 60s, probe: { http: { url: "http://{address}:8081/health" } }, status: status }`],
+    [`{ name: s1, address: ${sim.servers[0]!.address} }`],
+  );
+  return { sim, config, server: (monitor: Monitor) => monitor.snapshot().clusters[0]!.servers[0]! };
+}
+
+/** Starts a Monitor on `config` at phase 0.5 and waits for its first round. */
+async function watched(config: ReturnType<typeof clusterConfig>): Promise<Monitor> {
+  const monitor = new Monitor(config, { concurrency: 4, logger: quiet(), metrics: new OwnMetrics(false), phase: 0.5 });
+  monitor.start();
+  cleanups.push(() => monitor.stop());
+  await monitor.firstRound;
+  return monitor;
+}
+
 describe('the prober', () => {
   it("asks an Offline server's other endpoints at once when one of them answers again, not an interval later", async () => {
-    const sim = new SimCluster({ servers: 1, components: [{ name: 'web', port: 8080 }, { name: 'service', port: 8081 }], baseAddress: randomBase() });
-    await sim.start();
-    cleanups.push(() => sim.stop());
-    const address = sim.servers[0]!.address;
     // `web` is probed every second, `service` once a minute: the endpoint that answers
     // again first is the one probed often, as when a powered-off host comes back.
-    const config = clusterConfig(
-      'recovery.yml',
-      ['{ name: web, probe: { http: { url: "http://{address}:8080/health" } }, status: status }', '{ name: service, heartbeat_interval: 60s, probe: { http: { url: "http://{address}:8081/health" } }, status: status }'],
-      [`{ name: s1, address: ${address} }`],
-    );
+    const { sim, config, server } = await twoSchedules('recovery.yml', 'service');
     await sim.setFault('all', 'down');
-    // Phase 0.5: after its first probe, `service` is next due 30 s later.
-    const monitor = new Monitor(config, { concurrency: 4, logger: quiet(), metrics: new OwnMetrics(false), phase: 0.5 });
-    monitor.start();
-    cleanups.push(() => monitor.stop());
-    await monitor.firstRound;
-    const server = () => monitor.snapshot().clusters[0]!.servers[0]!;
-    expect(server().state).toBe('offline');
+    const monitor = await watched(config);
+    expect(server(monitor).state).toBe('offline');
     await sim.clearFault('all');
     // Well inside the 30 s before `service` would be asked again on its own schedule.
-    await waitFor('the server back Online', () => (server().state === 'online' ? true : undefined), 10_000);
-    expect(server().components.map((c) => [c.name, c.up])).toEqual([
+    await waitFor('the server back Online', () => (server(monitor).state === 'online' ? true : undefined), 10_000);
+    expect(server(monitor).components.map((c) => [c.name, c.up])).toEqual([
       ['web', true],
       ['service', true],
     ]);
   });
 
   it("asks a server's other endpoints at once when one of them starts failing: a dead server's last answers do not stand for an interval", async () => {
-    const sim = new SimCluster({ servers: 1, components: [{ name: 'web', port: 8080 }, { name: 'status', port: 8081 }], baseAddress: randomBase() });
-    await sim.start();
-    cleanups.push(() => sim.stop());
-    const address = sim.servers[0]!.address;
-    // `web` is probed every second, `status` once a minute, as a leader's health endpoint
-    // and the one that says it leads might be.
-    const config = clusterConfig(
-      'falling.yml',
-      ['{ name: web, probe: { http: { url: "http://{address}:8080/health" } }, status: status }', '{ name: status, required: false, heartbeat_interval: 60s, probe: { http: { url: "http://{address}:8081/health" } }, status: status }'],
-      [`{ name: s1, address: ${address} }`],
-    );
-    // Phase 0.5: after its first probe, `status` is next due 30 s later.
-    const monitor = new Monitor(config, { concurrency: 4, logger: quiet(), metrics: new OwnMetrics(false), phase: 0.5 });
-    monitor.start();
-    cleanups.push(() => monitor.stop());
-    await monitor.firstRound;
-    const server = () => monitor.snapshot().clusters[0]!.servers[0]!;
-    expect(server().components.map((c) => [c.name, c.up])).toEqual([
+    // `status` once a minute, as the endpoint that says a member leads might be.
+    const { sim, config, server } = await twoSchedules('falling.yml', 'status');
+    const monitor = await watched(config);
+    expect(server(monitor).components.map((c) => [c.name, c.up])).toEqual([
       ['web', true],
       ['status', true],
     ]);
     await sim.setFault('all', 'down');
     // Well inside the 30 s before `status` would be asked again on its own schedule.
-    await waitFor('both components down', () => (server().components.every((c) => c.up === false) ? true : undefined), 10_000);
-    expect(server().state).toBe('offline');
+    await waitFor('both components down', () => (server(monitor).components.every((c) => c.up === false) ? true : undefined), 10_000);
+    expect(server(monitor).state).toBe('offline');
   });
 
   it('keeps probing on schedule while the main thread is held up', async () => {
