@@ -211,7 +211,8 @@ describe('a real Patroni cluster', () => {
         const x = await exporter!.cluster();
         const pg = component(x, replica.name, 'postgresql');
         seen = JSON.stringify({ postgresql: pg, patroni: component(x, replica.name, 'patroni') });
-        return pg.up === false && component(x, replica.name, 'patroni').facts['state'] === 'stopped' ? x : undefined;
+        // Refused once PostgreSQL is gone: a query in flight at the shutdown ends otherwise.
+        return pg.reason === 'connection_refused' && component(x, replica.name, 'patroni').facts['state'] === 'stopped' ? x : undefined;
       }, 20_000).catch((err: Error) => {
         throw new Error(`${err.message}; last seen ${seen}\n${replica.process?.output().slice(-4000)}`);
       });
@@ -288,7 +289,8 @@ describe('a real Patroni cluster', () => {
     try {
       const c = await waitFor(`${replica.name}'s patroni down`, async () => {
         const x = await exporter!.cluster();
-        return component(x, replica.name, 'patroni').up === false ? x : undefined;
+        // Refused once Patroni is gone: a probe in flight at the kill is reset instead.
+        return component(x, replica.name, 'patroni').reason === 'connection_refused' ? x : undefined;
       }, 10_000);
       expect(component(c, replica.name, 'patroni').reason).toBe('connection_refused');
       expect(component(c, replica.name, 'postgresql')).toMatchObject({ up: true, facts: { in_recovery: 'true' } });
@@ -312,7 +314,8 @@ describe('a real Patroni cluster', () => {
     // Patroni's own component is down at once, PostgreSQL's stays up: each names its process.
     const c = await waitFor(`${old.name}'s patroni down`, async () => {
       const x = await exporter!.cluster();
-      return component(x, old.name, 'patroni').up === false ? x : undefined;
+      // Refused once Patroni is gone: a probe in flight at the kill is reset instead.
+      return component(x, old.name, 'patroni').reason === 'connection_refused' ? x : undefined;
     }, 10_000);
     expect(component(c, old.name, 'patroni').reason).toBe('connection_refused');
     expect(component(c, old.name, 'postgresql')).toMatchObject({ up: true, facts: { in_recovery: 'false' } });
