@@ -344,7 +344,7 @@ const factCount = z
       .array(text())
       .min(1, { error: 'must list at least one value' })
       .meta({ description: 'Values that count, compared trimmed and in any case.' }),
-    count: integer(0, 1_000_000, 'a count of servers').optional().meta({ description: 'Exactly this many online servers report one of the values; or min and/or max.' }),
+    count: integer(0, 1_000_000, 'a count of servers').optional().meta({ description: 'Exactly this many servers report one of the values, each by its own word, Online or not; or min and/or max.' }),
     min: integer(0, 1_000_000, 'a count of servers').optional().meta({ description: 'At least this many.' }),
     max: integer(0, 1_000_000, 'a count of servers').optional().meta({ description: 'At most this many.' }),
   })

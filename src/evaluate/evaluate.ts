@@ -1,5 +1,5 @@
 import { answeredReasons, unknownReasons, type ProbeReason } from '../reasons.js';
-import type { ClusterConfig, ComponentConfig, Config, ServerConfig } from '../config/types.js';
+import type { ClusterConfig, ComponentConfig, Config, FactExpectation, ServerConfig } from '../config/types.js';
 import type { ClusterEvent } from './events.js';
 import { RecentChecks } from './recent.js';
 import { failureCounts, failureTotal, readAnswer, type ComponentRecord, type Observation } from './record.js';
@@ -320,10 +320,11 @@ function clusterStatus(judged: ClusterJudgement, nowMs: number, history: History
 
 /**
  * The cluster's expectations: at least `min_servers_online` active servers online (standby
- * servers of a disaster-recovery site do not count), and between min and max servers whose
- * component reporting a fact answered its latest probe with one of the expected values
- * (exactly one primary), whatever the server's own state. `met` is null while some server
- * has not been judged yet.
+ * servers of a disaster-recovery site do not count), and between min and max servers that
+ * say a fact has one of the expected values (exactly one primary), each by its own word,
+ * whatever the server's own state (`saysFact`). `met` is null while some server has not
+ * been judged yet, and while servers the exporter cannot hear could turn the verdict
+ * either way: an expectation is never breached, nor met, on a word not heard.
  */
 export function judgeExpectations(
   cluster: ClusterConfig,
@@ -357,26 +358,19 @@ export function judgeExpectations(
     });
   }
   for (const e of cluster.factExpectations) {
-    // Each server by its own word, Online or not: a primary whose PostgreSQL still takes
-    // writes counts though another component has taken its server Offline (a split brain
-    // must not hide behind it). Only an up component speaks: one whose latest probe failed,
-    // or whose heartbeat is stale, says nothing. The prober asks a server's other endpoints
-    // at once when one of them starts failing, so the last answer of a killed leader does
-    // not stand for a whole interval.
     const matching: string[] = [];
+    const unheard: string[] = [];
     for (let i = 0; i < cluster.servers.length; i++) {
-      const components = cluster.servers[i]!.components;
-      for (let j = 0; j < components.length; j++) {
-        const r = recs[i]![j];
-        const value = componentState(components[j]!, r, nowMs) === 'up' ? r!.facts?.[e.fact] : undefined;
-        if (value !== undefined && e.values.includes(value.trim().toLowerCase())) {
-          matching.push(cluster.servers[i]!.name);
-          break;
-        }
-      }
+      const word = saysFact(cluster.servers[i]!.components, recs[i]!, e, nowMs);
+      if (word === 'yes') matching.push(cluster.servers[i]!.name);
+      else if (word === 'unheard') unheard.push(cluster.servers[i]!.name);
     }
     const n = matching.length;
-    const met = (e.min === undefined || n >= e.min) && (e.max === undefined || n <= e.max);
+    const u = unheard.length;
+    // Met whatever the unheard servers say, breached whatever they say, or not known.
+    const lo = e.min ?? 0;
+    const hi = e.max ?? Infinity;
+    const met = n >= lo && n + u <= hi ? true : n + u < lo || n > hi ? false : null;
     const range = e.min === e.max ? `exactly ${e.min}` : [e.min !== undefined ? `at least ${e.min}` : '', e.max !== undefined ? `at most ${e.max}` : ''].filter(Boolean).join(' and ');
     out.push({
       name: e.name,
@@ -385,10 +379,45 @@ export function judgeExpectations(
       max: e.max ?? null,
       met: pending ? null : met,
       matching,
-      summary: `${n} ${n === 1 ? 'server' : 'servers'} with ${e.fact} ${e.values.join(' or ')}${n > 0 ? ` (${matching.join(', ')})` : ''}, expected ${range}`,
+      summary:
+        `${n} ${n === 1 ? 'server' : 'servers'} with ${e.fact} ${e.values.join(' or ')}${n > 0 ? ` (${matching.join(', ')})` : ''}` +
+        `${u > 0 ? `, ${u} not heard (${unheard.join(', ')})` : ''}, expected ${range}`,
     });
   }
   return out;
+}
+
+/**
+ * What one server says of a fact expectation, by its own word, whatever the server's state:
+ * a primary whose PostgreSQL still takes writes counts though another component has taken
+ * its server Offline (a split brain must not hide behind it). Only a component that reads
+ * the fact and is up speaks; one whose probe failed or whose heartbeat is stale says
+ * nothing. An answer from before another endpoint of the server began failing is in doubt
+ * (the server may have died since: a frozen leader's last "I lead"), as is a component
+ * whose credentials are refused: "unheard". The prober asks a server's other endpoints at
+ * once when one starts failing, so a doubt lasts one probe.
+ *
+ * "yes" when a component says one of the values, "unheard" when none does and one could
+ * not be heard, else "no".
+ */
+function saysFact(components: readonly ComponentConfig[], recs: readonly (ComponentRecord | undefined)[], e: FactExpectation, nowMs: number): 'yes' | 'no' | 'unheard' {
+  let doubtSinceMs = -Infinity;
+  for (const r of recs) if (r?.failingSinceMs !== undefined && r.failingSinceMs > doubtSinceMs) doubtSinceMs = r.failingSinceMs;
+  let unheard = false;
+  for (let j = 0; j < components.length; j++) {
+    const c = components[j]!;
+    if (!Object.hasOwn(c.read.facts, e.fact)) continue;
+    const r = recs[j];
+    const state = componentState(c, r, nowMs);
+    if (state === 'unknown' || (state === 'up' && r!.last!.finishedMs <= doubtSinceMs)) {
+      unheard = true;
+      continue;
+    }
+    if (state !== 'up') continue;
+    const value = r!.facts?.[e.fact];
+    if (value !== undefined && e.values.includes(value.trim().toLowerCase())) return 'yes';
+  }
+  return unheard ? 'unheard' : 'no';
 }
 
 function serverStatus(

@@ -12,6 +12,12 @@ export interface ComponentRecord {
   last?: Observation;
   lastSuccessMs?: number;
   /**
+   * When a component that had answered began failing (the first failure after a success),
+   * ms since the epoch; undefined while it answers, and before it ever has. A sibling's
+   * answer from before it is in doubt until asked again (saysFact in evaluate.ts).
+   */
+  failingSinceMs?: number;
+  /**
    * When the latest answer that was read (see `readAnswer`) finished, ms since the epoch: the
    * facts below are that answer's. When the last probe read none (refused, timed out,
    * credentials refused), they are last known as of this instant, never current.
@@ -87,6 +93,7 @@ export function newRecord(): ComponentRecord {
   return {
     last: undefined,
     lastSuccessMs: undefined,
+    failingSinceMs: undefined,
     answeredMs: undefined,
     version: undefined,
     keyHash: undefined,
@@ -153,8 +160,11 @@ export function failureTotal(r: ComponentRecord): number {
  */
 export function observe(record: ComponentRecord, obs: Observation): void {
   record.last = obs;
-  if (obs.success) record.lastSuccessMs = obs.finishedMs;
-  else if (obs.reason) {
+  if (obs.success) {
+    record.lastSuccessMs = obs.finishedMs;
+    record.failingSinceMs = undefined;
+  } else if (record.lastSuccessMs !== undefined) record.failingSinceMs ??= obs.finishedMs;
+  if (!obs.success && obs.reason) {
     if (record.failures === NO_FAILURES) record.failures = {};
     record.failures[obs.reason] = (record.failures[obs.reason] ?? 0) + 1;
   }

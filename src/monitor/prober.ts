@@ -78,6 +78,12 @@ interface Target {
   steady: boolean;
   /** Whether its latest answer failed (undefined before the first): a change asks the server's endpoints that answer the other way at once. */
   failed: boolean | undefined;
+  /**
+   * When a sibling's change last had it asked early, by the direction of that change (ms
+   * since the epoch): at most once per its own interval each way, so a flapping sibling
+   * cannot drive it at the flapper's rate.
+   */
+  askedEarlyMs: { onFailure: number; onRecovery: number };
 }
 
 /**
@@ -101,7 +107,9 @@ export const SLOT_MS = 100;
  * or its result. When an endpoint of a server answers again after failing, or fails after
  * answering, the server's other endpoints that answered the other way are asked at once: a
  * server that comes back shows Online within a round, not an interval later, and one that
- * dies says nothing more of itself (no last "I am the leader") after that round.
+ * dies says nothing more of itself (no last "I am the leader") once that probe is in. Each
+ * endpoint is asked early at most once per its own interval each way, however often a
+ * sibling flaps.
  */
 export class Prober {
   private endpoints?: EndpointProbes;
@@ -166,7 +174,7 @@ export class Prober {
       } else {
         // The first probe: queued at once, bounded by the concurrency like any probe.
         // Every field written out (not spread from `w`), so that V8 keeps them in the object.
-        t = { key, server: w.server, probe: w.probe, readers: w.readers, intervalMs: w.intervalMs, timeoutMs: w.timeoutMs, dueMs: now, busy: true, steady: false, failed: undefined };
+        t = { key, server: w.server, probe: w.probe, readers: w.readers, intervalMs: w.intervalMs, timeoutMs: w.timeoutMs, dueMs: now, busy: true, steady: false, failed: undefined, askedEarlyMs: { onFailure: -Infinity, onRecovery: -Infinity } };
         this.targets.set(key, t);
         this.queue.push(t);
       }
@@ -291,7 +299,12 @@ export class Prober {
     const changed = t.failed !== undefined && t.failed === answer.success;
     t.failed = !answer.success;
     if (changed) {
-      for (const sibling of this.byServer.get(t.server) ?? []) if (sibling !== t && sibling.failed === answer.success && !sibling.busy) this.enqueue(sibling);
+      const way = answer.success ? 'onRecovery' : 'onFailure';
+      for (const sibling of this.byServer.get(t.server) ?? []) {
+        if (sibling === t || sibling.failed !== answer.success || sibling.busy || finishedMs - sibling.askedEarlyMs[way] < sibling.intervalMs) continue;
+        sibling.askedEarlyMs[way] = finishedMs;
+        this.enqueue(sibling);
+      }
     }
     // Everything has been probed once: the judgement hears of it now, not at the next round.
     if (first && --this.firsts === 0) this.flush();

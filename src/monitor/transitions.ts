@@ -159,7 +159,8 @@ export class Transitions {
       const { check, index } = b;
       // Each answer brings a new facts object: compare the values.
       const factsChanged = r.facts !== b.facts && !sameFacts(r.facts, b.facts);
-      if (check.cluster.config.factExpectations.length > 0 && (factsChanged || b.success !== r.last?.success)) check.cluster.expectationsDirty = true;
+      // Any answer may change a count: a fact, a success, or an answer newer than a doubt (saysFact).
+      if (check.cluster.config.factExpectations.length > 0) check.cluster.expectationsDirty = true;
       if (!factsChanged || !b.facts || !r.facts) continue;
       for (const [fact, value] of Object.entries(r.facts)) {
         const old = b.facts[fact];

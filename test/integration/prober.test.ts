@@ -93,6 +93,22 @@ describe('the prober', () => {
     expect(server(monitor).state).toBe('offline');
   });
 
+  it("asks a server's other endpoint early at most once per its own interval each way, however its sibling flaps", async () => {
+    const { sim, config, server } = await twoSchedules('flapping.yml', 'status');
+    const monitor = await watched(config);
+    const statusProbes = () => server(monitor).components[1]!.recent.toJSON().length;
+    expect(statusProbes()).toBe(1);
+    // `web` answers every other request with 503: up, down, up, ... once a second.
+    await sim.setFault('all', 'flapping', { component: 'web' });
+    await waitFor('web seen failing and answering again, three times over', () => {
+      const results = server(monitor).components[0]!.recent.toJSON().map((x) => x.result).join(' ');
+      return (results.match(/up down/g) ?? []).length >= 3 ? true : undefined;
+    }, 20_000);
+    // Its first probe, at most one early ask for web's failure and none for its recovery
+    // (status never failed): not one per flap.
+    expect(statusProbes()).toBeLessThanOrEqual(2);
+  });
+
   it('keeps probing on schedule while the main thread is held up', async () => {
     // The simulated servers run in a process of their own: this test holds up its own thread.
     const base = randomBase();

@@ -240,14 +240,36 @@ describe('fact expectations', () => {
       set('etcd', server, 'raft', { success: true, finishedMs: NOW - 500, facts: { leader } });
     }
     expect(judge(set, records)).toMatchObject({ servers: 1, met: true, matching: ['m1'] });
-    // m1's health check fails, and its server is Offline; m1 still says it leads.
+    // m1's health check fails, and its server is Offline. Its "I lead" came before: in
+    // doubt until its status endpoint (asked again at once by the prober) answers.
     set('etcd', 'm1', 'health', { success: false, reason: 'timeout', finishedMs: NOW - 100 });
     expect(evaluate(etcd, records, NOW).clusters[0]!.servers[0]!.state).toBe('offline');
-    set('etcd', 'm2', 'raft', { success: true, finishedMs: NOW - 50, facts: { leader: 'true' } });
+    expect(judge(set, records)).toMatchObject({ servers: 0, met: null, matching: [] });
+    expect(judge(set, records).summary).toBe('0 servers with leader true, 1 not heard (m1), expected exactly 1');
+    // It answers: it still leads, by its own word, though its server is Offline.
+    set('etcd', 'm1', 'raft', { success: true, finishedMs: NOW - 60, facts: { leader: 'true' } });
+    expect(judge(set, records)).toMatchObject({ servers: 1, met: true, matching: ['m1'] });
     // Two members that say they lead are two leaders, whatever else fails on one of them.
+    set('etcd', 'm2', 'raft', { success: true, finishedMs: NOW - 50, facts: { leader: 'true' } });
     expect(judge(set, records)).toMatchObject({ servers: 2, met: false, matching: ['m1', 'm2'] });
-    // m1 is dead: its status endpoint (asked at once by the prober when health failed) fails too.
+    // m1 is dead: its status endpoint fails too.
     set('etcd', 'm1', 'raft', { success: false, reason: 'connection_refused', finishedMs: NOW - 40 });
     expect(judge(set, records)).toMatchObject({ servers: 1, met: true, matching: ['m2'] });
+  });
+
+  it('is neither breached nor met on a word not heard: credentials refused on every member is not "no leader"', () => {
+    const { records, set } = recordsFor(etcd);
+    for (const server of ['m1', 'm2', 'm3']) {
+      set('etcd', server, 'health', { success: true, finishedMs: NOW - 500, status: 'true' });
+      set('etcd', server, 'raft', { success: false, reason: 'unauthorized', finishedMs: NOW - 500 });
+    }
+    expect(judge(set, records)).toMatchObject({ servers: 0, met: null, summary: '0 servers with leader true, 3 not heard (m1, m2, m3), expected exactly 1' });
+    // Two heard leaders breach it whatever the unheard one says.
+    set('etcd', 'm1', 'raft', { success: true, finishedMs: NOW - 50, facts: { leader: 'true' } });
+    set('etcd', 'm2', 'raft', { success: true, finishedMs: NOW - 50, facts: { leader: 'true' } });
+    expect(judge(set, records)).toMatchObject({ servers: 2, met: false });
+    // One heard leader, one unheard member that may say it leads too: not known.
+    set('etcd', 'm2', 'raft', { success: true, finishedMs: NOW - 40, facts: { leader: 'false' } });
+    expect(judge(set, records)).toMatchObject({ servers: 1, met: null });
   });
 });

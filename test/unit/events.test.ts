@@ -103,20 +103,48 @@ describe('transitions between rounds', () => {
     const t = setup();
     allHealthy(t, T0);
     t.round(T0 + 1000);
-    // a's web fails: a is Offline, while its service still answers that it is the primary.
+    const onePrimary = (r: ReturnType<typeof t.round>) => r.snapshot.clusters[0]!.expectations.find((e) => e.name === 'one_primary')!;
+    // a's web fails: a is Offline. Its service's "primary" came before the failure: not
+    // heard until asked again, and no event for a count not known.
     t.fold('a', 'web', refused(T0 + 1500));
     const down = t.round(T0 + 2000);
     expect(kinds(down.events)).toEqual(['component_down a/web', 'server_offline a']);
-    expect(down.snapshot.clusters[0]!.expectations.find((e) => e.name === 'one_primary')).toMatchObject({ met: true, matching: ['a'] });
+    expect(onePrimary(down)).toMatchObject({ met: null, matching: [] });
+    // The prober asks a's service again at once: it still says it is the primary.
+    t.fold('a', 'service', ok(T0 + 2100, { facts: { role: 'primary' } }));
+    const heard = t.round(T0 + 2500);
+    expect(heard.events).toEqual([]);
+    expect(onePrimary(heard)).toMatchObject({ met: true, matching: ['a'] });
     // b is promoted: two servers say they are the primary.
-    t.fold('b', 'service', ok(T0 + 2500, { facts: { role: 'primary' } }));
+    t.fold('b', 'service', ok(T0 + 2600, { facts: { role: 'primary' } }));
     const split = t.round(T0 + 3000);
     expect(split.events.filter((e) => e.kind === 'expectation_not_met').map((e) => e.subject)).toEqual(['one_primary']);
-    expect(split.snapshot.clusters[0]!.expectations.find((e) => e.name === 'one_primary')).toMatchObject({ met: false, matching: ['a', 'b'] });
+    expect(onePrimary(split)).toMatchObject({ met: false, matching: ['a', 'b'] });
     // a's service fails too: a says nothing more, and b is the one primary.
     t.fold('a', 'service', refused(T0 + 3500));
     const one = t.round(T0 + 4000);
     expect(one.events.filter((e) => e.kind.startsWith('expectation_')).map((e) => `${e.kind} ${e.subject}`)).toEqual(['expectation_met one_primary']);
+  });
+
+  it('re-counts when a component turns stale with no new probe, on a server already Offline', () => {
+    const t = setup();
+    allHealthy(t, T0);
+    t.round(T0 + 1000);
+    // a is Offline by its web; its service, asked again, still says primary and beats.
+    t.fold('a', 'web', refused(T0 + 1500));
+    t.fold('a', 'service', ok(T0 + 1600, { facts: { role: 'primary' } }));
+    expect(t.round(T0 + 2000).snapshot.clusters[0]!.expectations.find((e) => e.name === 'one_primary')).toMatchObject({ met: true });
+    // The others keep answering; a's service does not, and its heartbeat goes stale (60 s):
+    // a stale primary does not speak, with no state of a's server to change.
+    for (const at of [T0 + 30_000, T0 + 60_000]) {
+      for (const s of ['b', 'c']) {
+        t.fold(s, 'web', ok(at));
+        t.fold(s, 'service', ok(at, { facts: { role: 'replica' } }));
+      }
+      t.round(at + 500);
+    }
+    const r = t.round(T0 + 61_601);
+    expect(kinds(r.events)).toEqual(['component_stale a/service', 'expectation_not_met']);
   });
 
   it('logs nothing for a failure and a recovery within one round: no snapshot showed it', () => {
