@@ -130,7 +130,7 @@ export const clusterMetrics = {
   expectationServers: spec(
     'cluster_expectation_servers',
     'gauge',
-    'Servers an expectation counts: active servers online (min_servers_online), or servers reporting the expected fact value.',
+    'Servers an expectation counts: active servers online (min_servers_online), or servers reporting the expected fact value; absent while the count is not known (a server not judged yet, or not heard: its credentials refused, its word older than a failure of the server).',
     ['app_cluster', 'expectation'],
   ),
   expectationMinServers: spec(

@@ -448,7 +448,7 @@ function writeClusters(judgement: Judgement, w: FamilyWriter): Generator<void, v
       },
     });
   };
-  // Before every server of the cluster has been judged, the count would claim a breach it cannot know of.
+  // Before every server of the cluster has been judged, or while servers not heard could turn it, the count would claim a breach it cannot know of.
   expectation(m.expectationServers, (e) => (e.met === null ? null : e.servers));
   expectation(m.expectationMinServers, (e) => e.min);
   expectation(m.expectationMaxServers, (e) => e.max);
