@@ -8,6 +8,8 @@ import { query, tableQuery, thresholds, valueMap, mappedCells, row, statPanel, t
  * never "Disabled").
  */
 const CONFIGURED: Record<string, dashboard.ValueMappingResult> = {"-1": {"text": "Not set", "color": "text", "index": 2}, "0": {"text": "Disabled", "color": "text", "index": 1}, "1": {"text": "Enabled", "color": "green", "index": 0}};
+/** Automatic failover: as configured, unless a member reports maintenance mode (2: the patroni preset's automatic_failover_paused). */
+const FAILOVER: Record<string, dashboard.ValueMappingResult> = {...CONFIGURED, "2": {"text": "Paused (maintenance mode)", "color": "orange", "index": 3}};
 /** Alert severities, most severe first. */
 const SEVERITY: Record<string, dashboard.ValueMappingResult> = {"critical": {"text": "critical", "color": "red", "index": 0}, "warning": {"text": "warning", "color": "orange", "index": 1}, "info": {"text": "info", "color": "blue", "index": 2}};
 /** A "Server" column's link to the server's own dashboard. */
@@ -54,12 +56,12 @@ export function clusterOverviewPanels(): PanelOrRow[] {
     statPanel({
       id: 6,
       title: "Automatic failover (as configured)",
-      description: "Automatic failover as the exporter's configuration file sets it (automatic_failover): no product API publishes it. Not set when the file leaves it out.",
+      description: "Automatic failover as the exporter's configuration file sets it (automatic_failover): no product API publishes it. Not set when the file leaves it out. Paused while a member reports maintenance mode (the value automatic_failover_paused at 1, as the patroni preset reads it), whatever the file says.",
       gridPos: { h: 4, w: 3, x: 12, y: 1 },
       unit: "none",
-      mappings: [valueMap(CONFIGURED)],
+      mappings: [valueMap(FAILOVER)],
     })
-      .withTarget(query("A", "max by (app_cluster) (appcluster_cluster_info{app_cluster=~\"$app_cluster\", automatic_failover=\"true\"})\nor\nmax by (app_cluster) (appcluster_cluster_info{app_cluster=~\"$app_cluster\", automatic_failover=\"false\"}) * 0\nor\nmax by (app_cluster) (appcluster_cluster_info{app_cluster=~\"$app_cluster\"}) * -1", { instant: true, legend: "{{app_cluster}}" })),
+      .withTarget(query("A", "(max by (app_cluster) (appcluster_component_value{app_cluster=~\"$app_cluster\", name=\"automatic_failover_paused\"}) == 1) * 2\nor\nmax by (app_cluster) (appcluster_cluster_info{app_cluster=~\"$app_cluster\", automatic_failover=\"true\"})\nor\nmax by (app_cluster) (appcluster_cluster_info{app_cluster=~\"$app_cluster\", automatic_failover=\"false\"}) * 0\nor\nmax by (app_cluster) (appcluster_cluster_info{app_cluster=~\"$app_cluster\"}) * -1", { instant: true, legend: "{{app_cluster}}" })),
     statPanel({
       id: 7,
       title: "Heartbeat interval",

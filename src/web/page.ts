@@ -127,7 +127,7 @@ function configured(value: boolean | null, key: string): SafeHtml {
 
 /** Automatic failover as configured, unless the product says it is paused (a configured "on" would then be a false all-clear). */
 function failoverState(c: ClusterStatus): SafeHtml {
-  if (c.automaticFailoverPausedBy.length > 0) return html`${badge('warn', '⏸', 'paused')} paused: maintenance mode ${muted(`(reported by ${c.automaticFailoverPausedBy.join(', ')})`)}`;
+  if (c.automaticFailoverPausedBy.length > 0) return html`${badge('warn', '⏸', 'paused')} maintenance mode ${muted(`(reported by ${c.automaticFailoverPausedBy.join(', ')})`)}`;
   return configured(c.automaticFailover, 'automatic_failover');
 }
 

@@ -265,6 +265,10 @@ describe('cluster-overview.json', () => {
       expect(JSON.stringify(panel.fieldConfig?.defaults?.mappings ?? []), title).toMatch(/"-1":\{"text":"Not set"/);
       expect(exprsOf(panel), title).toMatch(/="false"\}\) \* 0\nor\n.*\* -1$/);
     }
+    // Maintenance mode wins over the configured "on", as on the status page.
+    const failover = panels.find((p) => p.title === 'Automatic failover (as configured)')!;
+    expect(exprsOf(failover)).toMatch(/^\(max by \(app_cluster\) \(appcluster_component_value\{[^}]*name="automatic_failover_paused"\}\) == 1\) \* 2\nor\n/);
+    expect(JSON.stringify(failover.fieldConfig?.defaults?.mappings ?? [])).toMatch(/"2":\{"text":"Paused \(maintenance mode\)"/);
   });
 
   it('has a servers table built from instant queries, with Online/Offline status and a link to the server dashboard', () => {

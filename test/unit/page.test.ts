@@ -182,7 +182,7 @@ describe('the status page', () => {
     expect(section(html, 'unset')).toContain('title="load_balancing is not set in the configuration file; no API of the product publishes it"');
     expect(header('set')).toMatch(/Load balancing on \(as configured\) Automatic failover off \(as configured\) /);
     // Maintenance mode, as the product reports it, still wins over a configured "on".
-    expect(header('paused')).toMatch(/Load balancing not set Automatic failover ⏸ paused paused: maintenance mode \(reported by p\) /);
+    expect(header('paused')).toMatch(/Load balancing not set Automatic failover ⏸ paused maintenance mode \(reported by p\) /);
     // The API: null for not set, never false.
     expect(snapshot.clusters.map((c) => [c.name, c.loadBalancing, c.automaticFailover])).toEqual([
       ['unset', null, null],
