@@ -10,6 +10,12 @@ import { query, tableQuery, thresholds, valueMap, mappedCells, row, statPanel, t
 const CONFIGURED: Record<string, dashboard.ValueMappingResult> = {"-1": {"text": "Not set", "color": "text", "index": 2}, "0": {"text": "Disabled", "color": "text", "index": 1}, "1": {"text": "Enabled", "color": "green", "index": 0}};
 /** Automatic failover: as configured, unless a member reports maintenance mode (2: the patroni preset's automatic_failover_paused). */
 const FAILOVER: Record<string, dashboard.ValueMappingResult> = {...CONFIGURED, "2": {"text": "Paused (maintenance mode)", "color": "orange", "index": 3}};
+/**
+ * A setting `appcluster_cluster_info` carries as configured, per cluster: 1 when its label
+ * is "true", 0 "false", -1 empty (not set); the CONFIGURED texts.
+ */
+const configuredSetting = (label: string): string =>
+  [`max by (app_cluster) (appcluster_cluster_info{app_cluster=~"$app_cluster", ${label}="true"})`, `max by (app_cluster) (appcluster_cluster_info{app_cluster=~"$app_cluster", ${label}="false"}) * 0`, 'max by (app_cluster) (appcluster_cluster_info{app_cluster=~"$app_cluster"}) * -1'].join('\nor\n');
 /** Alert severities, most severe first. */
 const SEVERITY: Record<string, dashboard.ValueMappingResult> = {"critical": {"text": "critical", "color": "red", "index": 0}, "warning": {"text": "warning", "color": "orange", "index": 1}, "info": {"text": "info", "color": "blue", "index": 2}};
 /** A "Server" column's link to the server's own dashboard. */
@@ -52,7 +58,7 @@ export function clusterOverviewPanels(): PanelOrRow[] {
       unit: "none",
       mappings: [valueMap(CONFIGURED)],
     })
-      .withTarget(query("A", "max by (app_cluster) (appcluster_cluster_info{app_cluster=~\"$app_cluster\", load_balancing=\"true\"})\nor\nmax by (app_cluster) (appcluster_cluster_info{app_cluster=~\"$app_cluster\", load_balancing=\"false\"}) * 0\nor\nmax by (app_cluster) (appcluster_cluster_info{app_cluster=~\"$app_cluster\"}) * -1", { instant: true, legend: "{{app_cluster}}" })),
+      .withTarget(query("A", configuredSetting("load_balancing"), { instant: true, legend: "{{app_cluster}}" })),
     statPanel({
       id: 6,
       title: "Automatic failover (as configured)",
@@ -61,7 +67,7 @@ export function clusterOverviewPanels(): PanelOrRow[] {
       unit: "none",
       mappings: [valueMap(FAILOVER)],
     })
-      .withTarget(query("A", "(max by (app_cluster) (appcluster_component_value{app_cluster=~\"$app_cluster\", name=\"automatic_failover_paused\"}) == 1) * 2\nor\nmax by (app_cluster) (appcluster_cluster_info{app_cluster=~\"$app_cluster\", automatic_failover=\"true\"})\nor\nmax by (app_cluster) (appcluster_cluster_info{app_cluster=~\"$app_cluster\", automatic_failover=\"false\"}) * 0\nor\nmax by (app_cluster) (appcluster_cluster_info{app_cluster=~\"$app_cluster\"}) * -1", { instant: true, legend: "{{app_cluster}}" })),
+      .withTarget(query("A", `(max by (app_cluster) (appcluster_component_value{app_cluster=~"$app_cluster", name="automatic_failover_paused"}) == 1) * 2\nor\n${configuredSetting("automatic_failover")}`, { instant: true, legend: "{{app_cluster}}" })),
     statPanel({
       id: 7,
       title: "Heartbeat interval",
