@@ -2,6 +2,12 @@
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import { query, tableQuery, valueMap, row, statPanel, tablePanel, timeseriesPanel, UP, type PanelOrRow } from './lib.js';
 
+/** The p50, p90 and p99 of one of the exporter's histograms per instance, as targets A, B and C. */
+const quantiles = (histogram: string) =>
+  ([["A", 0.5], ["B", 0.9], ["C", 0.99]] as const).map(([refId, q]) =>
+    query(refId, `histogram_quantile(${q}, sum by (instance, le) (rate(${histogram}_bucket{instance=~"$instance"}[$__rate_interval])))`, { legend: `{{instance}} p${Math.round(q * 100)}` }),
+  );
+
 export function exporterPanels(): PanelOrRow[] {
   return [
     row(1, "Health", 0),
@@ -66,10 +72,10 @@ export function exporterPanels(): PanelOrRow[] {
       gridPos: { h: 8, w: 12, x: 12, y: 6 },
       unit: "s",
     })
-      .withTarget(query("A", "histogram_quantile(0.5, sum by (instance, le) (rate(appcluster_exporter_probe_duration_seconds_bucket{instance=~\"$instance\"}[$__rate_interval])))", { legend: "{{instance}} p50" }))
-      .withTarget(query("B", "histogram_quantile(0.9, sum by (instance, le) (rate(appcluster_exporter_probe_duration_seconds_bucket{instance=~\"$instance\"}[$__rate_interval])))", { legend: "{{instance}} p90" }))
-      .withTarget(query("C", "histogram_quantile(0.99, sum by (instance, le) (rate(appcluster_exporter_probe_duration_seconds_bucket{instance=~\"$instance\"}[$__rate_interval])))", { legend: "{{instance}} p99" }))
-      .withTarget(query("D", "sum by (instance) (rate(appcluster_exporter_probe_duration_seconds_sum{instance=~\"$instance\"}[$__rate_interval]))\n/\nsum by (instance) (rate(appcluster_exporter_probe_duration_seconds_count{instance=~\"$instance\"}[$__rate_interval]))", { legend: "{{instance}} mean" })),
+      .targets([
+        ...quantiles("appcluster_exporter_probe_duration_seconds"),
+        query("D", "sum by (instance) (rate(appcluster_exporter_probe_duration_seconds_sum{instance=~\"$instance\"}[$__rate_interval]))\n/\nsum by (instance) (rate(appcluster_exporter_probe_duration_seconds_count{instance=~\"$instance\"}[$__rate_interval]))", { legend: "{{instance}} mean" }),
+      ]),
     timeseriesPanel({
       id: 10,
       title: "Schedule lag",
@@ -77,9 +83,7 @@ export function exporterPanels(): PanelOrRow[] {
       gridPos: { h: 8, w: 8, x: 0, y: 14 },
       unit: "s",
     })
-      .withTarget(query("A", "histogram_quantile(0.5, sum by (instance, le) (rate(appcluster_exporter_probe_schedule_lag_seconds_bucket{instance=~\"$instance\"}[$__rate_interval])))", { legend: "{{instance}} p50" }))
-      .withTarget(query("B", "histogram_quantile(0.9, sum by (instance, le) (rate(appcluster_exporter_probe_schedule_lag_seconds_bucket{instance=~\"$instance\"}[$__rate_interval])))", { legend: "{{instance}} p90" }))
-      .withTarget(query("C", "histogram_quantile(0.99, sum by (instance, le) (rate(appcluster_exporter_probe_schedule_lag_seconds_bucket{instance=~\"$instance\"}[$__rate_interval])))", { legend: "{{instance}} p99" })),
+      .targets(quantiles("appcluster_exporter_probe_schedule_lag_seconds")),
     timeseriesPanel({
       id: 11,
       title: "Probes in flight",
