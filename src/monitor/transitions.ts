@@ -43,7 +43,7 @@ interface ClusterCheck {
   refs?: References;
   /** A version or key changed since the references were computed. */
   refsDirty: boolean;
-  /** A probe's success or a fact changed: fact expectations must be judged again. */
+  /** A count may have changed (a fact, a success, a doubt, a component's state): fact expectations must be judged again. */
   expectationsDirty: boolean;
 }
 
@@ -159,8 +159,11 @@ export class Transitions {
       const { check, index } = b;
       // Each answer brings a new facts object: compare the values.
       const factsChanged = r.facts !== b.facts && !sameFacts(r.facts, b.facts);
-      // Any answer may change a count: a fact, a success, or an answer newer than a doubt (saysFact).
-      if (check.cluster.config.factExpectations.length > 0) check.cluster.expectationsDirty = true;
+      // A count changes with a fact, a success, or an answer that ends a doubt, which holds
+      // only while another endpoint of the server is failing (saysFact in evaluate.ts).
+      if (check.cluster.config.factExpectations.length > 0 && (factsChanged || b.success !== r.last?.success || check.recs.some((x) => x?.failingSinceMs !== undefined))) {
+        check.cluster.expectationsDirty = true;
+      }
       if (!factsChanged || !b.facts || !r.facts) continue;
       for (const [fact, value] of Object.entries(r.facts)) {
         const old = b.facts[fact];
