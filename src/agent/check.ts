@@ -1,5 +1,5 @@
 import type { AgentConfig, AgentFact } from './config.js';
-import { withDeadline } from './collector.js';
+import { readOnce } from './collector.js';
 import { FactError } from './facts/types.js';
 
 /** A fact the check could not read, and why (the reason and detail the agent would serve). */
@@ -18,12 +18,8 @@ export interface Unreadable {
 export async function unreadableFacts(config: AgentConfig): Promise<Unreadable[]> {
   const results = await Promise.all(
     config.facts.map(async (fact): Promise<Unreadable | undefined> => {
-      try {
-        await withDeadline(fact.read(), config.readTimeoutMs);
-        return undefined;
-      } catch (err) {
-        return { fact, error: err instanceof FactError ? err : new FactError('error', err instanceof Error ? err.name : 'error') };
-      }
+      const read = await readOnce(fact, config.readTimeoutMs);
+      return read instanceof FactError ? { fact, error: read } : undefined;
     }),
   );
   return results.filter((r): r is Unreadable => r !== undefined);

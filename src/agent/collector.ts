@@ -88,15 +88,11 @@ export class Collector {
   }
 
   private async readFact(fact: AgentFact): Promise<FactEntry> {
-    let entry: FactEntry;
-    try {
-      const fields = await withDeadline(fact.read(), this.config.readTimeoutMs);
-      entry = { kind: fact.kind, ok: true, readAt: this.now() / 1000, ...fields };
-    } catch (err) {
-      // Anything but a FactError is a bug in a reader: kept as data, named only by its class.
-      const e = err instanceof FactError ? err : new FactError('error', err instanceof Error ? err.name : 'error');
-      entry = { kind: fact.kind, ok: false, readAt: this.now() / 1000, error: e.reason, detail: e.detail };
-    }
+    const read = await readOnce(fact, this.config.readTimeoutMs);
+    const entry: FactEntry =
+      read instanceof FactError
+        ? { kind: fact.kind, ok: false, readAt: this.now() / 1000, error: read.reason, detail: read.detail }
+        : { kind: fact.kind, ok: true, readAt: this.now() / 1000, ...read };
     const { metrics, logger } = this.deps;
     metrics.factReads.inc({ fact: fact.name, result: entry.ok ? 'success' : 'error' });
     metrics.factReadSuccess.set({ fact: fact.name }, entry.ok ? 1 : 0);
@@ -113,10 +109,23 @@ export class Collector {
 }
 
 /**
+ * Reads `fact` once within `ms` milliseconds: its fields, or the FactError that says why not
+ * (`timeout` once `ms` have passed). Anything but a FactError thrown by a reader is a bug in
+ * it: kept as data, named only by its class, never its message (which may quote a secret).
+ */
+export async function readOnce(fact: AgentFact, ms: number): Promise<FactFields | FactError> {
+  try {
+    return await withDeadline(fact.read(), ms);
+  } catch (err) {
+    return err instanceof FactError ? err : new FactError('error', err instanceof Error ? err.name : 'error');
+  }
+}
+
+/**
  * A fact's reading, or the error `timeout` once `ms` have passed. The reading itself goes
  * on (a file read cannot be aborted) but no longer holds the answer back.
  */
-export async function withDeadline(reading: Promise<FactFields>, ms: number): Promise<FactFields> {
+async function withDeadline(reading: Promise<FactFields>, ms: number): Promise<FactFields> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new FactError('timeout', `not read within ${ms} ms`)), ms);

@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ConfigError } from '../config/errors.js';
 import { keyHash } from '../config/key-hash.js';
-import { Secret, secretFileProblem, unsetVariable } from '../config/secret.js';
+import { readSecretRef, SecretRefError, type Secret } from '../config/secret.js';
 import { parseYamlFile, readConfigText, validate, type Path, type YamlFile } from '../config/yaml-schema.js';
 import { factKinds, type FactKindName } from './facts/registry.js';
 import type { FactContext, FactKind, FactReader } from './facts/types.js';
@@ -90,16 +89,11 @@ function readFingerprintSecret(yaml: YamlFile, baseDir: string, s: AgentSettings
   const env = s.fingerprint_secret_env;
   if (file !== undefined && env !== undefined) throw yaml.error(['fingerprint_secret_env'], 'set fingerprint_secret_file or fingerprint_secret_env, not both');
   let secret: Secret | undefined;
-  if (file !== undefined) {
-    try {
-      secret = new Secret(readFileSync(resolve(baseDir, file), 'utf8').replace(/\r?\n$/, ''));
-    } catch (err) {
-      throw yaml.error(['fingerprint_secret_file'], secretFileProblem(file, baseDir, err));
-    }
-  } else if (env !== undefined) {
-    const value = process.env[env];
-    if (value === undefined) throw yaml.error(['fingerprint_secret_env'], unsetVariable(env));
-    secret = new Secret(value);
+  try {
+    secret = readSecretRef(file, env, baseDir);
+  } catch (err) {
+    if (!(err instanceof SecretRefError)) throw err;
+    throw yaml.error([`fingerprint_secret_${err.setting}`], err.message);
   }
   if (secret !== undefined && secret.reveal().length < MIN_SECRET_LENGTH) {
     throw yaml.error([file !== undefined ? 'fingerprint_secret_file' : 'fingerprint_secret_env'], `the secret must be at least ${MIN_SECRET_LENGTH} characters (e.g. openssl rand -hex 32)`);

@@ -17,7 +17,7 @@ export class ConfigError extends Error {
 }
 
 /** Most problems one ConfigErrors lists: past them, a count of the rest. */
-export const MAX_REPORTED = 50;
+const MAX_REPORTED = 50;
 
 /**
  * Every problem of a file at once, so that a user fixes them in one round rather than one

@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Broken, ConfigError, Problems } from './errors.js';
 import { applyPresets } from './preset.js';
 import { configSchema, unknownField, type ClusterSettings, type ComponentSettings, type HttpSettings, type TlsSettings } from './schema.js';
-import { Secret, secretFileProblem, unsetVariable } from './secret.js';
+import { readSecretRef, Secret, SecretRefError } from './secret.js';
 import { readTlsFiles } from './tls-files.js';
 import { bareHost, checkAddress, checkTemplate, expand, expandUrl, templateFields, TemplateError } from './template.js';
 import type {
@@ -25,7 +24,6 @@ import { recordKey } from './record-key.js';
 import { parseYamlFile, readConfigText, validate, type Path, type YamlFile } from './yaml-schema.js';
 
 export { MAX_TIMER_MS } from './schema.js';
-export { recordKey } from './record-key.js';
 
 /** The labels of a server without any: one frozen object shared by all. */
 const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
@@ -44,7 +42,7 @@ export const DEFAULTS = {
  * The probe timeout: as written, else 5 s or, for an interval of 6.25 s or less, four
  * fifths of the interval, so that `heartbeat_interval: 2s` alone is valid (1.6 s).
  */
-export function fitTimeout(writtenMs: number | undefined, intervalMs: number): number {
+function fitTimeout(writtenMs: number | undefined, intervalMs: number): number {
   return writtenMs ?? Math.max(1, Math.min(DEFAULTS.probeTimeoutMs, Math.floor(intervalMs * 0.8)));
 }
 
@@ -52,7 +50,7 @@ export function fitTimeout(writtenMs: number | undefined, intervalMs: number): n
  * The stale timeout: as written, else 1 minute or, for an interval over 15 s, four
  * intervals, so that a component probed every 2 minutes is not stale between probes.
  */
-export function fitStale(writtenMs: number | undefined, intervalMs: number): number {
+function fitStale(writtenMs: number | undefined, intervalMs: number): number {
   return writtenMs ?? Math.max(DEFAULTS.staleTimeoutMs, 4 * intervalMs);
 }
 
@@ -419,19 +417,12 @@ function readSecret(ctx: Ctx, path: Path, settings: object, name: string): Secre
   const file = s[`${name}_file`];
   const env = s[`${name}_env`];
   if (file !== undefined && env !== undefined) throw ctx.yaml.error([...path, `${name}_env`], `set ${name}_file or ${name}_env, not both`);
-  if (file !== undefined) {
-    try {
-      return new Secret(readFileSync(resolve(ctx.baseDir, file), 'utf8').replace(/\r?\n$/, ''));
-    } catch (err) {
-      throw ctx.yaml.error([...path, `${name}_file`], secretFileProblem(file, ctx.baseDir, err));
-    }
+  try {
+    return readSecretRef(file, env, ctx.baseDir);
+  } catch (err) {
+    if (!(err instanceof SecretRefError)) throw err;
+    throw ctx.yaml.error([...path, `${name}_${err.setting}`], err.message);
   }
-  if (env !== undefined) {
-    const value = process.env[env];
-    if (value === undefined) throw ctx.yaml.error([...path, `${name}_env`], unsetVariable(env));
-    return new Secret(value);
-  }
-  return undefined;
 }
 
 type ServerInput = ClusterSettings['servers'][number];

@@ -199,7 +199,6 @@ export type TcpSettings = z.output<typeof tcp>;
  */
 const { method: _method, body: _body, ...prometheusFields } = httpFields;
 const prometheus = z.strictObject(prometheusFields).check((ctx) => required(ctx.value, 'url', ctx));
-export type PrometheusSettings = z.output<typeof prometheus>;
 
 /** PostgreSQL's own answer to one read-only query, through the `pg` client. */
 const postgres = z
@@ -215,7 +214,6 @@ const postgres = z
       .meta({ description: 'One query, run in a read-only transaction; components read the columns of its first row. Default: SELECT pg_is_in_recovery() AS in_recovery, current_setting(\'server_version\') AS server_version.' }),
   })
   .check((ctx) => required(ctx.value, 'user', ctx));
-export type PostgresSettings = z.output<typeof postgres>;
 
 /** The settings of every probe kind, by the key that names the kind in an endpoint. */
 export const PROBE_KINDS = { http, tcp, prometheus, postgres } as const;

@@ -20,12 +20,7 @@ export interface History {
 
 const NO_HISTORY: History = { since: () => undefined, recentEvents: () => [] };
 
-/** Identifies a server across reloads (a cluster's server names are unique). */
-export function serverKey(cluster: string, server: string): string {
-  // Joined rather than concatenated: a flat string, where concatenation keeps a cons string
-  // over the flattened copy once it is hashed (32 bytes more per key, kept for every server).
-  return [cluster, server].join('\u0000');
-}
+export { serverKey } from '../config/record-key.js';
 
 /**
  * The value more than half of `values` hold (a strict majority), else undefined: with two
@@ -289,7 +284,7 @@ export function osOf(recs: readonly (ComponentRecord | undefined)[]): string | n
 }
 
 /** The component value by which a product says its automatic failover is paused (1) or not (0); docs/configuration.md. */
-export const AUTOMATIC_FAILOVER_PAUSED = 'automatic_failover_paused';
+const AUTOMATIC_FAILOVER_PAUSED = 'automatic_failover_paused';
 
 function clusterStatus(judged: ClusterJudgement, nowMs: number, history: History): ClusterStatus {
   const { config: cluster, refs } = judged;

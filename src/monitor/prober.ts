@@ -1,4 +1,5 @@
 import type { Config, Reading } from '../config/types.js';
+import { serverKey } from '../config/record-key.js';
 import { observation, type Observation } from '../evaluate/record.js';
 import { buildProbes, type EndpointProbes } from '../probes/build.js';
 import { read } from '../probes/extract.js';
@@ -91,7 +92,7 @@ interface Target {
  * together, on one wake-up of the thread (src/monitor/slots.ts). Schedule lag is counted
  * from the slot's start.
  */
-export const SLOT_MS = 100;
+const SLOT_MS = 100;
 
 /**
  * Probes every server's endpoints: each new endpoint at once (at start and when a
@@ -150,10 +151,10 @@ export class Prober {
     const wanted = new Map<string, Pick<Target, 'server' | 'probe' | 'readers' | 'intervalMs' | 'timeoutMs'>>();
     for (const cluster of config.clusters) {
       for (const server of cluster.servers) {
-        const serverKey = `${cluster.name}\u0000${server.name}`;
+        const key = serverKey(cluster.name, server.name);
         for (const e of server.endpoints) {
           const readers = server.components.flatMap((c) => (c.endpoint === e.key ? [{ key: c.key, read: c.read }] : []));
-          wanted.set(e.key, { server: serverKey, probe: endpoints.probes.get(e.key)!, readers, intervalMs: e.intervalMs, timeoutMs: e.timeoutMs });
+          wanted.set(e.key, { server: key, probe: endpoints.probes.get(e.key)!, readers, intervalMs: e.intervalMs, timeoutMs: e.timeoutMs });
         }
       }
     }

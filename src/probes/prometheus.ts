@@ -10,7 +10,7 @@ import type { ProbeKind } from './types.js';
 const ACCEPT = 'text/plain;version=0.0.4;q=1,*/*;q=0.1';
 
 /** One series of an exposition as components read it. */
-export interface ExposedSample {
+interface ExposedSample {
   /** The sample value: a number, or its text when it is not finite (`+Inf`, `-Inf`, `NaN`). */
   readonly value: number | string;
   readonly labels: Readonly<Record<string, string>>;
@@ -43,7 +43,7 @@ const FLOAT = /^[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|0[xX][0-9a-fA-F]+|i
  * every sample line (a metric name, a float value): one bad line fails the whole answer
  * `bad_body`, as it fails a Prometheus scrape.
  */
-export const readExposition: BodyParser = (text) => {
+const readExposition: BodyParser = (text) => {
   let families: ReturnType<typeof parsePrometheusTextFormat>;
   try {
     families = parsePrometheusTextFormat(text);

@@ -14,7 +14,7 @@ export interface SecureTransportShapeOptions {
 const API = '/api/v2.0';
 
 /** The protocol daemons of `GET /daemons`, as the API names them (`daemon=ssh`); each answers `${name}Status`. */
-export const ST_DAEMONS = ['ftp', 'http', 'pesit', 'ssh', 'as2'] as const;
+const ST_DAEMONS = ['ftp', 'http', 'pesit', 'ssh', 'as2'] as const;
 
 /** The daemons `daemon_stopped` stops: its value, a comma-separated list of ST_DAEMONS (default ssh). */
 function stoppedDaemons(value: string | undefined): Set<string> {
