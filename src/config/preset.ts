@@ -94,6 +94,17 @@ function timingAtDefaults(value: unknown): unknown {
   return out;
 }
 
+/**
+ * Whether a preset field is a template on a parameter the cluster gave (patroni's
+ * `stale_timeout: "{params.ttl}s"` with `parameters: { ttl: 20 }`): the user's own value
+ * for this cluster, which `global` does not replace.
+ */
+function fromGivenParameter(field: unknown, cluster: Readonly<Record<string, unknown>>): boolean {
+  const given = isRecord(cluster['parameters']) ? cluster['parameters'] : {};
+  const text = textOf(field);
+  return text !== undefined && [...text.matchAll(PARAM)].some((m) => Object.hasOwn(given, m[1]!));
+}
+
 /** Calls `visit` with every text of a parsed YAML value and its path. */
 function walkText(v: unknown, path: Path, visit: (text: string, path: Path) => void): void {
   if (typeof v === 'string') visit(v, path);
@@ -153,7 +164,9 @@ export function applyPresets(yaml: YamlFile, dir = presetDir()): WithPresets {
       let preset = read.get(name as PresetName);
       if (!preset) read.set(name as PresetName, (preset = readPreset(name as PresetName, dir)));
       const base = fillParameters(preset, c, yaml, ['clusters', i]);
-      for (const field of TIMING) if (Object.hasOwn(global, field) && !Object.hasOwn(c, field)) delete base[field];
+      for (const field of TIMING) {
+        if (Object.hasOwn(global, field) && !Object.hasOwn(c, field) && !fromGivenParameter(preset.data[field], c)) delete base[field];
+      }
       warnings.push(...timingKeptOverGlobal(preset, c, global, yaml, i));
       const { data, components } = mergeCluster(preset, base, c, yaml, ['clusters', i]);
       origins.set(i, { preset, ...(components ? { components } : {}) });

@@ -411,7 +411,7 @@ export const PRESET_MERGE_RULE =
   'the cluster\'s value winning; a text, number or list replaced whole; a key given with no value (`key:`) removes the preset\'s. ' +
   'Components merge by name: an entry named like a preset component changes the fields it sets, by the same rule, and ' +
   '`enabled: false` leaves it out; an entry with a new name adds a component if it has "probe" or "endpoint", and is an error if not. ' +
-  'The preset\'s cluster-wide timing (heartbeat_interval, probe_timeout, stale_timeout) is a default: the cluster\'s own value wins, then `global`\'s. ' +
+  'The preset\'s cluster-wide timing (heartbeat_interval, probe_timeout, stale_timeout) is a default: the cluster\'s own value wins, then `global`\'s, unless the preset makes it from a parameter the cluster gives (patroni: ttl, loop_wait). ' +
   'A preset component\'s own timing is kept over `global` (it is the product\'s), with a warning; set it on the component to change it.';
 
 const cluster = z

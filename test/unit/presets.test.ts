@@ -211,6 +211,12 @@ describe('merging a cluster over its preset', () => {
       heartbeatIntervalMs: 10_000,
       staleTimeoutMs: 300_000,
     });
+    // A preset timing made from a parameter the cluster gives is the user's own: global does
+    // not replace it (patroni's ttl is the stale timeout, its loop_wait the interval).
+    const patroni = (params: string) => `  - name: pg\n    preset: patroni\n${params}    servers: [{ name: a, address: 10.0.0.1 }]\n`;
+    expect(load(patroni('    parameters: { ttl: "20", loop_wait: "5" }\n'), { global })).toMatchObject({ heartbeatIntervalMs: 5000, staleTimeoutMs: 20_000 });
+    // Parameters left at the preset's defaults: global's timing.
+    expect(load(patroni(''), { global })).toMatchObject({ heartbeatIntervalMs: 20_000, staleTimeoutMs: 120_000 });
     // Without global, the preset's timing is the cluster's.
     expect(load(`  - name: ci\n    preset: proget\n    servers: [{ name: a, address: 10.0.0.1 }]\n`)).toMatchObject({ heartbeatIntervalMs: 30_000, staleTimeoutMs: 300_000 });
   });
