@@ -24,9 +24,9 @@ function emailConfig(config: MixinConfig, to: string): Yaml {
     to,
     from: am.email_from,
     smarthost: am.smarthost,
-    ...(am.auth_username === undefined ? {} : { auth_username: am.auth_username }),
+    ...(am.auth_username === null ? {} : { auth_username: am.auth_username }),
     // The password stays out of this file (Alertmanager 0.25 and later).
-    ...(am.auth_password_file === undefined ? {} : { auth_password_file: am.auth_password_file }),
+    ...(am.auth_password_file === null ? {} : { auth_password_file: am.auth_password_file }),
     require_tls: am.require_tls,
     send_resolved: true,
     headers: { Subject: '{{ template "appcluster.email.subject" . }}' },

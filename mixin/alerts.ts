@@ -109,7 +109,7 @@ unless on (app_cluster, server)
     description: `Component {{ $labels.component }} on server {{ $labels.server }} of cluster {{ $labels.app_cluster }} last sent a heartbeat {{ $value | humanizeDuration }} ago, more than its stale timeout {{- with printf \`appcluster:component_stale_timeout_seconds:max{app_cluster=%q, server=%q, component=%q}\` $labels.app_cluster $labels.server $labels.component | query }} of {{ . | first | value | humanizeDuration }}{{ end }}.`,
   },
   AppClusterVersionOutOfSync: {
-    comment: "15m lets a rolling upgrade finish before anyone is told about it.",
+    comment: "Its `for:` (15m by default) lets a rolling upgrade finish before anyone is told about it.",
     group: 'appcluster.alerts',
     expr: `appcluster:component_version_in_sync:max == 0`,
     holdsThroughMissedScrapes: true,
@@ -272,7 +272,7 @@ and ignoring (instance)
     description: `Exporter replica {{ $labels.instance }} gave up {{ $value | humanize }} probes in 5 minutes ({{ $labels.cause }}: its own open files ran out, or its event loop stalled past the probe deadline). They were not counted against the servers, but the view is late.`,
   },
   AppClusterWatchdog: {
-    comment: "Dead man's switch: always firing. Alertmanager routes it to the `watchdog` receiver; an external service that pages when it stops arriving proves the whole chain works.",
+    comment: "Dead man's switch: always firing. Alertmanager routes it to the `appcluster-watchdog` receiver; an external service that pages when it stops arriving proves the whole chain works.",
     group: 'appcluster-exporter.alerts',
     expr: `vector(1)`,
     holdsThroughMissedScrapes: false,

@@ -94,9 +94,10 @@ export const mixinConfigSchema = z.strictObject({
       email_to: z.string().min(1).default('appcluster-operators@example.com'),
       email_from: z.string().min(1).default('alertmanager@example.com'),
       smarthost: z.string().min(1).default('localhost:25'),
-      auth_username: z.string().min(1).optional().default('alertmanager@example.com'),
-      /** A file holding the SMTP password, so that it stays out of the configuration. */
-      auth_password_file: z.string().min(1).optional().default('/etc/alertmanager/smtp_password'),
+      /** null for a relay that takes no login. */
+      auth_username: z.string().min(1).nullable().default('alertmanager@example.com'),
+      /** A file holding the SMTP password, so that it stays out of the configuration; null with no login. */
+      auth_password_file: z.string().min(1).nullable().default('/etc/alertmanager/smtp_password'),
       require_tls: z.boolean().default(true),
       /** Alerts on the monitoring itself (label owner="monitoring": its credentials refused) go to this receiver, at this address. */
       monitoring_receiver: z.string().min(1).default('appcluster-monitoring'),

@@ -20,6 +20,7 @@ import { parse, stringify } from 'yaml';
 import { alertmanagerConfig, alertmanagerSnippet, mergeSnippet } from './alertmanager.js';
 import type { MixinConfig } from './config.js';
 import { dashboards } from './dashboards.js';
+import { RECORDING_NOTE } from './records.js';
 import { alertGroups, recordingGroups, rulesYaml } from './rules.js';
 
 /** The folder of the mixin's sources (this file's folder in the repository, not in dist/). */
@@ -28,17 +29,7 @@ export function mixinDir(root: string): string {
 }
 
 const RULES_NOTES = {
-  recording: `
- Recording rules shared by alerts/alert-rules.yml and the Grafana dashboards.
-
- Every rule first collapses the exporter replicas: with two replicas scraped by the same
- Prometheus, each series exists once per \`instance\`, and a replica that is down or cut off
- from the cluster must neither double an alert nor report a false offline. Status facts
- therefore take the most favourable view across replicas (max of online/up/in-sync, min
- of heartbeat age): a server is offline only when no replica sees it online.
-
- A server counts as active unless appcluster_server_info says role="standby": a server
- without role information is treated as active, so a missing label never silences a page.`,
+  recording: RECORDING_NOTE,
   alerts: `
  Alerting rules for appcluster-exporter. Load them with alerts/recording-rules.yml: every
  cluster alert reads the replica-collapsed series recorded there, so two exporter replicas
@@ -116,14 +107,7 @@ merged in as --merge-into does; amtool check-config checks it in the tests.`,
     ),
   );
   if (o.compose) {
-    const mailpit = structuredClone(full) as { receivers: { email_configs?: Record<string, unknown>[] }[] };
-    for (const r of mailpit.receivers) {
-      for (const e of r.email_configs ?? []) {
-        Object.assign(e, { smarthost: 'mailpit:1025', require_tls: false });
-        delete e['auth_username'];
-        delete e['auth_password_file'];
-      }
-    }
+    const mailpit = alertmanagerConfig({ ...config, alertmanager: { ...config.alertmanager, smarthost: 'mailpit:1025', require_tls: false, auth_username: null, auth_password_file: null } });
     files.set(
       'compose/alertmanager/alertmanager.yml',
       yaml(

@@ -1,17 +1,20 @@
 /**
- * The recording rules shared by the alerts and the dashboards (alerts/recording-rules.yml).
- * Like the alerts (mixin/alerts.ts) they are written without the exporter's selector, which
- * the generator adds to every series the exporter reports.
- *
- * Every rule first collapses the exporter replicas: with two replicas scraped by the same
- * Prometheus, each series exists once per `instance`, and a replica that is down or cut off
- * from the cluster must neither double an alert nor report a false offline. Status facts
- * therefore take the most favourable view across replicas (max of online/up/in-sync, min of
- * heartbeat age): a server is offline only when no replica sees it online.
- *
- * A server counts as active unless appcluster_server_info says role="standby": a server
- * without role information is treated as active, so a missing label never silences a page.
+ * The recording rules the alerts read (alerts/recording-rules.yml). Like the alerts
+ * (mixin/alerts.ts) they are written without the exporter's selector, which the generator
+ * adds to every series the exporter reports. RECORDING_NOTE says how they treat replicas
+ * and roles; it heads the generated file too.
  */
+export const RECORDING_NOTE = `
+ Recording rules read by alerts/alert-rules.yml (the dashboards query the exporter's series).
+
+ Every rule first collapses the exporter replicas: with two replicas scraped by the same
+ Prometheus, each series exists once per \`instance\`, and a replica that is down or cut off
+ from the cluster must neither double an alert nor report a false offline. Status facts
+ therefore take the most favourable view across replicas (max of online/up/in-sync, min
+ of heartbeat age): a server is offline only when no replica sees it online.
+
+ A server counts as active unless appcluster_server_info says role="standby": a server
+ without role information is treated as active, so a missing label never silences a page.`;
 
 /** One recording rule: the series it records and its expression. */
 export interface RecordDefinition {

@@ -94,12 +94,13 @@ export function exporterPanels(): PanelOrRow[] {
       .withTarget(query("A", "appcluster_exporter_probes_in_flight{instance=~\"$instance\"}", { legend: "{{instance}}" })),
     timeseriesPanel({
       id: 12,
-      title: "Skipped probes",
-      description: "Probes not started because the previous probe of the same component was still running or queued.",
+      title: "Skipped and abandoned probes",
+      description: "Skipped: probes not started because the previous probe of the same component was still running or queued. Abandoned: probes the exporter failed itself (its open files ran out, its prober stalled past the deadline), not counted against the servers (AppClusterExporterOverloaded).",
       gridPos: { h: 8, w: 8, x: 16, y: 14 },
       unit: "ops",
     })
-      .withTarget(query("A", "sum by (instance) (rate(appcluster_exporter_probes_skipped_total{instance=~\"$instance\"}[$__rate_interval]))", { legend: "{{instance}}" })),
+      .withTarget(query("A", "sum by (instance) (rate(appcluster_exporter_probes_skipped_total{instance=~\"$instance\"}[$__rate_interval]))", { legend: "{{instance}} skipped" }))
+      .withTarget(query("B", "sum by (instance, cause) (rate(appcluster_exporter_probes_abandoned_total{instance=~\"$instance\"}[$__rate_interval]))", { legend: "{{instance}} abandoned: {{cause}}" })),
     row(13, "Process", 22),
     timeseriesPanel({
       id: 14,
@@ -128,7 +129,7 @@ export function exporterPanels(): PanelOrRow[] {
     timeseriesPanel({
       id: 17,
       title: "Event loop lag",
-      description: "Node.js event loop lag; a busy loop delays probes and scrapes alike.",
+      description: "Node.js event loop lag of the main thread: a busy loop delays scrapes, the API and judging; probes run on a thread of their own (a probe the exporter itself failed shows under Skipped and abandoned probes).",
       gridPos: { h: 8, w: 6, x: 18, y: 23 },
       unit: "s",
     })

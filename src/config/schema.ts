@@ -142,7 +142,7 @@ const tls = z
 export type TlsSettings = z.output<typeof tls>;
 
 const secretRefs = {
-  password_file: nonEmptyText().optional().meta({ description: 'File holding the password, relative to this file; or password_env. One of the two is required (an empty file for an empty password).' }),
+  password_file: nonEmptyText().optional().meta({ description: 'File holding the password, relative to this file; or password_env.' }),
   password_env: nonEmptyText().optional().meta({ description: 'Environment variable holding the password; or password_file.' }),
 };
 
@@ -162,7 +162,7 @@ const httpFields = {
   basic_auth: z
     .strictObject({ username: nonEmptyText().meta({ description: 'The user name.' }), ...secretRefs })
     .optional()
-    .meta({ description: 'HTTP basic authentication.' }),
+    .meta({ description: 'HTTP basic authentication. password_file or password_env is required (an empty file for an empty password).' }),
   bearer_token_file: nonEmptyText().optional().meta({ description: 'File holding a bearer token (Authorization: Bearer), relative to this file.' }),
   bearer_token_env: nonEmptyText().optional().meta({ description: 'Environment variable holding a bearer token.' }),
   tls: tls.optional().meta({ description: 'TLS settings for https URLs.' }),

@@ -95,7 +95,7 @@ export const clusterMetrics = {
   serverClockOffset: spec(
     'server_clock_offset_seconds',
     'gauge',
-    "The server's clock minus the exporter's, as its moving heartbeats show it: an offset the clock certainly has (0 when they fit the exporter's clock); absent until a heartbeat has moved.",
+    "The server's clock minus the exporter's, from the node's time a component reads (clock:, the agent's node.time) or else from its moving heartbeats: an offset the clock certainly has (0 when they fit the exporter's clock); absent until either was seen.",
     SERVER,
   ),
   serverInfo: spec('server_info', 'gauge', 'Configured and reported facts about a server.', [

@@ -57,6 +57,15 @@ const roleOf = (c: ClusterStatus, server: string): string | undefined => {
   return p.up ? p.facts['role'] : undefined;
 };
 
+/** Waits until the exporter sees every node's Patroni up and `primary` as the one primary. */
+async function settledOn(primary: PatroniNode): Promise<void> {
+  await waitFor(`every Patroni up, ${primary.name} the one primary`, async () => {
+    const c = await exporter!.cluster();
+    const e = oneprimary(c);
+    return c.servers.every((s) => component(c, s.name, 'patroni').up === true) && e.met === true && e.matching[0] === primary.name ? true : undefined;
+  }, 30_000);
+}
+
 /** Waits until every Patroni component has been probed `n` more times than when called. */
 async function probedAgain(n: number): Promise<void> {
   const first = await exporter!.cluster();
@@ -111,9 +120,11 @@ describe('a real Patroni cluster', () => {
   // PostgreSQL is stopped here must never have been primary.
   describe('in maintenance mode (patronictl pause)', () => {
     beforeAll(async () => {
-      await probedAgain(1);
-      const before = await exporter!.cluster();
-      expect(before.automaticFailoverPausedBy).toEqual([]);
+      // Every member's Patroni metrics read, none in maintenance mode: the state to leave.
+      await waitFor('every metrics component up, not paused', async () => {
+        const c = await exporter!.cluster();
+        return patroni!.nodes.every((n) => component(c, n.name, 'metrics').up === true && component(c, n.name, 'metrics').values['automatic_failover_paused'] === 0) ? c : undefined;
+      }, 20_000);
       expect(await exporter!.page()).toMatch(FAILOVER_ON);
       const out = await patronictl('pause', '--wait');
       pausedAt = Date.now();
@@ -286,7 +297,7 @@ describe('a real Patroni cluster', () => {
   it('Patroni killed on a replica: patroni down, postgresql up and still a standby, the server Online', async () => {
     const primary: PatroniNode = (await patroni!.primary())!;
     const replica: PatroniNode = patroni!.nodes.find((n) => n !== primary)!;
-    await probedAgain(1);
+    await settledOn(primary);
     await replica.process!.kill('SIGKILL');
     try {
       const c = await waitFor(`${replica.name}'s patroni down`, async () => {
@@ -294,7 +305,6 @@ describe('a real Patroni cluster', () => {
         // Refused once Patroni is gone: a probe in flight at the kill is reset instead.
         return component(x, replica.name, 'patroni').reason === 'connection_refused' ? x : undefined;
       }, 10_000);
-      expect(component(c, replica.name, 'patroni').reason).toBe('connection_refused');
       expect(component(c, replica.name, 'postgresql')).toMatchObject({ up: true, facts: { in_recovery: 'true' } });
       expect(c.servers.find((s) => s.name === replica.name)!.state).toBe('online');
       expect(oneprimary(c)).toMatchObject({ met: true, matching: [primary.name] });
@@ -309,7 +319,7 @@ describe('a real Patroni cluster', () => {
   // Last: it leaves the cluster split.
   it('Patroni killed on the primary, PostgreSQL left running: two writable primaries break exactly one primary within an interval', async () => {
     const old: PatroniNode = (await patroni!.primary())!;
-    await probedAgain(2);
+    await settledOn(old);
     // Patroni alone: the postmaster runs in a session of its own and outlives it.
     await old.process!.kill('SIGKILL');
     const killedAt = Date.now();
@@ -319,7 +329,6 @@ describe('a real Patroni cluster', () => {
       // Refused once Patroni is gone: a probe in flight at the kill is reset instead.
       return component(x, old.name, 'patroni').reason === 'connection_refused' ? x : undefined;
     }, 10_000);
-    expect(component(c, old.name, 'patroni').reason).toBe('connection_refused');
     expect(component(c, old.name, 'postgresql')).toMatchObject({ up: true, facts: { in_recovery: 'false' } });
     // The ground truth, through psql: a replica promoted once the leader lock expired
     // (ttl 30 s), while the old primary still takes writes.

@@ -12,13 +12,10 @@ import { connect, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/load.js';
 import { probeReasons, type ProbeReason } from '../../src/metrics/catalogue.js';
 import type { ProbeResult } from '../../src/probes/types.js';
 import { makeCerts, type Certs } from '../helpers/certs.js';
 import { httpProbeFrom, onRequests, rawServer, runProbe, type RawServer } from '../helpers/http-probe.js';
-import { startPostgres } from '../helpers/postgres.js';
-import { probesOf } from '../helpers/probe.js';
 import { tempDir } from '../helpers/stack.js';
 import { requireTool } from '../helpers/tools.js';
 
@@ -404,29 +401,6 @@ const cases: Case[] = [
     name: 'a configured header value with a control byte',
     detail: 'ERR_INVALID_CHAR',
     run: () => againstHttp((_req, res) => res.end(OK), 'headers: { X-Thing: "a\\x01b" }\n'),
-  },
-  {
-    reason: 'unauthorized',
-    name: 'PostgreSQL refuses the password',
-    detail: 'SQLSTATE 28P01: password refused',
-    run: async () => {
-      const pg = await startPostgres();
-      try {
-        process.env['APPCLUSTER_TEST_WRONG_PASSWORD'] = 'wrong';
-        const config = parseConfig(
-          `clusters:\n  - name: c\n    components: [{ name: db, probe: { postgres: { user: monitor, password_env: APPCLUSTER_TEST_WRONG_PASSWORD } } }]\n    servers: [{ name: s, address: ${pg.address} }]\n`,
-          'reasons.yml',
-        );
-        const p = probesOf(config);
-        try {
-          return await p.probe('db', {}, 10_000);
-        } finally {
-          await p.close();
-        }
-      } finally {
-        await pg.stop();
-      }
-    },
   },
 ];
 

@@ -64,9 +64,15 @@ dashboards:
     const text = `${files.get('alerts/recording-rules.yml')}${files.get('alerts/alert-rules.yml')}`;
     expect(text).not.toContain('job="appcluster"');
     expect(alerts.find((a) => a.alert === 'AppClusterExporterAbsent').expr).toBe('absent(up{job="mft-exporter"})');
+    // Every series the exporter reports, bare or with a selector of its own, selects the job.
+    let selected = 0;
     for (const record of rules('alerts/recording-rules.yml')) {
-      for (const [name] of String(record.expr).matchAll(/\bappcluster_[a-z_]+\{[^}]*\}/g)) expect(name).toContain('job="mft-exporter"');
+      for (const [series] of String(record.expr).matchAll(/\bappcluster_[a-z0-9_]+(?:\{[^}]*\})?/g)) {
+        expect(series).toMatch(/\{job="mft-exporter"/);
+        selected++;
+      }
     }
+    expect(selected).toBeGreaterThan(10);
     for (const a of alerts) expect(a.annotations.runbook_url).toBe(`https://wiki.example.internal/ops/appcluster#${a.alert.toLowerCase()}`);
     expect(alerts.find((a) => a.alert === 'AppClusterVersionOutOfSync').for).toBe('30m');
     expect(alerts.find((a) => a.alert === 'AppClusterPatroniReplicationLag').expr).toMatch(/\n> 1073741824\n/);

@@ -1,12 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/types.js';
-import { evaluate, type History } from '../../src/evaluate/evaluate.js';
 import { events, type ClusterEvent } from '../../src/evaluate/events.js';
 import { pushRecent, RECENT_CHECKS, RecentChecks } from '../../src/evaluate/recent.js';
 import { recordKey, type ComponentRecord, type Observation } from '../../src/evaluate/record.js';
 import { EventLog, UNKNOWN_CLUSTER, type EventPage, type EventQuery } from '../../src/monitor/event-log.js';
-import { Transitions } from '../../src/monitor/transitions.js';
+import { rounds } from '../helpers/rounds.js';
 
 const T0 = Date.UTC(2026, 10, 23, 12, 0, 0);
 
@@ -28,41 +27,7 @@ const config = parseConfig(
   'events.yml',
 );
 
-/** Transitions over `config` with records for it, and helpers to feed results and run rounds. */
-function setup(cfg: Config = config) {
-  const records = new Map<string, ComponentRecord>();
-  const transitions = new Transitions();
-  const log: ClusterEvent[] = [];
-  const configure = (next: Config, nowMs: number) => {
-    const keys = new Set<string>();
-    for (const c of next.clusters) for (const s of c.servers) for (const x of s.components) keys.add(x.key);
-    for (const k of records.keys()) if (!keys.has(k)) records.delete(k);
-    for (const k of keys) if (!records.has(k)) records.set(k, { failures: {} });
-    transitions.configure(next, records, nowMs);
-    current = next;
-  };
-  let current = cfg;
-  configure(cfg, T0);
-  const history: History = { since: (c, s) => transitions.since(c, s), recentEvents: () => [] };
-  return {
-    records,
-    configure,
-    fold(server: string, component: string, obs: Partial<Observation> & { success: boolean; finishedMs: number }) {
-      const cluster = current.clusters[0]!;
-      const check = transitions.check(cluster.name, server)!;
-      const index = check.server.components.findIndex((c) => c.name === component);
-      transitions.fold(check, index, { durationMs: 1, ...obs });
-    },
-    /** One round at `nowMs`: the events, and the snapshot taken in that round. */
-    round(nowMs: number) {
-      const out = transitions.judge(nowMs);
-      log.push(...out);
-      return { events: out, snapshot: evaluate(current, records, nowMs, history) };
-    },
-    log,
-    transitions,
-  };
-}
+const setup = (cfg: Config = config) => rounds(cfg, T0);
 
 const ok = (at: number, extra: Partial<Observation> = {}) => ({ success: true, finishedMs: at, heartbeatMs: at, version: '8.6.2', keyHash: 'k1', ...extra });
 const refused = (at: number) => ({ success: false, reason: 'connection_refused' as const, finishedMs: at });

@@ -4,16 +4,13 @@
  * and the /metrics writer render the same records), without sockets. The probe-side halves
  * (HTTP 401/403 and unreachable hosts on real sockets) are in test/integration/reasons.test.ts.
  */
-import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/types.js';
-import { evaluate, Judgement, type History } from '../../src/evaluate/evaluate.js';
-import type { ClusterEvent } from '../../src/evaluate/events.js';
-import type { ComponentRecord, Observation } from '../../src/evaluate/record.js';
-import { wholeExposition } from '../../src/metrics/render.js';
-import { Transitions } from '../../src/monitor/transitions.js';
+import type { evaluate } from '../../src/evaluate/evaluate.js';
+import type { Observation } from '../../src/evaluate/record.js';
 import { extract } from '../helpers/probe.js';
+import { rounds } from '../helpers/rounds.js';
 
 const T0 = Date.UTC(2026, 10, 23, 12, 0, 0);
 
@@ -35,28 +32,7 @@ const config = parseConfig(
   'truth.yml',
 );
 
-/** The monitor's way round, without its sockets: fold results, judge a round, render it. */
-function setup(cfg: Config = config) {
-  const records = new Map<string, ComponentRecord>();
-  for (const c of cfg.clusters) for (const s of c.servers) for (const x of s.components) records.set(x.key, { failures: {} });
-  const transitions = new Transitions();
-  transitions.configure(cfg, records, T0);
-  const history: History = { since: (c, s) => transitions.since(c, s), recentEvents: () => [] };
-  return {
-    fold(server: string, component: string, obs: Partial<Observation> & { success: boolean; finishedMs: number }) {
-      const check = transitions.check('c', server)!;
-      transitions.fold(check, check.server.components.findIndex((x) => x.name === component), { durationMs: 1, ...obs });
-    },
-    round(nowMs: number): { events: ClusterEvent[]; snapshot: ReturnType<typeof evaluate>; metrics: () => Promise<string> } {
-      const events = transitions.judge(nowMs);
-      return {
-        events,
-        snapshot: evaluate(cfg, records, nowMs, history),
-        metrics: async () => (await wholeExposition(new Judgement(cfg, records, nowMs), new Registry())).toString(),
-      };
-    },
-  };
-}
+const setup = (cfg: Config = config) => rounds(cfg, T0);
 
 /** An answer read at `at`: the admin API's or the agent's, with what they report. */
 const answer = (at: number, extra: Partial<Observation> = {}) => ({ success: true, finishedMs: at, values: {}, heartbeatMs: at, version: '5.5', ...extra });
@@ -182,7 +158,6 @@ describe('issue 28: the judgement tells the truth', () => {
     // a's heartbeat moves once more, then stops; its server still answers.
     t.fold('a', 'admin', answer(T0 + 15_000, { heartbeatMs: frozen + 15_000 }));
     for (const s of ['b', 'c']) t.fold(s, 'admin', answer(T0 + 15_000));
-    t.round(T0 + 15_000);
     let last = t.round(T0 + 15_000);
     for (let at = T0 + 30_000; at <= T0 + 90_000; at += 15_000) {
       t.fold('a', 'admin', answer(at, { heartbeatMs: frozen + 15_000 }));
