@@ -72,7 +72,7 @@ dashboards:
         selected++;
       }
     }
-    expect(selected).toBeGreaterThan(10);
+    expect(selected).toBeGreaterThan(5);
     for (const a of alerts) expect(a.annotations.runbook_url).toBe(`https://wiki.example.internal/ops/appcluster#${a.alert.toLowerCase()}`);
     expect(alerts.find((a) => a.alert === 'AppClusterVersionOutOfSync').for).toBe('30m');
     expect(alerts.find((a) => a.alert === 'AppClusterPatroniReplicationLag').expr).toMatch(/\n> 1073741824\n/);
